@@ -1,0 +1,39 @@
+"""`wsnas` command line: one sub-command module per verb in wsnas.commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from wsnas import __version__
+from wsnas.errors import WsnasError
+
+COMMANDS = ("config", "space")
+"""Modules of wsnas.commands; each has register(subparsers) and sets args.func."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wsnas", description="Weight-sharing NAS super-net training and evaluation."
+    )
+    parser.add_argument("--version", action="version", version=f"wsnas {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"wsnas.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except WsnasError as e:
+        print(f"wsnas: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CLI sub-commands; each module registers one verb on the `wsnas` parser."""

@@ -1,0 +1,268 @@
+"""The run configuration: one typed field per factor of the paper's Table 1.
+
+YAML files and `key.sub=value` overrides are merged by OmegaConf; the result is
+validated by pydantic models (types, ranges, allowed values). Defaults are the
+paper's tuned NASBench-201 protocol (REFERENCE.md section 3); the YAML files in
+`configs/` set the per-space values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wsnas.errors import ConfigError, did_you_mean
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SpaceConfig(_Section):
+    name: str = "nb201"
+    """Registered search space: nb201 (nb101, darts_nds planned)."""
+
+    @field_validator("name")
+    @classmethod
+    def _known_space(cls, v: str) -> str:
+        from wsnas.spaces import SPACES
+
+        if v not in SPACES:
+            raise ValueError(f"known spaces: {', '.join(SPACES.names())}{did_you_mean(v, SPACES.names())}")
+        return v
+
+
+class BenchConfig(_Section):
+    source: str | None = None
+    """Official ground-truth file/folder (or CSV); imported into the cache on first use."""
+    metric: str = "cifar10/ori-test"
+    """Ground-truth metric: dataset/eval-name at the final epoch, mean over seeds."""
+    schedule: Literal["12", "200"] = "200"
+    """NB201 training schedule (epochs) the ground truth comes from."""
+    cache_dir: str | None = None
+    """Where converted tables live; default $WSNAS_CACHE or ~/.cache/wsnas."""
+
+
+class DataConfig(_Section):
+    name: Literal["cifar10"] = "cifar10"
+    root: str = "data"
+    """Folder holding cifar-10-batches-py/ (the official python version)."""
+    download: bool = False
+    """Fetch the official archive (md5-checked) when the files are absent."""
+    train_portion: float = Field(1.0, gt=0.0, le=1.0)
+    """Factor 'train portion': fraction of the training set the super-net sees."""
+    valid_size: int = Field(0, ge=0)
+    """Images held out of the training set as a validation split (seeded)."""
+    eval_split: Literal["test", "valid", "train"] = "test"
+    """Split the super-net is evaluated on (paper: the CIFAR-10 test set)."""
+    augment: bool = True
+    """Pad-4 random crop + horizontal flip (normalisation is always on)."""
+
+
+class MappingConfig(_Section):
+    """Factors of the mapping f_ws: how architectures share weights."""
+
+    ops_on: Literal["edges", "nodes"] = "edges"
+    bn_track_running_stats: bool = False
+    bn_affine: bool = True
+    wsbn: bool = False
+    """Separate BN per incoming edge where weights are shared."""
+    dropout_global: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout_path: float = Field(0.0, ge=0.0, lt=1.0)
+    dynamic_channels: Literal["fixed", "shuffle", "interpolate"] = "fixed"
+    """NB101 only: how a vertex with fewer channels takes its weights."""
+    super_kernel: bool = False
+    """OFA super-kernel for kernel groups (NB101, DARTS)."""
+
+
+class LowFidelityConfig(_Section):
+    """Low-fidelity factors of the super-net's size."""
+
+    channels: int = Field(16, ge=1)
+    """Channels of the first stage (NB201 benchmark: 16)."""
+    cells_per_stage: int = Field(5, ge=1)
+    """Repeated cells per stage (NB201 benchmark: 5)."""
+
+
+class ProtocolConfig(_Section):
+    """P_ws: the super-net training hyper-parameters."""
+
+    lr: float = Field(0.025, gt=0.0)
+    lr_min: float = Field(0.0, ge=0.0)
+    """Floor of the per-epoch cosine decay."""
+    epochs: int = Field(400, ge=1)
+    batch_size: int = Field(256, ge=1)
+    weight_decay: float = Field(5e-4, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    grad_clip: float = Field(5.0, ge=0.0)
+    """Max global gradient norm; 0 disables clipping."""
+
+
+class SamplerConfig(_Section):
+    name: Literal["random_nas", "random_a", "fairnas"] = "random_nas"
+    fairnas_k: int | None = Field(None, ge=1)
+    """Paths per FairNAS step; default = number of ops of the space."""
+
+
+class EvalConfig(_Section):
+    epochs: list[int] = Field(default_factory=list)
+    """Epochs (1-based) after which to evaluate; the last epoch always is."""
+    pool_size: int = Field(200, ge=2)
+    pool_seed: int = 0
+    num_images: int | None = Field(None, ge=1)
+    """Images of the eval split per architecture; None = all."""
+    batch_size: int = Field(256, ge=1)
+    sparse_threshold: float = Field(0.1, gt=0.0)
+    """s-KdT bin width in GT percentage points."""
+    top_k: int = Field(3, ge=1)
+    """Final searched model = mean GT of the top-k by super-net accuracy; also P>R's n."""
+
+
+class RuntimeConfig(_Section):
+    device: str = "auto"
+    """auto | cpu | cuda | cuda:N."""
+    amp: bool = True
+    """bf16 autocast when on CUDA (ignored on CPU)."""
+    channels_last: bool = True
+    """Channels-last memory format when on CUDA (ignored on CPU)."""
+    threads: int | None = Field(None, ge=1)
+    progress: bool = True
+
+
+class RunConfig(_Section):
+    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    mapping: MappingConfig = Field(default_factory=MappingConfig)
+    lowfi: LowFidelityConfig = Field(default_factory=LowFidelityConfig)
+    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    seed: int = 0
+    out_dir: str = "runs"
+    name: str | None = None
+    """Run dir name under out_dir; default derived from the config hash."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """Stable hash of what determines the results (not where they go)."""
+        d = self.to_dict()
+        for k in ("out_dir", "name", "runtime"):
+            d.pop(k)
+        d["data"].pop("root")
+        d["bench"].pop("cache_dir")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+BASE_KEY = "_base_"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"config file {path}: cannot read ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path}: invalid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: top level must be a mapping, got {type(data).__name__}")
+    base = data.pop(BASE_KEY, None)
+    if base is not None:
+        parent = _read_yaml((path.parent / base).resolve())
+        return OmegaConf.to_container(OmegaConf.merge(parent, data))  # type: ignore[return-value]
+    return data
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """YAML file (optional, may name a `_base_` file) + `key.sub=value` overrides -> RunConfig."""
+    layers: list[Any] = []
+    if path is not None:
+        layers.append(_read_yaml(Path(path)))
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key.sub=value")
+        try:
+            layers.append(OmegaConf.from_dotlist([item]))
+        except OmegaConfBaseException as e:
+            raise ConfigError(f"override {item!r}: {e}") from None
+    merged = OmegaConf.to_container(OmegaConf.merge({}, *layers)) if layers else {}
+    return validate(merged, source=str(path) if path else "overrides")
+
+
+def validate(data: dict[str, Any], source: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: " + "; ".join(_explain(err) for err in e.errors())) from None
+
+
+def _annotation_at(loc: tuple) -> Any:
+    """The type annotation of the field at a config path (None if there is none)."""
+    model: Any = RunConfig
+    for part in loc:
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return None
+        model = field.annotation
+    return model
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    model = _annotation_at(loc)
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _explain(err: dict[str, Any]) -> str:
+    loc = tuple(str(p) for p in err["loc"])
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        where = ".".join(loc[:-1]) or "top level"
+        return (
+            f"unknown key '{key}'; allowed keys at {where}: {', '.join(allowed)}"
+            f"{did_you_mean(loc[-1], allowed)}"
+        )
+    value = err.get("input")
+    msg = err["msg"]
+    if err["type"] == "literal_error":
+        allowed = [str(a) for a in get_args(_annotation_at(loc))]
+        return (
+            f"key '{key}': got {value!r}; allowed values: {', '.join(allowed)}"
+            f"{did_you_mean(str(value), allowed)}"
+        )
+    if err["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    return f"key '{key}': got {value!r}; {msg}"
+
+
+def dump_config(cfg: RunConfig, path: str | os.PathLike) -> None:
+    """Write the resolved config atomically (temp file, then rename)."""
+    write_text_atomic(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,62 @@
+"""The search-space interface and its registry.
+
+A new space is one sub-package that implements `SearchSpace` and registers it;
+the trainer, samplers, metrics and CLI only speak this interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from wsnas.registry import Registry
+
+SPACES: Registry[type[SearchSpace]] = Registry("search space")
+
+
+class SearchSpace(ABC):
+    """A cell search space: codec, canonical form and uniform samplers."""
+
+    name: str = ""
+
+    @property
+    @abstractmethod
+    def num_archs(self) -> int:
+        """Number of distinct encodings (what Random-NAS samples from)."""
+
+    @property
+    @abstractmethod
+    def num_unique(self) -> int:
+        """Number of unique architectures (what Random-A samples from)."""
+
+    @abstractmethod
+    def parse(self, text: str) -> Any:
+        """Arch string in the benchmark's own notation -> encoding."""
+
+    @abstractmethod
+    def format(self, arch: Any) -> str:
+        """Encoding -> arch string in the benchmark's own notation."""
+
+    @abstractmethod
+    def canonical(self, arch: Any) -> str:
+        """Isomorphism-invariant id: equal for encodings of the same network."""
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> Any:
+        """Uniform over encodings (Random-NAS)."""
+
+    @abstractmethod
+    def sample_unique(self, rng: np.random.Generator) -> Any:
+        """Uniform over unique architectures (Random-A)."""
+
+    def info(self) -> dict[str, Any]:
+        return {"space": self.name, "num_archs": self.num_archs, "num_unique": self.num_unique}
+
+
+def get_space(name: str) -> SearchSpace:
+    """Instantiate a registered space by name (imports the built-in ones)."""
+    import wsnas.spaces  # noqa: F401  (registers the built-in spaces)
+
+    return SPACES.get(name)()
