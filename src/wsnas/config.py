@@ -37,7 +37,9 @@ class SpaceConfig(_Section):
         from wsnas.spaces import SPACES
 
         if v not in SPACES:
-            raise ValueError(f"known spaces: {', '.join(SPACES.names())}{did_you_mean(v, SPACES.names())}")
+            raise ValueError(
+                f"known spaces: {', '.join(SPACES.names())}{did_you_mean(v, SPACES.names())}"
+            )
         return v
 
 
@@ -181,7 +183,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping, got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path}: top level must be a mapping, got {type(data).__name__}"
+        )
     base = data.pop(BASE_KEY, None)
     if base is not None:
         parent = _read_yaml((path.parent / base).resolve())
@@ -189,7 +193,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> RunConfig:
+def load_config(
+    path: str | os.PathLike | None = None, overrides: list[str] | None = None
+) -> RunConfig:
     """YAML file (optional, may name a `_base_` file) + `key.sub=value` overrides -> RunConfig."""
     layers: list[Any] = []
     if path is not None:

@@ -11,8 +11,8 @@ from typing import Any
 from wsnas.errors import WsnasError
 
 
-def read_lines(file: str | None) -> Iterator[str]:
-    """Non-empty stripped lines of FILE, or of stdin when FILE is None or '-'."""
+def read_lines(file: str | None) -> Iterator[tuple[int, str]]:
+    """(line number, stripped line) for non-empty lines of FILE, or of stdin for None/'-'."""
     if file in (None, "-"):
         stream = sys.stdin
     else:
@@ -21,10 +21,10 @@ def read_lines(file: str | None) -> Iterator[str]:
         except OSError as e:
             raise WsnasError(f"cannot read {file}: {e.strerror}") from None
     with stream if stream is not sys.stdin else _nullctx(stream):
-        for line in stream:
+        for number, line in enumerate(stream, start=1):
             line = line.strip()
             if line:
-                yield line
+                yield number, line
 
 
 class _nullctx:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from wsnas.commands._io import print_record, read_lines
+from wsnas.errors import ArchError
 from wsnas.spaces import get_space
 
 
@@ -29,5 +30,10 @@ def _info(args: argparse.Namespace) -> None:
 
 def _canonical(args: argparse.Namespace) -> None:
     space = get_space(args.space)
-    for line in read_lines(args.file):
-        print(space.canonical(space.parse(line)), flush=False)
+    where = args.file or "stdin"
+    for number, line in read_lines(args.file):
+        try:
+            arch = space.parse(line)
+        except ArchError as e:
+            raise ArchError(f"{where} line {number}: {e}") from None
+        print(space.canonical(arch))

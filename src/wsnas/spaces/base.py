@@ -51,6 +51,14 @@ class SearchSpace(ABC):
     def sample_unique(self, rng: np.random.Generator) -> Any:
         """Uniform over unique architectures (Random-A)."""
 
+    def fair_num_ops(self) -> int:
+        """Ops per slot, i.e. FairNAS's K."""
+        raise NotImplementedError(f"{self.name} has no FairNAS sampler")
+
+    def fair_paths(self, rng: np.random.Generator) -> list[Any]:
+        """K paths in which every slot takes every op exactly once (FairNAS)."""
+        raise NotImplementedError(f"{self.name} has no FairNAS sampler")
+
     def info(self) -> dict[str, Any]:
         return {"space": self.name, "num_archs": self.num_archs, "num_unique": self.num_unique}
 

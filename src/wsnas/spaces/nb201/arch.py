@@ -35,7 +35,9 @@ def parse_arch(text: str) -> Arch:
     ops: list[int] = []
     for node, part in enumerate(nodes, start=1):
         if not (part.startswith("|") and part.endswith("|")) or len(part) < 2:
-            raise ArchError(f"NB201 arch {text!r}: node {node} {part!r} must look like |op~src|...|")
+            raise ArchError(
+                f"NB201 arch {text!r}: node {node} {part!r} must look like |op~src|...|"
+            )
         terms = part[1:-1].split("|")
         if len(terms) != node:
             raise ArchError(
@@ -173,6 +175,14 @@ class NB201Space(SearchSpace):
         _, members = unique_classes()
         group = members[int(rng.integers(len(members)))]
         return group[int(rng.integers(len(group)))]
+
+    def fair_num_ops(self) -> int:
+        return len(OPS)
+
+    def fair_paths(self, rng: np.random.Generator) -> list[Arch]:
+        """Each edge runs through an independent permutation of the 5 ops."""
+        perms = [rng.permutation(len(OPS)) for _ in EDGES]
+        return [tuple(int(p[k]) for p in perms) for k in range(len(OPS))]
 
     def info(self) -> dict:
         return {

@@ -1,0 +1,82 @@
+"""The run directory: everything a run writes, each file written atomically.
+
+config.yaml      resolved config (what reproduces the run)
+log.jsonl        one JSON line per epoch and per evaluation
+evals/epoch_NNNN.csv   per-architecture super-net and GT accuracy
+checkpoint.pt    last finished epoch: model, optimizer, scheduler, RNGs, history
+summary.json     final metrics and status (finished | diverged)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wsnas.config import RunConfig, dump_config, load_config, write_text_atomic
+from wsnas.errors import WsnasError
+
+
+class RunDir:
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.yaml")
+    log = property(lambda self: self.path / "log.jsonl")
+    checkpoint = property(lambda self: self.path / "checkpoint.pt")
+    summary = property(lambda self: self.path / "summary.json")
+    evals = property(lambda self: self.path / "evals")
+
+    @classmethod
+    def for_config(cls, cfg: RunConfig) -> RunDir:
+        name = cfg.name or f"{cfg.space.name}-{cfg.sampler.name}-s{cfg.seed}-{cfg.hash()}"
+        return cls(Path(cfg.out_dir) / name)
+
+    def create(self, cfg: RunConfig) -> None:
+        """Start a new run; refuse to clobber one that has started."""
+        if self.checkpoint.exists() or self.summary.exists():
+            raise WsnasError(
+                f"run dir {self.path} already holds a run; resume it with "
+                f"`wsnas train --resume {self.path}` or choose another name/out_dir"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, self.config)
+        self.log.unlink(missing_ok=True)
+
+    def load_config(self) -> RunConfig:
+        if not self.config.exists():
+            raise WsnasError(f"{self.path} is not a run dir: no config.yaml")
+        return load_config(self.config)
+
+    def append_log(self, record: dict[str, Any]) -> None:
+        with self.log.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def rewrite_log(self, records: list[dict[str, Any]]) -> None:
+        """Make log.jsonl match the checkpoint's history exactly (used on resume)."""
+        write_text_atomic(self.log, "".join(json.dumps(r) + "\n" for r in records))
+
+    def write_json(self, path: Path, obj: Any) -> None:
+        write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, self.checkpoint)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        if not self.checkpoint.exists():
+            return None
+        try:
+            return torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+        except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same problem
+            raise WsnasError(f"checkpoint {self.checkpoint} is unreadable: {e}") from None

@@ -1,0 +1,104 @@
+"""Run config: defaults, YAML + overrides, `_base_` files, and the error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wsnas.cli import main
+from wsnas.config import RunConfig, dump_config, load_config
+from wsnas.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_paper_defaults():
+    c = RunConfig()
+    assert (c.protocol.lr, c.protocol.epochs, c.protocol.batch_size) == (0.025, 400, 256)
+    assert c.protocol.momentum == 0.9 and c.protocol.grad_clip == 5.0
+    assert c.mapping.bn_track_running_stats is False and c.mapping.bn_affine is True
+    assert c.sampler.name == "random_nas" and c.eval.pool_size == 200
+    assert c.eval.sparse_threshold == 0.1 and c.eval.top_k == 3
+    assert c.bench.metric == "cifar10/ori-test" and c.data.eval_split == "test"
+
+
+def test_yaml_and_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("protocol:\n  lr: 0.1\n  epochs: 10\nsampler:\n  name: fairnas\n")
+    c = load_config(f, ["protocol.epochs=20", "mapping.wsbn=true", "eval.epochs=[5,10]"])
+    assert c.protocol.lr == 0.1 and c.protocol.epochs == 20
+    assert c.sampler.name == "fairnas" and c.mapping.wsbn is True and c.eval.epochs == [5, 10]
+
+
+def test_base_file(tmp_path):
+    (tmp_path / "base.yaml").write_text("protocol:\n  lr: 0.2\n  epochs: 7\n")
+    (tmp_path / "child.yaml").write_text("_base_: base.yaml\nprotocol:\n  epochs: 3\n")
+    c = load_config(tmp_path / "child.yaml")
+    assert (c.protocol.lr, c.protocol.epochs) == (0.2, 3)
+
+
+def test_dump_round_trip(tmp_path):
+    c = load_config(None, ["protocol.lr=0.05", "seed=3"])
+    dump_config(c, tmp_path / "run" / "config.yaml")
+    again = load_config(tmp_path / "run" / "config.yaml")
+    assert again == c and again.hash() == c.hash()
+    assert not list((tmp_path / "run").glob("*.tmp"))
+
+
+def test_hash_ignores_paths_only():
+    a = load_config(None, ["out_dir=/a", "data.root=/x"])
+    b = load_config(None, ["out_dir=/b", "data.root=/y"])
+    assert a.hash() == b.hash()
+    assert a.hash() != load_config(None, ["seed=1"]).hash()
+
+
+@pytest.mark.parametrize(
+    ("override", "needles"),
+    [
+        ("protocol.learning_rat=1", ["unknown key 'protocol.learning_rat'", "lr, lr_min"]),
+        ("protocl.lr=1", ["unknown key 'protocl'", "did you mean 'protocol'"]),
+        (
+            "sampler.name=random",
+            ["'sampler.name'", "'random'", "random_nas, random_a, fairnas", "did you mean"],
+        ),
+        ("mapping.ops_on=node", ["'mapping.ops_on'", "edges, nodes", "did you mean 'nodes'"]),
+        ("protocol.lr=-1", ["'protocol.lr'", "-1", "greater than 0"]),
+        ("data.train_portion=1.5", ["'data.train_portion'", "1.5", "less than or equal to 1"]),
+        ("protocol.epochs=abc", ["'protocol.epochs'", "'abc'", "integer"]),
+        ("space.name=nb20", ["'space.name'", "'nb20'", "did you mean 'nb201'"]),
+        ("mapping.wsbn", ["expected key.sub=value"]),
+    ],
+)
+def test_errors_name_key_value_and_allowed(override, needles):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, [override])
+    for needle in needles:
+        assert needle in str(e.value)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("protocol: [1,\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(bad)
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(bad)
+
+
+def test_shipped_configs_are_valid():
+    files = sorted(CONFIGS.glob("*.yaml"))
+    assert files, "configs/ holds the per-space protocols"
+    for f in files:
+        load_config(f)
+
+
+def test_cli_config_show(capsys):
+    assert main(["config", "show", "protocol.lr=0.3"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["protocol"]["lr"] == 0.3
+    assert main(["config", "show", "protocol.lr=x"]) == 2
+    assert "protocol.lr" in capsys.readouterr().err
