@@ -14,28 +14,20 @@ from wsnas.errors import WsnasError
 def read_lines(file: str | None) -> Iterator[tuple[int, str]]:
     """(line number, stripped line) for non-empty lines of FILE, or of stdin for None/'-'."""
     if file in (None, "-"):
-        stream = sys.stdin
-    else:
-        try:
-            stream = Path(file).open()
-        except OSError as e:
-            raise WsnasError(f"cannot read {file}: {e.strerror}") from None
-    with stream if stream is not sys.stdin else _nullctx(stream):
-        for number, line in enumerate(stream, start=1):
-            line = line.strip()
-            if line:
-                yield number, line
+        yield from _numbered(sys.stdin)
+        return
+    try:
+        with Path(file).open() as stream:
+            yield from _numbered(stream)
+    except OSError as e:
+        raise WsnasError(f"cannot read {file}: {e.strerror}") from None
 
 
-class _nullctx:
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
-
-    def __enter__(self) -> Any:
-        return self.obj
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+def _numbered(stream: Any) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(stream, start=1):
+        line = line.strip()
+        if line:
+            yield number, line
 
 
 def print_record(record: dict[str, Any], as_json: bool) -> None:
