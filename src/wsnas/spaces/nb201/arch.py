@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -175,6 +176,18 @@ class NB201Space(SearchSpace):
         _, members = unique_classes()
         group = members[int(rng.integers(len(members)))]
         return group[int(rng.integers(len(group)))]
+
+    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+        """The NB201 super-net (f_ws) for the mapping and low-fidelity factors."""
+        from wsnas.spaces.nb201.supernet import build_supernet
+
+        return build_supernet(mapping, lowfi, num_classes=num_classes)
+
+    def standalone(self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10) -> Any:
+        """The benchmark's stand-alone network (f_proxy) of one cell."""
+        from wsnas.spaces.nb201.standalone import build_standalone
+
+        return build_standalone(arch, C=channels, N=cells, num_classes=num_classes)
 
     def fair_num_ops(self) -> int:
         return len(OPS)

@@ -1,0 +1,56 @@
+"""Ground-truth readers by space name, so NB101/DARTS plug in like NB201.
+
+A loader turns an official benchmark file (or a CSV export) into a `Benchmark`
+for one metric and schedule. Loader modules register themselves on import;
+`get_loader` imports the built-in ones lazily so the CLI stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from wsnas.bench.table import Benchmark
+from wsnas.errors import BenchmarkError, ConfigError
+from wsnas.registry import Registry
+
+
+class ReadFn(Protocol):
+    def __call__(self, source: Path, metric: str, schedule: str) -> Benchmark: ...
+
+
+class NormFn(Protocol):
+    def __call__(self, metric: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class BenchLoader:
+    """How one space's ground truth is read.
+
+    `read` gets a source path and an already normalised metric; `normalize_metric`
+    maps aliases (e.g. a CSV column name) to one spelling, which names the cache.
+    """
+
+    read: ReadFn
+    normalize_metric: NormFn
+    sources: str
+    """Human description of accepted sources, for error messages."""
+
+
+LOADERS: Registry[BenchLoader] = Registry("ground-truth loader")
+
+_BUILTIN: dict[str, str] = {"nb201": "wsnas.spaces.nb201.benchmark"}
+"""space -> module that registers its loader (imported on first use)."""
+
+
+def get_loader(space: str) -> BenchLoader:
+    """The loader registered for SPACE; BenchmarkError if there is none."""
+    if space not in LOADERS:
+        for module in _BUILTIN.values():
+            importlib.import_module(module)
+    try:
+        return LOADERS.get(space)
+    except ConfigError as e:
+        raise BenchmarkError(str(e)) from None

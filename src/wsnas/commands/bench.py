@@ -1,0 +1,95 @@
+"""`wsnas bench import|info SPACE`: convert official ground truth once, inspect the cache."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from wsnas.commands._io import print_record
+
+DEFAULT_METRIC = "cifar10/ori-test"
+"""Same default as BenchConfig.metric (kept literal so the CLI need not import pydantic)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmark ground truth: import official files, show caches")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    imp = verbs.add_parser("import", help="read an official GT file into the cache")
+    imp.add_argument("space", help="search space, e.g. nb201")
+    imp.add_argument("source", help="NB201: .pth, NATS-Bench topology folder or .pbz2, or CSV")
+    _common(imp)
+    imp.set_defaults(func=_import)
+
+    info = verbs.add_parser("info", help="size, best cell and provenance of a cached GT table")
+    info.add_argument("space", help="search space, e.g. nb201")
+    _common(info)
+    info.set_defaults(func=_info)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metric", default=DEFAULT_METRIC, help=f"dataset/eval-name (default {DEFAULT_METRIC})")
+    p.add_argument("--schedule", default="200", help="training schedule in epochs (default 200)")
+    p.add_argument("--cache-dir", help="default: $WSNAS_CACHE or ~/.cache/wsnas")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+
+
+def _import(args: argparse.Namespace) -> None:
+    from wsnas.bench import import_benchmark
+
+    t0 = time.perf_counter()
+    bench, path = import_benchmark(args.space, args.source, args.metric, args.schedule, args.cache_dir)
+    best = bench.best()
+    meta = bench.meta
+    print_record(
+        {
+            "space": bench.space,
+            "metric": bench.metric,
+            "schedule": bench.schedule,
+            "rows": bench.size,
+            "missing": meta.get("n_missing"),
+            "best_arch": best["arch"],
+            "best_acc": round(best["acc"], 4),
+            "cache": str(path),
+            "source": meta.get("source"),
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+        args.json,
+    )
+
+
+def _info(args: argparse.Namespace) -> None:
+    from wsnas.bench import Benchmark, cache_path, check_source, get_loader
+    from wsnas.errors import BenchmarkError
+
+    metric = get_loader(args.space).normalize_metric(args.metric)
+    path = cache_path(args.space, metric, args.schedule, args.cache_dir)
+    if not path.exists():
+        hint = f" --cache-dir {args.cache_dir}" if args.cache_dir else ""
+        raise BenchmarkError(
+            f"no {args.space} ground truth cached for metric {metric!r}, schedule "
+            f"{args.schedule} (looked for {path}); run `wsnas bench import {args.space} SOURCE "
+            f"--metric {metric} --schedule {args.schedule}{hint}`"
+        )
+    bench = Benchmark.load(path)
+    meta = bench.meta
+    best = bench.best()
+    print_record(
+        {
+            "space": bench.space,
+            "metric": bench.metric,
+            "schedule": bench.schedule,
+            "size": bench.size,
+            "missing": meta.get("n_missing"),
+            "unique": len(bench.ids()),
+            "best_arch": best["arch"],
+            "best_acc": round(best["acc"], 4),
+            "cache": str(path),
+            "source": meta.get("source"),
+            "source_sha256": meta.get("source_sha256"),
+            "source_status": check_source(meta),
+            "created": meta.get("created"),
+            "wsnas_version": meta.get("wsnas_version"),
+        },
+        args.json,
+    )

@@ -1,0 +1,101 @@
+"""Super-net evaluation: the fixed pool of architectures, their super-net accuracy, the metrics."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from wsnas.config import EvalConfig, write_text_atomic
+from wsnas.metrics import summarize
+from wsnas.runtime import autocast
+from wsnas.spaces.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A fixed, seeded sample of benchmark architectures with their ground truth."""
+
+    archs: list[Any]
+    arch_strs: list[str]
+    canonical: list[str]
+    index: np.ndarray
+    gt: np.ndarray
+    gt_rank: np.ndarray
+    total: int
+
+    def __len__(self) -> int:
+        return len(self.archs)
+
+
+def make_pool(space: SearchSpace, bench: Any, size: int, seed: int) -> Pool:
+    """Draw `size` architectures uniformly without replacement from the rows with GT."""
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(bench.size, size=min(size, bench.size), replace=False)
+    strs = [str(bench.arch[r]) for r in rows]
+    return Pool(
+        archs=[space.parse(s) for s in strs],
+        arch_strs=strs,
+        canonical=[str(bench.canonical[r]) for r in rows],
+        index=np.asarray(bench.index[rows]),
+        gt=np.asarray(bench.acc[rows], dtype=np.float64),
+        gt_rank=np.asarray([bench.rank(s) for s in strs]),
+        total=bench.size,
+    )
+
+
+@torch.inference_mode()
+def supernet_accuracies(
+    model: nn.Module, archs: list[Any], batches: list[tuple[torch.Tensor, torch.Tensor]], amp: bool
+) -> np.ndarray:
+    """Top-1 accuracy (%) of each architecture with the shared weights, in eval mode.
+
+    With BN running statistics off, eval mode still normalises with the batch's
+    statistics, as the paper evaluates.
+    """
+    model.eval()
+    device = batches[0][0].device
+    total = sum(int(y.numel()) for _, y in batches)
+    correct = torch.zeros(len(archs), dtype=torch.long, device=device)
+    for i, arch in enumerate(archs):
+        for x, y in batches:
+            with autocast(device, amp):
+                out = model(x, arch)
+            correct[i] += (out.argmax(1) == y).sum()
+    return correct.cpu().numpy() * 100.0 / total
+
+
+def evaluate_pool(
+    model: nn.Module,
+    pool: Pool,
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    cfg: EvalConfig,
+    amp: bool,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    accs = supernet_accuracies(model, pool.archs, batches, amp)
+    metrics = summarize(accs, pool.gt, pool.gt_rank, pool.total, threshold=cfg.sparse_threshold, k=cfg.top_k)
+    return accs, metrics
+
+
+def write_eval_csv(path: Path, pool: Pool, accs: np.ndarray) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["arch", "canonical", "index", "supernet_acc", "gt_acc", "gt_rank"])
+    for i in range(len(pool)):
+        w.writerow(
+            [
+                pool.arch_strs[i],
+                pool.canonical[i],
+                int(pool.index[i]),
+                f"{accs[i]:.4f}",
+                f"{pool.gt[i]:.4f}",
+                int(pool.gt_rank[i]),
+            ]
+        )
+    write_text_atomic(path, buf.getvalue())

@@ -1,0 +1,247 @@
+"""The NB201 super-net (f_ws): every cell owns shared weights, `forward(x, arch)` runs one path.
+
+Macro skeleton = the stand-alone network's (stem, three stages of
+`lowfi.cells_per_stage` cells at `lowfi.channels`, 2x, 4x, stride-2 residual
+blocks between stages, BN-ReLU-pool-linear head). Mapping factors
+(`MappingConfig`):
+
+- `ops_on="edges"`: each of a cell's 6 edges owns its conv1x1 and conv3x3;
+  pool and skip are parameter-free.
+- `ops_on="nodes"`: the edges into node j from nodes i >= 1 share one op set
+  per node j; edges out of node 0 keep their own. Node 2 has a single such edge,
+  so weights are actually shared only by edges 1->3 and 2->3.
+- BN flags (`bn_affine`, `bn_track_running_stats`) apply to every BN of the
+  net: stem, cells, residual blocks and head, so "no running stats" really
+  means batch statistics everywhere, in eval mode too.
+- `wsbn`: a conv shared by several edges gets one BN (statistics and affine) per
+  edge after the shared conv. With `ops_on="edges"` nothing is shared, so wsbn
+  changes nothing.
+- `dropout_global`: dropout before the classifier; `dropout_path`: drop-path on
+  every computed edge's output (skip edges included), training only.
+
+Only the sampled path runs: `none` edges are skipped, a node without inputs is
+zero, and edges that cannot change node 3 are left out (`ops.cell_plan`), so
+other ops' parameters get no gradient. Per-arch plans are cached, so a step
+costs no Python bookkeeping beyond a dict lookup and the module calls.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import torch
+from torch import nn
+
+from wsnas.config import LowFidelityConfig, MappingConfig
+from wsnas.nn.bn import BNFactory, bn_factory
+from wsnas.nn.drop import drop_path
+from wsnas.spaces.nb201.arch import EDGES, OPS, Arch, check_encoding
+from wsnas.spaces.nb201.ops import (
+    CONV_OPS,
+    POOL,
+    SKIP,
+    ReLUConvBN,
+    ResidualBlock,
+    avg_pool_3x3,
+    cell_plan,
+)
+from wsnas.spaces.nb201.standalone import StandaloneNet
+
+PathStep = tuple[int, nn.Module | None, nn.Module | None]
+"""(source node, op module or None for identity, per-edge BN or None)."""
+SuperCellPlan = tuple[tuple[PathStep, ...], ...]
+
+
+def op_set_keys(ops_on: str) -> tuple[str, ...]:
+    """Name of the op set each edge (in `EDGES` order) takes its weights from."""
+    if ops_on == "edges":
+        return tuple(f"e{e}" for e in range(len(EDGES)))
+    if ops_on == "nodes":
+        return tuple(f"e{e}" if src == 0 else f"n{dst}" for e, (src, dst) in enumerate(EDGES))
+    raise ValueError(f"ops_on must be 'edges' or 'nodes', got {ops_on!r}")
+
+
+class NB201SuperCell(nn.Module):
+    """One cell's shared weights: conv op sets keyed by `op_set_keys`, WSBN BNs per edge."""
+
+    def __init__(self, C: int, mapping: MappingConfig, bn: BNFactory) -> None:
+        super().__init__()
+        self.C = C
+        self.drop_path_p = float(mapping.dropout_path)
+        self.edge_keys = op_set_keys(mapping.ops_on)
+        uses = Counter(self.edge_keys)
+        per_edge_bn = {k for k, n in uses.items() if n > 1} if mapping.wsbn else set()
+        self.op_sets = nn.ModuleDict()
+        for key in uses:
+            self.op_sets[key] = nn.ModuleDict(
+                {
+                    OPS[op]: ReLUConvBN(C, C, k, 1, bn, with_bn=key not in per_edge_bn)
+                    for op, k in CONV_OPS.items()
+                }
+            )
+        self.edge_bns = nn.ModuleDict()
+        for e, key in enumerate(self.edge_keys):
+            if key in per_edge_bn:
+                self.edge_bns[f"e{e}"] = nn.ModuleDict({OPS[op]: bn(C) for op in CONV_OPS})
+        self.pool = avg_pool_3x3()
+        self.in_dim = self.out_dim = C
+
+    def edge_op(self, edge: int, op: int) -> tuple[nn.Module | None, nn.Module | None]:
+        """(module, per-edge BN or None) that `edge` runs for `op`; (None, None) is identity."""
+        if op == SKIP:
+            return None, None
+        if op == POOL:
+            return self.pool, None
+        if op in CONV_OPS:
+            name = OPS[op]
+            conv = self.op_sets[self.edge_keys[edge]][name]
+            key = f"e{edge}"
+            if key in self.edge_bns:
+                return conv, self.edge_bns[key][name]
+            return conv, None
+        raise ValueError(f"op {OPS[op]!r} is never computed")
+
+    def plan(self, arch: Arch) -> SuperCellPlan:
+        """The modules this cell runs for `arch`, per node 1..3 (see `ops.cell_plan`)."""
+        return tuple(
+            tuple((src, *self.edge_op(e, op)) for e, src, op in steps)
+            for steps in cell_plan(arch, prune=True)
+        )
+
+    def forward(self, x: torch.Tensor, plan: SuperCellPlan) -> torch.Tensor:
+        p = self.drop_path_p if self.training else 0.0
+        nodes: list[torch.Tensor | None] = [x]
+        for steps in plan:
+            out: torch.Tensor | None = None
+            for src, op, bn in steps:
+                h = nodes[src]
+                if h is None:  # conv out of a zero node: BN(conv(0)) need not be 0
+                    h = torch.zeros_like(x)
+                if op is not None:
+                    h = op(h)
+                    if bn is not None:
+                        h = bn(h)
+                if p > 0.0:
+                    h = drop_path(h, p)
+                out = h if out is None else out + h
+            nodes.append(out)
+        out = nodes[-1]
+        return torch.zeros_like(x) if out is None else out
+
+
+class NB201SuperNet(nn.Module):
+    """Weight-sharing NB201 network; `forward(x, arch)` with arch a 6-tuple of op indices."""
+
+    def __init__(
+        self,
+        mapping: MappingConfig | None = None,
+        lowfi: LowFidelityConfig | None = None,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        mapping = mapping if mapping is not None else MappingConfig()
+        lowfi = lowfi if lowfi is not None else LowFidelityConfig()
+        self.mapping, self.lowfi = mapping.model_copy(), lowfi.model_copy()
+        C, N = lowfi.channels, lowfi.cells_per_stage
+        self.C, self.N, self.num_classes = C, N, num_classes
+        bn = bn_factory(mapping.bn_affine, mapping.bn_track_running_stats)
+        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), bn(C))
+        layers: list[nn.Module] = []
+        c_prev = C
+        for stage in range(3):
+            c = C * 2**stage
+            if stage > 0:
+                layers.append(ResidualBlock(c_prev, c, 2, bn))
+            layers.extend(NB201SuperCell(c, mapping, bn) for _ in range(N))
+            c_prev = c
+        self.cells = nn.ModuleList(layers)
+        self.lastact = nn.Sequential(bn(c_prev), nn.ReLU())
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        p = mapping.dropout_global
+        self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
+        self.classifier = nn.Linear(c_prev, num_classes)
+        self._plans: dict[Any, tuple[SuperCellPlan | None, ...]] = {}
+
+    def _compile(self, arch: Any) -> tuple[SuperCellPlan | None, ...]:
+        key = tuple(int(o) for o in arch)
+        check_encoding(key)
+        plans = self._plans.get(key)
+        if plans is None:
+            plans = tuple(
+                layer.plan(key) if isinstance(layer, NB201SuperCell) else None for layer in self.cells
+            )
+            self._plans[key] = plans
+        self._plans[arch] = plans
+        return plans
+
+    def forward(self, x: torch.Tensor, arch: Arch) -> torch.Tensor:
+        if type(arch) is not tuple:
+            arch = tuple(int(o) for o in arch)
+        plans = self._plans.get(arch)
+        if plans is None:
+            plans = self._compile(arch)
+        x = self.stem(x)
+        for layer, plan in zip(self.cells, plans, strict=True):
+            x = layer(x) if plan is None else layer(x, plan)
+        x = self.global_pooling(self.lastact(x)).flatten(1)
+        return self.classifier(self.dropout(x))
+
+    @torch.no_grad()
+    def extract_standalone(self, arch: Arch) -> StandaloneNet:
+        """A StandaloneNet for `arch` holding copies of this path's weights.
+
+        It has the super-net's BN flags and no dropout, so in eval mode (or in
+        train mode without dropout) its forward equals `self(x, arch)`: the check
+        that the super-net runs exactly the sampled path's weights. Also a start
+        for fine-tuning a found cell.
+        """
+        check_encoding(arch)
+        net = StandaloneNet(
+            arch,
+            self.C,
+            self.N,
+            self.num_classes,
+            self.mapping.bn_affine,
+            self.mapping.bn_track_running_stats,
+        )
+        param = next(self.parameters())
+        net.to(device=param.device, dtype=param.dtype)
+        net.stem.load_state_dict(self.stem.state_dict())
+        net.lastact.load_state_dict(self.lastact.state_dict())
+        net.classifier.load_state_dict(self.classifier.state_dict())
+        for mine, theirs in zip(self.cells, net.cells, strict=True):
+            if isinstance(mine, ResidualBlock):
+                theirs.load_state_dict(mine.state_dict())
+                continue
+            assert isinstance(mine, NB201SuperCell)
+            for e, op in enumerate(net.arch):
+                if op not in CONV_OPS:
+                    continue
+                conv, edge_bn = mine.edge_op(e, op)
+                assert isinstance(conv, ReLUConvBN)
+                target = theirs.edges[e]
+                target.conv.load_state_dict(conv.conv.state_dict())
+                source_bn = edge_bn if edge_bn is not None else conv.bn
+                assert source_bn is not None
+                target.bn.load_state_dict(source_bn.state_dict())
+        net.train(self.training)
+        return net
+
+    # Cached plans hold module references: never let them leak into copies or replicas.
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "_plans": {}}
+
+    def _replicate_for_data_parallel(self) -> NB201SuperNet:
+        replica = super()._replicate_for_data_parallel()
+        replica._plans = {}
+        return replica
+
+
+def build_supernet(
+    mapping: MappingConfig | None = None,
+    lowfi: LowFidelityConfig | None = None,
+    num_classes: int = 10,
+) -> NB201SuperNet:
+    """Registry-friendly constructor of the NB201 super-net."""
+    return NB201SuperNet(mapping, lowfi, num_classes)
