@@ -9,7 +9,7 @@ import sys
 from wsnas import __version__
 from wsnas.errors import WsnasError
 
-COMMANDS = ("config", "space", "train", "bench")
+COMMANDS = ("config", "space", "bench", "arch", "train")
 """Modules of wsnas.commands; each has register(subparsers) and sets args.func."""
 
 

@@ -1,0 +1,74 @@
+"""`wsnas arch info SPACE ARCH | --file FILE`: facts about one architecture.
+
+Index and ground truth come from the imported benchmark (if any); params and
+FLOPs are those of the benchmark's stand-alone CIFAR-10 network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from wsnas.commands._io import print_record, read_lines
+from wsnas.errors import ArchError, BenchmarkError
+
+DEFAULT_METRIC = "cifar10/ori-test"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("arch", help="one architecture: canonical id, params, FLOPs, ground truth")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    info = verbs.add_parser("info", help="index, canonical id, params (M), FLOPs (M), GT")
+    info.add_argument("space")
+    info.add_argument("arch", nargs="?", help="arch string in the benchmark's notation")
+    info.add_argument("--file", help="one arch per line; prints one JSON object per line")
+    info.add_argument("--json", action="store_true", help="one JSON object")
+    info.add_argument("--metric", default=DEFAULT_METRIC, help="GT metric of the imported benchmark")
+    info.add_argument("--schedule", default="200")
+    info.add_argument("--cache-dir", help="benchmark cache (default: $WSNAS_CACHE or ~/.cache/wsnas)")
+    info.set_defaults(func=_info)
+
+
+def _benchmark(args: argparse.Namespace) -> Any:
+    from wsnas.bench import open_benchmark
+
+    try:
+        return open_benchmark(args.space, metric=args.metric, schedule=args.schedule,
+                              cache_dir=args.cache_dir)
+    except BenchmarkError:
+        return None  # not imported: report the network facts only
+
+
+def describe(space: Any, arch: Any, bench: Any) -> dict[str, Any]:
+    """The record printed for one architecture."""
+    from wsnas.spaces.nb201.flops import flops_millions
+    from wsnas.spaces.nb201.standalone import count_params
+
+    text = space.format(arch)
+    rec: dict[str, Any] = {"arch": text, "index": None, "canonical": space.canonical(arch)}
+    rec["params_m"] = round(count_params(space.standalone(arch)) / 1e6, 6)
+    rec["flops_m"] = round(flops_millions(arch), 6)
+    if bench is not None:
+        q = bench.query(text)
+        rec.update(index=q["index"], gt_acc=q["acc"], gt_rank=q["rank"], gt_metric=bench.metric)
+    return rec
+
+
+def _info(args: argparse.Namespace) -> None:
+    from wsnas.spaces import get_space
+
+    if args.space != "nb201":
+        raise ArchError(f"arch info supports nb201 so far, not {args.space!r}")
+    if (args.arch is None) == (args.file is None):
+        raise ArchError("give one ARCH or --file FILE")
+    space, bench = get_space(args.space), _benchmark(args)
+    if args.arch is not None:
+        print_record(describe(space, space.parse(args.arch), bench), args.json)
+        return
+    for number, line in read_lines(args.file):
+        try:
+            arch = space.parse(line)
+        except ArchError as e:
+            raise ArchError(f"{args.file} line {number}: {e}") from None
+        print(json.dumps(describe(space, arch, bench)), flush=True)
