@@ -73,7 +73,7 @@ def test_query_by_arch_and_by_canonical():
 
 def test_acc_is_a_column_and_a_lookup():
     b = small()
-    assert b.acc(A) == 90.0 and b.acc(str(b.canonical[1])) == 95.0
+    assert b.acc_of(A) == 90.0 and b.acc_of(str(b.canonical[1])) == 95.0
     assert b.acc[[0, 3]].tolist() == [90.0, 80.0]
     assert type(b.acc[[0, 3]]) is np.ndarray and type(b.acc > 85) is np.ndarray
     assert float(b.acc.max()) == 95.0
@@ -308,7 +308,7 @@ def test_changed_source_invalidates_and_reimports(toy):
     src.write_text(json.dumps({"a": 9.0, "b": 3.0}))
     b = open_benchmark("toy", cache_dir=cache)  # the recorded source is re-read
     assert len(READS) == 2 and b.best()["arch"] == "a"
-    assert Benchmark.load(cache_path("toy", "cifar10/ori-test", "200", cache)).acc("a") == 9.0
+    assert Benchmark.load(cache_path("toy", "cifar10/ori-test", "200", cache)).acc_of("a") == 9.0
 
 
 def test_same_content_elsewhere_counts_as_the_same_source(toy, tmp_path):

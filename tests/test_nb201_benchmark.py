@@ -4,6 +4,7 @@ and on the real CSV / NATS sample in ../shared/data."""
 from __future__ import annotations
 
 import bz2
+import contextlib
 import csv
 import io
 import json
@@ -260,7 +261,7 @@ def test_pth_v11_every_metric_and_schedule(pth_v11, metric, schedule):
 
 def test_pth_gt_for_the_paper_is_cifar10_ori_test_at_epoch_199(pth_v11):
     b = nbb.read_nb201(pth_v11, nbb.normalize_metric("cifar10_test"), "200")
-    assert b.acc(ARCHS[5]) == pytest.approx(60 + 15 + 1 + 10 + np.mean([777 % 7, 888 % 7, 999 % 7]) * 0.1)
+    assert b.acc_of(ARCHS[5]) == pytest.approx(60 + 15 + 1 + 10 + np.mean([777 % 7, 888 % 7, 999 % 7]) * 0.1)
 
 
 @pytest.mark.parametrize(
@@ -303,15 +304,152 @@ class Evil:
         return (os.mkdir, (str(Path(os.environ.get("WSNAS_EVIL_DIR", "/nonexistent")) / "pwned"),))
 
 
-def test_pth_with_arbitrary_globals_is_refused(tmp_path, monkeypatch):
+class EvilShell:
+    def __reduce__(self):
+        return (os.system, (f"touch {Path(os.environ.get('WSNAS_EVIL_DIR', '/nonexistent')) / 'pwned'}",))
+
+
+@pytest.mark.parametrize("force_weights_only", [False, True])
+@pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.parametrize(("payload", "qualname"), [(Evil, "posix.mkdir"), (EvilShell, "posix.system")])
+def test_pth_with_arbitrary_globals_is_refused(
+    tmp_path, monkeypatch, payload, qualname, legacy, force_weights_only
+):
     monkeypatch.setenv("WSNAS_EVIL_DIR", str(tmp_path))
     d = v11_dict()
-    d["extra"] = Evil()
-    path = save_pth(d, tmp_path / "evil.pth")
-    with pytest.raises(BenchmarkError, match=r"outside the allowlist \(posix\.mkdir\)") as e:
+    d["arch2infos"][1]["full"]["extra"] = payload()  # deep inside, after many allowed objects
+    path = save_pth(d, tmp_path / "evil.pth", legacy=legacy)
+    if force_weights_only:  # torch then refuses a pickle_module: torch's own unpickler is used
+        monkeypatch.setenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(BenchmarkError, match=rf"outside the allowlist \({qualname}\)") as e:
         nbb.read_nb201(path, "cifar10/ori-test", "200")
     assert str(path) in str(e.value)
     assert not (tmp_path / "pwned").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.pth"]
+
+
+def test_restricted_pickle_module_is_what_torch_load_needs():
+    mod = nbb.RESTRICTED_PICKLE
+    assert mod.__name__ and issubclass(mod.Unpickler, pickle.Unpickler)
+    assert mod.loads(pickle.dumps({"a": [1, 2.5], "s": {3}}, protocol=2)) == {"a": [1, 2.5], "s": {3}}
+    assert mod.load(io.BytesIO(pickle.dumps(OrderedDict(x=np.float64(1.5))))) == OrderedDict(x=1.5)
+    with pytest.raises(pickle.UnpicklingError, match="refused global posix.mkdir"):
+        mod.loads(pickle.dumps(Evil()))
+    # several pickles in one stream (the legacy torch format): each load stops at its own end
+    big = {f"k{i}": float(i) for i in range(50_000)}  # well past the unpickler's 128 KiB read-ahead
+    stream = io.BytesIO(pickle.dumps(big, protocol=2) + pickle.dumps([7], protocol=2) + b"tail")
+    assert mod.load(stream) == big and mod.load(stream) == [7] and stream.read() == b"tail"
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_torch_load_of_a_buffer_through_the_restricted_module(tmp_path, legacy):
+    """torch.load on a BytesIO (no peek, read by the legacy format with several load() calls)."""
+    import torch
+
+    want = {"t": torch.arange(3.0), "x": np.float64(2.5), "big": list(range(100_000))}
+    raw = save_pth(want, tmp_path / "b.pth", legacy=legacy).read_bytes()
+    got = torch.load(io.BytesIO(raw), weights_only=False, pickle_module=nbb.RESTRICTED_PICKLE)
+    assert torch.equal(got["t"], want["t"]) and got["x"] == 2.5 and got["big"] == want["big"]
+
+
+def test_restricted_pickle_cannot_alter_an_allowed_function():
+    """BUILD on an allowlisted function would set its __defaults__ process-wide; it gets a copy."""
+    import torch
+
+    fn = torch._utils._rebuild_tensor_v2
+    before = fn.__defaults__
+    raw = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}X\x0c\x00\x00\x00__defaults__K\x07\x85s\x86b."
+    with contextlib.suppress(TypeError):  # the copy may refuse the state, or keep it to itself
+        nbb.RESTRICTED_PICKLE.loads(raw)
+    assert torch._utils._rebuild_tensor_v2 is fn and fn.__defaults__ == before
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_torchscript_archive_is_refused_without_running_it(tmp_path, monkeypatch):
+    import torch
+
+    class Tiny(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + 1
+
+    path = tmp_path / "script.pth"
+    torch.jit.save(torch.jit.script(Tiny()), str(path))
+    called = []
+    monkeypatch.setattr(torch.jit, "load", lambda *a, **k: called.append(a))
+    with pytest.raises(BenchmarkError, match=r"script.pth: a TorchScript archive"):
+        nbb.read_nb201(path, "cifar10/ori-test", "200")
+    assert called == []
+
+
+def values_of_every_allowed_kind() -> dict:
+    import torch
+
+    return {
+        "f64": np.float64(1.25),
+        "f32": np.float32(2.5),
+        "i64": np.int64(-3),
+        "b": np.bool_(True),
+        "arr": np.arange(6.0).reshape(2, 3),
+        "iarr": np.array([1, 2], dtype=np.int32),
+        "t": torch.arange(4, dtype=torch.float64),
+        "t0": torch.tensor(0.5),
+        "param": torch.nn.Parameter(torch.ones(2)),
+        "size": torch.Size([2, 3]),
+        "dtype": torch.float16,
+        "od": OrderedDict([("z", 1), ("a", 2)]),
+        "set": {1, 2},
+        "fs": frozenset({"x"}),
+        "bytes": b"\x00\xff",
+        "ba": bytearray(b"ab"),
+        "cx": 1 + 2j,
+        "tuple_key": {("cifar10", 777): None},
+    }
+
+
+@pytest.mark.parametrize(("legacy", "numpy1"), [(False, False), (True, False), (True, True), (False, True)])
+def test_torch_file_values_round_trip(tmp_path, legacy, numpy1):
+    import torch
+
+    want = values_of_every_allowed_kind()
+    got = nbb.load_torch_file(save_pth(want, tmp_path / "v.pth", legacy=legacy, numpy1=numpy1))
+    assert got.keys() == want.keys()
+    for k in ("f64", "f32", "i64", "b"):
+        assert type(got[k]) is type(want[k]) and got[k] == want[k], k
+    for k in ("arr", "iarr"):
+        assert got[k].dtype == want[k].dtype and np.array_equal(got[k], want[k]), k
+    for k in ("t", "t0", "param"):
+        assert got[k].dtype == want[k].dtype and torch.equal(got[k], want[k]), k
+    assert isinstance(got["param"], torch.nn.Parameter)
+    assert isinstance(got["od"], OrderedDict) and list(got["od"]) == ["z", "a"]
+    for k in ("size", "dtype", "set", "fs", "bytes", "ba", "cx", "tuple_key"):
+        assert got[k] == want[k] and type(got[k]) is type(want[k]), k
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_pth_with_numpy_and_tensor_values(tmp_path, legacy):
+    import torch
+
+    d = v11_dict()
+    res = d["arch2infos"][3]["full"]["all_results"]
+    for s in (777, 888, 999):
+        res[("cifar10", s)]["params"] = torch.tensor(params_of(3, "cifar10"), dtype=torch.float64)
+        acc = res[("cifar10", s)]["eval_acc1es"]
+        acc["ori-test@199"] = np.float64(acc["ori-test@199"])
+        res[("cifar10", s)]["latency"] = np.array([0.01, 0.02])
+    path = save_pth(d, tmp_path / "x.pth", legacy=legacy, numpy1=legacy)
+    b = nbb.read_nb201(path, "cifar10/ori-test", "200")
+    want = {
+        i: expected(i, "cifar10/ori-test", [777, 888, 999]) for i in range(len(ARCHS)) if i != V11_MISSING
+    }
+    assert rows(b) == pytest.approx(want, abs=1e-9)
+    assert b.params[b.index.tolist().index(3)] == pytest.approx(params_of(3, "cifar10"))
+
+
+def test_forced_weights_only_still_reads(pth_v10, monkeypatch):
+    monkeypatch.setenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "1")
+    b = nbb.read_nb201(pth_v10, "cifar100/x-test", "200")
+    want = {i: expected(i, "cifar100/x-test", V10_SEEDS[i]) for i in range(len(ARCHS)) if i != V10_MISSING}
+    assert rows(b) == pytest.approx(want, abs=1e-9)
 
 
 @pytest.mark.parametrize("legacy", [False, True])
@@ -613,7 +751,7 @@ def test_real_nats_agrees_with_the_csv(real_csv, real_nats):
             assert a == by_col[int(i)]["arch_str"]
             assert acc == pytest.approx(float(by_col[int(i)][column]), abs=1e-6), (metric, i)
     c10 = nbb.read_nb201(real_nats, "cifar10/ori-test", "200")
-    assert round(c10.acc(c10.arch[1]), 4) == 91.5833 and c10.index[1] == 11
+    assert round(c10.acc_of(c10.arch[1]), 4) == 91.5833 and c10.index[1] == 11
     assert c10.params[1] == pytest.approx(0.802426) and c10.flops[1] == pytest.approx(113.95137)
     twelve = nbb.read_nb201(real_nats, "cifar10-valid/x-valid", "12")  # seeds 111 and 777
     assert twelve.meta["seed_counts"] == {"2": 3}

@@ -46,10 +46,10 @@ class SpaceConfig(_Section):
 class BenchConfig(_Section):
     source: str | None = None
     """Official ground-truth file/folder (or CSV); imported into the cache on first use."""
-    metric: str = "cifar10/ori-test"
-    """Ground-truth metric: dataset/eval-name at the final epoch, mean over seeds."""
-    schedule: Literal["12", "200"] = "200"
-    """NB201 training schedule (epochs) the ground truth comes from."""
+    metric: str | None = None
+    """Ground-truth metric; None = the space's default (NB201: cifar10/ori-test, NB101: test)."""
+    schedule: str | None = None
+    """Benchmark training schedule in epochs; None = the space's default (NB201: 200, NB101: 108)."""
     cache_dir: str | None = None
     """Where converted tables live; default $WSNAS_CACHE or ~/.cache/wsnas."""
 

@@ -31,6 +31,7 @@ from wsnas.errors import BenchmarkError
 ENV_VAR = "WSNAS_CACHE"
 DEFAULT_METRIC = "cifar10/ori-test"
 DEFAULT_SCHEDULE = "200"
+"""NB201's defaults; each space's own are on its BenchLoader (default_metric/default_schedule)."""
 _CHUNK = 1 << 20
 
 
@@ -145,13 +146,17 @@ def check_source(meta: dict[str, Any], source: str | os.PathLike | None = None) 
 def import_benchmark(
     space: str,
     source: str | os.PathLike,
-    metric: str = DEFAULT_METRIC,
-    schedule: str = DEFAULT_SCHEDULE,
+    metric: str | None = None,
+    schedule: str | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> tuple[Benchmark, Path]:
-    """Read SOURCE with the space's loader and write the cache; returns (table, cache path)."""
+    """Read SOURCE with the space's loader and write the cache; returns (table, cache path).
+
+    METRIC/SCHEDULE default to the space's (`BenchLoader.default_metric/default_schedule`).
+    """
     loader = get_loader(space)
-    metric = loader.normalize_metric(metric)
+    metric = loader.normalize_metric(loader.default_metric if metric is None else metric)
+    schedule = loader.default_schedule if schedule is None else schedule
     src = Path(source).expanduser().resolve()
     if not src.exists():
         raise BenchmarkError(f"ground-truth source {src}: no such file or folder")
@@ -175,15 +180,16 @@ def import_benchmark(
 def open_benchmark(
     space: str,
     source: str | os.PathLike | None = None,
-    metric: str = DEFAULT_METRIC,
-    schedule: str = DEFAULT_SCHEDULE,
+    metric: str | None = None,
+    schedule: str | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> Benchmark:
     """The ground truth for (space, metric, schedule): from the cache while it is
-    true to its source, else (re-)imported from SOURCE or the recorded source."""
+    true to its source, else (re-)imported from SOURCE or the recorded source.
+    METRIC/SCHEDULE default to the space's (NB201 cifar10/ori-test 200, NB101 test 108)."""
     loader = get_loader(space)
-    metric = loader.normalize_metric(metric)
-    schedule = str(schedule)
+    metric = loader.normalize_metric(loader.default_metric if metric is None else metric)
+    schedule = str(loader.default_schedule if schedule is None else schedule)
     path = cache_path(space, metric, schedule, cache_dir)
     cached: Benchmark | None = None
     if path.exists():

@@ -37,18 +37,25 @@ class BenchLoader:
     normalize_metric: NormFn
     sources: str
     """Human description of accepted sources, for error messages."""
+    default_metric: str = "cifar10/ori-test"
+    """Metric used when the caller names none (the paper's GT); NB201's unless a space says."""
+    default_schedule: str = "200"
+    """Schedule used when the caller names none (NB201: 200 epochs, NB101: 108)."""
 
 
 LOADERS: Registry[BenchLoader] = Registry("ground-truth loader")
 
-_BUILTIN: dict[str, str] = {"nb201": "wsnas.spaces.nb201.benchmark"}
+_BUILTIN: dict[str, str] = {
+    "nb201": "wsnas.spaces.nb201.benchmark",
+    "nb101": "wsnas.spaces.nb101.benchmark",
+}
 """space -> module that registers its loader (imported on first use)."""
 
 
 def get_loader(space: str) -> BenchLoader:
     """The loader registered for SPACE; BenchmarkError if there is none."""
-    if space not in LOADERS:
-        for module in _BUILTIN.values():
+    if space not in LOADERS:  # only SPACE's module: one space's optional deps never break another's
+        for module in [_BUILTIN[space]] if space in _BUILTIN else _BUILTIN.values():
             importlib.import_module(module)
     try:
         return LOADERS.get(space)

@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,46 +29,12 @@ _STRING_COLUMNS = ("arch", "canonical")
 _KINDS = {"index": "i", "arch": "U", "canonical": "U", "acc": "f", "params": "f", "flops": "f"}
 
 
-class AccColumn(np.ndarray):
-    """The `acc` column: a read-only float array that is also callable, acc(key) -> float.
-
-    Callers use both `bench.acc[rows]` (vectorised) and `bench.acc(arch_str)`;
-    indexing and ufuncs give plain arrays, so only the column itself looks up.
-    """
-
-    _lookup: Callable[[str], float] | None = None
-
-    @classmethod
-    def wrap(cls, values: np.ndarray, lookup: Callable[[str], float]) -> AccColumn:
-        col = values.view(cls)
-        col._lookup = lookup
-        return col
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self._lookup = None
-
-    def __array_wrap__(self, arr: np.ndarray, context: Any = None, return_scalar: bool = False) -> Any:
-        arr = arr.view(np.ndarray)
-        return arr[()] if return_scalar else arr
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.view(np.ndarray)[key]
-
-    def __call__(self, key: str) -> float:
-        if self._lookup is None:
-            raise TypeError("only Benchmark.acc itself can be called with an arch string")
-        return self._lookup(key)
-
-    def __reduce__(self) -> Any:  # pickles/copies as a plain array
-        return self.view(np.ndarray).__reduce__()
-
-
 class Benchmark:
     """Read-only ground truth: official index, arch string, canonical id, accuracy.
 
     Rows are in official index order and hold only cells whose ground truth is
     known. Columns are attributes (`index`, `arch`, `canonical`, `acc`, `params`,
-    `flops`; read-only numpy arrays); `acc` is also callable: `bench.acc(key)`.
+    `flops`; read-only numpy arrays); `acc_of(key)` looks one cell up.
     `rank` counts rows with strictly higher accuracy (0 = best, ties share the
     smaller rank), which is the r of the paper's P>R with r_max = `size`.
     """
@@ -100,7 +66,7 @@ class Benchmark:
         self.index: np.ndarray = self._cols["index"]
         self.arch: np.ndarray = self._cols["arch"]
         self.canonical: np.ndarray = self._cols["canonical"]
-        self.acc: AccColumn = AccColumn.wrap(self._cols["acc"], self._acc_of)
+        self.acc: np.ndarray = self._cols["acc"]
         self.params: np.ndarray = self._cols["params"]
         self.flops: np.ndarray = self._cols["flops"]
         self._meta = meta
@@ -243,8 +209,8 @@ class Benchmark:
             "count": self._canonical_map()[canon][1],
         }
 
-    def _acc_of(self, key: str) -> float:
-        """Ground-truth accuracy (%) of an arch string or canonical id: `bench.acc(key)`."""
+    def acc_of(self, key: str) -> float:
+        """Ground-truth accuracy (%) of an arch string or canonical id."""
         return float(self._cols["acc"][self.row(key)])
 
     def rank(self, key: str) -> int:

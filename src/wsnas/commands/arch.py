@@ -1,5 +1,7 @@
 """`wsnas arch info SPACE ARCH | --file FILE`: facts about one architecture.
 
+ARCH is the space's own notation (NB201 string; NB101 JSON spec).
+
 Index and ground truth come from the imported benchmark (if any); params and
 FLOPs are those of the benchmark's stand-alone CIFAR-10 network.
 """
@@ -13,8 +15,6 @@ from typing import Any
 from wsnas.commands._io import print_record, read_lines
 from wsnas.errors import ArchError, BenchmarkError
 
-DEFAULT_METRIC = "cifar10/ori-test"
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("arch", help="one architecture: canonical id, params, FLOPs, ground truth")
@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.add_argument("arch", nargs="?", help="arch string in the benchmark's notation")
     info.add_argument("--file", help="one arch per line; prints one JSON object per line")
     info.add_argument("--json", action="store_true", help="one JSON object")
-    info.add_argument("--metric", default=DEFAULT_METRIC, help="GT metric of the imported benchmark")
-    info.add_argument("--schedule", default="200")
+    info.add_argument("--metric", help="GT metric of the imported benchmark (default: the space's)")
+    info.add_argument("--schedule", help="benchmark schedule in epochs (default: the space's)")
     info.add_argument("--cache-dir", help="benchmark cache (default: $WSNAS_CACHE or ~/.cache/wsnas)")
     info.set_defaults(func=_info)
 
@@ -42,24 +42,25 @@ def _benchmark(args: argparse.Namespace) -> Any:
 
 def describe(space: Any, arch: Any, bench: Any) -> dict[str, Any]:
     """The record printed for one architecture."""
-    from wsnas.spaces.nb201.flops import flops_millions
-    from wsnas.spaces.nb201.standalone import count_params
-
     text = space.format(arch)
     rec: dict[str, Any] = {"arch": text, "index": None, "canonical": space.canonical(arch)}
-    rec["params_m"] = round(count_params(space.standalone(arch)) / 1e6, 6)
-    rec["flops_m"] = round(flops_millions(arch), 6)
+    rec.update(space.arch_facts(arch))
     if bench is not None:
-        q = bench.query(text)
-        rec.update(index=q["index"], gt_acc=q["acc"], gt_rank=q["rank"], gt_metric=bench.metric)
+        q = None
+        for key in (text, rec["canonical"]):  # this encoding's row, else its cell's first row
+            try:
+                q = bench.query(key)
+                break
+            except BenchmarkError:
+                continue
+        if q is not None:
+            rec.update(index=q["index"], gt_acc=q["acc"], gt_rank=q["rank"], gt_metric=bench.metric)
     return rec
 
 
 def _info(args: argparse.Namespace) -> None:
     from wsnas.spaces import get_space
 
-    if args.space != "nb201":
-        raise ArchError(f"arch info supports nb201 so far, not {args.space!r}")
     if (args.arch is None) == (args.file is None):
         raise ArchError("give one ARCH or --file FILE")
     space, bench = get_space(args.space), _benchmark(args)

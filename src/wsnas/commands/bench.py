@@ -8,7 +8,8 @@ import time
 from wsnas.commands._io import print_record
 
 DEFAULT_METRIC = "cifar10/ori-test"
-"""Same default as BenchConfig.metric (kept literal so the CLI need not import pydantic)."""
+"""NB201's default, as BenchConfig.metric (kept literal so the CLI need not import pydantic);
+other spaces default to their loader's `default_metric` / `default_schedule`."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     imp = verbs.add_parser("import", help="read an official GT file into the cache")
     imp.add_argument("space", help="search space, e.g. nb201")
-    imp.add_argument("source", help="NB201: .pth, NATS-Bench topology folder or .pbz2, or CSV")
+    imp.add_argument(
+        "source",
+        help="NB201: .pth, NATS-Bench topology folder or .pbz2, or CSV; NB101: nasbench_*.tfrecord",
+    )
     _common(imp)
     imp.set_defaults(func=_import)
 
@@ -28,8 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metric", default=DEFAULT_METRIC, help=f"dataset/eval-name (default {DEFAULT_METRIC})")
-    p.add_argument("--schedule", default="200", help="training schedule in epochs (default 200)")
+    p.add_argument(
+        "--metric",
+        help=f"GT metric (default: the space's; nb201 {DEFAULT_METRIC} as dataset/eval-name, nb101 test)",
+    )
+    p.add_argument(
+        "--schedule", help="training schedule in epochs (default: the space's; nb201 200, nb101 108)"
+    )
     p.add_argument("--cache-dir", help="default: $WSNAS_CACHE or ~/.cache/wsnas")
     p.add_argument("--json", action="store_true", help="one JSON object")
 
@@ -62,14 +71,16 @@ def _info(args: argparse.Namespace) -> None:
     from wsnas.bench import Benchmark, cache_path, check_source, get_loader
     from wsnas.errors import BenchmarkError
 
-    metric = get_loader(args.space).normalize_metric(args.metric)
-    path = cache_path(args.space, metric, args.schedule, args.cache_dir)
+    loader = get_loader(args.space)
+    metric = loader.normalize_metric(loader.default_metric if args.metric is None else args.metric)
+    schedule = str(loader.default_schedule if args.schedule is None else args.schedule)
+    path = cache_path(args.space, metric, schedule, args.cache_dir)
     if not path.exists():
         hint = f" --cache-dir {args.cache_dir}" if args.cache_dir else ""
         raise BenchmarkError(
             f"no {args.space} ground truth cached for metric {metric!r}, schedule "
-            f"{args.schedule} (looked for {path}); run `wsnas bench import {args.space} SOURCE "
-            f"--metric {metric} --schedule {args.schedule}{hint}`"
+            f"{schedule} (looked for {path}); run `wsnas bench import {args.space} SOURCE "
+            f"--metric {metric} --schedule {schedule}{hint}`"
         )
     bench = Benchmark.load(path)
     meta = bench.meta

@@ -51,6 +51,14 @@ class SearchSpace(ABC):
     def sample_unique(self, rng: np.random.Generator) -> Any:
         """Uniform over unique architectures (Random-A)."""
 
+    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+        """The super-net (f_ws) of this space for the mapping and low-fidelity factors."""
+        raise NotImplementedError(f"{self.name} has no super-net yet")
+
+    def arch_facts(self, arch: Any) -> dict[str, Any]:
+        """Stand-alone network facts: at least params_m and flops_m."""
+        raise NotImplementedError(f"{self.name} has no stand-alone network yet")
+
     def fair_num_ops(self) -> int:
         """Ops per slot, i.e. FairNAS's K."""
         raise NotImplementedError(f"{self.name} has no FairNAS sampler")

@@ -189,6 +189,14 @@ class NB201Space(SearchSpace):
 
         return build_standalone(arch, C=channels, N=cells, num_classes=num_classes)
 
+    def arch_facts(self, arch: Arch) -> dict[str, Any]:
+        """Params and FLOPs (millions) of the benchmark's stand-alone CIFAR-10 network."""
+        from wsnas.spaces.nb201.flops import flops_millions
+        from wsnas.spaces.nb201.standalone import count_params
+
+        params = count_params(self.standalone(arch))
+        return {"params_m": round(params / 1e6, 6), "flops_m": round(flops_millions(arch), 6)}
+
     def fair_num_ops(self) -> int:
         return len(OPS)
 

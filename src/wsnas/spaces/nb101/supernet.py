@@ -1,0 +1,391 @@
+"""The NB101 super-net (f_ws): every cell owns shared weights, `forward(x, spec)` runs one cell's path.
+
+Macro skeleton = the stand-alone network's: stem conv3x3-BN-ReLU to
+`lowfi.channels` (benchmark: 128), 3 stacks of `lowfi.cells_per_stage` cells
+(benchmark: 3) with a 2x2 max pool and channel doubling between stacks, global
+average pool, dense. Mapping factors (`MappingConfig`):
+
+- Ops live on nodes (NB101 merges a vertex's inputs before its op), so
+  `ops_on="edges"` is refused. Vertex i (1..5) of the *pruned* spec uses cell
+  slot i, which owns conv3x3-BN-ReLU and conv1x1-BN-ReLU (max pool is
+  parameter-free) and the 1x1 conv-BN-ReLU projection of the cell input used when
+  input->i exists; the cell also owns the input->output projection. The spec's
+  edges decide which slots run and how they are wired (`ops.cell_plan`).
+- Vertex channels follow the benchmark's rule, so they depend on the spec:
+  weights are sized for the cell's output channels C and a vertex of width c
+  takes c of them by `dynamic_channels` (`wsnas.nn.dynamic`): the same map cuts
+  the projection's output axis, the op conv's output and input axes and the BN.
+  `fixed`: channels [0:c]. `shuffle`: in training, one random permutation per
+  cell and step gives nested random subsets for the cell's widths (see
+  `shuffle_maps`), so the benchmark's truncation (keep the first channels) stays
+  consistent; in eval mode it is `fixed`, so evaluation is deterministic.
+  `interpolate`: adaptive-average-pool bins of the C channels (a c x C matrix on
+  each axis), with per-width BN running statistics when those are tracked.
+- `super_kernel`: a slot's conv3x3 and conv1x1 are one OFA super-kernel conv
+  (`wsnas.nn.superkernel`: the 1x1 kernel is the centre tap times a learned
+  1x1 transform, initialised to 1) with one BN, as in OFA.
+- `wsbn`: a slot's op BN is replaced by one BN per set of the vertex's inputs
+  (keyed by the bitmask of its in-edges: bit j = edge j->i; 2^i - 1 sets for
+  slot i). Projections always see the cell input, so they keep a single BN.
+- BN flags (`bn_affine`, `bn_track_running_stats`) apply to every BN of the net.
+- `dropout_global`: dropout before the classifier; `dropout_path`: drop-path on
+  every edge's tensor (projections, truncated vertex outputs, the parts of the
+  output concatenation and the output projection), training only.
+
+Only the sampled path runs: slots the spec does not use are never called and
+get no gradient. Per-spec plans (pure data) are cached in a bounded LRU.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wsnas.config import LowFidelityConfig, MappingConfig
+from wsnas.errors import ConfigError
+from wsnas.nn.drop import drop_path
+from wsnas.nn.dynamic import (
+    ChannelMap,
+    DynamicBatchNorm2d,
+    DynamicConv2d,
+    interp_map,
+    prefix_map,
+    shuffle_maps,
+)
+from wsnas.nn.superkernel import SuperKernelConv2d
+from wsnas.spaces.nb101.graph import CONV1X1, CONV3X3, MAXPOOL3X3, CellSpec
+from wsnas.spaces.nb101.ops import (
+    BN_EPS,
+    KERNEL,
+    MAX_INTERIOR,
+    CellPlan,
+    ConvBNReLU,
+    as_spec,
+    cell_plan,
+    downsample,
+    max_pool_3x3,
+    possible_widths,
+)
+from wsnas.spaces.nb101.standalone import StandaloneNet
+
+SpecLike = CellSpec | str | Mapping[str, Any]
+SUPER_KERNEL = "conv"
+"""Op-set key of the merged conv3x3/conv1x1 under `super_kernel`."""
+NUM_STACKS = 3
+
+
+def _bn(C: int, mapping: MappingConfig, width_stats: tuple[int, ...]) -> DynamicBatchNorm2d:
+    return DynamicBatchNorm2d(
+        C,
+        eps=BN_EPS,
+        affine=mapping.bn_affine,
+        track_running_stats=mapping.bn_track_running_stats,
+        width_stats=width_stats,
+    )
+
+
+class DynamicConvBNReLU(nn.Module):
+    """1x1 (or kxk) conv -> BN -> ReLU whose output channels a ChannelMap can cut (the projections)."""
+
+    def __init__(
+        self, C_in: int, C_out: int, kernel_size: int, mapping: MappingConfig, width_stats: tuple[int, ...]
+    ) -> None:
+        super().__init__()
+        self.conv = DynamicConv2d(C_in, C_out, kernel_size)
+        self.bn = _bn(C_out, mapping, width_stats)
+
+    def forward(self, x: torch.Tensor, cmap: ChannelMap | None = None) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x, cmap, None), cmap))
+
+
+class NB101Slot(nn.Module):
+    """Weights of one vertex position of a cell: input projection, conv op set, BN(s)."""
+
+    def __init__(
+        self, slot: int, C_in: int, C: int, mapping: MappingConfig, width_stats: tuple[int, ...]
+    ) -> None:
+        super().__init__()
+        self.slot, self.C = slot, C
+        self.super_kernel, self.wsbn = mapping.super_kernel, mapping.wsbn
+        self.proj = DynamicConvBNReLU(C_in, C, 1, mapping, width_stats)
+        self.convs = nn.ModuleDict()
+        if self.super_kernel:
+            self.convs[SUPER_KERNEL] = SuperKernelConv2d(C, C, tuple(sorted(KERNEL.values())))
+        else:
+            for op in (CONV3X3, CONV1X1):
+                self.convs[op] = DynamicConv2d(C, C, KERNEL[op])
+        self.bns = nn.ModuleDict()
+        for key in self.convs:
+            if self.wsbn:
+                self.bns[key] = nn.ModuleDict(
+                    {f"m{mask}": _bn(C, mapping, width_stats) for mask in range(1, 2**slot)}
+                )
+            else:
+                self.bns[key] = _bn(C, mapping, width_stats)
+        self.pool = max_pool_3x3()
+
+    def conv_key(self, op: str) -> str:
+        return SUPER_KERNEL if self.super_kernel else op
+
+    def conv(self, op: str) -> DynamicConv2d:
+        conv = self.convs[self.conv_key(op)]
+        assert isinstance(conv, DynamicConv2d)
+        return conv
+
+    def bn(self, op: str, mask: int) -> DynamicBatchNorm2d:
+        """The BN that follows `op`'s conv for a vertex whose in-edges are `mask`."""
+        bn = self.bns[self.conv_key(op)]
+        if self.wsbn:
+            assert isinstance(bn, nn.ModuleDict)
+            bn = bn[f"m{mask}"]
+        assert isinstance(bn, DynamicBatchNorm2d)
+        return bn
+
+    def conv_weight(self, op: str, cmap: ChannelMap | None) -> torch.Tensor:
+        """The kernel `op` runs with for channel map `cmap`."""
+        conv = self.conv(op)
+        if isinstance(conv, SuperKernelConv2d):
+            return conv.weight_for(cmap, cmap, KERNEL[op])
+        return conv.weight_for(cmap, cmap)
+
+    def forward(self, h: torch.Tensor, op: str, mask: int, cmap: ChannelMap | None) -> torch.Tensor:
+        if op == MAXPOOL3X3:
+            return self.pool(h)
+        conv = self.conv(op)
+        y = conv(h, cmap, cmap, KERNEL[op]) if isinstance(conv, SuperKernelConv2d) else conv(h, cmap, cmap)
+        return F.relu(self.bn(op, mask)(y, cmap))
+
+
+class NB101SuperCell(nn.Module):
+    """One cell's shared weights: 5 slots and the input->output projection."""
+
+    def __init__(self, C_in: int, C: int, mapping: MappingConfig) -> None:
+        super().__init__()
+        self.C_in, self.C = C_in, C
+        self.policy = mapping.dynamic_channels
+        self.drop_path_p = float(mapping.dropout_path)
+        widths = possible_widths(C) if self.policy == "interpolate" and mapping.bn_track_running_stats else ()
+        self.slots = nn.ModuleList(NB101Slot(i, C_in, C, mapping, widths) for i in range(1, MAX_INTERIOR + 1))
+        self.out_proj = DynamicConvBNReLU(C_in, C, 1, mapping, ())
+        self.in_dim, self.out_dim = C_in, C
+
+    def slot(self, vertex: int) -> NB101Slot:
+        s = self.slots[vertex - 1]
+        assert isinstance(s, NB101Slot)
+        return s
+
+    def plan(self, spec: CellSpec) -> CellPlan:
+        return cell_plan(spec, self.C_in, self.C)
+
+    def channel_maps(
+        self, plan: CellPlan, device: torch.device, training: bool
+    ) -> dict[int, ChannelMap | None]:
+        """Width -> ChannelMap for this call (None = full width)."""
+        C = self.C
+        if self.policy == "shuffle" and training:
+            maps: dict[int, ChannelMap | None] = dict(shuffle_maps(C, plan.widths, device))
+            return {w: maps.get(w) for w in plan.widths}
+        if self.policy == "interpolate":
+            return {w: None if w == C else interp_map(C, w, device) for w in plan.widths}
+        return {w: None if w == C else prefix_map(C, w) for w in plan.widths}
+
+    def forward(self, x: torch.Tensor, plan: CellPlan) -> torch.Tensor:
+        p = self.drop_path_p if self.training else 0.0
+        maps = self.channel_maps(plan, x.device, self.training)
+        outs = [x]
+        for v in plan.vertices:
+            cmap = maps[v.width]
+            slot = self.slots[v.vertex - 1]
+            h: torch.Tensor | None = None
+            for s in v.srcs:  # interior inputs first, then the projection (the benchmark's order)
+                t = outs[s]
+                if t.shape[1] != v.width:
+                    t = t[:, : v.width]
+                if p > 0.0:
+                    t = drop_path(t, p)
+                h = t if h is None else h + t
+            if v.from_input:
+                t = slot.proj(x, cmap)
+                if p > 0.0:
+                    t = drop_path(t, p)
+                h = t if h is None else h + t
+            assert h is not None
+            outs.append(slot(h, v.op, v.mask, cmap))
+        out: torch.Tensor | None = None
+        if plan.concat:
+            parts = [outs[t] for t in plan.concat]
+            if p > 0.0:
+                parts = [drop_path(t, p) for t in parts]
+            out = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+        if plan.out_proj:
+            t = self.out_proj(x)
+            if p > 0.0:
+                t = drop_path(t, p)
+            out = t if out is None else out + t
+        assert out is not None
+        return out
+
+
+class NB101SuperNet(nn.Module):
+    """Weight-sharing NB101 network; `forward(x, spec)` with a CellSpec (or its JSON text/dict)."""
+
+    PLAN_CACHE_SIZE = 4096
+    """Specs whose plans are kept (the space has 423,624 cells; an eval pool has 200)."""
+
+    def __init__(
+        self,
+        mapping: MappingConfig | None = None,
+        lowfi: LowFidelityConfig | None = None,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        mapping = mapping if mapping is not None else MappingConfig(ops_on="nodes")
+        lowfi = lowfi if lowfi is not None else LowFidelityConfig(channels=128, cells_per_stage=3)
+        if mapping.ops_on != "nodes":
+            raise ConfigError(
+                f"mapping.ops_on={mapping.ops_on!r} has no meaning for nb101: its ops live on nodes "
+                "(a vertex sums its inputs, then applies one op); set mapping.ops_on=nodes"
+            )
+        if lowfi.channels < MAX_INTERIOR:
+            raise ConfigError(
+                f"lowfi.channels={lowfi.channels} is too small for nb101: a cell's output channels are "
+                f"split over up to {MAX_INTERIOR} vertices; use at least {MAX_INTERIOR}"
+            )
+        self.mapping, self.lowfi = mapping.model_copy(), lowfi.model_copy()
+        C0, N = lowfi.channels, lowfi.cells_per_stage
+        self.C, self.N, self.num_classes = C0, N, num_classes
+        self.stem = ConvBNReLU(3, C0, 3, mapping.bn_affine, mapping.bn_track_running_stats, momentum=0.1)
+        layers: list[nn.Module] = []
+        c_prev = c = C0
+        for stack in range(NUM_STACKS):
+            if stack > 0:
+                layers.append(downsample())
+                c *= 2
+            for _ in range(N):
+                layers.append(NB101SuperCell(c_prev, c, mapping))
+                c_prev = c
+        self.layers = nn.ModuleList(layers)
+        p = mapping.dropout_global
+        self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
+        self.classifier = nn.Linear(c_prev, num_classes)
+        self._plans: OrderedDict[Any, tuple[CellPlan | None, ...]] = OrderedDict()
+
+    def cells(self) -> list[NB101SuperCell]:
+        return [m for m in self.layers if isinstance(m, NB101SuperCell)]
+
+    def _compile(self, spec: SpecLike) -> tuple[CellPlan | None, ...]:
+        pruned = as_spec(spec)
+        plans = self._plans.get(pruned)
+        if plans is None:
+            by_shape: dict[tuple[int, int], CellPlan] = {}
+            out: list[CellPlan | None] = []
+            for layer in self.layers:
+                if isinstance(layer, NB101SuperCell):
+                    key = (layer.C_in, layer.C)
+                    if key not in by_shape:
+                        by_shape[key] = layer.plan(pruned)
+                    out.append(by_shape[key])
+                else:
+                    out.append(None)
+            plans = tuple(out)
+            self._remember(pruned, plans)
+        return plans
+
+    def _remember(self, key: Any, plans: tuple[CellPlan | None, ...]) -> None:
+        self._plans[key] = plans
+        self._plans.move_to_end(key)
+        while len(self._plans) > self.PLAN_CACHE_SIZE:
+            self._plans.popitem(last=False)
+
+    def plans(self, spec: SpecLike) -> tuple[CellPlan | None, ...]:
+        """Per layer, the cell plan for `spec` (None for the max pools); cached."""
+        try:
+            plans = self._plans.get(spec)
+        except TypeError:  # a dict: not hashable
+            return self._compile(spec)
+        if plans is None:
+            plans = self._compile(spec)
+            self._remember(spec, plans)
+        else:
+            self._plans.move_to_end(spec)
+        return plans
+
+    def forward(self, x: torch.Tensor, spec: SpecLike) -> torch.Tensor:
+        plans = self.plans(spec)
+        x = self.stem(x)
+        for layer, plan in zip(self.layers, plans, strict=True):
+            x = layer(x) if plan is None else layer(x, plan)
+        return self.classifier(self.dropout(x.mean((2, 3))))
+
+    @torch.no_grad()
+    def extract_standalone(self, spec: SpecLike) -> StandaloneNet:
+        """A StandaloneNet for `spec` holding copies of the weights this path runs in eval mode.
+
+        Channel maps are the eval-mode ones (`fixed` and `shuffle`: [0:c];
+        `interpolate`: the averaged weights), super-kernels are materialised for
+        the op's kernel size and WSBN picks the BN of the vertex's input set. The
+        copy has the super-net's BN flags and no dropout, so in eval mode (and
+        in train mode under `fixed`, without dropout) its forward equals
+        `self(x, spec)`: the check that the super-net runs exactly the sampled
+        weights. Also a start for fine-tuning a found cell.
+        """
+        pruned = as_spec(spec)
+        m = self.mapping
+        net = StandaloneNet(
+            pruned,
+            self.C,
+            NUM_STACKS,
+            self.N,
+            self.num_classes,
+            m.bn_affine,
+            m.bn_track_running_stats,
+            bn_momentum=0.1,
+        )
+        param = next(self.parameters())
+        net.to(device=param.device, dtype=param.dtype)
+        net.stem.load_state_dict(self.stem.state_dict())
+        net.classifier.load_state_dict(self.classifier.state_dict())
+        for mine, theirs in zip(self.layers, net.layers, strict=True):
+            if not isinstance(mine, NB101SuperCell):
+                continue
+            plan = theirs.plan
+            maps = mine.channel_maps(plan, param.device, training=False)
+            for v in plan.vertices:
+                cmap, slot = maps[v.width], mine.slot(v.vertex)
+                key = str(v.vertex)
+                if v.from_input:
+                    proj = theirs.proj[key]
+                    proj.conv.weight.copy_(slot.proj.conv.weight_for(cmap))
+                    proj.bn.load_state_dict(slot.proj.bn.export(cmap))
+                if v.op != MAXPOOL3X3:
+                    op = theirs.ops[key]
+                    op.conv.weight.copy_(slot.conv_weight(v.op, cmap))
+                    op.bn.load_state_dict(slot.bn(v.op, v.mask).export(cmap))
+            if theirs.out_proj is not None:
+                theirs.out_proj.conv.weight.copy_(mine.out_proj.conv.weight)
+                theirs.out_proj.bn.load_state_dict(mine.out_proj.bn.export(None))
+        net.train(self.training)
+        return net
+
+
+def build_supernet(
+    mapping: MappingConfig | None = None,
+    lowfi: LowFidelityConfig | None = None,
+    num_classes: int = 10,
+) -> NB101SuperNet:
+    """Registry-friendly constructor of the NB101 super-net."""
+    return NB101SuperNet(mapping, lowfi, num_classes)
+
+
+__all__ = [
+    "DynamicConvBNReLU",
+    "NB101Slot",
+    "NB101SuperCell",
+    "NB101SuperNet",
+    "build_supernet",
+]
