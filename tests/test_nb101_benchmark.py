@@ -8,7 +8,6 @@ wire format) and cross-checked against the runtime-built message class.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import struct
@@ -19,14 +18,11 @@ import numpy as np
 import pytest
 
 import wsnas.spaces.nb101.benchmark as nbb
+from nb101_records import eval_bytes, frame, masked, metrics_bytes
 from wsnas.bench import Benchmark, cache_path, get_loader, import_benchmark, open_benchmark
 from wsnas.cli import main
 from wsnas.errors import BenchmarkError
-
-try:
-    from wsnas.spaces.nb101.graph import CellSpec, prune, spec_hash
-except ImportError:  # the graph module is optional for these tests
-    CellSpec = prune = spec_hash = None  # type: ignore[assignment]
+from wsnas.spaces.nb101.graph import CellSpec, prune, spec_hash
 
 C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
 INCEPTION = (
@@ -58,50 +54,12 @@ CELLS = [
 # -- an independent writer ------------------------------------------------------------
 
 
-def masked(data: bytes) -> int:
-    crc = google_crc32c.value(data)
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) % (1 << 32)
-
-
-def frame(data: bytes) -> bytes:
-    length = struct.pack("<Q", len(data))
-    return length + struct.pack("<I", masked(length)) + data + struct.pack("<I", masked(data))
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def eval_bytes(epoch: float, time: float, train: float, valid: float, test: float, ckpt: str = "") -> bytes:
-    """EvaluationData: fields 1-5 doubles (wire type 1), 6 a string (wire type 2)."""
-    out = b"".join(
-        bytes([(f << 3) | 1]) + struct.pack("<d", v)
-        for f, v in enumerate((epoch, time, train, valid, test), 1)
-    )
-    return out + (bytes([(6 << 3) | 2]) + varint(len(ckpt)) + ckpt.encode() if ckpt else b"")
-
-
-def metrics_bytes(evals: list[bytes], params: int | None, total_time: float) -> bytes:
-    """ModelMetrics: repeated EvaluationData = 1, int32 trainable_parameters = 2, double total_time = 3."""
-    out = b"".join(bytes([(1 << 3) | 2]) + varint(len(e)) + e for e in evals)
-    if params is not None:
-        out += bytes([2 << 3]) + varint(params)
-    return out + bytes([(3 << 3) | 1]) + struct.pack("<d", total_time)
-
-
 def flat(matrix: list[list[int]]) -> str:
     return "".join(str(x) for row in matrix for x in row)
 
 
 def module_hash(matrix: list[list[int]], ops: list[str]) -> str:
-    if spec_hash is not None:
-        return spec_hash(CellSpec.of(matrix, ops))
-    return hashlib.md5(json.dumps([matrix, ops]).encode()).hexdigest()
+    return spec_hash(CellSpec.of(matrix, ops))
 
 
 def acc(c: int, rep: int, epochs: int, kind: str) -> float:
@@ -372,8 +330,6 @@ def test_real_params_sample(shared_data, tmp_path):
     sample = shared_data / "nb101" / "nb101_params_sample.json"
     if not sample.is_file():
         pytest.skip(f"real data absent: {sample}")
-    if CellSpec is None:
-        pytest.skip("wsnas.spaces.nb101.graph not importable")
     cells, seen = [], set()
     for item in json.loads(sample.read_text()):
         p = prune(CellSpec.of(item["matrix"], item["ops"]))
