@@ -140,6 +140,11 @@ class RuntimeConfig(_Section):
     progress: bool = True
 
 
+class LoggingConfig(_Section):
+    tensorboard: bool = False
+    """Also write training curves and evaluation metrics as TensorBoard events (run_dir/tb)."""
+
+
 class RunConfig(_Section):
     space: SpaceConfig = Field(default_factory=SpaceConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
@@ -150,6 +155,7 @@ class RunConfig(_Section):
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
     seed: int = 0
     out_dir: str = "runs"
     name: str | None = None
@@ -161,7 +167,7 @@ class RunConfig(_Section):
     def hash(self) -> str:
         """Stable hash of what determines the results (not where they go)."""
         d = self.to_dict()
-        for k in ("out_dir", "name", "runtime"):
+        for k in ("out_dir", "name", "runtime", "logging"):
             d.pop(k)
         d["data"].pop("root")
         d["bench"].pop("cache_dir")
