@@ -3,6 +3,10 @@
 Training images/s is end to end: on-device augmentation of uint8 batches, forward,
 backward and SGD step of the sampled path(s), exactly as `wsnas.train.Trainer`
 does it. Evaluation images/s: super-net accuracy of a pool of archs, no autograd.
+`projected_protocol_hours` turns both rates into the wall time of the paper's
+protocol: train images x epochs / train rate + evaluations x archs x eval
+images / eval rate (defaults: 50,000 x 400, one evaluation of 200 archs on
+10,000 images).
 
     python benchmarks/train_throughput.py --channels 16 --cells 5 --batch-size 256
 """
@@ -43,8 +47,21 @@ def parse() -> argparse.Namespace:
     p.add_argument("--eval-images", type=int, default=2048)
     p.add_argument("--eval-batch-size", type=int, default=256)
     p.add_argument("--no-amp", action="store_true")
+    p.add_argument("--plain", action="store_true", help="the straightforward path (fast_path=False)")
+    p.add_argument("--protocol-epochs", type=int, default=400)
+    p.add_argument("--protocol-train-images", type=int, default=50_000)
+    p.add_argument("--protocol-evals", type=int, default=1, help="pool evaluations in the protocol")
+    p.add_argument("--protocol-archs", type=int, default=200)
+    p.add_argument("--protocol-eval-images", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
+
+
+def projected_hours(train_rate: float, eval_rate: float, a: argparse.Namespace) -> float:
+    """Paper protocol wall time from the measured rates (images/s)."""
+    train_s = a.protocol_train_images * a.protocol_epochs / train_rate
+    eval_s = a.protocol_evals * a.protocol_archs * a.protocol_eval_images / eval_rate
+    return round((train_s + eval_s) / 3600.0, 3)
 
 
 def sync(device: torch.device) -> None:
@@ -59,6 +76,7 @@ def main() -> None:
     torch.manual_seed(a.seed)
     space = get_space("nb201")
     model = space.supernet(MappingConfig(), LowFidelityConfig(channels=a.channels, cells_per_stage=a.cells))
+    model.fast_path = not a.plain
     mf = memory_format(device, rt.channels_last)
     model.to(device, memory_format=mf)
     opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.9, weight_decay=5e-4)
@@ -122,6 +140,12 @@ def main() -> None:
         "eval_archs": a.eval_archs, "eval_images": a.eval_images,
         "peak_memory_mb": round(peak / 2**20, 1),
         "peak_memory_kind": "cuda max_allocated" if device.type == "cuda" else "process max RSS",
+        "fast_path": not a.plain,
+        "projected_protocol_hours": projected_hours(
+            statistics.median(train_rates), statistics.median(eval_rates), a
+        ),
+        "projection": f"{a.protocol_train_images} x {a.protocol_epochs} / train rate + {a.protocol_evals} x "
+        f"{a.protocol_archs} x {a.protocol_eval_images} / eval rate, at batch {a.batch_size}",
         "torch": torch.__version__,
     }))
 

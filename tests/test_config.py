@@ -48,8 +48,8 @@ def test_dump_round_trip(tmp_path):
 
 
 def test_hash_ignores_paths_only():
-    a = load_config(None, ["out_dir=/a", "data.root=/x"])
-    b = load_config(None, ["out_dir=/b", "data.root=/y"])
+    a = load_config(None, ["out_dir=/a", "data.root=/x", "bench.source=/g/nb201.csv"])
+    b = load_config(None, ["out_dir=/b", "data.root=/y", "bench.source=/h/nb201.csv"])
     assert a.hash() == b.hash()
     assert a.hash() != load_config(None, ["seed=1"]).hash()
 

@@ -9,7 +9,7 @@ import sys
 from wsnas import __version__
 from wsnas.errors import WsnasError
 
-COMMANDS = ("config", "space", "bench", "arch", "train")
+COMMANDS = ("config", "space", "bench", "arch", "train", "sweep", "report")
 """Modules of wsnas.commands; each has register(subparsers) and sets args.func."""
 
 

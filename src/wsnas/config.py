@@ -165,12 +165,13 @@ class RunConfig(_Section):
         return self.model_dump(mode="json")
 
     def hash(self) -> str:
-        """Stable hash of what determines the results (not where they go)."""
+        """Stable hash of what determines the results (not where files live or go)."""
         d = self.to_dict()
         for k in ("out_dir", "name", "runtime", "logging"):
             d.pop(k)
         d["data"].pop("root")
         d["bench"].pop("cache_dir")
+        d["bench"].pop("source")  # a path; the table's identity is its metric + source checksum
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -50,24 +50,49 @@ def make_pool(space: SearchSpace, bench: Any, size: int, seed: int) -> Pool:
     )
 
 
+def same_path_groups(model: nn.Module, archs: list[Any]) -> list[int]:
+    """For each arch, the index of the first arch in `archs` that runs exactly the same path.
+
+    Uses the model's optional `path_key(arch)` (the NB201 super-net's pruned plan:
+    archs differing only in `none` or dead-end edges compute the same ops on the
+    same weights, so the same logits). Without it every arch is its own group.
+    """
+    key_of = getattr(model, "path_key", None)
+    if key_of is None:
+        return list(range(len(archs)))
+    first: dict[Any, int] = {}
+    return [first.setdefault(key_of(arch), i) for i, arch in enumerate(archs)]
+
+
 @torch.inference_mode()
 def supernet_accuracies(
-    model: nn.Module, archs: list[Any], batches: list[tuple[torch.Tensor, torch.Tensor]], amp: bool
+    model: nn.Module,
+    archs: list[Any],
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    amp: bool,
+    dedup: bool = True,
 ) -> np.ndarray:
     """Top-1 accuracy (%) of each architecture with the shared weights, in eval mode.
 
     With BN running statistics off, eval mode still normalises with the batch's
-    statistics, as the paper evaluates.
+    statistics, as the paper evaluates; so the numbers depend (slightly) on the
+    eval batch size. No autograd (inference mode). With `dedup`, archs that run
+    the same path (`same_path_groups`) are computed once: in eval mode nothing is
+    random, so their accuracies would be identical anyway.
     """
     model.eval()
     device = batches[0][0].device
     total = sum(int(y.numel()) for _, y in batches)
+    groups = same_path_groups(model, archs) if dedup else list(range(len(archs)))
     correct = torch.zeros(len(archs), dtype=torch.long, device=device)
     for i, arch in enumerate(archs):
+        if groups[i] != i:
+            continue
         for x, y in batches:
             with autocast(device, amp):
                 out = model(x, arch)
             correct[i] += (out.argmax(1) == y).sum()
+    correct = correct[torch.as_tensor(groups, device=device)]
     return correct.cpu().numpy() * 100.0 / total
 
 

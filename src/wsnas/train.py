@@ -275,6 +275,10 @@ class Trainer:
 
 def train(cfg: RunConfig, resume_dir: str | None = None) -> dict[str, Any]:
     """Start a new run (or resume RUN_DIR with `cfg` = its config) and return its summary."""
+    if cfg.logging.tensorboard:
+        from wsnas.hooks import require_tensorboard
+
+        require_tensorboard()  # before anything is written
     if resume_dir is not None:
         run = RunDir(resume_dir)
         trainer = Trainer(cfg, run)
@@ -283,4 +287,13 @@ def train(cfg: RunConfig, resume_dir: str | None = None) -> dict[str, Any]:
         run = RunDir.for_config(cfg)
         run.create(cfg)
         trainer = Trainer(cfg, run)
-    return trainer.fit()
+    if not cfg.logging.tensorboard:
+        return trainer.fit()
+    from wsnas.hooks import TensorBoardHook
+
+    tb = TensorBoardHook(run.path / "tb")
+    trainer.hooks.append(tb)
+    try:
+        return trainer.fit()
+    finally:
+        tb.close()

@@ -48,6 +48,7 @@ LOADERS: Registry[BenchLoader] = Registry("ground-truth loader")
 _BUILTIN: dict[str, str] = {
     "nb201": "wsnas.spaces.nb201.benchmark",
     "nb101": "wsnas.spaces.nb101.benchmark",
+    "darts_nds": "wsnas.spaces.darts.benchmark",
 }
 """space -> module that registers its loader (imported on first use)."""
 

@@ -51,7 +51,7 @@ def describe(space: Any, arch: Any, bench: Any) -> dict[str, Any]:
             try:
                 q = bench.query(key)
                 break
-            except BenchmarkError:
+            except (BenchmarkError, ArchError):  # not in the table (DARTS: most genotypes)
                 continue
         if q is not None:
             rec.update(index=q["index"], gt_acc=q["acc"], gt_rank=q["rank"], gt_metric=bench.metric)

@@ -9,6 +9,12 @@ at initialisation a smaller kernel is exactly the centre crop. Sizes chain
 downwards (7 -> 5 -> 3 -> 1 uses the 5x5 result to make the 3x3 one). For
 NB101's {3, 1} group the 1x1 kernel is the centre tap times one learned scalar.
 Channel maps (`wsnas.nn.dynamic`) commute with the transform; they are applied first.
+
+Stride, dilation and groups (keyword-only) serve DARTS's depthwise-separable and
+dilated convs: the transform acts on the spatial taps only, so it is the same
+for a depthwise (groups = channels) weight, and 'same' padding is
+dilation * (k // 2) for the kernel size that runs. Channel maps are meant for
+groups=1 convs (a depthwise conv would need its groups cut with its channels).
 """
 
 from __future__ import annotations
@@ -30,12 +36,22 @@ class SuperKernelConv2d(DynamicConv2d):
     """A dynamic-channel conv whose weight serves every kernel size in `kernel_sizes`."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_sizes: Sequence[int] = (3, 1), bias: bool = False
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_sizes: Sequence[int] = (3, 1),
+        bias: bool = False,
+        *,
+        stride: int = 1,
+        dilation: int = 1,
+        groups: int = 1,
     ) -> None:
         sizes = sorted({int(k) for k in kernel_sizes}, reverse=True)
         if not sizes or any(k < 1 or k % 2 == 0 for k in sizes):
             raise ValueError(f"kernel sizes must be odd and positive, got {list(kernel_sizes)}")
-        super().__init__(in_channels, out_channels, sizes[0], bias=bias)
+        # DynamicConv2d's constructor takes no dilation/groups and adds no state: build the Conv2d directly.
+        padding = dilation * (sizes[0] // 2)
+        nn.Conv2d.__init__(self, in_channels, out_channels, sizes[0], stride, padding, dilation, groups, bias)
         self.kernel_sizes = tuple(sizes)
         self.transforms = nn.ParameterDict(
             {
@@ -75,7 +91,8 @@ class SuperKernelConv2d(DynamicConv2d):
     ) -> torch.Tensor:
         k = self.kernel_sizes[0] if kernel_size is None else kernel_size
         w = self.weight_for(out_map, in_map, k)
-        return F.conv2d(x, w, self.bias_for(out_map), self.stride, k // 2)
+        d = self.dilation[0]
+        return F.conv2d(x, w, self.bias_for(out_map), self.stride, d * (k // 2), d, self.groups)
 
 
 __all__ = ["SuperKernelConv2d", "transform_key"]

@@ -1,0 +1,226 @@
+"""The `darts_nds` search space: DARTS genotypes as in the NDS DARTS design space.
+
+Counting (per cell type; a genotype is a normal and a reduction cell, drawn
+independently, so the space's counts are these squared):
+- encodings: node i (0..3) has two ordered (op, input) pairs with 8 ops and
+  i+2 inputs, so prod_i (8 (i+2))^2 = (16 * 24 * 32 * 40)^2 = 241,591,910,400
+  (the issue's "about 2.4e11 cells"); the whole space has 241,591,910,400^2
+  ~ 5.8e22 genotypes. This is what `sample` draws uniformly (Random-NAS).
+- unique cells under `canonical_id` (pairs of a node unordered, a `none` edge's
+  input ignored): node i has n_i = 7 (i+2) + 1 distinct (op, input) choices and
+  n_i (n_i + 1) / 2 unordered pairs with repetition, so
+  120 * 253 * 435 * 666 = 8,795,595,600 per cell type, squared for the space.
+  This is what `sample_unique` draws uniformly (Random-A).
+Every sampler uses the full concat [2, 3, 4, 5], as DARTS and NDS do.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from wsnas.errors import ArchError
+from wsnas.spaces.base import SPACES, SearchSpace
+from wsnas.spaces.darts.genotype import (
+    CELLS,
+    FULL_CONCAT,
+    NUM_NODES,
+    OPS,
+    PAIRS_PER_NODE,
+    Genotype,
+    Pair,
+    canonical_id,
+    format_genotype,
+    parse_genotype,
+)
+
+NUM_INPUTS: tuple[int, ...] = tuple(i + 2 for i in range(NUM_NODES))
+"""Inputs node i may take: the two previous cells and the i earlier nodes."""
+CELL_ENCODINGS = prod((len(OPS) * n) ** PAIRS_PER_NODE for n in NUM_INPUTS)
+"""Ordered (op, input) pairs per cell type: 241,591,910,400."""
+_CHOICES: tuple[int, ...] = tuple((len(OPS) - 1) * n + 1 for n in NUM_INPUTS)
+"""Distinct (op, input) choices of node i once a none edge's input is ignored."""
+CELL_UNIQUE = prod(c * (c + 1) // 2 for c in _CHOICES)
+"""Unique cells per cell type under `canonical_id`: 8,795,595,600."""
+DEFAULT_CHANNELS = 36
+DEFAULT_LAYERS = 20
+"""DARTS's CIFAR-10 evaluation network (C=36, 20 cells), used for `arch_facts`."""
+
+
+def _genotype(normal: list[Pair], reduce: list[Pair]) -> Genotype:
+    return Genotype(tuple(normal), FULL_CONCAT, tuple(reduce), FULL_CONCAT)
+
+
+def _choice_to_pair(c: int, node: int, rng: np.random.Generator) -> Pair:
+    """Canonical choice c of node -> an (op, input) pair; choice 0 is none, on a random input."""
+    n = NUM_INPUTS[node]
+    if c == 0:
+        return OPS[0], int(rng.integers(n))
+    op, inp = divmod(c - 1, n)
+    return OPS[1 + op], inp
+
+
+@SPACES.register("darts_nds")
+class DartsSpace(SearchSpace):
+    """DARTS normal + reduction cells (4 nodes x 2 (op, input) pairs, 8 ops including none)."""
+
+    name = "darts_nds"
+    ops = OPS
+
+    @property
+    def num_archs(self) -> int:
+        """Genotype encodings: CELL_ENCODINGS^2 (normal x reduction cell)."""
+        return CELL_ENCODINGS ** len(CELLS)
+
+    @property
+    def num_unique(self) -> int:
+        """Unique genotypes under `canonical_id`: CELL_UNIQUE^2."""
+        return CELL_UNIQUE ** len(CELLS)
+
+    # -- codec --------------------------------------------------------------------------
+
+    def parse(self, text: str | Any) -> Genotype:
+        """DARTS `Genotype(...)` notation or the NDS JSON dict (string or mapping)."""
+        return parse_genotype(text)
+
+    def format(self, arch: Genotype) -> str:
+        return format_genotype(arch)
+
+    def canonical(self, arch: Genotype | str) -> str:
+        """Pairs of a node unordered, none inputs dropped (see `genotype.canonical_id`)."""
+        return canonical_id(arch)
+
+    # -- samplers -----------------------------------------------------------------------
+
+    def _sample_cell(self, rng: np.random.Generator) -> list[Pair]:
+        pairs: list[Pair] = []
+        for n in NUM_INPUTS:
+            ops = rng.integers(len(OPS), size=PAIRS_PER_NODE)
+            inputs = rng.integers(n, size=PAIRS_PER_NODE)
+            pairs.extend((OPS[int(o)], int(i)) for o, i in zip(ops, inputs, strict=True))
+        return pairs
+
+    def sample(self, rng: np.random.Generator) -> Genotype:
+        """Random-NAS: every (op, input) pair of both cells uniform and independent."""
+        return _genotype(self._sample_cell(rng), self._sample_cell(rng))
+
+    def _sample_unique_cell(self, rng: np.random.Generator) -> list[Pair]:
+        pairs: list[Pair] = []
+        for node, n in enumerate(_CHOICES):
+            while True:  # (a, b) uniform on n x n, kept when a <= b: uniform over multisets
+                a, b = (int(x) for x in rng.integers(n, size=2))
+                if a <= b:
+                    break
+            pair = [_choice_to_pair(a, node, rng), _choice_to_pair(b, node, rng)]
+            if rng.integers(2):
+                pair.reverse()
+            pairs.extend(pair)
+        return pairs
+
+    def sample_unique(self, rng: np.random.Generator) -> Genotype:
+        """Random-A: a unique genotype uniformly, shown as a uniformly random encoding of it.
+
+        Per node, an unordered pair of canonical choices is drawn by rejection (an
+        ordered pair on n x n, kept when a <= b: each multiset has probability
+        1/n^2 per try); the pair order and a none edge's input are then random,
+        which is uniform over the encodings of the class and keeps every slot
+        and input of the super-net in training (as NB201's Random-A does).
+        """
+        return _genotype(self._sample_unique_cell(rng), self._sample_unique_cell(rng))
+
+    def sample_from_benchmark(self, rng: np.random.Generator, bench: Any, unique: bool = False) -> Genotype:
+        """Uniform over the benchmark's sampled genotypes (its rows), or over its canonical ids.
+
+        NDS trained a few thousand random genotypes, a vanishing subset of the
+        space; training on those only is a different sampler from `sample`.
+        """
+        if bench.size == 0:
+            raise ArchError(f"{self.name}: the benchmark has no rows to sample from")
+        if unique:
+            ids = bench.ids()
+            row = bench.row(ids[int(rng.integers(len(ids)))])
+        else:
+            row = int(rng.integers(bench.size))
+        return parse_genotype(str(bench.arch[row]))
+
+    def fair_num_ops(self) -> int:
+        return len(OPS)
+
+    def fair_paths(self, rng: np.random.Generator) -> list[Genotype]:
+        """FairNAS: K=8 genotypes sharing one uniformly drawn topology (inputs of all 16 slots).
+
+        Each slot (cell, node, pair) has its own permutation of the 8 ops and
+        takes op perm[k] in path k, so every slot trains every op exactly once
+        per step; normal and reduction slots are permuted independently.
+        """
+        slots = range(NUM_NODES * PAIRS_PER_NODE)
+        inputs = {cell: [int(rng.integers(NUM_INPUTS[s // PAIRS_PER_NODE])) for s in slots] for cell in CELLS}
+        perms = {cell: [rng.permutation(len(OPS)) for _ in inputs[cell]] for cell in CELLS}
+        paths = []
+        for k in range(len(OPS)):
+            cells = {
+                cell: [(OPS[int(p[k])], i) for p, i in zip(perms[cell], inputs[cell], strict=True)]
+                for cell in CELLS
+            }
+            paths.append(_genotype(cells["normal"], cells["reduce"]))
+        return paths
+
+    # -- networks and facts ---------------------------------------------------------------
+
+    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+        """The DARTS super-net (f_ws) for the mapping and low-fidelity factors."""
+        from wsnas.spaces.darts.supernet import build_supernet
+
+        return build_supernet(mapping, lowfi, num_classes=num_classes)
+
+    def standalone(
+        self,
+        arch: Genotype,
+        channels: int = DEFAULT_CHANNELS,
+        cells: int = DEFAULT_LAYERS,
+        auxiliary: bool = False,
+        num_classes: int = 10,
+    ) -> Any:
+        """DARTS's stand-alone CIFAR network of a genotype (f_proxy) at any width/depth."""
+        from wsnas.spaces.darts.standalone import build_standalone
+
+        return build_standalone(
+            parse_genotype(arch), C=channels, layers=cells, auxiliary=auxiliary, num_classes=num_classes
+        )
+
+    def arch_facts(
+        self, arch: Genotype, channels: int = DEFAULT_CHANNELS, cells: int = DEFAULT_LAYERS
+    ) -> dict[str, Any]:
+        """Params (without the auxiliary head, as DARTS reports) and FLOPs, in millions."""
+        from wsnas.spaces.darts.flops import flops_millions
+        from wsnas.spaces.darts.standalone import count_params
+
+        g = parse_genotype(arch)
+        params = count_params(self.standalone(g, channels, cells, auxiliary=False))
+        return {
+            "params_m": round(params / 1e6, 6),
+            "flops_m": round(flops_millions(g, channels, cells), 6),
+            "channels": channels,
+            "layers": cells,
+        }
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **super().info(),
+            "ops": list(OPS),
+            "nodes_per_cell": NUM_NODES,
+            "cells": list(CELLS),
+            "concat": list(FULL_CONCAT),
+            "encodings_per_cell": CELL_ENCODINGS,
+            "unique_per_cell": CELL_UNIQUE,
+            "num_archs_rule": (
+                "per cell type prod_i (8 ops x (i+2) inputs)^2 over nodes i=0..3 "
+                "(ordered pairs); normal x reduction cell"
+            ),
+            "unique_rule": (
+                "a node's two (op, input) pairs unordered; a none edge's input ignored; "
+                "concat part of the id; normal x reduction cell"
+            ),
+        }

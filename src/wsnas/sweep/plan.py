@@ -1,0 +1,188 @@
+"""Expanding a sweep spec into run configs with stable names.
+
+A run's name is `LABEL-sSEED-HASH`: LABEL lists the factor values that differ from
+the base config (`base` when none do), HASH is the start of the run config's hash.
+The same experiment therefore always gets the same run dir, whichever mode or stage
+asks for it: the one-at-a-time baseline is one set of runs shared by every factor,
+and a sequential stage reuses the previous stage's winner instead of training it
+again. That is also what makes a rerun skip finished work.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from wsnas.config import RunConfig, load_config, validate
+from wsnas.errors import ConfigError
+from wsnas.sweep.spec import RESERVED, SweepSpec
+
+LABEL_MAX = 96
+"""Longest label kept in a run name (grids over many factors); the hash keeps names unique."""
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep: its stable name, what it varies, and its full config."""
+
+    name: str
+    label: str
+    seed: int
+    assign: dict[str, Any] = field(hash=False)
+    cfg: RunConfig = field(hash=False, compare=False)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.cfg.out_dir) / self.name
+
+
+def get_key(d: dict[str, Any], key: str) -> Any:
+    """Value at a dotted key of a nested dict (KeyError when absent)."""
+    for part in key.split("."):
+        d = d[part]
+    return d
+
+
+def set_key(d: dict[str, Any], key: str, value: Any, source: str) -> None:
+    parts = key.split(".")
+    for part in parts[:-1]:
+        nxt = d.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{source}: key '{key}': '{part}' is a value, not a section")
+        d = nxt
+    d[parts[-1]] = copy.deepcopy(value)
+
+
+def format_value(v: Any) -> str:
+    """A factor value as it appears in labels: strings bare, everything else as JSON."""
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=+,-]+", "_", text)
+
+
+class Planner:
+    """Resolves the base config once, then builds the config of any factor assignment."""
+
+    def __init__(
+        self,
+        spec: SweepSpec,
+        spec_dir: Path | None,
+        out_dir: str | Path,
+        cli_overrides: Sequence[str] = (),
+    ) -> None:
+        self.spec = spec
+        self.runs_dir = Path(out_dir) / "runs"
+        overrides = [*spec.override_items(), *cli_overrides]
+        for item in overrides:
+            key = item.split("=", 1)[0].strip()
+            if "=" not in item:
+                raise ConfigError(f"override {item!r}: expected key.sub=value")
+            if key in spec.factors:
+                raise ConfigError(f"override {item!r} sets factor '{key}'; change the factor's values")
+            if key in RESERVED:
+                raise ConfigError(f"override {item!r}: '{key}' is set by the sweep itself")
+        self.base = self._resolve_base(spec_dir, overrides)
+        self.base_dict = self.base.to_dict()
+        self._check_factors()
+
+    def _resolve_base(self, spec_dir: Path | None, overrides: list[str]) -> RunConfig:
+        base = self.spec.base
+        if isinstance(base, str):
+            path = Path(base) if spec_dir is None else spec_dir / base
+            data: Any = load_config(path).to_dict()
+        else:
+            data = base or {}
+        layers: list[Any] = [data]
+        for item in overrides:
+            try:
+                layers.append(OmegaConf.from_dotlist([item]))
+            except OmegaConfBaseException as e:
+                raise ConfigError(f"override {item!r}: {e}") from None
+        merged = OmegaConf.to_container(OmegaConf.merge({}, *layers))
+        return validate(merged, source="sweep base config + overrides")  # type: ignore[arg-type]
+
+    def _check_factors(self) -> None:
+        """Every value must give a valid config, and distinct values distinct experiments."""
+        for key, values in self.spec.factors.items():
+            seen: dict[str, Any] = {}
+            for v in values:
+                h = self.config({key: v}, seed=0).hash()
+                if h in seen:
+                    raise ConfigError(
+                        f"factor '{key}': values {seen[h]!r} and {v!r} give the same experiment "
+                        "(paths, runtime and logging settings are not factors)"
+                    )
+                seen[h] = v
+
+    def config(self, assign: dict[str, Any], seed: int, name: str | None = None) -> RunConfig:
+        d = copy.deepcopy(self.base_dict)
+        for key, value in assign.items():
+            set_key(d, key, value, source="sweep factor")
+        d["seed"], d["out_dir"], d["name"] = seed, str(self.runs_dir), name
+        where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
+        return validate(d, source=f"sweep run ({where})")
+
+    def label(self, cfg: RunConfig) -> str:
+        """Factor values of `cfg` that differ from the base config, in spec order."""
+        d = cfg.to_dict()
+        parts = [
+            f"{k}={format_value(get_key(d, k))}"
+            for k in self.spec.factors
+            if get_key(d, k) != get_key(self.base_dict, k)
+        ]
+        return ",".join(parts) or "base"
+
+    def run(self, assign: dict[str, Any], seed: int) -> PlannedRun:
+        cfg = self.config(assign, seed)
+        label = self.label(cfg)
+        name = f"{_safe(label)[:LABEL_MAX]}-s{seed}-{cfg.hash()[:8]}"
+        return PlannedRun(name=name, label=label, seed=seed, assign=dict(assign),
+                          cfg=cfg.model_copy(update={"name": name}))
+
+    def runs(self, assigns: Iterable[dict[str, Any]]) -> list[PlannedRun]:
+        """Every assignment x every seed, without duplicates (shared runs appear once)."""
+        out: dict[str, PlannedRun] = {}
+        for assign in assigns:
+            for seed in self.spec.seeds:
+                r = self.run(assign, seed)
+                out.setdefault(r.name, r)
+        return list(out.values())
+
+    # ---- modes ---------------------------------------------------------------------------
+    def grid(self) -> list[PlannedRun]:
+        keys = list(self.spec.factors)
+        combos = itertools.product(*(self.spec.factors[k] for k in keys))
+        return self.runs(dict(zip(keys, c, strict=True)) for c in combos)
+
+    def one_at_a_time(self) -> list[PlannedRun]:
+        assigns: list[dict[str, Any]] = [{}]
+        assigns += [{k: v} for k, values in self.spec.factors.items() for v in values]
+        return self.runs(assigns)
+
+    def stage(self, factor: str, fixed: dict[str, Any]) -> list[PlannedRun]:
+        """Sequential stage: `factor` takes each value, earlier factors stay at their choices."""
+        return self.runs({**fixed, factor: v} for v in self.spec.factors[factor])
+
+
+def run_state(run_dir: Path) -> str:
+    """finished | diverged (a final outcome) | resume (checkpoint, no summary) | new."""
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        try:
+            status = json.loads(summary.read_text()).get("status")
+        except (OSError, ValueError):
+            status = None
+        if status in ("finished", "diverged"):
+            return status
+    return "resume" if (run_dir / "checkpoint.pt").exists() else "new"

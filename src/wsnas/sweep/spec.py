@@ -1,0 +1,181 @@
+"""The sweep spec: a base run config, factors with their values, seeds and a mode.
+
+A spec is YAML validated by pydantic, with errors in the style of `wsnas.config`
+(the key, the value, the allowed values). The spec says *what* to run; the
+expansion into run configs lives in `wsnas.sweep.plan`, so a spec can be checked
+without touching data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from wsnas.errors import ConfigError, did_you_mean
+
+Mode = Literal["grid", "one-at-a-time", "sequential"]
+Select = Literal["final_acc", "skdt", "kdt", "spearman", "supernet_acc_mean", "pbr"]
+"""Final metrics a sequential sweep may choose by (higher is better for all of them)."""
+
+RESERVED = ("seed", "name", "out_dir")
+"""Keys the sweep sets itself: seeds come from `seeds`, names and places from the sweep dir."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ExecutorSpec(_Section):
+    """Where runs execute; every field can be overridden on the command line."""
+
+    name: Literal["local", "ray"] = "local"
+    workers: int | None = Field(None, ge=1)
+    """local: concurrent processes (default 1); ray: most runs in flight (default: no cap)."""
+    threads: int | None = Field(None, ge=1)
+    """Torch threads per run; default: the machine's cores / workers (local), 1 (ray)."""
+    address: str | None = None
+    """Ray cluster address (e.g. `auto` or `ray://head:10001`); None starts a local Ray."""
+
+
+class SweepSpec(_Section):
+    description: str | None = None
+    base: str | dict[str, Any] | None = None
+    """Run config file (relative to the spec file), an inline config mapping, or None = defaults."""
+    overrides: list[str] | dict[str, Any] = Field(default_factory=list)
+    """Common to every run: `key.sub=value` strings, or a mapping {key.sub: value}."""
+    factors: dict[str, list[Any]] = Field(default_factory=dict)
+    """Config key -> the values to try (the paper's Table 1 factors)."""
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    mode: Mode = "one-at-a-time"
+    order: list[str] | None = None
+    """sequential: the order in which factors are validated (default: as listed in factors)."""
+    select: Select = "final_acc"
+    """sequential: the final metric whose mean over seeds picks each factor's value."""
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+
+    @field_validator("factors")
+    @classmethod
+    def _check_factors(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in v.items():
+            if key in RESERVED:
+                raise ValueError(f"'{key}' is set by the sweep itself (use `seeds` for seeds), not a factor")
+            if key.split(".")[0] in ("runtime", "logging"):
+                raise ValueError(f"'{key}' does not change results, so it cannot be a factor")
+            if not values:
+                raise ValueError(f"factor '{key}' has no values")
+            seen = [json.dumps(x, sort_keys=True) for x in values]
+            dupes = sorted({s for s in seen if seen.count(s) > 1})
+            if dupes:
+                raise ValueError(f"factor '{key}' lists {', '.join(dupes)} more than once")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _check_seeds(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("give at least one seed (the paper: at least 3)")
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct, got {v}")
+        return v
+
+    @field_validator("overrides")
+    @classmethod
+    def _check_overrides(cls, v: list[str] | dict[str, Any]) -> list[str] | dict[str, Any]:
+        keys = [s.split("=", 1)[0] for s in v] if isinstance(v, list) else list(v)
+        if isinstance(v, list):
+            bad = [s for s in v if "=" not in s]
+            if bad:
+                raise ValueError(f"{bad[0]!r}: expected key.sub=value")
+        for key in keys:
+            if key.strip() in RESERVED:
+                raise ValueError(f"'{key.strip()}' is set by the sweep itself")
+        return v
+
+    @model_validator(mode="after")
+    def _check_order(self) -> SweepSpec:
+        if self.order is None:
+            return self
+        if self.mode != "sequential":
+            raise ValueError(f"'order' is for mode sequential only (mode is {self.mode})")
+        names = list(self.factors)
+        unknown = [k for k in self.order if k not in self.factors]
+        if unknown:
+            raise ValueError(
+                f"order names '{unknown[0]}', which is not a factor; factors: {', '.join(names)}"
+                f"{did_you_mean(unknown[0], names)}"
+            )
+        missing = [k for k in names if k not in self.order]
+        if missing or len(set(self.order)) != len(self.order):
+            raise ValueError(f"order must list every factor exactly once; factors: {', '.join(names)}")
+        return self
+
+    def factor_order(self) -> list[str]:
+        """Factors in validation order (sequential) or as listed (other modes)."""
+        return list(self.order) if self.order is not None else list(self.factors)
+
+    def override_items(self) -> list[str]:
+        """The common overrides as `key=value` strings (mapping values as JSON, which YAML reads)."""
+        if isinstance(self.overrides, list):
+            return list(self.overrides)
+        return [f"{k}={json.dumps(v)}" for k, v in self.overrides.items()]
+
+
+def load_spec(path: str | os.PathLike) -> tuple[SweepSpec, Path]:
+    """Read and validate a spec file; return it with the folder its relative paths start from."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"sweep spec {path}: cannot read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"sweep spec {path}: invalid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"sweep spec {path}: top level must be a mapping, got {type(data).__name__}")
+    return parse_spec(data, source=f"sweep spec {path}"), path.resolve().parent
+
+
+def parse_spec(data: dict[str, Any], source: str = "sweep spec") -> SweepSpec:
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: " + "; ".join(_explain(err) for err in e.errors())) from None
+
+
+def _model_at(loc: tuple[str, ...]) -> Any:
+    model: Any = SweepSpec
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        model = fields[part].annotation
+    return model
+
+
+def _explain(err: dict[str, Any]) -> str:
+    loc = tuple(str(p) for p in err["loc"])
+    # pydantic adds the union member it tried ('str', 'dict[str,any]', 'list[...]'): drop it
+    loc = tuple(p for p in loc if not (p.startswith(("str", "dict[", "list[")) or p == "function-after"))
+    key = ".".join(loc) or "top level"
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        allowed = list(parent.model_fields) if hasattr(parent, "model_fields") else []
+        return (
+            f"unknown key '{key}'; allowed keys at {'.'.join(loc[:-1]) or 'top level'}: "
+            f"{', '.join(allowed)}{did_you_mean(loc[-1], allowed)}"
+        )
+    value = err.get("input")
+    if err["type"] == "literal_error":
+        allowed = [str(a) for a in get_args(_model_at(loc))]
+        return (
+            f"key '{key}': got {value!r}; allowed values: {', '.join(allowed)}"
+            f"{did_you_mean(str(value), allowed)}"
+        )
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "value_error":
+        return f"key '{key}': {msg}" if loc else msg
+    return f"key '{key}': got {value!r}; {msg}"

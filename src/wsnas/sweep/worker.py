@@ -1,0 +1,65 @@
+"""One sweep run inside an executor's worker process (local pool or Ray).
+
+Module-level and dependency-light so that spawn and Ray can import it by name.
+Every outcome, including an exception, comes back as a plain dict: a failed run
+is a record, never a crash of the sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def init_worker(threads: int | None) -> None:
+    """Pool initializer: cap BLAS/OpenMP threads before torch is imported in the worker."""
+    if threads:
+        for var in THREAD_VARS:
+            os.environ[var] = str(threads)
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Train (or resume, or skip) one run; return {name, status, final, error, ...}.
+
+    The state is re-read here rather than trusted from the driver, so a task retried
+    after its worker died resumes from the run's last checkpoint.
+    """
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {"name": task["name"], "run_dir": task["run_dir"], "pid": os.getpid()}
+    try:
+        init_worker(task.get("threads"))
+        import torch
+
+        from wsnas.config import validate
+        from wsnas.sweep.plan import run_state
+        from wsnas.train import Diverged, train
+
+        if task.get("threads"):
+            torch.set_num_threads(int(task["threads"]))
+        cfg = validate(task["config"], source=f"run {task['name']}")
+        run_dir = Path(task["run_dir"])
+        state = run_state(run_dir)
+        result["started_as"] = state
+        if state in ("finished", "diverged"):
+            summary = json.loads((run_dir / "summary.json").read_text())
+            result.update(status=state, final=summary.get("final", {}), error=summary.get("message"))
+        else:
+            try:
+                summary = train(cfg, resume_dir=str(run_dir) if state == "resume" else None)
+                result.update(status="finished", final=summary["final"])
+            except Diverged as e:
+                result.update(status="diverged", error=str(e))
+    except Exception as e:  # noqa: BLE001 - the record of the failure is the product
+        result.update(
+            status="failed",
+            error=f"{type(e).__name__}: {e}",
+            traceback=traceback.format_exc(limit=20),
+        )
+    result["seconds"] = time.perf_counter() - t0
+    return result
