@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from wsnas import distributed
 from wsnas.config import RunConfig
 from wsnas.errors import WsnasError
 from wsnas.evaluate import evaluate_pool, make_pool, write_eval_csv
@@ -25,6 +26,7 @@ from wsnas.rundir import RunDir
 from wsnas.runtime import (
     autocast,
     memory_format,
+    resolve_device,
     rng_state,
     seed_everything,
     set_rng_state,
@@ -51,9 +53,14 @@ class Trainer:
         from wsnas.bench import open_benchmark
         from wsnas.data import DeviceLoader, load_splits
 
-        self.cfg, self.run = cfg, run
         self.hooks: list[Hook] = []
-        self.device = setup_runtime(cfg.runtime)
+        # Under torchrun: same seeds on every rank (same paths, same global batches).
+        self.dist, self.device = distributed.init(setup_runtime(cfg.runtime))
+        distributed.check_batch(cfg.protocol.batch_size, self.dist)
+        if not self.dist.is_main:  # one writer, one progress bar
+            run = distributed.ReadOnlyRunDir(run.path)
+            cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"progress": False})})
+        self.cfg, self.run = cfg, run
         seed_everything(cfg.seed)
         self.space = get_space(cfg.space.name)
         self.bench = open_benchmark(
@@ -79,6 +86,8 @@ class Trainer:
             seed=cfg.seed,
             channels_last=channels_last,
         )
+        if self.dist.enabled:
+            self.loader = distributed.ShardedLoader(self.loader, self.dist)
         ex, ey = splits.eval_split(cfg.data.eval_split)
         if cfg.eval.num_images is not None:
             ex, ey = ex[: cfg.eval.num_images], ey[: cfg.eval.num_images]
@@ -147,9 +156,11 @@ class Trainer:
         eval_epochs = set(self.cfg.eval.epochs) | {epochs}
         while self.epoch < epochs:
             t0 = time.perf_counter()
-            records = [self.train_epoch()]
+            records = [self._sync_epoch(self.train_epoch())]
             if self.epoch in eval_epochs:
-                records.append(self.evaluate())
+                # Rank 0 evaluates and writes the CSV; the others wait in the broadcast.
+                rec = self.evaluate() if self.dist.is_main else None
+                records.append(distributed.broadcast_object(rec, self.dist))
             self.elapsed += time.perf_counter() - t0
             self.history.extend(records)
             self.run.save_checkpoint(self.state_dict())
@@ -158,6 +169,18 @@ class Trainer:
                 for hook in self.hooks:
                     hook(self, r)
         return self.finish()
+
+    def _sync_epoch(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Multi-process: global epoch metrics, one BN state, and a drift check."""
+        if not self.dist.enabled:
+            return record
+        distributed.average_buffers(self.model, self.dist)
+        distributed.assert_in_sync(self.model, self.rng.bit_generator.state, self.dist)
+        keys = ("train_loss", "train_acc", "images_per_s")
+        means = distributed.all_mean([float(record[k]) for k in keys], self.dist)
+        record = {**record, **dict(zip(keys, means, strict=True))}
+        record["images_per_s"] *= self.dist.world_size  # every rank trains its own shard
+        return record
 
     def train_epoch(self) -> dict[str, Any]:
         cfg, model, device = self.cfg, self.model, self.device
@@ -187,6 +210,7 @@ class Trainer:
                 loss_sum += loss.detach().float() / len(paths)
                 correct += (out.detach().argmax(1) == y).sum()
                 bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss.detach()), step, bad_step)
+            distributed.average_gradients(params, self.dist)  # no-op on one process
             if cfg.protocol.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, cfg.protocol.grad_clip)
             self.optimizer.step()
@@ -279,15 +303,31 @@ def train(cfg: RunConfig, resume_dir: str | None = None) -> dict[str, Any]:
         from wsnas.hooks import require_tensorboard
 
         require_tensorboard()  # before anything is written
+    env, _ = distributed.init(resolve_device(cfg.runtime))  # no-op without torchrun
+    try:
+        return _train(cfg, resume_dir, env)
+    finally:
+        distributed.shutdown(env)
+
+
+def _train(cfg: RunConfig, resume_dir: str | None, env: distributed.DistEnv) -> dict[str, Any]:
     if resume_dir is not None:
         run = RunDir(resume_dir)
         trainer = Trainer(cfg, run)
         trainer.resume()
     else:
         run = RunDir.for_config(cfg)
-        run.create(cfg)
+        error = None
+        if env.is_main:  # only rank 0 writes; every rank learns whether it could
+            try:
+                run.create(cfg)
+            except WsnasError as e:
+                error = str(e)
+        error = distributed.broadcast_object(error, env)
+        if error is not None:
+            raise WsnasError(error)
         trainer = Trainer(cfg, run)
-    if not cfg.logging.tensorboard:
+    if not (cfg.logging.tensorboard and env.is_main):
         return trainer.fit()
     from wsnas.hooks import TensorBoardHook
 

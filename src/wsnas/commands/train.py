@@ -38,5 +38,8 @@ def _train(args: argparse.Namespace) -> int:
         summary = train(cfg, resume_dir=args.resume)
     else:
         summary = train(load_config(config, overrides))
-    print(json.dumps({"run_dir": summary["run_dir"], "status": summary["status"], **summary["final"]}))
+    from wsnas.distributed import env_from_environ
+
+    if env_from_environ().is_main:  # one line per job under torchrun, not one per rank
+        print(json.dumps({"run_dir": summary["run_dir"], "status": summary["status"], **summary["final"]}))
     return 0
