@@ -19,9 +19,9 @@ from wsnas.data import cifar
 from wsnas.data.cifar import (
     BATCH_DIR,
     load_cifar10,
-    load_splits,
     split_indices,
 )
+from wsnas.data.datasets import load_splits
 from wsnas.data.device_loader import CIFAR10_MEAN, CIFAR10_STD, DeviceLoader, crop_flip
 from wsnas.errors import DataError
 

@@ -9,7 +9,7 @@ import sys
 from wsnas import __version__
 from wsnas.errors import WsnasError
 
-COMMANDS = ("config", "space", "bench", "arch", "train", "sweep", "report")
+COMMANDS = ("config", "space", "bench", "arch", "train", "standalone", "sweep", "report", "demo")
 """Modules of wsnas.commands; each has register(subparsers) and sets args.func."""
 
 
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # for commands that record how they were called
     try:
         return int(args.func(args) or 0)
     except WsnasError as e:

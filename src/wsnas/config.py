@@ -29,7 +29,7 @@ class _Section(BaseModel):
 
 class SpaceConfig(_Section):
     name: str = "nb201"
-    """Registered search space: nb201 (nb101, darts_nds planned)."""
+    """Registered search space: nb201, nb101, darts_nds, nb201_mini."""
 
     @field_validator("name")
     @classmethod
@@ -53,11 +53,17 @@ class BenchConfig(_Section):
     cache_dir: str | None = None
     """Where converted tables live; default $WSNAS_CACHE or ~/.cache/wsnas."""
 
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v  # bench.schedule=200
+
 
 class DataConfig(_Section):
-    name: Literal["cifar10"] = "cifar10"
+    name: Literal["cifar10", "digits"] = "cifar10"
+    """cifar10, or digits: scikit-learn's 8x8 digits (no download; the mini benchmark's data)."""
     root: str = "data"
-    """Folder holding cifar-10-batches-py/ (the official python version)."""
+    """Folder holding cifar-10-batches-py/ (the official python version); unused by digits."""
     download: bool = False
     """Fetch the official archive (md5-checked) when the files are absent."""
     train_portion: float = Field(1.0, gt=0.0, le=1.0)
@@ -175,6 +181,66 @@ class RunConfig(_Section):
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
+class ProxyConfig(_Section):
+    """P_proxy: stand-alone training of one architecture (REFERENCE.md section 3).
+
+    None = the benchmark's own value for the space (`SearchSpace.proxy`: NB201
+    lr 0.1 / 200 epochs, NB101 0.2 / 108, DARTS-NDS 0.1 / 100, nb201_mini 0.1 / 40).
+    """
+
+    lr: float | None = Field(None, gt=0.0)
+    lr_min: float = Field(0.0, ge=0.0)
+    epochs: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    weight_decay: float | None = Field(None, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    nesterov: bool | None = None
+    grad_clip: float = Field(0.0, ge=0.0)
+    """Max global gradient norm; 0 (the benchmarks' practice) disables clipping."""
+    channels: int | None = Field(None, ge=1)
+    """Channels of the first stage (NB101: of the stem); None = the benchmark's."""
+    cells: int | None = Field(None, ge=1)
+    """Repeated cells: per stage (NB201), per stack (NB101), in total (DARTS); None = the benchmark's."""
+    eval_epochs: list[int] = Field(default_factory=list)
+    """Epochs (1-based) after which to score the eval split; the last epoch always is."""
+    eval_batch_size: int = Field(256, ge=1)
+
+    def resolved(self, defaults: dict[str, Any]) -> ProxyConfig:
+        """Every None filled from the space's `proxy` defaults."""
+        keys = ("lr", "epochs", "batch_size", "weight_decay", "nesterov", "channels", "cells")
+        fill = {k: defaults.get(k) for k in keys}
+        return self.model_copy(update={k: v for k, v in fill.items() if getattr(self, k) is None})
+
+
+class StandaloneConfig(_Section):
+    """One stand-alone training run (`wsnas standalone train`, `wsnas bench build`)."""
+
+    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    arch: str = ""
+    """Arch string in the space's notation (set by the command line)."""
+    data: DataConfig = Field(default_factory=DataConfig)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    seed: int = 0
+    out_dir: str = "runs"
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """Stable hash of what determines the result (space, arch, data, P_proxy, seed)."""
+        d = self.to_dict()
+        for k in ("out_dir", "name", "runtime", "logging"):
+            d.pop(k)
+        d["data"].pop("root")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+AnyConfig = RunConfig | StandaloneConfig
+
+
 BASE_KEY = "_base_"
 
 
@@ -201,9 +267,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def load_config(
-    path: str | os.PathLike | None = None, overrides: list[str] | None = None
-) -> RunConfig:
-    """YAML file (optional, may name a `_base_` file) + `key.sub=value` overrides -> RunConfig."""
+    path: str | os.PathLike | None = None,
+    overrides: list[str] | None = None,
+    model: type[Any] = RunConfig,
+) -> Any:
+    """YAML file (optional, may name a `_base_` file) + `key.sub=value` overrides -> MODEL
+    (RunConfig for super-net runs, StandaloneConfig for stand-alone ones)."""
     layers: list[Any] = []
     if path is not None:
         layers.append(_read_yaml(Path(path)))
@@ -215,19 +284,19 @@ def load_config(
         except OmegaConfBaseException as e:
             raise ConfigError(f"override {item!r}: {e}") from None
     merged = OmegaConf.to_container(OmegaConf.merge({}, *layers)) if layers else {}
-    return validate(merged, source=str(path) if path else "overrides")
+    return validate(merged, source=str(path) if path else "overrides", model=model)
 
 
-def validate(data: dict[str, Any], source: str = "config") -> RunConfig:
+def validate(data: dict[str, Any], source: str = "config", model: type[Any] = RunConfig) -> Any:
     try:
-        return RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{source}: " + "; ".join(_explain(err) for err in e.errors())) from None
+        raise ConfigError(f"{source}: " + "; ".join(_explain(err, model) for err in e.errors())) from None
 
 
-def _annotation_at(loc: tuple) -> Any:
+def _annotation_at(loc: tuple, root: Any = RunConfig) -> Any:
     """The type annotation of the field at a config path (None if there is none)."""
-    model: Any = RunConfig
+    model: Any = root
     for part in loc:
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         if field is None:
@@ -236,16 +305,16 @@ def _annotation_at(loc: tuple) -> Any:
     return model
 
 
-def _fields_at(loc: tuple) -> list[str]:
-    model = _annotation_at(loc)
+def _fields_at(loc: tuple, root: Any = RunConfig) -> list[str]:
+    model = _annotation_at(loc, root)
     return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _explain(err: dict[str, Any], root: Any = RunConfig) -> str:
     loc = tuple(str(p) for p in err["loc"])
     key = ".".join(loc)
     if err["type"] == "extra_forbidden":
-        allowed = _fields_at(loc[:-1])
+        allowed = _fields_at(loc[:-1], root)
         where = ".".join(loc[:-1]) or "top level"
         return (
             f"unknown key '{key}'; allowed keys at {where}: {', '.join(allowed)}"
@@ -254,7 +323,7 @@ def _explain(err: dict[str, Any]) -> str:
     value = err.get("input")
     msg = err["msg"]
     if err["type"] == "literal_error":
-        allowed = [str(a) for a in get_args(_annotation_at(loc))]
+        allowed = [str(a) for a in get_args(_annotation_at(loc, root))]
         return (
             f"key '{key}': got {value!r}; allowed values: {', '.join(allowed)}"
             f"{did_you_mean(str(value), allowed)}"
@@ -264,7 +333,7 @@ def _explain(err: dict[str, Any]) -> str:
     return f"key '{key}': got {value!r}; {msg}"
 
 
-def dump_config(cfg: RunConfig, path: str | os.PathLike) -> None:
+def dump_config(cfg: AnyConfig, path: str | os.PathLike) -> None:
     """Write the resolved config atomically (temp file, then rename)."""
     write_text_atomic(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 

@@ -152,6 +152,9 @@ def load_runs(paths: Iterable[str | os.PathLike]) -> tuple[list[RunRecord], list
     for p in find_run_dirs(paths):
         try:
             summary = json.loads((p / "summary.json").read_text())
+            if summary.get("kind") == "standalone":
+                skipped.append(f"{p}: a stand-alone run (ground truth, not a super-net result)")
+                continue
             cfg = load_config(p / "config.yaml")
         except (OSError, ValueError, WsnasError) as e:
             skipped.append(f"{p}: {e}")

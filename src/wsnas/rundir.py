@@ -1,4 +1,4 @@
-"""The run directory: everything a run writes, each file written atomically.
+"""The run directory of a super-net or stand-alone run: everything it writes, each file atomic.
 
 config.yaml      resolved config (what reproduces the run)
 log.jsonl        one JSON line per epoch and per evaluation
@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from wsnas.config import RunConfig, dump_config, load_config, write_text_atomic
+from wsnas.config import AnyConfig, RunConfig, dump_config, load_config, write_text_atomic
 from wsnas.errors import WsnasError
 
 
@@ -36,21 +36,23 @@ class RunDir:
         name = cfg.name or f"{cfg.space.name}-{cfg.sampler.name}-s{cfg.seed}-{cfg.hash()}"
         return cls(Path(cfg.out_dir) / name)
 
-    def create(self, cfg: RunConfig) -> None:
+    def create(self, cfg: AnyConfig, resume_hint: str | None = None) -> None:
         """Start a new run; refuse to clobber one that has started."""
         if self.checkpoint.exists() or self.summary.exists():
+            hint = resume_hint or f"wsnas train --resume {self.path}"
             raise WsnasError(
                 f"run dir {self.path} already holds a run; resume it with "
-                f"`wsnas train --resume {self.path}` or choose another name/out_dir"
+                f"`{hint}` or choose another name/out_dir"
             )
         self.path.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, self.config)
         self.log.unlink(missing_ok=True)
 
-    def load_config(self) -> RunConfig:
+    def load_config(self, model: type[Any] = RunConfig) -> Any:
+        """The run's resolved config as MODEL (RunConfig, or StandaloneConfig)."""
         if not self.config.exists():
             raise WsnasError(f"{self.path} is not a run dir: no config.yaml")
-        return load_config(self.config)
+        return load_config(self.config, model=model)
 
     def append_log(self, record: dict[str, Any]) -> None:
         with self.log.open("a") as f:

@@ -51,7 +51,7 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, run: RunDir) -> None:
         from wsnas.bench import open_benchmark
-        from wsnas.data import DeviceLoader, load_splits
+        from wsnas.data import Split, load_splits
 
         self.hooks: list[Hook] = []
         # Under torchrun: same seeds on every rank (same paths, same global batches).
@@ -74,16 +74,13 @@ class Trainer:
         splits = load_splits(cfg.data, seed=cfg.seed)
         self.mf = memory_format(self.device, cfg.runtime.channels_last)
         channels_last = self.mf == torch.channels_last
-        tx, ty = splits.train
-        self.loader = DeviceLoader(
-            tx,
-            ty,
-            batch_size=cfg.protocol.batch_size,
+        self.loader = splits.loader(
+            splits.train,
+            cfg.protocol.batch_size,
+            train=True,
             device=self.device,
-            shuffle=True,
-            drop_last=True,
-            augment=cfg.data.augment,
             seed=cfg.seed,
+            augment=cfg.data.augment,
             channels_last=channels_last,
         )
         if self.dist.enabled:
@@ -91,20 +88,17 @@ class Trainer:
         ex, ey = splits.eval_split(cfg.data.eval_split)
         if cfg.eval.num_images is not None:
             ex, ey = ex[: cfg.eval.num_images], ey[: cfg.eval.num_images]
-        eval_loader = DeviceLoader(
-            ex,
-            ey,
-            batch_size=cfg.eval.batch_size,
+        eval_loader = splits.loader(
+            Split(ex, ey),
+            cfg.eval.batch_size,
+            train=False,
             device=self.device,
-            shuffle=False,
-            drop_last=False,
-            augment=False,
             seed=cfg.seed,
             channels_last=channels_last,
         )
         eval_loader.set_epoch(0)
         self.eval_batches = list(eval_loader)
-        self.model = self.space.supernet(cfg.mapping, cfg.lowfi, num_classes=10)
+        self.model = self.space.supernet(cfg.mapping, cfg.lowfi, num_classes=splits.info.num_classes)
         self.model.to(self.device, memory_format=self.mf)
         p = cfg.protocol
         self.optimizer = torch.optim.SGD(

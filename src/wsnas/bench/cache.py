@@ -152,17 +152,25 @@ def import_benchmark(
 ) -> tuple[Benchmark, Path]:
     """Read SOURCE with the space's loader and write the cache; returns (table, cache path).
 
-    METRIC/SCHEDULE default to the space's (`BenchLoader.default_metric/default_schedule`).
+    METRIC/SCHEDULE default to the space's (`BenchLoader.default_metric/default_schedule`);
+    a wsnas table file (`.npz`, e.g. made by `wsnas bench build`) defaults to its own.
     """
     loader = get_loader(space)
-    metric = loader.normalize_metric(loader.default_metric if metric is None else metric)
-    schedule = loader.default_schedule if schedule is None else schedule
     src = Path(source).expanduser().resolve()
     if not src.exists():
         raise BenchmarkError(f"ground-truth source {src}: no such file or folder")
+    built = Benchmark.load(src) if src.suffix == ".npz" else None
+    if built is not None:
+        metric = built.metric if metric is None else metric
+        schedule = built.schedule if schedule is None else schedule
+    metric = loader.resolve_metric(metric)
+    schedule = loader.default_schedule if schedule is None else schedule
     stamp = fingerprint(src)
     t0 = time.perf_counter()
-    bench = loader.read(src, metric, str(schedule))
+    if built is not None:
+        bench = check_built(built, src, space, metric, str(schedule))
+    else:
+        bench = loader.read(src, metric, str(schedule))
     bench = bench.with_meta(
         **stamp,
         space=space,
@@ -177,6 +185,19 @@ def import_benchmark(
     return bench, path
 
 
+def check_built(bench: Benchmark, path: Path, space: str, metric: str, schedule: str) -> Benchmark:
+    """A wsnas table file as the source of SPACE's (METRIC, SCHEDULE) ground truth."""
+    found = (bench.space, bench.metric, bench.schedule)
+    if found != (space, metric, schedule):
+        raise BenchmarkError(
+            f"ground-truth table {path} holds space {found[0]!r}, metric {found[1]!r}, schedule "
+            f"{found[2]!r}; asked for {space!r}, {metric!r}, {schedule!r} (pass --metric/--schedule)"
+        )
+    stale = ("format", "format_version")  # and the source stamp: the importer writes its own
+    keep = {k: v for k, v in bench.meta.items() if not k.startswith("source") and k not in stale}
+    return Benchmark(bench.index, bench.arch, bench.canonical, bench.acc, bench.params, bench.flops, keep)
+
+
 def open_benchmark(
     space: str,
     source: str | os.PathLike | None = None,
@@ -188,9 +209,11 @@ def open_benchmark(
     true to its source, else (re-)imported from SOURCE or the recorded source.
     METRIC/SCHEDULE default to the space's (NB201 cifar10/ori-test 200, NB101 test 108)."""
     loader = get_loader(space)
-    metric = loader.normalize_metric(loader.default_metric if metric is None else metric)
+    metric = loader.resolve_metric(metric)
     schedule = str(loader.default_schedule if schedule is None else schedule)
     path = cache_path(space, metric, schedule, cache_dir)
+    if source is None and not path.exists() and loader.default_source is not None:
+        source = loader.default_source
     cached: Benchmark | None = None
     if path.exists():
         try:

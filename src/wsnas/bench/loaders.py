@@ -41,6 +41,17 @@ class BenchLoader:
     """Metric used when the caller names none (the paper's GT); NB201's unless a space says."""
     default_schedule: str = "200"
     """Schedule used when the caller names none (NB201: 200 epochs, NB101: 108)."""
+    default_source: Path | None = None
+    """Ground truth shipped with wsnas, used when no source is named (nb201_mini's table)."""
+
+    def resolve_metric(self, metric: str | None) -> str:
+        """The cache's spelling of METRIC (None = the default); built tables' names pass as they are."""
+        m = self.default_metric if metric is None else str(metric)
+        return m if m.startswith(BUILT_PREFIX) else self.normalize_metric(m)
+
+
+BUILT_PREFIX = "standalone/"
+"""Metric names of tables made by `wsnas bench build` (`standalone/<data>-<split>`)."""
 
 
 LOADERS: Registry[BenchLoader] = Registry("ground-truth loader")
@@ -49,6 +60,7 @@ _BUILTIN: dict[str, str] = {
     "nb201": "wsnas.spaces.nb201.benchmark",
     "nb101": "wsnas.spaces.nb101.benchmark",
     "darts_nds": "wsnas.spaces.darts.benchmark",
+    "nb201_mini": "wsnas.spaces.mini.benchmark",
 }
 """space -> module that registers its loader (imported on first use)."""
 

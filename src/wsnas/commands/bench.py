@@ -25,6 +25,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(imp)
     imp.set_defaults(func=_import)
 
+    build = verbs.add_parser(
+        "build", help="train every architecture of a spec stand-alone and write its ground truth"
+    )
+    build.add_argument("spec", help="build spec YAML (space, archs, seeds, config, executor)")
+    build.add_argument("--out", required=True, help="build dir: run dirs, results.csv, table.npz")
+    build.add_argument("--cache-dir", help="default: $WSNAS_CACHE or ~/.cache/wsnas")
+    build.add_argument("--executor", choices=["local", "ray"], help="default: the spec's (local)")
+    build.add_argument("--workers", type=int, help="concurrent runs (default: the spec's, else 1)")
+    build.add_argument("--threads", type=int, help="torch threads per run")
+    build.add_argument("--address", help="Ray cluster address")
+    build.add_argument("--json", action="store_true", help="one JSON object")
+    build.set_defaults(func=_build)
+
     info = verbs.add_parser("info", help="size, best cell and provenance of a cached GT table")
     info.add_argument("space", help="search space, e.g. nb201")
     _common(info)
@@ -72,7 +85,7 @@ def _info(args: argparse.Namespace) -> None:
     from wsnas.errors import BenchmarkError
 
     loader = get_loader(args.space)
-    metric = loader.normalize_metric(loader.default_metric if args.metric is None else args.metric)
+    metric = loader.resolve_metric(args.metric)
     schedule = str(loader.default_schedule if args.schedule is None else args.schedule)
     path = cache_path(args.space, metric, schedule, args.cache_dir)
     if not path.exists():
@@ -101,6 +114,37 @@ def _info(args: argparse.Namespace) -> None:
             "source_status": check_source(meta),
             "created": meta.get("created"),
             "wsnas_version": meta.get("wsnas_version"),
+        },
+        args.json,
+    )
+
+
+def _build(args: argparse.Namespace) -> None:
+    import shlex
+
+    from wsnas.bench.build import Build, load_build_spec
+
+    spec, spec_dir = load_build_spec(args.spec)
+    build = Build(spec, spec_dir, args.out, args.cache_dir, args.workers, args.threads, args.executor,
+                  args.address)
+    command = "wsnas " + " ".join(shlex.quote(a) for a in args.argv)
+    res = build.run(command=command)
+    best = res.bench.best()
+    meta = res.bench.meta
+    print_record(
+        {
+            "space": res.bench.space,
+            "metric": res.bench.metric,
+            "schedule": res.bench.schedule,
+            "rows": res.bench.size,
+            "unique": len(res.bench.ids()),
+            "seeds": meta.get("seeds"),
+            "seed_std_median": round(meta["seed_std_median"], 4),
+            "best_arch": best["arch"],
+            "best_acc": round(best["acc"], 4),
+            "table": str(res.table),
+            "cache": str(res.cache),
+            "wall_seconds": meta.get("wall_seconds"),
         },
         args.json,
     )

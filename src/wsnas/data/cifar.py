@@ -21,13 +21,11 @@ import tarfile
 import tempfile
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from wsnas.config import DataConfig
 from wsnas.errors import DataError
 
 BATCH_DIR = "cifar-10-batches-py"
@@ -308,44 +306,3 @@ def split_indices(
     valid = np.sort(perm[:valid_size])
     train = np.sort(perm[valid_size : valid_size + n_use])
     return train.astype(np.int64), valid.astype(np.int64)
-
-
-@dataclass(frozen=True, eq=False)
-class CifarSplits:
-    """The arrays a run needs: train (after portion/hold-out), optional valid, test."""
-
-    train: Split
-    valid: Split | None
-    test: Split
-    train_idx: np.ndarray
-    """Indices of `train` into the official 50,000 training images (for the record)."""
-    valid_idx: np.ndarray
-
-    def eval_split(self, name: str = "test") -> Split:
-        """The split the super-net is scored on (config data.eval_split)."""
-        if name == "test":
-            return self.test
-        if name == "train":
-            return self.train
-        if name == "valid":
-            if self.valid is None:
-                raise DataError("data.eval_split=valid needs data.valid_size > 0")
-            return self.valid
-        raise DataError(f"data.eval_split={name!r}: allowed values: test, valid, train")
-
-
-def _take(split: Split, idx: np.ndarray) -> Split:
-    if len(idx) == len(split.y) and np.array_equal(idx, np.arange(len(idx))):
-        return split
-    return Split(split.x[idx], split.y[idx])
-
-
-def load_splits(cfg: DataConfig, seed: int) -> CifarSplits:
-    """Read CIFAR-10 per the data config and cut the seeded train/valid split."""
-    train, test = load_cifar10(cfg.root, cfg.download)
-    train_idx, valid_idx = split_indices(len(train.y), cfg.valid_size, cfg.train_portion, seed)
-    valid = _take(train, valid_idx) if len(valid_idx) else None
-    splits = CifarSplits(_take(train, train_idx), valid, test, train_idx, valid_idx)
-    if cfg.eval_split == "valid" and valid is None:
-        raise DataError("data.eval_split=valid needs data.valid_size > 0")
-    return splits

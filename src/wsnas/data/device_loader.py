@@ -74,6 +74,7 @@ class DeviceLoader:
         dtype: torch.dtype = torch.float32,
         seed: int = 0,
         pad: int = 4,
+        flip: bool = True,
         mean: Sequence[float] = CIFAR10_MEAN,
         std: Sequence[float] = CIFAR10_STD,
     ) -> None:
@@ -101,7 +102,7 @@ class DeviceLoader:
         self.y = yt.to(device=self.device, dtype=torch.int64)
         self.batch_size = int(batch_size)
         self.shuffle, self.drop_last, self.augment = shuffle, drop_last, augment
-        self.channels_last, self.dtype, self.pad = channels_last, dtype, int(pad)
+        self.channels_last, self.dtype, self.pad, self.flip = channels_last, dtype, int(pad), flip
         self.seed, self.epoch = int(seed), 0
         m = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         s = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
@@ -143,6 +144,8 @@ class DeviceLoader:
             # Drawn per epoch position up front so a batch never depends on iteration timing.
             offs = torch.randint(0, 2 * self.pad + 1, (2, n), generator=g, device=dev)
             flips = torch.randint(0, 2, (n,), generator=g, device=dev).bool()
+            if not self.flip:  # drawn anyway: the crops must not depend on the flag
+                flips.zero_()
         for i in range(len(self)):
             lo, hi = i * bs, min((i + 1) * bs, n)
             if order is not None:

@@ -7,7 +7,7 @@ the trainer, samplers, metrics and CLI only speak this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -20,6 +20,9 @@ class SearchSpace(ABC):
     """A cell search space: codec, canonical form and uniform samplers."""
 
     name: str = ""
+    proxy: ClassVar[dict[str, Any]] = {}
+    """The benchmark's stand-alone protocol P_proxy: lr, epochs, batch_size, weight_decay,
+    nesterov, channels, cells (what `ProxyConfig` fields left None become)."""
 
     @property
     @abstractmethod
@@ -54,6 +57,10 @@ class SearchSpace(ABC):
     def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The super-net (f_ws) of this space for the mapping and low-fidelity factors."""
         raise NotImplementedError(f"{self.name} has no super-net yet")
+
+    def standalone(self, arch: Any, channels: int, cells: int, num_classes: int = 10) -> Any:
+        """The benchmark's stand-alone network (f_proxy) of one architecture."""
+        raise NotImplementedError(f"{self.name} has no stand-alone network yet")
 
     def arch_facts(self, arch: Any) -> dict[str, Any]:
         """Stand-alone network facts: at least params_m and flops_m."""

@@ -24,8 +24,20 @@ def init_worker(threads: int | None) -> None:
             os.environ[var] = str(threads)
 
 
+def _train(cfg: Any, resume_dir: str | None, standalone: bool) -> dict[str, Any]:
+    if standalone:
+        from wsnas.standalone import train_standalone
+
+        return train_standalone(cfg, resume_dir=resume_dir)
+    from wsnas.train import train
+
+    return train(cfg, resume_dir=resume_dir)
+
+
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume, or skip) one run; return {name, status, final, error, ...}.
+
+    `task["kind"]` is "supernet" (default, a RunConfig) or "standalone" (a StandaloneConfig).
 
     The state is re-read here rather than trusted from the driver, so a task retried
     after its worker died resumes from the run's last checkpoint.
@@ -36,13 +48,15 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         init_worker(task.get("threads"))
         import torch
 
-        from wsnas.config import validate
+        from wsnas.config import RunConfig, StandaloneConfig, validate
         from wsnas.sweep.plan import run_state
-        from wsnas.train import Diverged, train
+        from wsnas.train import Diverged
 
         if task.get("threads"):
             torch.set_num_threads(int(task["threads"]))
-        cfg = validate(task["config"], source=f"run {task['name']}")
+        standalone = task.get("kind") == "standalone"
+        model = StandaloneConfig if standalone else RunConfig
+        cfg = validate(task["config"], source=f"run {task['name']}", model=model)
         run_dir = Path(task["run_dir"])
         state = run_state(run_dir)
         result["started_as"] = state
@@ -50,8 +64,9 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             summary = json.loads((run_dir / "summary.json").read_text())
             result.update(status=state, final=summary.get("final", {}), error=summary.get("message"))
         else:
+            resume = str(run_dir) if state == "resume" else None
             try:
-                summary = train(cfg, resume_dir=str(run_dir) if state == "resume" else None)
+                summary = _train(cfg, resume, standalone)
                 result.update(status="finished", final=summary["final"])
             except Diverged as e:
                 result.update(status="diverged", error=str(e))

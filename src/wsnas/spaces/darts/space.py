@@ -67,6 +67,15 @@ class DartsSpace(SearchSpace):
     """DARTS normal + reduction cells (4 nodes x 2 (op, input) pairs, 8 ops including none)."""
 
     name = "darts_nds"
+    proxy = {  # REFERENCE.md section 3 (lr, epochs); the rest: NB201's, at DARTS's evaluation size
+        "lr": 0.1,
+        "epochs": 100,
+        "batch_size": 256,
+        "weight_decay": 5e-4,
+        "nesterov": True,
+        "channels": DEFAULT_CHANNELS,
+        "cells": DEFAULT_LAYERS,
+    }
     ops = OPS
 
     @property

@@ -83,6 +83,16 @@ class NB101Space(SearchSpace):
     the on-disk cache of unique cells. `cells` injects a precomputed enumeration.
     """
 
+    proxy = {  # REFERENCE.md section 3; batch and weight decay: the NB101 paper's
+        "lr": 0.2,
+        "epochs": 108,
+        "batch_size": 256,
+        "weight_decay": 1e-4,
+        "nesterov": False,
+        "channels": 128,
+        "cells": 3,
+    }
+
     name = "nb101"
     ops = OPS
 

@@ -145,6 +145,15 @@ class NB201Space(SearchSpace):
     name = "nb201"
     ops = OPS
     edges = EDGES
+    proxy = {  # the benchmark's 200-epoch schedule (NAS-Bench-201 paper, Table 2)
+        "lr": 0.1,
+        "epochs": 200,
+        "batch_size": 256,
+        "weight_decay": 5e-4,
+        "nesterov": True,
+        "channels": 16,
+        "cells": 5,
+    }
 
     @property
     def num_archs(self) -> int:

@@ -1,0 +1,261 @@
+"""`wsnas bench build`: ground truth made here, by training every architecture stand-alone.
+
+A build spec names a space, the architectures (all encodings, one per unique
+cell, or a list), the seeds and a stand-alone config (P_proxy). Every
+(architecture, seed) is one stand-alone run dir under OUT/runs, executed by the
+sweep executors (local processes or Ray), so a killed build resumes: finished
+runs are skipped, cut ones continue from their checkpoint. The mean accuracy
+over seeds becomes a `Benchmark` with the metric `standalone/<data>-<split>` and
+the schedule `<epochs>`; it is written to OUT/table.npz (per-seed results in
+OUT/results.csv) and imported into the cache, so `open_benchmark`, training and
+every metric use it exactly as an imported official table.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from wsnas import __version__
+from wsnas.bench.loaders import BUILT_PREFIX
+from wsnas.config import StandaloneConfig, load_config, validate, write_text_atomic
+from wsnas.errors import ConfigError, WsnasError
+from wsnas.sweep.spec import ExecutorSpec
+
+
+class BuildSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    space: str
+    config: str | None = None
+    """Stand-alone config YAML (relative to the spec file); None = defaults."""
+    overrides: list[str] = Field(default_factory=list)
+    """`key.sub=value` applied to every run (e.g. data.name=digits, proxy.epochs=40)."""
+    archs: Literal["all", "unique"] | list[str] = "all"
+    """all: every encoding the space enumerates; unique: the first encoding of each unique
+    cell; or a list of arch strings."""
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+
+
+def load_build_spec(path: str | os.PathLike) -> tuple[BuildSpec, Path]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"build spec {path}: cannot read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"build spec {path}: invalid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"build spec {path}: top level must be a mapping, got {type(data).__name__}")
+    return validate(data, source=f"build spec {path}", model=BuildSpec), path.resolve().parent
+
+
+def built_metric(cfg: StandaloneConfig) -> str:
+    return f"{BUILT_PREFIX}{cfg.data.name}-{cfg.data.eval_split}"
+
+
+@dataclass
+class BuildResult:
+    table: Path
+    cache: Path
+    bench: Any
+    failed: list[dict[str, Any]]
+
+
+class Build:
+    """Plans, runs and aggregates one ground-truth build in OUT."""
+
+    def __init__(
+        self,
+        spec: BuildSpec,
+        spec_dir: Path,
+        out: str | os.PathLike,
+        cache_dir: str | None = None,
+        workers: int | None = None,
+        threads: int | None = None,
+        executor: str | None = None,
+        address: str | None = None,
+        log: Any = None,
+    ) -> None:
+        from wsnas.spaces import get_space
+
+        self.spec, self.out, self.cache_dir = spec, Path(out), cache_dir
+        self.space = get_space(spec.space)
+        config = None if spec.config is None else (spec_dir / spec.config)
+        base = load_config(config, [*spec.overrides, f"space.name={spec.space}"], model=StandaloneConfig)
+        self.base = base.model_copy(update={"arch": ""})
+        self.proxy = self.base.proxy.resolved(self.space.proxy)
+        ex = spec.executor
+        self.executor_name = executor or ex.name
+        self.workers = workers or ex.workers
+        self.threads = threads or ex.threads
+        self.address = address or ex.address
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.archs = self._archs()
+
+    def _archs(self) -> list[str]:
+        sp, archs = self.space, self.spec.archs
+        if isinstance(archs, list):
+            strs = [sp.format(sp.parse(a)) for a in archs]
+        else:
+            every = getattr(sp, "all_archs", None)
+            if every is None:
+                raise ConfigError(
+                    f"build spec: archs={archs!r} needs a space that enumerates its architectures; "
+                    f"{sp.name} does not: list the archs to train"
+                )
+            strs = [sp.format(a) for a in every()]
+            if archs == "unique":
+                seen: set[str] = set()
+                strs = [a for a in strs if not (sp.canonical(a) in seen or seen.add(sp.canonical(a)))]
+        if len(set(strs)) != len(strs):
+            raise ConfigError("build spec: archs lists an architecture twice")
+        return strs
+
+    def run_dir(self, i: int, seed: int) -> Path:
+        return self.out / "runs" / f"{i:05d}-s{seed}"
+
+    def tasks(self) -> list[dict[str, Any]]:
+        tasks = []
+        for i, arch in enumerate(self.archs):
+            for seed in self.spec.seeds:
+                run_dir = self.run_dir(i, seed)
+                cfg = self.base.model_copy(
+                    update={"arch": arch, "seed": seed, "out_dir": str(run_dir.parent), "name": run_dir.name}
+                )
+                d = cfg.to_dict()
+                d["runtime"]["progress"] = False
+                tasks.append(
+                    {"kind": "standalone", "name": run_dir.name, "run_dir": str(run_dir), "config": d}
+                )
+        return tasks
+
+    def run(self, command: str | None = None) -> BuildResult:
+        from wsnas.sweep.executors import make_executor
+        from wsnas.sweep.plan import run_state
+
+        t0 = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(
+            self.out / "spec.yaml", yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False)
+        )
+        tasks = self.tasks()
+        todo = [t for t in tasks if run_state(Path(t["run_dir"])) not in ("finished", "diverged")]
+        self.log(
+            f"build {self.space.name}: {len(self.archs)} archs x {len(self.spec.seeds)} seeds = "
+            f"{len(tasks)} runs, {len(tasks) - len(todo)} done, {len(todo)} to run"
+        )
+        failed: list[dict[str, Any]] = []
+        if todo:
+            with make_executor(self.executor_name, self.workers, self.threads, self.address) as ex:
+                for t in todo:
+                    t["threads"] = t["config"]["runtime"]["threads"] or ex.threads
+                for n, result in enumerate(ex.run(todo), start=1):
+                    acc = (result.get("final") or {}).get("eval_acc")
+                    tail = f"{acc:.2f} %" if isinstance(acc, float) else result.get("error", "")
+                    self.log(f"[{n}/{len(todo)}] {result['status']}: {result['name']} ({tail})")
+                    if result["status"] == "failed":
+                        failed.append(result)
+        if failed:
+            write_text_atomic(self.out / "failed.json", json.dumps(failed, indent=2) + "\n")
+            raise WsnasError(
+                f"build {self.out}: {len(failed)} runs failed (see {self.out / 'failed.json'}); "
+                f"first: {failed[0]['name']}: {failed[0].get('error')}; rerun the same command to retry"
+            )
+        return self.aggregate(time.perf_counter() - t0, command)
+
+    def results(self) -> list[dict[str, Any]]:
+        """One record per (arch, seed) from the runs' summaries."""
+        rows = []
+        for i, arch in enumerate(self.archs):
+            for seed in self.spec.seeds:
+                path = self.run_dir(i, seed) / "summary.json"
+                try:
+                    s = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    raise WsnasError(f"build {self.out}: run {path.parent.name} has no summary") from None
+                if s.get("status") != "finished":
+                    raise WsnasError(
+                        f"build {self.out}: run {path.parent.name} is {s.get('status')}: {s.get('message')}"
+                    )
+                rows.append(
+                    {
+                        "row": i,
+                        "arch": arch,
+                        "seed": seed,
+                        "eval_acc": s["final"]["eval_acc"],
+                        "params_m": s["final"]["params_m"],
+                        "seconds": s["timing"]["seconds"],
+                    }
+                )
+        return rows
+
+    def aggregate(self, wall_seconds: float, command: str | None) -> BuildResult:
+        from wsnas.bench.cache import import_benchmark
+        from wsnas.bench.table import Benchmark
+
+        rows = self.results()
+        seeds = self.spec.seeds
+        acc = np.array([r["eval_acc"] for r in rows]).reshape(len(self.archs), len(seeds))
+        params = np.array([r["params_m"] for r in rows]).reshape(len(self.archs), len(seeds))[:, 0]
+        flops = np.array([self._flops(a) for a in self.archs])
+        std = acc.std(axis=1, ddof=1) if len(seeds) > 1 else np.zeros(len(self.archs))
+        metric, schedule = built_metric(self.base), str(self.proxy.epochs)
+        meta = {
+            "space": self.space.name,
+            "metric": metric,
+            "schedule": schedule,
+            "built": True,
+            "seeds": seeds,
+            "seed_std_median": float(np.median(std)),
+            "seed_std_max": float(std.max()),
+            "config": {**self.base.to_dict(), "proxy": self.proxy.model_dump(mode="json")},
+            "command": command,
+            "wall_seconds": round(wall_seconds, 1),
+            "train_seconds_total": round(float(sum(r["seconds"] for r in rows)), 1),
+            "executor": {"name": self.executor_name, "workers": self.workers, "threads": self.threads},
+            "build_created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "wsnas_version": __version__,
+        }
+        bench = Benchmark(
+            index=np.arange(len(self.archs)),
+            arch=self.archs,
+            canonical=[self.space.canonical(a) for a in self.archs],
+            acc=acc.mean(axis=1),
+            params=params,
+            flops=flops,
+            meta=meta,
+        )
+        table = bench.save(self.out / "table.npz")
+        write_text_atomic(self.out / "results.csv", results_csv(rows))
+        bench, cache = import_benchmark(self.space.name, table, metric, schedule, self.cache_dir)
+        return BuildResult(table, cache, bench, [])
+
+    def _flops(self, arch: str) -> float:
+        try:
+            facts = self.space.arch_facts(self.space.parse(arch))
+        except NotImplementedError:
+            return float("nan")
+        return float(facts.get("flops_m", float("nan")))
+
+
+def results_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["row", "arch", "seed", "eval_acc", "seconds"])
+    for r in rows:
+        w.writerow([r["row"], r["arch"], r["seed"], f"{r['eval_acc']:.4f}", f"{r['seconds']:.2f}"])
+    return buf.getvalue()

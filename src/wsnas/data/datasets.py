@@ -1,0 +1,135 @@
+"""Data sets by name (`data.name`): how to read them and how their batches are made.
+
+A `DatasetInfo` says what a network and the loader need to know (classes, the
+normalisation, the augmentation); `load_splits` reads the official train/test
+split and cuts the seeded train/valid hold-out the config asks for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from wsnas.config import DataConfig
+from wsnas.data.cifar import Split, load_cifar10, split_indices
+from wsnas.data.device_loader import CIFAR10_MEAN, CIFAR10_STD, DeviceLoader
+from wsnas.errors import DataError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    num_classes: int
+    image_size: int
+    mean: Sequence[float]
+    std: Sequence[float]
+    pad: int
+    """Zero padding of the random-crop augmentation."""
+    flip: bool
+    """Horizontal flips in the augmentation (not for digits: a flipped 2 is no 2)."""
+    read: Callable[[DataConfig], tuple[Split, Split]] = field(repr=False)
+    """(train, test) in the data set's official split."""
+
+
+def _read_cifar10(cfg: DataConfig) -> tuple[Split, Split]:
+    return load_cifar10(cfg.root, cfg.download)
+
+
+def _read_digits(cfg: DataConfig) -> tuple[Split, Split]:
+    from wsnas.data.digits import load_digits_splits
+
+    return load_digits_splits()
+
+
+def _digits_stats() -> tuple[Sequence[float], Sequence[float]]:
+    from wsnas.data.digits import DIGITS_MEAN, DIGITS_STD
+
+    return DIGITS_MEAN, DIGITS_STD
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "cifar10": DatasetInfo("cifar10", 10, 32, CIFAR10_MEAN, CIFAR10_STD, 4, True, _read_cifar10),
+    "digits": DatasetInfo("digits", 10, 8, *_digits_stats(), 1, False, _read_digits),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise DataError(f"data.name={name!r}: known data sets are {', '.join(DATASETS)}") from None
+
+
+@dataclass(frozen=True, eq=False)
+class Splits:
+    """The arrays a run needs: train (after portion/hold-out), optional valid, test."""
+
+    train: Split
+    valid: Split | None
+    test: Split
+    train_idx: np.ndarray
+    """Indices of `train` into the official training images (for the record)."""
+    valid_idx: np.ndarray
+    info: DatasetInfo
+
+    def eval_split(self, name: str = "test") -> Split:
+        """The split the networks are scored on (config data.eval_split)."""
+        if name == "test":
+            return self.test
+        if name == "train":
+            return self.train
+        if name == "valid":
+            if self.valid is None:
+                raise DataError("data.eval_split=valid needs data.valid_size > 0")
+            return self.valid
+        raise DataError(f"data.eval_split={name!r}: allowed values: test, valid, train")
+
+    def loader(
+        self,
+        split: Split,
+        batch_size: int,
+        *,
+        train: bool,
+        device: torch.device,
+        seed: int,
+        augment: bool = True,
+        channels_last: bool = False,
+    ) -> DeviceLoader:
+        """Training batches (shuffled, augmented, full batches only) or evaluation batches."""
+        info = self.info
+        return DeviceLoader(
+            split.x,
+            split.y,
+            batch_size=batch_size,
+            device=device,
+            shuffle=train,
+            drop_last=train,
+            augment=train and augment,
+            seed=seed,
+            channels_last=channels_last,
+            pad=info.pad,
+            flip=info.flip,
+            mean=info.mean,
+            std=info.std,
+        )
+
+
+def _take(split: Split, idx: np.ndarray) -> Split:
+    if len(idx) == len(split.y) and np.array_equal(idx, np.arange(len(idx))):
+        return split
+    return Split(split.x[idx], split.y[idx])
+
+
+def load_splits(cfg: DataConfig, seed: int) -> Splits:
+    """Read the data set named by the config and cut the seeded train/valid split."""
+    info = dataset_info(cfg.name)
+    train, test = info.read(cfg)
+    train_idx, valid_idx = split_indices(len(train.y), cfg.valid_size, cfg.train_portion, seed)
+    valid = _take(train, valid_idx) if len(valid_idx) else None
+    splits = Splits(_take(train, train_idx), valid, test, train_idx, valid_idx, info)
+    if cfg.eval_split == "valid" and valid is None:
+        raise DataError("data.eval_split=valid needs data.valid_size > 0")
+    return splits

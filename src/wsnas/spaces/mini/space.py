@@ -1,0 +1,154 @@
+"""nb201_mini: NAS-Bench-201's cell with 3 nodes instead of 4 (3 edges, the same 5 ops).
+
+5^3 = 125 encodings, small enough to train every one stand-alone on a laptop;
+its ground truth (scikit-learn's digits, see wsnas.spaces.mini.benchmark) ships
+with the package, so the whole study runs offline.
+
+Arch strings follow NB201's notation with two nodes: `|op~0|+|op~0|op~1|`
+(node 1; node 2 = the cell's output). Networks embed the cell into NB201's
+4-node cell as (a, b, c) -> (a, b, c, none, none, skip_connect): node 3 equals
+node 2, so the NB201 stand-alone net, super-net, FLOPs rule and unique-cell rule
+apply unchanged. One consequence: with `mapping.dropout_path > 0` the embedded
+2->3 identity is an edge too, so drop-path can also drop a cell's whole output.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+from wsnas.errors import ArchError
+from wsnas.spaces.base import SPACES, SearchSpace
+from wsnas.spaces.nb201 import arch as nb201
+
+OPS = nb201.OPS
+EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2))
+TAIL: tuple[int, ...] = (nb201.OPS.index("none"), nb201.OPS.index("none"), nb201.OPS.index("skip_connect"))
+"""NB201 ops of edges 0->3, 1->3, 2->3 in the embedding."""
+
+Arch = tuple[int, int, int]
+
+
+def embed(arch: Any) -> nb201.Arch:
+    """Mini encoding -> the equivalent NB201 encoding (node 3 = node 2)."""
+    a = tuple(int(o) for o in arch)
+    if len(a) != len(EDGES) or any(not 0 <= o < len(OPS) for o in a):
+        raise ArchError(f"nb201_mini encoding {arch!r}: need {len(EDGES)} op indices in 0..{len(OPS) - 1}")
+    return a + TAIL
+
+
+def parse_arch(text: str) -> Arch:
+    """`|op~0|+|op~0|op~1|` -> encoding; errors say what is wrong."""
+    s = text.strip()
+    if s.count("+") != 1:
+        raise ArchError(
+            f"nb201_mini arch {text!r}: expected 2 nodes separated by '+' "
+            f"(e.g. |nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|)"
+        )
+    try:
+        full = nb201.parse_arch(f"{s}+|none~0|none~1|skip_connect~2|")
+    except ArchError as e:
+        raise ArchError(str(e).replace("NB201 arch", "nb201_mini arch (as NB201)")) from None
+    return full[:3]  # type: ignore[return-value]
+
+
+def format_arch(arch: Any) -> str:
+    return nb201.format_arch(embed(arch)).rsplit("+", 1)[0]
+
+
+@cache
+def unique_classes() -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
+    """(sorted canonical ids, the encodings of each)."""
+    groups: dict[str, list[Arch]] = {}
+    for a in product(range(len(OPS)), repeat=len(EDGES)):
+        groups.setdefault(nb201.canonical_id(embed(a)), []).append(a)  # type: ignore[arg-type]
+    ids = tuple(sorted(groups))
+    return ids, tuple(tuple(groups[k]) for k in ids)
+
+
+@SPACES.register("nb201_mini")
+class MiniSpace(SearchSpace):
+    """3-node NB201 cells: 125 encodings; ground truth on digits shipped with wsnas."""
+
+    name = "nb201_mini"
+    ops = OPS
+    edges = EDGES
+    proxy = {
+        "lr": 0.1,
+        "epochs": 40,
+        "batch_size": 64,
+        "weight_decay": 5e-4,
+        "nesterov": True,
+        "channels": 16,
+        "cells": 1,
+    }
+
+    @property
+    def num_archs(self) -> int:
+        return len(OPS) ** len(EDGES)
+
+    @property
+    def num_unique(self) -> int:
+        return len(unique_classes()[0])
+
+    def parse(self, text: str) -> Arch:
+        return parse_arch(text)
+
+    def format(self, arch: Any) -> str:
+        return format_arch(arch)
+
+    def canonical(self, arch: Any) -> str:
+        """NB201's rule on the embedded cell, i.e. the expression of node 2."""
+        return nb201.canonical_id(embed(parse_arch(arch) if isinstance(arch, str) else arch))
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        return tuple(int(o) for o in rng.integers(0, len(OPS), size=len(EDGES)))  # type: ignore[return-value]
+
+    def sample_unique(self, rng: np.random.Generator) -> Arch:
+        """A unique cell uniformly, then one of its encodings uniformly (as NB201's Random-A)."""
+        _, members = unique_classes()
+        group = members[int(rng.integers(len(members)))]
+        return group[int(rng.integers(len(group)))]
+
+    def all_archs(self) -> list[Arch]:
+        """Every encoding, in the order of the shipped table (base-5, edge 0 most significant)."""
+        return list(product(range(len(OPS)), repeat=len(EDGES)))  # type: ignore[arg-type]
+
+    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+        from wsnas.spaces.mini.supernet import MiniSuperNet
+        from wsnas.spaces.nb201.supernet import build_supernet
+
+        return MiniSuperNet(build_supernet(mapping, lowfi, num_classes=num_classes))
+
+    def standalone(self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10) -> Any:
+        """NB201's stand-alone skeleton around the embedded cell."""
+        from wsnas.spaces.nb201.standalone import build_standalone
+
+        return build_standalone(embed(arch), C=channels, N=cells, num_classes=num_classes)
+
+    def arch_facts(self, arch: Any, channels: int = 16, cells: int = 1) -> dict[str, Any]:
+        """Params and FLOPs (millions) of the stand-alone net on 8x8 digits (the mini benchmark's)."""
+        from wsnas.spaces.nb201.flops import flops_millions
+        from wsnas.spaces.nb201.standalone import count_params
+
+        params = count_params(self.standalone(arch, channels, cells))
+        flops = flops_millions(embed(arch), C=channels, N=cells, image_size=8)
+        return {"params_m": round(params / 1e6, 6), "flops_m": round(flops, 6)}
+
+    def fair_num_ops(self) -> int:
+        return len(OPS)
+
+    def fair_paths(self, rng: np.random.Generator) -> list[Arch]:
+        perms = [rng.permutation(len(OPS)) for _ in EDGES]
+        return [tuple(int(p[k]) for p in perms) for k in range(len(OPS))]  # type: ignore[misc]
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **super().info(),
+            "ops": list(OPS),
+            "edges": [list(e) for e in EDGES],
+            "unique_rule": "NAS-Bench-201's, on the cell embedded as node 3 = node 2",
+        }

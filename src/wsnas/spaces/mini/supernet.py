@@ -1,0 +1,27 @@
+"""The nb201_mini super-net: NB201's, run on the embedded cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from wsnas.spaces.mini.space import embed
+
+
+class MiniSuperNet(nn.Module):
+    """NB201's super-net run on embedded mini cells; `forward(x, arch)` takes mini encodings."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, arch: Any) -> torch.Tensor:
+        return self.inner(x, embed(arch))
+
+    def path_key(self, arch: Any) -> Any:
+        return self.inner.path_key(embed(arch))
+
+    def extract_standalone(self, arch: Any) -> nn.Module:
+        return self.inner.extract_standalone(embed(arch))

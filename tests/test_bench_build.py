@@ -1,0 +1,131 @@
+"""`wsnas bench build`: stand-alone runs -> a ground-truth table every command can use."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from wsnas.bench import open_benchmark
+from wsnas.bench.build import Build, load_build_spec
+from wsnas.bench.table import Benchmark
+from wsnas.cli import main
+from wsnas.errors import BenchmarkError, ConfigError
+
+pytest.importorskip("sklearn")
+
+ARCHS = [
+    "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|",
+    "|none~0|+|none~0|skip_connect~1|",
+    "|avg_pool_3x3~0|+|skip_connect~0|skip_connect~1|",
+]
+
+
+def _spec(tmp_path, archs=ARCHS, **extra):
+    spec = {
+        "space": "nb201_mini",
+        "overrides": ["data.name=digits", "proxy.epochs=1", "proxy.channels=4", "runtime.progress=false"],
+        "archs": archs,
+        "seeds": [0, 1],
+        "executor": {"name": "local", "workers": 1, "threads": 1},
+        **extra,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_build_writes_table_results_and_cache(tmp_path, capsys):
+    spec = _spec(tmp_path)
+    cache = tmp_path / "cache"
+    assert (
+        main(["bench", "build", str(spec), "--out", str(tmp_path / "b"), "--cache-dir", str(cache), "--json"])
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == 3 and out["metric"] == "standalone/digits-test" and out["schedule"] == "1"
+    table = Benchmark.load(tmp_path / "b" / "table.npz")
+    with (tmp_path / "b" / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 6
+    for i, arch in enumerate(ARCHS):
+        accs = [float(r["eval_acc"]) for r in rows if r["arch"] == arch]
+        assert table.acc_of(arch) == pytest.approx(np.mean(accs), abs=1e-4)
+        assert table.index[i] == i
+    assert table.acc_of(ARCHS[1]) < 15.0  # the zero cell cannot learn
+    meta = table.meta
+    assert meta["seeds"] == [0, 1] and meta["built"] and meta["config"]["proxy"]["epochs"] == 1
+    assert meta["command"].startswith("wsnas bench build") and meta["wall_seconds"] > 0
+    # the cache answers like an imported official table
+    bench = open_benchmark("nb201_mini", metric="standalone/digits-test", schedule="1", cache_dir=cache)
+    assert bench.size == 3 and bench.source == str((tmp_path / "b" / "table.npz").resolve())
+    assert bench.rank(ARCHS[1]) == 2
+
+
+def test_killed_build_resumes_only_missing_runs(tmp_path, capsys):
+    spec, d = load_build_spec(_spec(tmp_path, archs=ARCHS[:2]))
+    logs = []
+    build = Build(spec, d, tmp_path / "b", cache_dir=str(tmp_path / "c"), log=logs.append)
+    first = build.run()
+    (tmp_path / "b" / "runs" / "00001-s1" / "summary.json").unlink()  # as if killed in its last epoch
+    logs.clear()
+    again = Build(spec, d, tmp_path / "b", cache_dir=str(tmp_path / "c"), log=logs.append).run()
+    assert "3 done, 1 to run" in logs[0] and len(logs) == 2
+    assert np.array_equal(first.bench.acc, again.bench.acc)
+
+
+def test_build_table_drives_super_net_training(tmp_path):
+    spec, d = load_build_spec(_spec(tmp_path))
+    res = Build(spec, d, tmp_path / "b", cache_dir=str(tmp_path / "c"), log=lambda m: None).run()
+    from wsnas.config import load_config
+    from wsnas.train import train
+
+    cfg = load_config(
+        None,
+        [
+            "space.name=nb201_mini",
+            "data.name=digits",
+            f"bench.source={res.table}",
+            "bench.schedule=1",
+            f"bench.cache_dir={tmp_path / 'c2'}",
+            "lowfi.channels=4",
+            "lowfi.cells_per_stage=1",
+            "protocol.epochs=1",
+            "protocol.batch_size=64",
+            "eval.top_k=1",
+            "runtime.threads=1",
+            "runtime.progress=false",
+            f"out_dir={tmp_path / 'runs'}",
+        ],
+    )
+    summary = train(cfg)
+    assert summary["status"] == "finished" and summary["final"]["pool_size"] == 3
+
+
+def test_import_of_a_built_table_checks_what_it_holds(tmp_path, capsys):
+    spec, d = load_build_spec(_spec(tmp_path, archs=ARCHS[:1]))
+    res = Build(spec, d, tmp_path / "b", cache_dir=str(tmp_path / "c"), log=lambda m: None).run()
+    assert main(["bench", "import", "nb201_mini", str(res.table), "--cache-dir", str(tmp_path / "c3")]) == 0
+    assert "standalone/digits-test" in capsys.readouterr().out
+    assert main(["bench", "import", "nb201", str(res.table), "--cache-dir", str(tmp_path / "c3")]) == 2
+    assert "holds space 'nb201_mini'" in capsys.readouterr().err
+    with pytest.raises(BenchmarkError, match="schedule '1'"):
+        open_benchmark("nb201_mini", source=res.table, schedule="40", cache_dir=tmp_path / "c4")
+
+
+def test_bad_specs_are_explained(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'seed'"):
+        load_build_spec(_spec(tmp_path, seed=[0]))
+    spec, d = load_build_spec(_spec(tmp_path, archs=[ARCHS[0], ARCHS[0]]))
+    with pytest.raises(ConfigError, match="twice"):
+        Build(spec, d, tmp_path / "b")
+    spec, d = load_build_spec(_spec(tmp_path, archs="all", space="nb101"))
+    with pytest.raises(ConfigError, match="list the archs"):
+        Build(spec, d, tmp_path / "b")
+
+
+def test_unique_mode_trains_one_encoding_per_cell(tmp_path):
+    spec, d = load_build_spec(_spec(tmp_path, archs="unique"))
+    build = Build(spec, d, tmp_path / "b")
+    assert len(build.archs) == 60 and len(build.tasks()) == 120

@@ -1,0 +1,166 @@
+"""Stand-alone training (P_proxy): defaults per space, run dir, exact resume, CLI, other spaces."""
+
+import json
+
+import pytest
+
+from wsnas.cli import main
+from wsnas.config import ProxyConfig, StandaloneConfig, load_config
+from wsnas.errors import ArchError, ConfigError, WsnasError
+from wsnas.spaces import get_space
+from wsnas.standalone import StandaloneTrainer, train_standalone
+
+pytest.importorskip("sklearn")
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|"
+
+
+def _cfg(tmp_path, **proxy):
+    overrides = [
+        "space.name=nb201_mini",
+        "data.name=digits",
+        "runtime.device=cpu",
+        "runtime.threads=1",
+        "runtime.progress=false",
+        f"out_dir={tmp_path}",
+        "proxy.channels=4",
+    ]
+    overrides += [f"proxy.{k}={v}" for k, v in proxy.items()]
+    return load_config(None, overrides, model=StandaloneConfig).model_copy(update={"arch": ARCH})
+
+
+@pytest.mark.parametrize(
+    "space, lr, epochs",
+    [("nb201", 0.1, 200), ("nb101", 0.2, 108), ("darts_nds", 0.1, 100), ("nb201_mini", 0.1, 40)],
+)
+def test_proxy_defaults_are_the_benchmarks(space, lr, epochs):
+    p = ProxyConfig().resolved(get_space(space).proxy)
+    assert (p.lr, p.epochs) == (lr, epochs)
+    assert all(
+        getattr(p, k) is not None for k in ("batch_size", "weight_decay", "nesterov", "channels", "cells")
+    )
+    assert ProxyConfig(lr=0.5).resolved(get_space(space).proxy).lr == 0.5
+
+
+def test_run_dir_and_summary(tmp_path):
+    summary = train_standalone(_cfg(tmp_path, epochs=2, eval_epochs="[1]"))
+    run = tmp_path / summary["run_dir"].split("/")[-1]
+    assert {"config.yaml", "log.jsonl", "checkpoint.pt", "summary.json"} <= {p.name for p in run.iterdir()}
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["type"] for r in log] == ["epoch", "eval", "epoch", "eval"]
+    assert summary["status"] == "finished" and summary["kind"] == "standalone"
+    assert summary["arch"] == ARCH and summary["epochs"] == 2
+    assert 0.0 <= summary["final"]["eval_acc"] <= 100.0
+    assert summary["final"]["eval_acc"] == log[-1]["eval_acc"]
+    assert summary["proxy"]["lr"] == 0.1 and summary["proxy"]["channels"] == 4
+    with pytest.raises(
+        WsnasError, match="already holds a run; resume it with `wsnas standalone train --resume"
+    ):
+        train_standalone(_cfg(tmp_path, epochs=2, eval_epochs="[1]"))
+
+
+def test_resume_after_crash_matches_uninterrupted(tmp_path, monkeypatch):
+    full = train_standalone(_cfg(tmp_path / "a", epochs=3))
+    calls = {"n": 0}
+    original = StandaloneTrainer.train_epoch
+
+    def crash_on_third(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(StandaloneTrainer, "train_epoch", crash_on_third)
+    cfg = _cfg(tmp_path / "b", epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        train_standalone(cfg)
+    monkeypatch.setattr(StandaloneTrainer, "train_epoch", original)
+    run_dir = str(tmp_path / "b" / full["run_dir"].split("/")[-1])
+    resumed = train_standalone(cfg, resume_dir=run_dir)
+    assert resumed["final"] == full["final"]
+    assert len((tmp_path / "b").glob("*/log.jsonl").__next__().read_text().splitlines()) == 4
+
+
+def test_cli_train_resume_and_errors(tmp_path, capsys):
+    args = [
+        "standalone",
+        "train",
+        "nb201_mini",
+        ARCH,
+        "data.name=digits",
+        "runtime.threads=1",
+        "proxy.epochs=1",
+        "proxy.channels=4",
+        f"out_dir={tmp_path}",
+        "name=r",
+    ]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "finished" and out["arch"] == ARCH and "eval_acc" in out
+    assert main(["standalone", "train", "--resume", str(tmp_path / "r")]) == 0  # finished: nothing left
+    assert main(["standalone", "train", "--resume", str(tmp_path / "r"), "proxy.lr=0.5"]) == 2
+    assert "change the experiment" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "standalone",
+                "train",
+                "nb201_mini",
+                "|conv~0|+|none~0|none~1|",
+                "data.name=digits",
+                f"out_dir={tmp_path}",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "unknown op 'conv'" in err
+    assert not (tmp_path / "standalone-nb201_mini-s0").exists()
+    assert main(["standalone", "train", "nb201_mini", ARCH, "proxy.lr=-1"]) == 2
+    assert "proxy.lr" in capsys.readouterr().err
+
+
+def test_bad_inputs_leave_nothing(tmp_path):
+    with pytest.raises(ArchError):
+        train_standalone(_cfg(tmp_path).model_copy(update={"arch": "|x~0|"}))
+    with pytest.raises(ConfigError, match="unknown key 'proxy.lrr'"):
+        load_config(None, ["proxy.lrr=1"], model=StandaloneConfig)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "space, arch, extra",
+    [
+        ("nb201", "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|", []),
+        (
+            "nb101",
+            '{"matrix": [[0,1,1],[0,0,1],[0,0,0]], "ops": ["input","conv3x3-bn-relu","output"]}',
+            ["proxy.cells=1"],
+        ),
+        (
+            "darts_nds",
+            "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 0), "
+            "('dil_conv_3x3', 2), ('avg_pool_3x3', 1), ('skip_connect', 0), ('sep_conv_5x5', 3), "
+            "('none', 4)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('skip_connect', 1), "
+            "('dil_conv_5x5', 2), ('max_pool_3x3', 0), ('avg_pool_3x3', 1), ('sep_conv_3x3', 3), "
+            "('skip_connect', 2), ('dil_conv_3x3', 4)], reduce_concat=[2, 3, 4, 5])",
+            ["proxy.cells=3"],
+        ),
+    ],
+)
+def test_every_space_trains_stand_alone(tmp_path, space, arch, extra):
+    overrides = [
+        f"space.name={space}",
+        "data.name=digits",
+        "runtime.threads=1",
+        "runtime.progress=false",
+        "proxy.epochs=1",
+        "proxy.channels=4",
+        "proxy.batch_size=128",
+        f"out_dir={tmp_path}",
+        *extra,
+    ]
+    cfg = load_config(None, overrides, model=StandaloneConfig).model_copy(update={"arch": arch})
+    summary = train_standalone(cfg)
+    assert summary["status"] == "finished" and summary["space"] == space
+    assert 0.0 <= summary["final"]["eval_acc"] <= 100.0
