@@ -23,6 +23,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wsnas.errors import ConfigError, did_you_mean
 
 
+def experiment_hash(d: dict[str, Any], *drop: str) -> str:
+    """12 hex digits of a config dict without where files live or go and how a run is run
+    (out_dir, name, runtime, logging, data.root) nor the dotted keys in DROP."""
+    d = json.loads(json.dumps(d))
+    for key in ("out_dir", "name", "runtime", "logging", "data.root", *drop):
+        *parents, last = key.split(".")
+        node = d
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(last, None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -172,13 +185,8 @@ class RunConfig(_Section):
 
     def hash(self) -> str:
         """Stable hash of what determines the results (not where files live or go)."""
-        d = self.to_dict()
-        for k in ("out_dir", "name", "runtime", "logging"):
-            d.pop(k)
-        d["data"].pop("root")
-        d["bench"].pop("cache_dir")
-        d["bench"].pop("source")  # a path; the table's identity is its metric + source checksum
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+        # bench.source is a path; the table's identity is its metric + source checksum
+        return experiment_hash(self.to_dict(), "bench.cache_dir", "bench.source")
 
 
 class ProxyConfig(_Section):
@@ -231,11 +239,7 @@ class StandaloneConfig(_Section):
 
     def hash(self) -> str:
         """Stable hash of what determines the result (space, arch, data, P_proxy, seed)."""
-        d = self.to_dict()
-        for k in ("out_dir", "name", "runtime", "logging"):
-            d.pop(k)
-        d["data"].pop("root")
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+        return experiment_hash(self.to_dict())
 
 
 AnyConfig = RunConfig | StandaloneConfig
@@ -244,21 +248,25 @@ AnyConfig = RunConfig | StandaloneConfig
 BASE_KEY = "_base_"
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (empty file: {}); ConfigError names the file."""
     try:
         text = path.read_text()
     except OSError as e:
-        raise ConfigError(f"config file {path}: cannot read ({e.strerror})") from None
+        raise ConfigError(f"{what} {path}: cannot read ({e.strerror})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path}: invalid YAML: {e}") from None
+        raise ConfigError(f"{what} {path}: invalid YAML: {e}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"config file {path}: top level must be a mapping, got {type(data).__name__}"
-        )
+        raise ConfigError(f"{what} {path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = read_yaml_mapping(path)
     base = data.pop(BASE_KEY, None)
     if base is not None:
         parent = _read_yaml((path.parent / base).resolve())

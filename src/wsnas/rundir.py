@@ -54,6 +54,17 @@ class RunDir:
             raise WsnasError(f"{self.path} is not a run dir: no config.yaml")
         return load_config(self.config, model=model)
 
+    def resume_config(self, overrides: list[str], model: type[Any] = RunConfig) -> Any:
+        """The run's config with OVERRIDES, refused if they would change its experiment (hash)."""
+        saved = self.load_config(model)
+        cfg = load_config(self.config, overrides, model=model)
+        if cfg.hash() != saved.hash():
+            raise WsnasError(
+                f"overrides {overrides} change the experiment of {self.path}; on resume only "
+                "runtime.*, logging.*, data.root, out_dir (and bench.source/cache_dir) may change"
+            )
+        return cfg
+
     def append_log(self, record: dict[str, Any]) -> None:
         with self.log.open("a") as f:
             f.write(json.dumps(record) + "\n")

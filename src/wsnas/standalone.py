@@ -20,10 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wsnas.checkpointing import Checkpointed
 from wsnas.config import StandaloneConfig
 from wsnas.errors import WsnasError
 from wsnas.rundir import RunDir
-from wsnas.runtime import autocast, memory_format, rng_state, seed_everything, set_rng_state, setup_runtime
+from wsnas.runtime import autocast, memory_format, seed_everything, setup_runtime
 from wsnas.spaces import get_space
 from wsnas.train import Diverged
 
@@ -33,7 +34,7 @@ def run_dir_for(cfg: StandaloneConfig) -> RunDir:
     return RunDir(Path(cfg.out_dir) / name)
 
 
-class StandaloneTrainer:
+class StandaloneTrainer(Checkpointed):
     """Owns one stand-alone run: network, optimizer, data and the run dir."""
 
     def __init__(self, cfg: StandaloneConfig, run: RunDir) -> None:
@@ -89,34 +90,6 @@ class StandaloneTrainer:
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0
-
-    # ---- checkpoint -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "epoch": self.epoch,
-            "config_hash": self.cfg.hash(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "rng": rng_state(self.rng),
-            "history": self.history,
-            "elapsed": self.elapsed,
-        }
-
-    def resume(self) -> None:
-        state = self.run.load_checkpoint()
-        if state is not None:
-            if state["config_hash"] != self.cfg.hash():
-                raise WsnasError(
-                    f"checkpoint {self.run.checkpoint} was written by config {state['config_hash']}, "
-                    f"but {self.run.config} resolves to {self.cfg.hash()}"
-                )
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
-            set_rng_state(state["rng"], self.rng)
-            self.epoch, self.history, self.elapsed = state["epoch"], state["history"], state["elapsed"]
-        self.run.rewrite_log(self.history)
 
     # ---- loop -------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from wsnas import distributed
+from wsnas.checkpointing import Checkpointed
 from wsnas.config import RunConfig
 from wsnas.errors import WsnasError
 from wsnas.evaluate import evaluate_pool, make_pool, write_eval_csv
@@ -27,9 +28,7 @@ from wsnas.runtime import (
     autocast,
     memory_format,
     resolve_device,
-    rng_state,
     seed_everything,
-    set_rng_state,
     setup_runtime,
 )
 from wsnas.samplers import build_sampler
@@ -46,7 +45,7 @@ class Diverged(WsnasError):
 Hook = Callable[["Trainer", dict[str, Any]], None]
 
 
-class Trainer:
+class Trainer(Checkpointed):
     """Owns one run: model, optimizer, data, sampler, pool and the run dir."""
 
     def __init__(self, cfg: RunConfig, run: RunDir) -> None:
@@ -112,37 +111,6 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0
-
-    # ---- checkpoint -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "epoch": self.epoch,
-            "config_hash": self.cfg.hash(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "rng": rng_state(self.rng),
-            "history": self.history,
-            "elapsed": self.elapsed,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state["config_hash"] != self.cfg.hash():
-            raise WsnasError(
-                f"checkpoint {self.run.checkpoint} was written by config {state['config_hash']}, "
-                f"but {self.run.config} resolves to {self.cfg.hash()}"
-            )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"], self.rng)
-        self.epoch, self.history, self.elapsed = state["epoch"], state["history"], state["elapsed"]
-
-    def resume(self) -> None:
-        state = self.run.load_checkpoint()
-        if state is not None:
-            self.load_state_dict(state)
-        self.run.rewrite_log(self.history)
 
     # ---- loop -------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wsnas import __version__
 from wsnas.bench.loaders import BUILT_PREFIX
-from wsnas.config import StandaloneConfig, load_config, validate, write_text_atomic
+from wsnas.config import StandaloneConfig, load_config, read_yaml_mapping, validate, write_text_atomic
 from wsnas.errors import ConfigError, WsnasError
 from wsnas.sweep.spec import ExecutorSpec
 
@@ -52,14 +52,7 @@ class BuildSpec(BaseModel):
 
 def load_build_spec(path: str | os.PathLike) -> tuple[BuildSpec, Path]:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"build spec {path}: cannot read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"build spec {path}: invalid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"build spec {path}: top level must be a mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "build spec")
     return validate(data, source=f"build spec {path}", model=BuildSpec), path.resolve().parent
 
 

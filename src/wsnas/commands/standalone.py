@@ -31,14 +31,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.config or any("=" not in a for a in extra):
             raise WsnasError("--resume takes the run dir's own config; give only key=value overrides")
         overrides = extra + overrides
-        run = RunDir(args.resume)
-        saved = run.load_config(StandaloneConfig)
-        cfg = load_config(run.config, overrides, model=StandaloneConfig)
-        if cfg.hash() != saved.hash():
-            raise WsnasError(
-                f"overrides {overrides} change the experiment of {run.path}; on resume only "
-                "runtime.*, data.root and out_dir may change"
-            )
+        cfg = RunDir(args.resume).resume_config(overrides, StandaloneConfig)
         summary = train_standalone(cfg, resume_dir=args.resume)
     else:
         if args.space is None or args.arch is None:

@@ -27,14 +27,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         if config is not None:
             raise WsnasError("--resume takes the run dir's own config; give only key=value overrides")
-        run = RunDir(args.resume)
-        saved = run.load_config()
-        cfg = load_config(run.config, overrides)
-        if cfg.hash() != saved.hash():
-            raise WsnasError(
-                f"overrides {overrides} change the experiment of {run.path}; on resume only "
-                "runtime.*, data.root, bench.source/cache_dir and out_dir may change"
-            )
+        cfg = RunDir(args.resume).resume_config(overrides)
         summary = train(cfg, resume_dir=args.resume)
     else:
         summary = train(load_config(config, overrides))

@@ -7,6 +7,7 @@ the trainer, samplers, metrics and CLI only speak this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from itertools import product
 from typing import Any, ClassVar
 
 import numpy as np
@@ -76,6 +77,58 @@ class SearchSpace(ABC):
 
     def info(self) -> dict[str, Any]:
         return {"space": self.name, "num_archs": self.num_archs, "num_unique": self.num_unique}
+
+
+class EdgeOpSpace(SearchSpace):
+    """A cell with one op per edge from a fixed list (NB201 and its family).
+
+    Encodings are tuples of op indices in `edges` order; subclasses give the
+    codec and `unique_classes()` (sorted canonical ids, the encodings of each).
+    """
+
+    ops: tuple[str, ...] = ()
+    edges: tuple[tuple[int, int], ...] = ()
+
+    @abstractmethod
+    def unique_classes(self) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
+        """(sorted canonical ids, the encodings of each id)."""
+
+    @property
+    def num_archs(self) -> int:
+        return len(self.ops) ** len(self.edges)
+
+    @property
+    def num_unique(self) -> int:
+        return len(self.unique_classes()[0])
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return tuple(int(o) for o in rng.integers(0, len(self.ops), size=len(self.edges)))
+
+    def sample_unique(self, rng: np.random.Generator) -> Any:
+        """Pick a unique cell uniformly, then one of its encodings uniformly.
+
+        The class is what Random-A makes uniform; drawing the encoding at random
+        (rather than a fixed representative) keeps every isomorphic weight path
+        in training.
+        """
+        _, members = self.unique_classes()
+        group = members[int(rng.integers(len(members)))]
+        return group[int(rng.integers(len(group)))]
+
+    def all_archs(self) -> list[Any]:
+        """Every encoding, base-len(ops) digits with the first edge most significant."""
+        return list(product(range(len(self.ops)), repeat=len(self.edges)))
+
+    def fair_num_ops(self) -> int:
+        return len(self.ops)
+
+    def fair_paths(self, rng: np.random.Generator) -> list[Any]:
+        """Each edge runs through an independent permutation of the ops."""
+        perms = [rng.permutation(len(self.ops)) for _ in self.edges]
+        return [tuple(int(p[k]) for p in perms) for k in range(len(self.ops))]
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "ops": list(self.ops), "edges": [list(e) for e in self.edges]}
 
 
 def get_space(name: str) -> SearchSpace:

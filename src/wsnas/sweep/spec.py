@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wsnas.errors import ConfigError, did_you_mean
@@ -127,15 +126,10 @@ class SweepSpec(_Section):
 
 def load_spec(path: str | os.PathLike) -> tuple[SweepSpec, Path]:
     """Read and validate a spec file; return it with the folder its relative paths start from."""
+    from wsnas.config import read_yaml_mapping
+
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"sweep spec {path}: cannot read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"sweep spec {path}: invalid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"sweep spec {path}: top level must be a mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "sweep spec")
     return parse_spec(data, source=f"sweep spec {path}"), path.resolve().parent
 
 

@@ -18,10 +18,8 @@ from functools import cache
 from itertools import product
 from typing import Any
 
-import numpy as np
-
 from wsnas.errors import ArchError
-from wsnas.spaces.base import SPACES, SearchSpace
+from wsnas.spaces.base import SPACES, EdgeOpSpace
 from wsnas.spaces.nb201 import arch as nb201
 
 OPS = nb201.OPS
@@ -70,7 +68,7 @@ def unique_classes() -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
 
 
 @SPACES.register("nb201_mini")
-class MiniSpace(SearchSpace):
+class MiniSpace(EdgeOpSpace):
     """3-node NB201 cells: 125 encodings; ground truth on digits shipped with wsnas."""
 
     name = "nb201_mini"
@@ -86,14 +84,6 @@ class MiniSpace(SearchSpace):
         "cells": 1,
     }
 
-    @property
-    def num_archs(self) -> int:
-        return len(OPS) ** len(EDGES)
-
-    @property
-    def num_unique(self) -> int:
-        return len(unique_classes()[0])
-
     def parse(self, text: str) -> Arch:
         return parse_arch(text)
 
@@ -103,19 +93,6 @@ class MiniSpace(SearchSpace):
     def canonical(self, arch: Any) -> str:
         """NB201's rule on the embedded cell, i.e. the expression of node 2."""
         return nb201.canonical_id(embed(parse_arch(arch) if isinstance(arch, str) else arch))
-
-    def sample(self, rng: np.random.Generator) -> Arch:
-        return tuple(int(o) for o in rng.integers(0, len(OPS), size=len(EDGES)))  # type: ignore[return-value]
-
-    def sample_unique(self, rng: np.random.Generator) -> Arch:
-        """A unique cell uniformly, then one of its encodings uniformly (as NB201's Random-A)."""
-        _, members = unique_classes()
-        group = members[int(rng.integers(len(members)))]
-        return group[int(rng.integers(len(group)))]
-
-    def all_archs(self) -> list[Arch]:
-        """Every encoding, in the order of the shipped table (base-5, edge 0 most significant)."""
-        return list(product(range(len(OPS)), repeat=len(EDGES)))  # type: ignore[arg-type]
 
     def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         from wsnas.spaces.mini.supernet import MiniSuperNet
@@ -138,17 +115,11 @@ class MiniSpace(SearchSpace):
         flops = flops_millions(embed(arch), C=channels, N=cells, image_size=8)
         return {"params_m": round(params / 1e6, 6), "flops_m": round(flops, 6)}
 
-    def fair_num_ops(self) -> int:
-        return len(OPS)
-
-    def fair_paths(self, rng: np.random.Generator) -> list[Arch]:
-        perms = [rng.permutation(len(OPS)) for _ in EDGES]
-        return [tuple(int(p[k]) for p in perms) for k in range(len(OPS))]  # type: ignore[misc]
+    def unique_classes(self) -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
+        return unique_classes()
 
     def info(self) -> dict[str, Any]:
         return {
             **super().info(),
-            "ops": list(OPS),
-            "edges": [list(e) for e in EDGES],
             "unique_rule": "NAS-Bench-201's, on the cell embedded as node 3 = node 2",
         }

@@ -11,10 +11,8 @@ from functools import cache
 from itertools import product
 from typing import Any
 
-import numpy as np
-
 from wsnas.errors import ArchError, did_you_mean
-from wsnas.spaces.base import SPACES, SearchSpace
+from wsnas.spaces.base import SPACES, EdgeOpSpace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NUM_NODES = 4
@@ -139,7 +137,7 @@ def unique_classes() -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
 
 
 @SPACES.register("nb201")
-class NB201Space(SearchSpace):
+class NB201Space(EdgeOpSpace):
     """NAS-Bench-201 cell space: 5^6 = 15,625 encodings, 6,466 unique cells."""
 
     name = "nb201"
@@ -155,14 +153,6 @@ class NB201Space(SearchSpace):
         "cells": 5,
     }
 
-    @property
-    def num_archs(self) -> int:
-        return len(OPS) ** len(EDGES)
-
-    @property
-    def num_unique(self) -> int:
-        return len(unique_classes()[0])
-
     def parse(self, text: str) -> Arch:
         return parse_arch(text)
 
@@ -171,20 +161,6 @@ class NB201Space(SearchSpace):
 
     def canonical(self, arch: Arch | str) -> str:
         return canonical_id(parse_arch(arch) if isinstance(arch, str) else arch)
-
-    def sample(self, rng: np.random.Generator) -> Arch:
-        return tuple(int(o) for o in rng.integers(0, len(OPS), size=len(EDGES)))
-
-    def sample_unique(self, rng: np.random.Generator) -> Arch:
-        """Pick a unique cell uniformly, then one of its encodings uniformly.
-
-        The class is what Random-A makes uniform; drawing the encoding at random
-        (rather than a fixed representative) keeps every isomorphic weight path
-        in training.
-        """
-        _, members = unique_classes()
-        group = members[int(rng.integers(len(members)))]
-        return group[int(rng.integers(len(group)))]
 
     def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The NB201 super-net (f_ws) for the mapping and low-fidelity factors."""
@@ -206,18 +182,11 @@ class NB201Space(SearchSpace):
         params = count_params(self.standalone(arch))
         return {"params_m": round(params / 1e6, 6), "flops_m": round(flops_millions(arch), 6)}
 
-    def fair_num_ops(self) -> int:
-        return len(OPS)
-
-    def fair_paths(self, rng: np.random.Generator) -> list[Arch]:
-        """Each edge runs through an independent permutation of the 5 ops."""
-        perms = [rng.permutation(len(OPS)) for _ in EDGES]
-        return [tuple(int(p[k]) for p in perms) for k in range(len(OPS))]
+    def unique_classes(self) -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
+        return unique_classes()
 
     def info(self) -> dict:
         return {
             **super().info(),
-            "ops": list(OPS),
-            "edges": [list(e) for e in EDGES],
             "unique_rule": "NAS-Bench-201 expression rule (none/# pruning, skip identity, sorted terms)",
         }

@@ -1,0 +1,33 @@
+"""`wsnas demo` end to end: the shipped benchmark, two super-nets, the metrics, the report."""
+
+import json
+import re
+
+import pytest
+
+from wsnas.cli import main
+
+pytest.importorskip("sklearn")
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))  # no user cache: the shipped table
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "runtime.threads=2"]) == 0
+    text = capsys.readouterr().out
+    for label in ("super-net accuracy (%)", "Kendall-Tau", "sparse Kendall-Tau", "P>R",
+                  "final searched model (%)"):
+        assert re.search(rf"^{re.escape(label)}\s+\S+\s+\S+$", text, re.M), label
+    assert "bn-batch-stats" in text and "bn-tracked-stats" in text
+    assert "125 architectures" in text and "report:" in text
+    for name in ("bn-batch-stats", "bn-tracked-stats"):
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert summary["status"] == "finished" and summary["final"]["pool_size"] == 125
+        assert -1.0 <= summary["final"]["kdt"] <= 1.0
+    batch = json.loads((out / "bn-batch-stats" / "summary.json").read_text())["final"]
+    assert batch["supernet_acc_mean"] > 50.0  # the shared weights learned the task
+    assert (out / "report" / "index.html").is_file()
+    # a second call reuses the finished runs instead of training again
+    assert main(["demo", "--out", str(out), "runtime.threads=2", "--no-report"]) == 0
+    assert "reused" in capsys.readouterr().err
