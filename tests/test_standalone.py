@@ -15,17 +15,12 @@ pytest.importorskip("sklearn")
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|"
 
 
+OVERRIDES = ["space.name=nb201_mini", "data.name=digits", "runtime.device=cpu", "runtime.threads=1",
+             "runtime.progress=false", "proxy.channels=4"]
+
+
 def _cfg(tmp_path, **proxy):
-    overrides = [
-        "space.name=nb201_mini",
-        "data.name=digits",
-        "runtime.device=cpu",
-        "runtime.threads=1",
-        "runtime.progress=false",
-        f"out_dir={tmp_path}",
-        "proxy.channels=4",
-    ]
-    overrides += [f"proxy.{k}={v}" for k, v in proxy.items()]
+    overrides = [*OVERRIDES, f"out_dir={tmp_path}", *(f"proxy.{k}={v}" for k, v in proxy.items())]
     return load_config(None, overrides, model=StandaloneConfig).model_copy(update={"arch": ARCH})
 
 
@@ -164,3 +159,12 @@ def test_every_space_trains_stand_alone(tmp_path, space, arch, extra):
     summary = train_standalone(cfg)
     assert summary["status"] == "finished" and summary["space"] == space
     assert 0.0 <= summary["final"]["eval_acc"] <= 100.0
+
+
+def test_tensorboard_logging(tmp_path):
+    pytest.importorskip("tensorboard", reason="optional extra: pip install 'wsnas[tensorboard]'")
+    cfg = load_config(None, [*OVERRIDES, f"out_dir={tmp_path}", "proxy.epochs=1", "logging.tensorboard=true"],
+                      model=StandaloneConfig).model_copy(update={"arch": ARCH})
+    summary = train_standalone(cfg)
+    events = list((tmp_path / summary["run_dir"].split("/")[-1] / "tb").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0

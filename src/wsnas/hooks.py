@@ -48,3 +48,15 @@ class TensorBoardHook:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def fit_with_logging(trainer: Any, tensorboard: bool) -> dict[str, Any]:
+    """`trainer.fit()`, with a TensorBoardHook on `trainer.hooks` (events in run_dir/tb) when asked."""
+    if not tensorboard:
+        return trainer.fit()
+    tb = TensorBoardHook(trainer.run.path / "tb")
+    trainer.hooks.append(tb)
+    try:
+        return trainer.fit()
+    finally:
+        tb.close()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from wsnas.checkpointing import Checkpointed
 from wsnas.config import StandaloneConfig
@@ -41,6 +42,7 @@ class StandaloneTrainer(Checkpointed):
         from wsnas.data import Split, load_splits
 
         self.cfg, self.run = cfg, run
+        self.hooks: list[Any] = []
         self.device = setup_runtime(cfg.runtime)
         seed_everything(cfg.seed)
         self.space = get_space(cfg.space.name)
@@ -105,6 +107,8 @@ class StandaloneTrainer(Checkpointed):
             self.run.save_checkpoint(self.state_dict())
             for r in records:
                 self.run.append_log(r)
+                for hook in self.hooks:
+                    hook(self, r)
         return self.finish()
 
     def train_epoch(self) -> dict[str, Any]:
@@ -115,7 +119,14 @@ class StandaloneTrainer(Checkpointed):
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
         seen, t0 = 0, time.perf_counter()
-        for x, y in self.loader:
+        batches = tqdm(
+            self.loader,
+            desc=f"epoch {self.epoch + 1}/{self.proxy.epochs}",
+            disable=not self.cfg.runtime.progress,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        for x, y in batches:
             self.optimizer.zero_grad(set_to_none=True)
             with autocast(device, self.cfg.runtime.amp):
                 out = model(x)
@@ -199,6 +210,10 @@ class StandaloneTrainer(Checkpointed):
 
 def train_standalone(cfg: StandaloneConfig, resume_dir: str | None = None) -> dict[str, Any]:
     """Start a stand-alone run (or resume RUN_DIR with `cfg` = its config); returns its summary."""
+    from wsnas.hooks import fit_with_logging, require_tensorboard
+
+    if cfg.logging.tensorboard:
+        require_tensorboard()  # before anything is written
     if resume_dir is not None:
         run = RunDir(resume_dir)
         trainer = StandaloneTrainer(cfg, run)
@@ -207,4 +222,4 @@ def train_standalone(cfg: StandaloneConfig, resume_dir: str | None = None) -> di
         run = run_dir_for(cfg)
         trainer = StandaloneTrainer(cfg, run)  # validates arch, data and space before writing
         run.create(cfg, resume_hint=f"wsnas standalone train --resume {run.path}")
-    return trainer.fit()
+    return fit_with_logging(trainer, cfg.logging.tensorboard)

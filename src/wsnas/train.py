@@ -289,13 +289,6 @@ def _train(cfg: RunConfig, resume_dir: str | None, env: distributed.DistEnv) -> 
         if error is not None:
             raise WsnasError(error)
         trainer = Trainer(cfg, run)
-    if not (cfg.logging.tensorboard and env.is_main):
-        return trainer.fit()
-    from wsnas.hooks import TensorBoardHook
+    from wsnas.hooks import fit_with_logging
 
-    tb = TensorBoardHook(run.path / "tb")
-    trainer.hooks.append(tb)
-    try:
-        return trainer.fit()
-    finally:
-        tb.close()
+    return fit_with_logging(trainer, cfg.logging.tensorboard and env.is_main)
