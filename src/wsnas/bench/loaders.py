@@ -8,12 +8,13 @@ for one metric and schedule. Loader modules register themselves on import;
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from wsnas.bench.table import Benchmark
-from wsnas.errors import BenchmarkError, ConfigError
+from wsnas.errors import BenchmarkError, ConfigError, did_you_mean
 from wsnas.registry import Registry
 
 
@@ -48,6 +49,20 @@ class BenchLoader:
         """The cache's spelling of METRIC (None = the default); built tables' names pass as they are."""
         m = self.default_metric if metric is None else str(metric)
         return m if m.startswith(BUILT_PREFIX) else self.normalize_metric(m)
+
+
+def metric_from_aliases(
+    metric: str, m: str, metrics: Iterable[str], aliases: dict[str, str], benchmark: str
+) -> str:
+    """M (METRIC lower-cased, prefixes removed) mapped through ALIASES to one of METRICS,
+    else a BenchmarkError listing the metrics, the aliases and a close match."""
+    m, metrics = aliases.get(m, m), list(metrics)
+    if m not in metrics:
+        raise BenchmarkError(
+            f"{benchmark} has no metric {metric!r}; metrics: {', '.join(metrics)} "
+            f"(aliases: {', '.join(aliases)}){did_you_mean(m, [*metrics, *aliases])}"
+        )
+    return m
 
 
 BUILT_PREFIX = "standalone/"

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsnas.bench.loaders import LOADERS, BenchLoader
+from wsnas.bench.loaders import LOADERS, BenchLoader, metric_from_aliases
 from wsnas.bench.table import Benchmark
 from wsnas.errors import ArchError, BenchmarkError, did_you_mean
 from wsnas.spaces.darts.genotype import FIELDS, Genotype, canonical_id, format_genotype, make_genotype
@@ -70,14 +70,7 @@ _MACRO_RE = re.compile(r"w(\d+)d(\d+)\Z")
 def normalize_metric(metric: str) -> str:
     """'test' or 'train' (NDS field names and 'cifar10/' prefix accepted)."""
     m = str(metric).strip().lower().removeprefix("cifar10/")
-    m = _ALIASES.get(m, m)
-    if m not in METRICS:
-        names = [*METRICS, *_ALIASES]
-        raise BenchmarkError(
-            f"DARTS-NDS has no metric {metric!r}; metrics: {', '.join(METRICS)} "
-            f"(aliases: {', '.join(_ALIASES)}){did_you_mean(m, names)}"
-        )
-    return m
+    return metric_from_aliases(metric, m, METRICS, _ALIASES, "DARTS-NDS")
 
 
 def macro_key(width: int, depth: int) -> str:

@@ -41,7 +41,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from wsnas.bench.loaders import LOADERS, BenchLoader
+from wsnas.bench.loaders import LOADERS, BenchLoader, metric_from_aliases
 from wsnas.bench.table import Benchmark
 from wsnas.errors import BenchmarkError, did_you_mean
 
@@ -87,14 +87,7 @@ def normalize_metric(metric: str) -> str:
     m = str(metric).strip().lower()
     for prefix in ("cifar10/", "final_"):
         m = m.removeprefix(prefix)
-    m = _ALIASES.get(m, m)
-    if m not in METRICS:
-        names = [*METRICS, *_ALIASES]
-        raise BenchmarkError(
-            f"NAS-Bench-101 has no metric {metric!r}; metrics: {', '.join(METRICS)} "
-            f"(aliases: {', '.join(_ALIASES)}){did_you_mean(m, names)}"
-        )
-    return m
+    return metric_from_aliases(metric, m, METRICS, _ALIASES, "NAS-Bench-101")
 
 
 def _epochs(schedule: str, where: str) -> int:
