@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import os
 import pickle
 from pathlib import Path
 
@@ -51,12 +50,6 @@ NATS = {  # real NATS-Bench records: index -> (arch, cifar10 flop, cifar100 flop
 }
 
 
-def _shared_data() -> Path | None:
-    env = os.environ.get("WSNAS_SHARED_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    return path if path.is_dir() else None
-
-
 def _net(**mapping: object) -> NB201SuperNet:
     torch.manual_seed(0)
     return build_supernet(MappingConfig(**mapping), TINY)
@@ -73,10 +66,9 @@ def _cells(net: NB201SuperNet) -> list[NB201SuperCell]:
 # ---- stand-alone network: the benchmark's params and FLOPs ------------------------------------
 
 
-def test_params_match_benchmark_sample() -> None:
-    shared = _shared_data()
-    path = shared / "nb201" / "nb201_params_sample.csv" if shared else None
-    if path is None or not path.is_file():
+def test_params_match_benchmark_sample(shared_data: Path) -> None:
+    path = shared_data / "nb201" / "nb201_params_sample.csv"
+    if not path.is_file():
         pytest.skip("real data absent: ../shared/data/nb201/nb201_params_sample.csv")
     with path.open() as f:
         rows = list(csv.DictReader(f))
