@@ -18,14 +18,15 @@ def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     for label in ("super-net accuracy (%)", "Kendall-Tau", "sparse Kendall-Tau", "P>R",
                   "final searched model (%)"):
-        assert re.search(rf"^{re.escape(label)}\s+\S+\s+\S+$", text, re.M), label
-    assert "bn-batch-stats" in text and "bn-tracked-stats" in text
-    assert "125 architectures" in text and "report:" in text
+        assert re.search(rf"^{re.escape(label)}(\s+\S+ \+- \S+){{2}}$", text, re.M), label
+    assert "bn-batch-stats" in text and "bn-tracked-stats" in text and "over 3 seeds" in text
+    assert "125 architectures" in text and "report:" in text and "Figure 4" in text
     for name in ("bn-batch-stats", "bn-tracked-stats"):
-        summary = json.loads((out / name / "summary.json").read_text())
-        assert summary["status"] == "finished" and summary["final"]["pool_size"] == 125
-        assert -1.0 <= summary["final"]["kdt"] <= 1.0
-    batch = json.loads((out / "bn-batch-stats" / "summary.json").read_text())["final"]
+        for seed in (0, 1, 2):
+            summary = json.loads((out / f"{name}-s{seed}" / "summary.json").read_text())
+            assert summary["status"] == "finished" and summary["final"]["pool_size"] == 125
+            assert -1.0 <= summary["final"]["kdt"] <= 1.0
+    batch = json.loads((out / "bn-batch-stats-s0" / "summary.json").read_text())["final"]
     assert batch["supernet_acc_mean"] > 50.0  # the shared weights learned the task
     assert (out / "report" / "index.html").is_file()
     # a second call reuses the finished runs instead of training again

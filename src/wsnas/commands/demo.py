@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides of the demo config")
     p.add_argument("--out", default="runs/demo", help="where the run dirs and report go (default runs/demo)")
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds per setting (default 0 1 2)"
+    )
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.set_defaults(func=_demo)
 
