@@ -8,6 +8,7 @@ import pytest
 
 from wsnas.bench import open_benchmark
 from wsnas.bench.table import Benchmark
+from wsnas.cli import main
 from wsnas.config import StandaloneConfig, validate
 from wsnas.spaces import get_space
 from wsnas.spaces.mini.benchmark import METRIC, RUNS, SCHEDULE, TABLE
@@ -55,10 +56,13 @@ def test_per_seed_results_average_to_the_table(table, runs):
         assert table.acc_of(arch) == pytest.approx(np.mean(accs), abs=1e-3)
 
 
-def test_loader_serves_the_shipped_table(tmp_path):
+def test_loader_serves_the_shipped_table(tmp_path, capsys):
+    assert main(["bench", "info", "nb201_mini", "--cache-dir", str(tmp_path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["size"] == 125 and info["unique"] == 60 and info["source_status"] == "valid"
     bench = open_benchmark("nb201_mini", cache_dir=tmp_path)
     assert bench.size == 125 and bench.metric == METRIC
-    assert json.loads(json.dumps(bench.meta))["source"] == str(TABLE)
+    assert bench.meta["source"] == str(TABLE)
 
 
 @pytest.mark.parametrize("row", [31, 93])  # all-skip, all-conv3x3

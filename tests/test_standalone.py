@@ -93,6 +93,11 @@ def test_cli_train_resume_and_errors(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "finished" and out["arch"] == ARCH and "eval_acc" in out
     assert main(["standalone", "train", "--resume", str(tmp_path / "r")]) == 0  # finished: nothing left
+    cfg_file = tmp_path / "sa.yaml"
+    cfg_file.write_text("data:\n  name: digits\nproxy:\n  epochs: 1\n  channels: 4\n")
+    assert main(["standalone", "train", "nb201_mini", ARCH, "--config", str(cfg_file), "runtime.threads=1",
+                 f"out_dir={tmp_path}", "name=c"]) == 0  # overrides after the option
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["status"] == "finished"
     assert main(["standalone", "train", "--resume", str(tmp_path / "r"), "proxy.lr=0.5"]) == 2
     assert "change the experiment" in capsys.readouterr().err
     assert (

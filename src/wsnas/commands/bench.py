@@ -88,6 +88,10 @@ def _info(args: argparse.Namespace) -> None:
     metric = loader.resolve_metric(args.metric)
     schedule = str(loader.default_schedule if args.schedule is None else args.schedule)
     path = cache_path(args.space, metric, schedule, args.cache_dir)
+    if not path.exists() and loader.default_source is not None:  # shipped with wsnas: import it now
+        from wsnas.bench import open_benchmark
+
+        open_benchmark(args.space, metric=metric, schedule=schedule, cache_dir=args.cache_dir)
     if not path.exists():
         hint = f" --cache-dir {args.cache_dir}" if args.cache_dir else ""
         raise BenchmarkError(
