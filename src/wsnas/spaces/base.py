@@ -7,6 +7,7 @@ the trainer, samplers, metrics and CLI only speak this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from itertools import product
 from typing import Any, ClassVar
 
@@ -77,6 +78,17 @@ class SearchSpace(ABC):
 
     def info(self) -> dict[str, Any]:
         return {"space": self.name, "num_archs": self.num_archs, "num_unique": self.num_unique}
+
+
+def group_by_canonical(
+    archs: Iterable[Any], canonical: Callable[[Any], str]
+) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
+    """(sorted canonical ids, the encodings of each id, in the order given)."""
+    groups: dict[str, list[Any]] = {}
+    for a in archs:
+        groups.setdefault(canonical(a), []).append(a)
+    ids = tuple(sorted(groups))
+    return ids, tuple(tuple(groups[k]) for k in ids)
 
 
 class EdgeOpSpace(SearchSpace):

@@ -19,7 +19,7 @@ from itertools import product
 from typing import Any
 
 from wsnas.errors import ArchError
-from wsnas.spaces.base import SPACES, EdgeOpSpace
+from wsnas.spaces.base import SPACES, EdgeOpSpace, group_by_canonical
 from wsnas.spaces.nb201 import arch as nb201
 
 OPS = nb201.OPS
@@ -60,11 +60,8 @@ def format_arch(arch: Any) -> str:
 @cache
 def unique_classes() -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
     """(sorted canonical ids, the encodings of each)."""
-    groups: dict[str, list[Arch]] = {}
-    for a in product(range(len(OPS)), repeat=len(EDGES)):
-        groups.setdefault(nb201.canonical_id(embed(a)), []).append(a)  # type: ignore[arg-type]
-    ids = tuple(sorted(groups))
-    return ids, tuple(tuple(groups[k]) for k in ids)
+    archs = product(range(len(OPS)), repeat=len(EDGES))
+    return group_by_canonical(archs, lambda a: nb201.canonical_id(embed(a)))
 
 
 @SPACES.register("nb201_mini")

@@ -12,7 +12,7 @@ from itertools import product
 from typing import Any
 
 from wsnas.errors import ArchError, did_you_mean
-from wsnas.spaces.base import SPACES, EdgeOpSpace
+from wsnas.spaces.base import SPACES, EdgeOpSpace, group_by_canonical
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NUM_NODES = 4
@@ -129,11 +129,7 @@ def all_archs() -> tuple[Arch, ...]:
 @cache
 def unique_classes() -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
     """(sorted canonical ids, the encodings of each id)."""
-    groups: dict[str, list[Arch]] = {}
-    for a in all_archs():
-        groups.setdefault(canonical_id(a), []).append(a)
-    ids = tuple(sorted(groups))
-    return ids, tuple(tuple(groups[k]) for k in ids)
+    return group_by_canonical(all_archs(), canonical_id)
 
 
 @SPACES.register("nb201")
