@@ -12,6 +12,7 @@ from wsnas.bench.build import Build, load_build_spec
 from wsnas.bench.table import Benchmark
 from wsnas.cli import main
 from wsnas.errors import BenchmarkError, ConfigError
+from wsnas.spaces import get_space
 
 pytest.importorskip("sklearn")
 
@@ -121,8 +122,26 @@ def test_bad_specs_are_explained(tmp_path):
     with pytest.raises(ConfigError, match="twice"):
         Build(spec, d, tmp_path / "b")
     spec, d = load_build_spec(_spec(tmp_path, archs="all", space="nb101"))
-    with pytest.raises(ConfigError, match="list the archs"):
+    with pytest.raises(ConfigError, match="list the archs to train, or draw some"):
         Build(spec, d, tmp_path / "b")
+    (tmp_path / "archs.txt").write_text("# two cells\n|none~0|+|none~0|none~1|\n\n|x~0|\n")
+    spec, d = load_build_spec(_spec(tmp_path, archs_file="archs.txt"))
+    with pytest.raises(ConfigError, match="archs.txt line 4: .*expected 2 nodes"):
+        Build(spec, d, tmp_path / "b")
+
+
+def test_arch_file_and_sampled_subsets(tmp_path):
+    (tmp_path / "archs.txt").write_text("# two cells\n|none~0|+|none~0|none~1|\n\n" + ARCHS[0] + "\n")
+    spec, d = load_build_spec(_spec(tmp_path, archs_file="archs.txt"))
+    assert Build(spec, d, tmp_path / "b").archs == ["|none~0|+|none~0|none~1|", ARCHS[0]]
+    spec, d = load_build_spec(_spec(tmp_path, archs="unique", sample=10, sample_seed=3))
+    picked = Build(spec, d, tmp_path / "b").archs
+    assert len(picked) == 10 == len({get_space("nb201_mini").canonical(a) for a in picked})
+    assert picked == Build(spec, d, tmp_path / "b").archs  # seeded
+    # a space that does not enumerate its cells: Random-A draws, distinct unique cells
+    spec, d = load_build_spec(_spec(tmp_path, space="darts_nds", archs="all", sample=5))
+    darts = Build(spec, d, tmp_path / "b").archs
+    assert len(darts) == 5 and len({get_space("darts_nds").canonical(a) for a in darts}) == 5
 
 
 def test_unique_mode_trains_one_encoding_per_cell(tmp_path):

@@ -46,6 +46,13 @@ class BuildSpec(BaseModel):
     archs: Literal["all", "unique"] | list[str] = "all"
     """all: every encoding the space enumerates; unique: the first encoding of each unique
     cell; or a list of arch strings."""
+    archs_file: str | None = None
+    """A text file of arch strings, one per line (relative to the spec file); replaces `archs`."""
+    sample: int | None = Field(None, ge=1)
+    """Train only this many, drawn without replacement (seeded by `sample_seed`): from the
+    list, or from all / unique cells; spaces that do not enumerate theirs (nb101, darts_nds)
+    draw unique cells with their Random-A sampler."""
+    sample_seed: int = 0
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
 
@@ -54,6 +61,38 @@ def load_build_spec(path: str | os.PathLike) -> tuple[BuildSpec, Path]:
     path = Path(path)
     data = read_yaml_mapping(path, "build spec")
     return validate(data, source=f"build spec {path}", model=BuildSpec), path.resolve().parent
+
+
+def read_arch_file(path: Path, space: Any) -> list[str]:
+    """Arch strings, one per line (blank lines and `#` comments skipped), in the space's format."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        raise ConfigError(f"build spec: archs_file {path}: cannot read ({e.strerror})") from None
+    out = []
+    for n, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            out.append(space.format(space.parse(text)))
+        except WsnasError as e:
+            raise ConfigError(f"build spec: archs_file {path} line {n}: {e}") from None
+    if not out:
+        raise ConfigError(f"build spec: archs_file {path} lists no architecture")
+    return out
+
+
+def sample_unique_archs(space: Any, n: int, seed: int) -> list[str]:
+    """N architectures with distinct canonical ids from the space's Random-A sampler."""
+    rng = np.random.default_rng(seed)
+    seen: dict[str, str] = {}
+    for _ in range(100 * n):
+        arch = space.sample_unique(rng)
+        seen.setdefault(space.canonical(arch), space.format(arch))
+        if len(seen) == n:
+            return list(seen.values())
+    raise ConfigError(f"build spec: sample={n}: only {len(seen)} distinct {space.name} cells found")
 
 
 def built_metric(cfg: StandaloneConfig) -> str:
@@ -97,25 +136,31 @@ class Build:
         self.threads = threads or ex.threads
         self.address = address or ex.address
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-        self.archs = self._archs()
+        self.archs = self._archs(spec_dir)
 
-    def _archs(self) -> list[str]:
-        sp, archs = self.space, self.spec.archs
-        if isinstance(archs, list):
-            strs = [sp.format(sp.parse(a)) for a in archs]
-        else:
-            every = getattr(sp, "all_archs", None)
-            if every is None:
-                raise ConfigError(
-                    f"build spec: archs={archs!r} needs a space that enumerates its architectures; "
-                    f"{sp.name} does not: list the archs to train"
-                )
-            strs = [sp.format(a) for a in every()]
-            if archs == "unique":
+    def _archs(self, spec_dir: Path) -> list[str]:
+        sp, spec = self.space, self.spec
+        if spec.archs_file is not None:
+            strs = read_arch_file(spec_dir / spec.archs_file, sp)
+        elif isinstance(spec.archs, list):
+            strs = [sp.format(sp.parse(a)) for a in spec.archs]
+        elif getattr(sp, "all_archs", None) is not None:
+            strs = [sp.format(a) for a in sp.all_archs()]  # type: ignore[attr-defined]
+            if spec.archs == "unique":
                 seen: set[str] = set()
                 strs = [a for a in strs if not (sp.canonical(a) in seen or seen.add(sp.canonical(a)))]
+        elif spec.sample is not None:
+            return sample_unique_archs(sp, spec.sample, spec.sample_seed)
+        else:
+            raise ConfigError(
+                f"build spec: archs={spec.archs!r} needs a space that enumerates its architectures; "
+                f"{sp.name} does not: list the archs to train, or draw some with `sample: N`"
+            )
         if len(set(strs)) != len(strs):
             raise ConfigError("build spec: archs lists an architecture twice")
+        if spec.sample is not None and spec.sample < len(strs):
+            rng = np.random.default_rng(spec.sample_seed)
+            strs = [strs[i] for i in sorted(rng.choice(len(strs), size=spec.sample, replace=False))]
         return strs
 
     def run_dir(self, i: int, seed: int) -> Path:
