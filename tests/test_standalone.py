@@ -173,3 +173,16 @@ def test_tensorboard_logging(tmp_path):
     summary = train_standalone(cfg)
     events = list((tmp_path / summary["run_dir"].split("/")[-1] / "tb").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def test_nb201_on_real_cifar10(tmp_path, cifar10_root):
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    overrides = ["space.name=nb201", f"data.root={cifar10_root}", "data.train_portion=0.01",
+                 "runtime.threads=2", "runtime.progress=false", "proxy.epochs=1", "proxy.channels=4",
+                 "proxy.cells=1", "proxy.batch_size=100", f"out_dir={tmp_path}"]
+    cfg = load_config(None, overrides, model=StandaloneConfig).model_copy(update={"arch": arch})
+    summary = train_standalone(cfg)
+    log = [json.loads(line) for line in (tmp_path / summary["run_dir"].split("/")[-1] / "log.jsonl")
+           .read_text().splitlines()]
+    assert log[0]["type"] == "epoch" and log[-1]["eval_images"] == 10000  # the whole test set
+    assert summary["proxy"]["lr"] == 0.1 and summary["proxy"]["nesterov"] is True
