@@ -32,3 +32,15 @@ def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
     # a second call reuses the finished runs instead of training again
     assert main(["demo", "--out", str(out), "runtime.threads=2", "--no-report"]) == 0
     assert "reused" in capsys.readouterr().err
+
+
+def test_demo_seeds_and_overrides(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))
+    args = ["demo", "--seeds", "5", "--out", str(tmp_path), "protocol.epochs=1", "eval.epochs=[]",
+            "runtime.threads=2", "--no-report"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "over 1 seed)" in text and "report:" not in text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == [
+        "bn-batch-stats-s5", "bn-tracked-stats-s5"]
+    assert json.loads((tmp_path / "bn-batch-stats-s5" / "summary.json").read_text())["epochs"] == 1

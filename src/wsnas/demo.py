@@ -119,7 +119,7 @@ def format_result(res: DemoResult) -> str:
     lines = [
         "wsnas demo: nb201_mini super-nets on digits, scored against the shipped ground truth",
         f"({first[0]['benchmark']['size']} architectures, all in the evaluation pool; "
-        f"mean +- std over {len(first)} seeds)",
+        f"mean +- std over {len(first)} seed{'s' if len(first) > 1 else ''})",
         "",
         f"{'':{width}}" + "".join(f"  {n:>{col}}" for n in names),
     ]

@@ -28,6 +28,7 @@ def _demo(args: argparse.Namespace) -> int:
     res = run_demo(
         args.out,
         args.overrides,
+        tuple(args.seeds),
         report=not args.no_report,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
