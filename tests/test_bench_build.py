@@ -148,3 +148,18 @@ def test_unique_mode_trains_one_encoding_per_cell(tmp_path):
     spec, d = load_build_spec(_spec(tmp_path, archs="unique"))
     build = Build(spec, d, tmp_path / "b")
     assert len(build.archs) == 60 and len(build.tasks()) == 120
+
+
+def test_build_on_ray(tmp_path, capsys):
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'wsnas[ray]'")
+    spec = _spec(tmp_path, archs=ARCHS[:1])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        args = ["bench", "build", str(spec), "--out", str(tmp_path / "b"), "--executor", "ray",
+                "--cache-dir", str(tmp_path / "c"), "--json"]
+        assert main(args) == 0
+    finally:
+        ray.shutdown()
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == 1 and out["seeds"] == [0, 1]
+    assert all((tmp_path / "b" / "runs" / f"00000-s{s}" / "summary.json").is_file() for s in (0, 1))
