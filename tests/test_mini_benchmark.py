@@ -78,3 +78,15 @@ def test_retraining_cells_lands_within_the_seed_spread(tmp_path, table, runs, ro
     acc = summary["final"]["eval_acc"]
     spread = accs.max() - accs.min()
     assert accs.min() - spread - 1.0 <= acc <= accs.max() + spread + 1.0
+
+
+def test_cache_follows_the_shipped_table(tmp_path):
+    """A cache made from another copy of the table (e.g. an older install) is re-checked."""
+    import shutil
+
+    old = tmp_path / "old.npz"
+    shutil.copy(TABLE, old)
+    first = open_benchmark("nb201_mini", source=old, cache_dir=tmp_path / "c")
+    assert first.source == str(old)
+    again = open_benchmark("nb201_mini", cache_dir=tmp_path / "c")  # no source named: the shipped one
+    assert again.source == str(TABLE) and again.size == 125
