@@ -102,3 +102,16 @@ def test_cli_config_show(capsys):
     assert yaml.safe_load(capsys.readouterr().out)["protocol"]["lr"] == 0.3
     assert main(["config", "show", "protocol.lr=x"]) == 2
     assert "protocol.lr" in capsys.readouterr().err
+
+
+def test_shipped_presets_are_valid():
+    from importlib import resources
+
+    from wsnas.bench.build import load_build_spec
+    from wsnas.config import StandaloneConfig
+
+    presets = resources.files("wsnas.presets")
+    load_config(str(presets / "demo.yaml"))
+    load_config(str(presets / "mini-standalone.yaml"), model=StandaloneConfig)
+    spec, _ = load_build_spec(str(presets / "mini-build.yaml"))
+    assert spec.space == "nb201_mini" and spec.seeds == [0, 1, 2]

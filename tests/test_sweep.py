@@ -279,3 +279,13 @@ def test_shipped_specs_expand(name, tmp_path):
     for key in order:  # every value of every factor gives a valid config
         for v in s.factors[key]:
             sw.planner.config({key: v}, seed=0)
+
+
+def test_mini_spec_plans_every_factor_once_around_the_demo(tmp_path):
+    s, spec_dir = load_spec(ROOT / "sweeps" / "mini.yaml")
+    assert s.mode == "one-at-a-time" and len(s.seeds) == 3 and len(s.factors) >= 10
+    sw = Sweep(s, spec_dir, tmp_path, log=lambda m: None)
+    runs = sw.plan()
+    extra = sum(len(v) - 1 for v in s.factors.values())
+    assert len(runs) == (1 + extra) * 3
+    assert all(r.cfg.space.name == "nb201_mini" and r.cfg.data.name == "digits" for r in runs)
