@@ -212,7 +212,8 @@ def open_benchmark(
     metric = loader.resolve_metric(metric)
     schedule = str(loader.default_schedule if schedule is None else schedule)
     path = cache_path(space, metric, schedule, cache_dir)
-    if source is None and loader.default_source is not None:  # shipped: the cache must match it
+    shipped = (metric, schedule) == (loader.resolve_metric(None), str(loader.default_schedule))
+    if source is None and shipped and loader.default_source is not None:  # the cache must match it
         source = loader.default_source
     cached: Benchmark | None = None
     if path.exists():
