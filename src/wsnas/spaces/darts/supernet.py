@@ -89,6 +89,7 @@ from wsnas.spaces.darts.ops import (
     reduction_layers,
 )
 from wsnas.spaces.darts.standalone import StandaloneNet
+from wsnas.spaces.plan_cache import PlanCache
 
 GenotypeLike = Genotype | str | Mapping[str, Any]
 SEP_GROUP, DIL_GROUP = "sep_conv", "dil_conv"
@@ -347,11 +348,11 @@ class DartsSuperCell(nn.Module):
         return s1.new_zeros(n, self.C, h, w)
 
 
-class DartsSuperNet(nn.Module):
-    """Weight-sharing DARTS network; `forward(x, genotype)` with a Genotype (or its DARTS/NDS text)."""
+class DartsSuperNet(PlanCache, nn.Module):
+    """Weight-sharing DARTS network; `forward(x, genotype)` with a Genotype (or its DARTS/NDS text).
 
-    PLAN_CACHE_SIZE = 4096
-    """Genotypes whose plans are kept (random sampling rarely repeats; an eval pool has 200)."""
+    `plans(genotype)`: the (normal, reduction) cell plans, cached (PlanCache).
+    """
 
     def __init__(
         self,
@@ -391,33 +392,13 @@ class DartsSuperNet(nn.Module):
 
     # -- plans ------------------------------------------------------------------------
 
-    def _compile(self, genotype: GenotypeLike) -> tuple[CellPlan, CellPlan]:
-        g = parse_genotype(genotype)
-        plans = self._plans.get(g)
-        if plans is None:
-            m = self.mapping
-            plans = (cell_plan(g, False, m.ops_on, m.wsbn), cell_plan(g, True, m.ops_on, m.wsbn))
-            self._remember(g, plans)
-        return plans
+    def _parse_arch(self, genotype: GenotypeLike) -> Genotype:
+        return parse_genotype(genotype)
 
-    def _remember(self, key: Any, plans: tuple[CellPlan, CellPlan]) -> None:
-        self._plans[key] = plans
-        self._plans.move_to_end(key)
-        while len(self._plans) > self.PLAN_CACHE_SIZE:
-            self._plans.popitem(last=False)
-
-    def plans(self, genotype: GenotypeLike) -> tuple[CellPlan, CellPlan]:
-        """(normal, reduction) cell plans for `genotype`; cached."""
-        try:
-            plans = self._plans.get(genotype)
-        except TypeError:  # a dict: not hashable
-            return self._compile(genotype)
-        if plans is None:
-            plans = self._compile(genotype)
-            self._remember(genotype, plans)
-        else:
-            self._plans.move_to_end(genotype)
-        return plans
+    def _build_plans(self, g: Genotype) -> tuple[CellPlan, CellPlan]:
+        """(normal, reduction) cell plans of `g`."""
+        m = self.mapping
+        return cell_plan(g, False, m.ops_on, m.wsbn), cell_plan(g, True, m.ops_on, m.wsbn)
 
     def path_key(self, genotype: GenotypeLike) -> tuple[CellPlan, CellPlan]:
         """Genotypes with equal keys run the same ops on the same weights (same logits in eval mode)."""

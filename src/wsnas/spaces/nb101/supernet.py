@@ -72,6 +72,7 @@ from wsnas.spaces.nb101.ops import (
     possible_widths,
 )
 from wsnas.spaces.nb101.standalone import StandaloneNet
+from wsnas.spaces.plan_cache import PlanCache
 
 SpecLike = CellSpec | str | Mapping[str, Any]
 SUPER_KERNEL = "conv"
@@ -231,11 +232,11 @@ class NB101SuperCell(nn.Module):
         return out
 
 
-class NB101SuperNet(nn.Module):
-    """Weight-sharing NB101 network; `forward(x, spec)` with a CellSpec (or its JSON text/dict)."""
+class NB101SuperNet(PlanCache, nn.Module):
+    """Weight-sharing NB101 network; `forward(x, spec)` with a CellSpec (or its JSON text/dict).
 
-    PLAN_CACHE_SIZE = 4096
-    """Specs whose plans are kept (the space has 423,624 cells; an eval pool has 200)."""
+    `plans(spec)`: per layer, the cell plan (None for the max pools), cached (PlanCache).
+    """
 
     def __init__(
         self,
@@ -278,42 +279,22 @@ class NB101SuperNet(nn.Module):
     def cells(self) -> list[NB101SuperCell]:
         return [m for m in self.layers if isinstance(m, NB101SuperCell)]
 
-    def _compile(self, spec: SpecLike) -> tuple[CellPlan | None, ...]:
-        pruned = as_spec(spec)
-        plans = self._plans.get(pruned)
-        if plans is None:
-            by_shape: dict[tuple[int, int], CellPlan] = {}
-            out: list[CellPlan | None] = []
-            for layer in self.layers:
-                if isinstance(layer, NB101SuperCell):
-                    key = (layer.C_in, layer.C)
-                    if key not in by_shape:
-                        by_shape[key] = layer.plan(pruned)
-                    out.append(by_shape[key])
-                else:
-                    out.append(None)
-            plans = tuple(out)
-            self._remember(pruned, plans)
-        return plans
+    def _parse_arch(self, spec: SpecLike) -> CellSpec:
+        return as_spec(spec)
 
-    def _remember(self, key: Any, plans: tuple[CellPlan | None, ...]) -> None:
-        self._plans[key] = plans
-        self._plans.move_to_end(key)
-        while len(self._plans) > self.PLAN_CACHE_SIZE:
-            self._plans.popitem(last=False)
-
-    def plans(self, spec: SpecLike) -> tuple[CellPlan | None, ...]:
-        """Per layer, the cell plan for `spec` (None for the max pools); cached."""
-        try:
-            plans = self._plans.get(spec)
-        except TypeError:  # a dict: not hashable
-            return self._compile(spec)
-        if plans is None:
-            plans = self._compile(spec)
-            self._remember(spec, plans)
-        else:
-            self._plans.move_to_end(spec)
-        return plans
+    def _build_plans(self, pruned: CellSpec) -> tuple[CellPlan | None, ...]:
+        """Per layer, the cell plan for `pruned` (None for the max pools); one plan per cell shape."""
+        by_shape: dict[tuple[int, int], CellPlan] = {}
+        out: list[CellPlan | None] = []
+        for layer in self.layers:
+            if isinstance(layer, NB101SuperCell):
+                key = (layer.C_in, layer.C)
+                if key not in by_shape:
+                    by_shape[key] = layer.plan(pruned)
+                out.append(by_shape[key])
+            else:
+                out.append(None)
+        return tuple(out)
 
     def forward(self, x: torch.Tensor, spec: SpecLike) -> torch.Tensor:
         plans = self.plans(spec)
