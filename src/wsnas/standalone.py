@@ -24,6 +24,7 @@ from tqdm import tqdm
 from wsnas.checkpointing import Checkpointed
 from wsnas.config import StandaloneConfig
 from wsnas.errors import WsnasError
+from wsnas.nn.params import count_params
 from wsnas.rundir import RunDir
 from wsnas.runtime import autocast, memory_format, seed_everything, setup_runtime
 from wsnas.spaces import get_space
@@ -181,7 +182,7 @@ class StandaloneTrainer(Checkpointed):
     def finish(self) -> dict[str, Any]:
         evals = [r for r in self.history if r["type"] == "eval"]
         epochs = [r for r in self.history if r["type"] == "epoch"]
-        params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        params = count_params(self.model)
         final = {
             "eval_acc": evals[-1]["eval_acc"],
             "eval_loss": evals[-1]["eval_loss"],

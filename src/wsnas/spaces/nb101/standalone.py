@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wsnas.nn.params import count_params
 from wsnas.spaces.nb101.flops import flops_macs, flops_millions
 from wsnas.spaces.nb101.graph import MAXPOOL3X3, CellSpec
 from wsnas.spaces.nb101.ops import (
@@ -119,10 +120,6 @@ class StandaloneNet(nn.Module):
             x = layer(x)
         return self.classifier(x.mean((2, 3)))
 
-
-def count_params(model: nn.Module) -> int:
-    """Trainable parameters, each shared tensor once (the benchmark's `trainable_parameters`)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def build_standalone(

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from wsnas.nn.bn import BNFactory, bn_factory
+from wsnas.nn.params import count_params
 from wsnas.spaces.nb201.arch import Arch, check_encoding
 from wsnas.spaces.nb201.ops import CellPlan, ResidualBlock, cell_plan, make_op
 
@@ -84,10 +85,6 @@ class StandaloneNet(nn.Module):
         x = self.global_pooling(self.lastact(x)).flatten(1)
         return self.classifier(x)
 
-
-def count_params(model: nn.Module) -> int:
-    """Trainable parameters, each shared tensor once (the benchmark's `params` x 1e6)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def build_standalone(
