@@ -121,7 +121,6 @@ class StandaloneNet(nn.Module):
         return self.classifier(x.mean((2, 3)))
 
 
-
 def build_standalone(
     spec: CellSpec | str | Mapping[str, Any],
     stem_channels: int = 128,

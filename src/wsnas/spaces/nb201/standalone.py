@@ -86,7 +86,6 @@ class StandaloneNet(nn.Module):
         return self.classifier(x)
 
 
-
 def build_standalone(
     arch: Arch,
     C: int = 16,
