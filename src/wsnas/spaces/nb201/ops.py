@@ -8,6 +8,8 @@ happens inside a cell); `skip_connect` = identity; `none` = zero.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -102,6 +104,28 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = x if self.downsample is None else self.downsample(x)
         return residual + self.conv_b(self.conv_a(x))
+
+
+def macro_skeleton(
+    C: int, N: int, bn: BNFactory, make_cell: Callable[[int], nn.Module]
+) -> tuple[nn.Sequential, nn.ModuleList, nn.Sequential, int]:
+    """NB201's macro skeleton around cells made by `make_cell(channels)`.
+
+    Returns (stem, layers, lastact, channels out): stem conv3x3(3->C, no bias)+BN;
+    N cells at C, a stride-2 residual block to 2C, N cells, one to 4C, N cells;
+    BN-ReLU. Modules are made in forward order, so a seed gives the same weights
+    to the stand-alone net and the super-net.
+    """
+    stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), bn(C))
+    layers: list[nn.Module] = []
+    c_prev = C
+    for stage in range(3):
+        c = C * 2**stage
+        if stage > 0:
+            layers.append(ResidualBlock(c_prev, c, 2, bn))
+        layers.extend(make_cell(c) for _ in range(N))
+        c_prev = c
+    return stem, nn.ModuleList(layers), nn.Sequential(bn(c_prev), nn.ReLU()), c_prev
 
 
 def cell_plan(arch: Arch, prune: bool = True) -> CellPlan:

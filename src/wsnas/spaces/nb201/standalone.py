@@ -14,7 +14,7 @@ from torch import nn
 from wsnas.nn.bn import BNFactory, bn_factory
 from wsnas.nn.params import count_params
 from wsnas.spaces.nb201.arch import Arch, check_encoding
-from wsnas.spaces.nb201.ops import CellPlan, ResidualBlock, cell_plan, make_op
+from wsnas.spaces.nb201.ops import CellPlan, cell_plan, macro_skeleton, make_op
 
 
 class StandaloneCell(nn.Module):
@@ -64,17 +64,9 @@ class StandaloneNet(nn.Module):
         self.arch = tuple(int(o) for o in arch)
         self.C, self.N, self.num_classes = C, N, num_classes
         bn = bn_factory(bn_affine, bn_track_running_stats)
-        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), bn(C))
-        layers: list[nn.Module] = []
-        c_prev = C
-        for stage in range(3):
-            c = C * 2**stage
-            if stage > 0:
-                layers.append(ResidualBlock(c_prev, c, 2, bn))
-            layers.extend(StandaloneCell(self.arch, c, bn) for _ in range(N))
-            c_prev = c
-        self.cells = nn.ModuleList(layers)
-        self.lastact = nn.Sequential(bn(c_prev), nn.ReLU())
+        self.stem, self.cells, self.lastact, c_prev = macro_skeleton(
+            C, N, bn, lambda c: StandaloneCell(self.arch, c, bn)
+        )
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
 

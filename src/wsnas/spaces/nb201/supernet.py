@@ -53,6 +53,7 @@ from wsnas.spaces.nb201.ops import (
     ResidualBlock,
     avg_pool_3x3,
     cell_plan,
+    macro_skeleton,
 )
 from wsnas.spaces.nb201.standalone import StandaloneNet
 
@@ -223,17 +224,9 @@ class NB201SuperNet(nn.Module):
         C, N = lowfi.channels, lowfi.cells_per_stage
         self.C, self.N, self.num_classes = C, N, num_classes
         bn = bn_factory(mapping.bn_affine, mapping.bn_track_running_stats)
-        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), bn(C))
-        layers: list[nn.Module] = []
-        c_prev = C
-        for stage in range(3):
-            c = C * 2**stage
-            if stage > 0:
-                layers.append(ResidualBlock(c_prev, c, 2, bn))
-            layers.extend(NB201SuperCell(c, mapping, bn) for _ in range(N))
-            c_prev = c
-        self.cells = nn.ModuleList(layers)
-        self.lastact = nn.Sequential(bn(c_prev), nn.ReLU())
+        self.stem, self.cells, self.lastact, c_prev = macro_skeleton(
+            C, N, bn, lambda c: NB201SuperCell(c, mapping, bn)
+        )
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         p = mapping.dropout_global
         self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
