@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _common import add_protocol_args, device_name, projected_hours, sync
 from torch import nn
 
 from wsnas.config import LowFidelityConfig, MappingConfig, RuntimeConfig
@@ -134,11 +134,6 @@ def copy_weights(ours: NB201SuperNet, ref: nn.Module) -> None:
 # ---- timing helpers -----------------------------------------------------------------------------
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def summary(rates: list[float]) -> dict[str, Any]:
     return {"median": round(statistics.median(rates), 1), "per_repeat": [round(r, 1) for r in rates]}
 
@@ -161,13 +156,6 @@ def interleaved(fns: dict[str, Callable[[int], float]], repeats: int) -> dict[st
         for n in names if r % 2 == 0 else names[::-1]:
             out[n].append(fns[n](r))
     return out
-
-
-def projected_hours(train_rate: float, eval_rate: float, a: argparse.Namespace) -> float:
-    """Paper protocol wall time: train images x epochs / train rate + evals x archs x images / eval rate."""
-    train_s = a.protocol_train_images * a.protocol_epochs / train_rate
-    eval_s = a.protocol_evals * a.protocol_archs * a.protocol_eval_images / eval_rate
-    return round((train_s + eval_s) / 3600.0, 2)
 
 
 # ---- data pipelines -----------------------------------------------------------------------------
@@ -266,11 +254,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--data-images", type=int, default=4096, help="images for the data pipeline test")
     p.add_argument("--data-batches", type=int, default=30, help="timed batches per pipeline and repeat")
     p.add_argument("--skip-data", action="store_true")
-    p.add_argument("--protocol-epochs", type=int, default=400)
-    p.add_argument("--protocol-train-images", type=int, default=50_000)
-    p.add_argument("--protocol-evals", type=int, default=1, help="pool evaluations in the protocol")
-    p.add_argument("--protocol-archs", type=int, default=200)
-    p.add_argument("--protocol-eval-images", type=int, default=10_000)
+    add_protocol_args(p)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
 
@@ -426,8 +410,7 @@ def main() -> None:
 
     result: dict[str, Any] = {
         "benchmark": "nb201_compare_reference",
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda"
-        else (platform.processor() or platform.machine()),
+        "device": device_name(device),
         "threads": torch.get_num_threads(),
         "clock": a.clock,
         "channels": a.channels,
@@ -460,7 +443,7 @@ def main() -> None:
         "ratio_wsnas_over_reference": ratio_summary(evals["wsnas"], evals["reference"]),
     }
     result["projected_protocol_hours"] = {
-        k: projected_hours(statistics.median(train[k]), statistics.median(evals[k]), a)
+        k: projected_hours(statistics.median(train[k]), statistics.median(evals[k]), a, digits=2)
         for k in ("wsnas", "reference")
     }
     result["projection"] = (

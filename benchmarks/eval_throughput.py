@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import statistics
 import time
 from typing import Any
 
 import numpy as np
 import torch
+from _common import device_name, sync
 
 from wsnas.config import LowFidelityConfig, MappingConfig, RuntimeConfig
 from wsnas.data import DeviceLoader
@@ -93,10 +93,6 @@ def main() -> None:
     for m, _ in variants.values():  # warm up kernels and plans on a few archs
         supernet_accuracies(m, pool[:2], batches[sizes[0]][:1], amp)
 
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
     clock = time.perf_counter if a.clock == "wall" else time.process_time
 
     def time_pool(m: torch.nn.Module, dedup: bool, bs: int) -> list[float]:
@@ -104,10 +100,10 @@ def main() -> None:
         todo = sorted(set(same_path_groups(m, pool))) if dedup else range(len(pool))
         seconds = []
         for i in todo:
-            sync()
+            sync(device)
             t0 = clock()
             supernet_accuracies(m, [pool[i]], batches[bs], amp, dedup=False)
-            sync()
+            sync(device)
             seconds.append(clock() - t0)
         return seconds
 
@@ -127,8 +123,7 @@ def main() -> None:
     best = max(sizes, key=lambda bs: statistics.median(rates[bs, "main"]))
     out: dict[str, Any] = {
         "benchmark": "nb201_supernet_eval_throughput",
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda"
-        else (platform.processor() or platform.machine()),
+        "device": device_name(device),
         "threads": torch.get_num_threads(),
         "clock": a.clock,
         "channels": a.channels,

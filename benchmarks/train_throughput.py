@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import time
@@ -23,6 +22,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _common import add_protocol_args, device_name, projected_hours, sync
 
 from wsnas.config import LowFidelityConfig, MappingConfig, RuntimeConfig, SamplerConfig
 from wsnas.data import DeviceLoader
@@ -48,25 +48,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--eval-batch-size", type=int, default=256)
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--plain", action="store_true", help="the straightforward path (fast_path=False)")
-    p.add_argument("--protocol-epochs", type=int, default=400)
-    p.add_argument("--protocol-train-images", type=int, default=50_000)
-    p.add_argument("--protocol-evals", type=int, default=1, help="pool evaluations in the protocol")
-    p.add_argument("--protocol-archs", type=int, default=200)
-    p.add_argument("--protocol-eval-images", type=int, default=10_000)
+    add_protocol_args(p)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
-
-
-def projected_hours(train_rate: float, eval_rate: float, a: argparse.Namespace) -> float:
-    """Paper protocol wall time from the measured rates (images/s)."""
-    train_s = a.protocol_train_images * a.protocol_epochs / train_rate
-    eval_s = a.protocol_evals * a.protocol_archs * a.protocol_eval_images / eval_rate
-    return round((train_s + eval_s) / 3600.0, 3)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main() -> None:
@@ -129,8 +113,7 @@ def main() -> None:
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print(json.dumps({
         "benchmark": "nb201_supernet_throughput",
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-        or platform.machine(),
+        "device": device_name(device),
         "threads": torch.get_num_threads(), "channels": a.channels, "cells": a.cells,
         "batch_size": a.batch_size, "sampler": a.sampler, "amp": rt.amp and device.type == "cuda",
         "train_images_per_s_median": round(statistics.median(train_rates), 1),
