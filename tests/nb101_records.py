@@ -1,4 +1,5 @@
-"""An independent writer of NAS-Bench-101 tfrecord files in the official structure.
+"""NB101 test material: the official example cell, and an independent writer of
+NAS-Bench-101 tfrecord files in the official structure.
 
 TFRecord framing packed with `struct` and its own CRC masking; ModelMetrics bytes
 encoded by hand in the protobuf wire format (tests cross-check them against the
@@ -10,6 +11,21 @@ from __future__ import annotations
 import struct
 
 import google_crc32c
+
+C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
+INCEPTION_MATRIX = [
+    [0, 1, 1, 1, 0, 1, 0],
+    [0, 0, 0, 0, 0, 0, 1],
+    [0, 0, 0, 0, 0, 0, 1],
+    [0, 0, 0, 0, 1, 0, 0],
+    [0, 0, 0, 0, 0, 0, 1],
+    [0, 0, 0, 0, 0, 0, 1],
+    [0, 0, 0, 0, 0, 0, 0],
+]
+INCEPTION_OPS = ["input", C1, C3, C3, C3, MP, "output"]
+"""The Inception-like cell of the official README / API docstring (also in ../shared/data/README.md)."""
+INCEPTION_PARAMS = 2694282
+"""Its trainable parameters in the benchmark's network."""
 
 
 def masked(data: bytes) -> int:

@@ -18,26 +18,24 @@ import numpy as np
 import pytest
 
 import wsnas.spaces.nb101.benchmark as nbb
-from nb101_records import eval_bytes, frame, masked, metrics_bytes
+from nb101_records import (
+    C1,
+    C3,
+    INCEPTION_MATRIX,
+    INCEPTION_OPS,
+    INCEPTION_PARAMS,
+    MP,
+    eval_bytes,
+    frame,
+    masked,
+    metrics_bytes,
+)
 from wsnas.bench import Benchmark, cache_path, get_loader, import_benchmark, open_benchmark
 from wsnas.cli import main
 from wsnas.errors import BenchmarkError
 from wsnas.spaces.nb101.graph import CellSpec, prune, spec_hash
 
-C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
-INCEPTION = (
-    [
-        [0, 1, 1, 1, 0, 1, 0],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 1, 0, 0],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 0],
-    ],
-    ["input", C1, C3, C3, C3, MP, "output"],
-    2694282,
-)
+INCEPTION = (INCEPTION_MATRIX, INCEPTION_OPS, INCEPTION_PARAMS)
 """The official API's example cell and its parameter count (REFERENCE / data README)."""
 CELLS = [
     INCEPTION,

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nb101_records import C1, C3, INCEPTION_MATRIX, INCEPTION_OPS, MP
 from wsnas.config import LowFidelityConfig, MappingConfig, _read_yaml, load_config
 from wsnas.errors import ArchError, ConfigError
 from wsnas.nn.dynamic import (
@@ -30,19 +31,7 @@ from wsnas.spaces.nb101.standalone import build_standalone, count_params
 from wsnas.spaces.nb101.supernet import NB101SuperCell, NB101SuperNet, build_supernet
 from wsnas.spaces.nb201.flops import count_flops
 
-C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
-INCEPTION = CellSpec.of(
-    [
-        [0, 1, 1, 1, 0, 1, 0],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 1, 0, 0],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 1],
-        [0, 0, 0, 0, 0, 0, 0],
-    ],
-    ["input", C1, C3, C3, C3, MP, "output"],
-)
+INCEPTION = CellSpec.of(INCEPTION_MATRIX, INCEPTION_OPS)
 """The benchmark's documented test vector: 2,694,282 trainable parameters."""
 CHAIN = CellSpec.of(
     [[0, 1, 0, 0, 1], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]],

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
+from nb101_records import INCEPTION_MATRIX, INCEPTION_OPS
 from wsnas.cli import main
 from wsnas.config import SamplerConfig
 from wsnas.errors import ArchError, BenchmarkError
@@ -49,17 +50,7 @@ from wsnas.spaces.nb101.space import NB101Space, relabel
 
 IN, OUT, C3, C1, MP = INPUT, OUTPUT, CONV3X3, CONV1X1, MAXPOOL3X3
 
-# The Inception-like cell of the official README / api docstring (also in ../shared/data/README.md).
-INCEPTION = CellSpec.of(
-    [[0, 1, 1, 1, 0, 1, 0],
-     [0, 0, 0, 0, 0, 0, 1],
-     [0, 0, 0, 0, 0, 0, 1],
-     [0, 0, 0, 0, 1, 0, 0],
-     [0, 0, 0, 0, 0, 0, 1],
-     [0, 0, 0, 0, 0, 0, 1],
-     [0, 0, 0, 0, 0, 0, 0]],
-    [IN, C1, C3, C3, C3, MP, OUT],
-)
+INCEPTION = CellSpec.of(INCEPTION_MATRIX, INCEPTION_OPS)
 INCEPTION_HASH = "28cfc7874f6d200472e1a9dcd8650aa0"
 """Module hash of the Inception-like cell: the key used for it in google-research's
 unified_functional_hashing NASBench tests (mock_model_spec.graph_hash beside exactly this
