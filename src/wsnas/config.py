@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -20,6 +19,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wsnas.atomic import write_text_atomic
 from wsnas.errors import ConfigError, did_you_mean
 
 
@@ -344,15 +344,3 @@ def _explain(err: dict[str, Any], root: Any = RunConfig) -> str:
 def dump_config(cfg: AnyConfig, path: str | os.PathLike) -> None:
     """Write the resolved config atomically (temp file, then rename)."""
     write_text_atomic(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

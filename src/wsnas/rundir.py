@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from wsnas.atomic import atomic_write
 from wsnas.config import AnyConfig, RunConfig, dump_config, load_config, write_text_atomic
 from wsnas.errors import WsnasError
 
@@ -77,14 +77,8 @@ class RunDir:
         write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, self.checkpoint)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.checkpoint) as f:
+            torch.save(state, f)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         if not self.checkpoint.exists():

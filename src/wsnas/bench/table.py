@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from wsnas.atomic import atomic_write
 from wsnas.errors import BenchmarkError, WsnasError
 
 FORMAT = "wsnas-benchmark"
@@ -244,17 +244,8 @@ class Benchmark:
         for c in _STRING_COLUMNS:  # utf-8 bytes: a quarter of numpy's 4-byte unicode
             arrays[c] = np.char.encode(arrays[c], "utf-8") if arrays[c].size else arrays[c]
         arrays["meta"] = np.array([json.dumps(meta, sort_keys=True)])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                _write_npz(f, arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, fsync=True) as f:
+            _write_npz(f, arrays)
         self._meta = meta
         return path
 

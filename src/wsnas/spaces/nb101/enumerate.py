@@ -29,7 +29,6 @@ import json
 import multiprocessing as mp
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from wsnas.atomic import atomic_write
 from wsnas.errors import BenchmarkError
 from wsnas.spaces.nb101.graph import (
     INPUT,
@@ -355,24 +355,15 @@ def cache_file(cache_dir: str | os.PathLike | None = None) -> Path:
 def save_enumeration(enum: Enumeration, path: str | os.PathLike) -> Path:
     """Write atomically (temp file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f,
-                hashes=enum.hashes,
-                num_vertices=enum.num_vertices,
-                masks=enum.masks,
-                ops=enum.ops,
-                meta=np.array(json.dumps(enum.meta, sort_keys=True)),
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, fsync=True) as f:
+        np.savez_compressed(
+            f,
+            hashes=enum.hashes,
+            num_vertices=enum.num_vertices,
+            masks=enum.masks,
+            ops=enum.ops,
+            meta=np.array(json.dumps(enum.meta, sort_keys=True)),
+        )
     return path
 
 
