@@ -262,11 +262,12 @@ def test_dedup_does_not_change_accuracies() -> None:
 # ---- the reference implementation (benchmark-only dependency) --------------------------------
 
 
-def test_reference_supernet_with_our_weights_gives_our_logits() -> None:
+def test_reference_supernet_with_our_weights_gives_our_logits(monkeypatch: pytest.MonkeyPatch) -> None:
     """compare_reference.py times the same computation: the xautodl random-path super-net
     holding wsnas's weights must produce wsnas's logits for the same arch."""
     pytest.importorskip("xautodl", reason="benchmark-only dependency (pip install --no-deps xautodl)")
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_reference.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # as when run as a script: its folder on sys.path
     spec = importlib.util.spec_from_file_location("compare_reference", path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
