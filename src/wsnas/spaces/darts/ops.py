@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsnas.nn.bn import BNFactory, bn_factory
+from wsnas.nn.conv import ReLUConvBN
 from wsnas.spaces.darts.genotype import NUM_NODES, OPS, PAIRS_PER_NODE, Genotype
 
 NONE, MAX_POOL, AVG_POOL, SKIP = "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect"
@@ -55,26 +56,6 @@ def reduction_layers(layers: int) -> tuple[int, int]:
 def op_stride(reduction: bool, src: int) -> int:
     """Stride of an op reading state `src`: 2 on the cell inputs (0, 1) of a reduction cell."""
     return 2 if reduction and src < 2 else 1
-
-
-class ReLUConvBN(nn.Module):
-    """ReLU -> Conv2d (bias-free) -> BN; the cells' 1x1 preprocessing."""
-
-    def __init__(
-        self,
-        C_in: int,
-        C_out: int,
-        kernel_size: int = 1,
-        stride: int = 1,
-        padding: int = 0,
-        bn: BNFactory | None = None,
-    ) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(C_in, C_out, kernel_size, stride, padding, bias=False)
-        self.bn = (bn or bn_factory())(C_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.conv(F.relu(x)))
 
 
 class DilConv(nn.Module):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from wsnas.nn.bn import BNFactory, bn_factory
+from wsnas.nn.bn import BNFactory
+from wsnas.nn.conv import ReLUConvBN
 from wsnas.spaces.nb201.arch import EDGES, NUM_NODES, OPS, Arch, check_encoding
 
 NONE, SKIP, CONV1, CONV3, POOL = (
@@ -27,31 +27,6 @@ EdgeStep = tuple[int, int, int]
 """(edge index, source node, op index) of one edge a cell computes."""
 CellPlan = tuple[tuple[EdgeStep, ...], ...]
 """Per node 1..3, the edges summed into it; an empty tuple means the node is zero."""
-
-
-class ReLUConvBN(nn.Module):
-    """ReLU -> Conv2d (bias-free, 'same' padding) -> BN made by `bn` (default: `bn_factory()`).
-
-    `with_bn=False` leaves the BN out: that form is the shared part of a conv under WSBN, where every edge
-    that uses it brings its own BN.
-    """
-
-    def __init__(
-        self,
-        C_in: int,
-        C_out: int,
-        kernel_size: int,
-        stride: int = 1,
-        bn: BNFactory | None = None,
-        with_bn: bool = True,
-    ) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=kernel_size // 2, bias=False)
-        self.bn: nn.Module | None = (bn or bn_factory())(C_out) if with_bn else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(F.relu(x))
-        return y if self.bn is None else self.bn(y)
 
 
 class Zero(nn.Module):
