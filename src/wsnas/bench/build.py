@@ -104,7 +104,6 @@ class BuildResult:
     table: Path
     cache: Path
     bench: Any
-    failed: list[dict[str, Any]]
 
 
 class Build:
@@ -280,7 +279,7 @@ class Build:
         table = bench.save(self.out / "table.npz")
         write_text_atomic(self.out / "results.csv", results_csv(rows))
         bench, cache = import_benchmark(self.space.name, table, metric, schedule, self.cache_dir)
-        return BuildResult(table, cache, bench, [])
+        return BuildResult(table, cache, bench)
 
     def _flops(self, arch: str) -> float:
         try:

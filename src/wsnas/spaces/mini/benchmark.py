@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsnas.bench.cache import check_built
 from wsnas.bench.loaders import BUILT_PREFIX, LOADERS, BenchLoader
 from wsnas.bench.table import Benchmark
 from wsnas.errors import BenchmarkError
@@ -24,11 +23,8 @@ SCHEDULE = "40"
 
 
 def read_table(source: Path, metric: str, schedule: str) -> Benchmark:
-    if source.suffix != ".npz":
-        raise BenchmarkError(
-            f"nb201_mini ground truth {source}: expected a table made by `wsnas bench build`"
-        )
-    return check_built(Benchmark.load(source), source, "nb201_mini", metric, schedule)
+    """Only wsnas tables (`.npz`, read by `import_benchmark` itself) are nb201_mini ground truth."""
+    raise BenchmarkError(f"nb201_mini ground truth {source}: expected a table made by `wsnas bench build`")
 
 
 def normalize_metric(metric: str) -> str:
