@@ -16,6 +16,7 @@ import torch
 from wsnas.config import DataConfig
 from wsnas.data.cifar import Split, load_cifar10, split_indices
 from wsnas.data.device_loader import CIFAR10_MEAN, CIFAR10_STD, DeviceLoader
+from wsnas.data.digits import DIGITS_MEAN, DIGITS_STD, load_digits_splits
 from wsnas.errors import DataError
 
 
@@ -39,20 +40,12 @@ def _read_cifar10(cfg: DataConfig) -> tuple[Split, Split]:
 
 
 def _read_digits(cfg: DataConfig) -> tuple[Split, Split]:
-    from wsnas.data.digits import load_digits_splits
-
     return load_digits_splits()
-
-
-def _digits_stats() -> tuple[Sequence[float], Sequence[float]]:
-    from wsnas.data.digits import DIGITS_MEAN, DIGITS_STD
-
-    return DIGITS_MEAN, DIGITS_STD
 
 
 DATASETS: dict[str, DatasetInfo] = {
     "cifar10": DatasetInfo("cifar10", 10, 32, CIFAR10_MEAN, CIFAR10_STD, 4, True, _read_cifar10),
-    "digits": DatasetInfo("digits", 10, 8, *_digits_stats(), 1, False, _read_digits),
+    "digits": DatasetInfo("digits", 10, 8, DIGITS_MEAN, DIGITS_STD, 1, False, _read_digits),
 }
 
 
