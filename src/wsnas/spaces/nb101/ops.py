@@ -24,7 +24,7 @@ TensorFlow's convention (= 0.003 in PyTorch's), epsilon 1e-5, center and scale
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -167,7 +167,25 @@ def downsample() -> nn.MaxPool2d:
     return nn.MaxPool2d(2, stride=2, ceil_mode=True)
 
 
+def stacks(
+    C0: int, num_stacks: int, cells: int, make_cell: Callable[[int, int], nn.Module]
+) -> tuple[nn.ModuleList, int]:
+    """NB101's stacks after the stem: `cells` cells `make_cell(c_in, c_out)` per stack at C0,
+    2*C0, ..., a `downsample` between stacks; returns (layers, channels out)."""
+    layers: list[nn.Module] = []
+    c_prev = c = C0
+    for stack in range(num_stacks):
+        if stack > 0:
+            layers.append(downsample())
+            c *= 2
+        for _ in range(cells):
+            layers.append(make_cell(c_prev, c))
+            c_prev = c
+    return nn.ModuleList(layers), c_prev
+
+
 __all__ = [
+    "stacks",
     "BN_EPS",
     "BN_MOMENTUM",
     "KERNEL",

@@ -26,8 +26,8 @@ from wsnas.spaces.nb101.ops import (
     ConvBNReLU,
     as_spec,
     cell_plan,
-    downsample,
     max_pool_3x3,
+    stacks,
 )
 
 
@@ -102,16 +102,9 @@ class StandaloneNet(nn.Module):
         self.cells_per_stack, self.num_classes = cells_per_stack, num_classes
         bn = {"affine": bn_affine, "track_running_stats": bn_track_running_stats, "momentum": bn_momentum}
         self.stem = ConvBNReLU(3, stem_channels, 3, **bn)
-        layers: list[nn.Module] = []
-        c_prev = c = stem_channels
-        for stack in range(num_stacks):
-            if stack > 0:
-                layers.append(downsample())
-                c *= 2
-            for _ in range(cells_per_stack):
-                layers.append(StandaloneCell(self.spec, c_prev, c, bn))
-                c_prev = c
-        self.layers = nn.ModuleList(layers)
+        self.layers, c_prev = stacks(
+            stem_channels, num_stacks, cells_per_stack, lambda c_in, c: StandaloneCell(self.spec, c_in, c, bn)
+        )
         self.classifier = nn.Linear(c_prev, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -67,9 +67,9 @@ from wsnas.spaces.nb101.ops import (
     ConvBNReLU,
     as_spec,
     cell_plan,
-    downsample,
     max_pool_3x3,
     possible_widths,
+    stacks,
 )
 from wsnas.spaces.nb101.standalone import StandaloneNet
 from wsnas.spaces.plan_cache import PlanCache
@@ -261,16 +261,7 @@ class NB101SuperNet(PlanCache, nn.Module):
         C0, N = lowfi.channels, lowfi.cells_per_stage
         self.C, self.N, self.num_classes = C0, N, num_classes
         self.stem = ConvBNReLU(3, C0, 3, mapping.bn_affine, mapping.bn_track_running_stats, momentum=0.1)
-        layers: list[nn.Module] = []
-        c_prev = c = C0
-        for stack in range(NUM_STACKS):
-            if stack > 0:
-                layers.append(downsample())
-                c *= 2
-            for _ in range(N):
-                layers.append(NB101SuperCell(c_prev, c, mapping))
-                c_prev = c
-        self.layers = nn.ModuleList(layers)
+        self.layers, c_prev = stacks(C0, NUM_STACKS, N, lambda c_in, c: NB101SuperCell(c_in, c, mapping))
         p = mapping.dropout_global
         self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
         self.classifier = nn.Linear(c_prev, num_classes)
