@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wsnas.bench import Benchmark, import_benchmark, open_benchmark
+from wsnas.spaces import get_space
 
 
 def default_csv() -> Path:
@@ -59,11 +60,11 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as cache:
         t0 = time.perf_counter()
-        bench, path = import_benchmark("nb201", args.csv, cache_dir=cache)
+        bench, path = import_benchmark(get_space("nb201"), args.csv, cache_dir=cache)
         import_s = time.perf_counter() - t0
-        import_mem = peak_mib(lambda: import_benchmark("nb201", args.csv, cache_dir=cache))
+        import_mem = peak_mib(lambda: import_benchmark(get_space("nb201"), args.csv, cache_dir=cache))
         loads = timed(lambda: Benchmark.load(path), args.repeats)
-        opens = timed(lambda: open_benchmark("nb201", cache_dir=cache), args.repeats)
+        opens = timed(lambda: open_benchmark(get_space("nb201"), cache_dir=cache), args.repeats)
         load_mem = peak_mib(lambda: Benchmark.load(path))
         fresh = Benchmark.load(path)
         t0 = time.perf_counter()

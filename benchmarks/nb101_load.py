@@ -27,6 +27,7 @@ import numpy as np
 
 from wsnas.bench import Benchmark, open_benchmark
 from wsnas.bench.cache import fingerprint
+from wsnas.spaces import get_space
 from wsnas.spaces.nb101 import benchmark as nbb
 
 REAL_RECORDS = 1_270_872
@@ -151,7 +152,7 @@ def main() -> int:
         t.save(path)
         first = best_of(lambda: Benchmark.load(path), 1)
         load = best_of(lambda: Benchmark.load(path), args.repeats)
-        opened = best_of(lambda: open_benchmark("nb101", cache_dir=cache), args.repeats)
+        opened = best_of(lambda: open_benchmark(get_space("nb101"), cache_dir=cache), args.repeats)
         out["cache"] = {
             "rows": args.rows,
             "bytes": path.stat().st_size,

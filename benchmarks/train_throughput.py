@@ -28,8 +28,8 @@ from wsnas.config import LowFidelityConfig, MappingConfig, RuntimeConfig, Sample
 from wsnas.data import DeviceLoader
 from wsnas.evaluate import supernet_accuracies
 from wsnas.runtime import autocast, memory_format, setup_runtime
-from wsnas.samplers import build_sampler
 from wsnas.spaces import get_space
+from wsnas.spaces.samplers import build_sampler
 
 
 def parse() -> argparse.Namespace:

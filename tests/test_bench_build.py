@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from wsnas.bench import open_benchmark
-from wsnas.bench.build import Build, load_build_spec
 from wsnas.bench.table import Benchmark
 from wsnas.cli import main
 from wsnas.errors import BenchmarkError, ConfigError
 from wsnas.spaces import get_space
+from wsnas.sweep.build import Build, load_build_spec
 
 pytest.importorskip("sklearn")
 
@@ -59,7 +59,9 @@ def test_build_writes_table_results_and_cache(tmp_path, capsys):
     assert meta["seeds"] == [0, 1] and meta["built"] and meta["config"]["proxy"]["epochs"] == 1
     assert meta["command"].startswith("wsnas bench build") and meta["wall_seconds"] > 0
     # the cache answers like an imported official table
-    bench = open_benchmark("nb201_mini", metric="standalone/digits-test", schedule="1", cache_dir=cache)
+    bench = open_benchmark(
+        get_space("nb201_mini"), metric="standalone/digits-test", schedule="1", cache_dir=cache
+    )
     assert bench.size == 3 and bench.source == str((tmp_path / "b" / "table.npz").resolve())
     assert bench.rank(ARCHS[1]) == 2
 
@@ -112,7 +114,7 @@ def test_import_of_a_built_table_checks_what_it_holds(tmp_path, capsys):
     assert main(["bench", "import", "nb201", str(res.table), "--cache-dir", str(tmp_path / "c3")]) == 2
     assert "holds space 'nb201_mini'" in capsys.readouterr().err
     with pytest.raises(BenchmarkError, match="schedule '1'"):
-        open_benchmark("nb201_mini", source=res.table, schedule="40", cache_dir=tmp_path / "c4")
+        open_benchmark(get_space("nb201_mini"), source=res.table, schedule="40", cache_dir=tmp_path / "c4")
 
 
 def test_bad_specs_are_explained(tmp_path):

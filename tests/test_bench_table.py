@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import wsnas.bench.table as table_mod
-from wsnas.bench import LOADERS, BenchLoader, Benchmark, cache_path, cache_root, open_benchmark
+from wsnas.bench import BenchLoader, Benchmark, cache_path, open_benchmark
 from wsnas.bench.cache import check_source, fingerprint, hash_source, import_benchmark
-from wsnas.bench.loaders import get_loader
-from wsnas.errors import ArchError, BenchmarkError
+from wsnas.cachedir import cache_root
+from wsnas.errors import ArchError, BenchmarkError, ConfigError
+from wsnas.spaces import get_space
 
 A = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 # two isomorphic encodings: node 1 feeds nothing that survives (edges from node 1 are none)
@@ -85,7 +86,7 @@ def test_acc_is_a_column_and_a_lookup():
 
 
 def test_unknown_and_malformed_keys():
-    b = small()
+    b = small().bind(get_space("nb201"))
     with pytest.raises(BenchmarkError, match="has no row for"):
         b.query("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
     with pytest.raises(ArchError, match="unknown op 'conv'"):
@@ -253,10 +254,26 @@ def _toy_read(source: Path, metric: str, schedule: str) -> Benchmark:
     return Benchmark(index=range(len(archs)), arch=archs, canonical=archs, acc=[data[a] for a in archs])
 
 
-if "toy" not in LOADERS:
-    LOADERS.register("toy")(
-        BenchLoader(read=_toy_read, normalize_metric=lambda m: m.lower(), sources="a JSON file")
+class _Toy:
+    """The least a space must offer the cache: a name, a loader and a codec."""
+
+    name = "toy"
+    loader = BenchLoader(
+        read=_toy_read,
+        normalize_metric=lambda m: m.lower(),
+        sources="a JSON file",
+        default_metric="cifar10/ori-test",
+        default_schedule="200",
     )
+
+    def parse(self, text: str) -> str:
+        return text.strip()
+
+    def format(self, arch: str) -> str:
+        return arch
+
+
+TOY = _Toy()
 
 
 @pytest.fixture
@@ -269,7 +286,7 @@ def toy(tmp_path):
 
 def test_first_open_imports_then_the_cache_is_used(toy):
     src, cache = toy
-    b = open_benchmark("toy", src, metric="M", cache_dir=cache)
+    b = open_benchmark(TOY, src, metric="M", cache_dir=cache)
     assert [src.resolve()] == READS and b.best()["arch"] == "b"
     path = cache_path("toy", "m", "200", cache)
     assert path.is_file()
@@ -278,13 +295,13 @@ def test_first_open_imports_then_the_cache_is_used(toy):
     assert meta["source_sha256"] == hash_source(src) and meta["metric"] == "m"
     assert meta["wsnas_version"] and meta["created"]
     for source in (src, None):
-        assert open_benchmark("toy", source, metric="m", cache_dir=cache).size == 2
+        assert open_benchmark(TOY, source, metric="m", cache_dir=cache).size == 2
     assert len(READS) == 1
 
 
 def test_touched_source_is_rehashed_not_reimported(toy):
     src, cache = toy
-    open_benchmark("toy", src, cache_dir=cache)
+    open_benchmark(TOY, src, cache_dir=cache)
     st = src.stat()
     os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     assert (
@@ -295,7 +312,7 @@ def test_touched_source_is_rehashed_not_reimported(toy):
         )
         == "touched"
     )
-    open_benchmark("toy", cache_dir=cache)
+    open_benchmark(TOY, cache_dir=cache)
     assert len(READS) == 1
     meta = Benchmark.load(cache_path("toy", "cifar10/ori-test", "200", cache)).meta
     assert meta["source_mtime_ns"] == src.stat().st_mtime_ns  # re-stamped
@@ -304,45 +321,45 @@ def test_touched_source_is_rehashed_not_reimported(toy):
 
 def test_changed_source_invalidates_and_reimports(toy):
     src, cache = toy
-    open_benchmark("toy", src, cache_dir=cache)
+    open_benchmark(TOY, src, cache_dir=cache)
     src.write_text(json.dumps({"a": 9.0, "b": 3.0}))
-    b = open_benchmark("toy", cache_dir=cache)  # the recorded source is re-read
+    b = open_benchmark(TOY, cache_dir=cache)  # the recorded source is re-read
     assert len(READS) == 2 and b.best()["arch"] == "a"
     assert Benchmark.load(cache_path("toy", "cifar10/ori-test", "200", cache)).acc_of("a") == 9.0
 
 
 def test_same_content_elsewhere_counts_as_the_same_source(toy, tmp_path):
     src, cache = toy
-    open_benchmark("toy", src, cache_dir=cache)
+    open_benchmark(TOY, src, cache_dir=cache)
     copy = tmp_path / "copy.json"
     copy.write_bytes(src.read_bytes())
-    b = open_benchmark("toy", copy, cache_dir=cache)
+    b = open_benchmark(TOY, copy, cache_dir=cache)
     assert len(READS) == 1 and b.source == str(copy.resolve())
 
 
 def test_deleted_source_keeps_the_cache(toy):
     src, cache = toy
-    open_benchmark("toy", src, cache_dir=cache)
+    open_benchmark(TOY, src, cache_dir=cache)
     src.unlink()
-    assert open_benchmark("toy", cache_dir=cache).size == 2 and len(READS) == 1
+    assert open_benchmark(TOY, cache_dir=cache).size == 2 and len(READS) == 1
     with pytest.raises(BenchmarkError, match="no such file"):
-        open_benchmark("toy", src, cache_dir=cache)  # an explicit source must exist
+        open_benchmark(TOY, src, cache_dir=cache)  # an explicit source must exist
 
 
 def test_no_cache_no_source_says_to_import(toy):
     _, cache = toy
     with pytest.raises(BenchmarkError, match=r"run `wsnas bench import toy SOURCE --metric m"):
-        open_benchmark("toy", metric="M", cache_dir=cache)
+        open_benchmark(TOY, metric="M", cache_dir=cache)
 
 
 def test_corrupt_cache(toy):
     src, cache = toy
-    open_benchmark("toy", src, cache_dir=cache)
+    open_benchmark(TOY, src, cache_dir=cache)
     path = cache_path("toy", "cifar10/ori-test", "200", cache)
     path.write_bytes(b"garbage")
     with pytest.raises(BenchmarkError, match=str(path)):
-        open_benchmark("toy", cache_dir=cache)
-    assert open_benchmark("toy", src, cache_dir=cache).size == 2  # a source rebuilds it
+        open_benchmark(TOY, cache_dir=cache)
+    assert open_benchmark(TOY, src, cache_dir=cache).size == 2  # a source rebuilds it
     assert len(READS) == 2
 
 
@@ -350,7 +367,7 @@ def test_failed_import_leaves_no_cache(toy):
     src, cache = toy
     src.write_text("{broken")
     with pytest.raises(json.JSONDecodeError):
-        import_benchmark("toy", src, cache_dir=cache)
+        import_benchmark(TOY, src, cache_dir=cache)
     assert not cache.exists() or not any(cache.rglob("*"))
 
 
@@ -377,14 +394,14 @@ def test_folder_source_gains_a_record(tmp_path):
     d.mkdir()
     (d / "meta.json").write_text(json.dumps({"a": 1.0}))
     (d / "000001.rec").write_bytes(b"x")
-    open_benchmark("toy", d, cache_dir=tmp_path / "c")
-    open_benchmark("toy", cache_dir=tmp_path / "c")
+    open_benchmark(TOY, d, cache_dir=tmp_path / "c")
+    open_benchmark(TOY, cache_dir=tmp_path / "c")
     assert len(READS) == 1
     (d / "000002.rec").write_bytes(b"x")
-    open_benchmark("toy", cache_dir=tmp_path / "c")
+    open_benchmark(TOY, cache_dir=tmp_path / "c")
     assert len(READS) == 2
 
 
-def test_unknown_space_lists_the_loaders():
-    with pytest.raises(BenchmarkError, match="unknown ground-truth loader 'nb2001'.*nb201"):
-        get_loader("nb2001")
+def test_unknown_space_lists_the_spaces():
+    with pytest.raises(ConfigError, match="unknown search space 'nb2001'.*did you mean 'nb201'"):
+        get_space("nb2001")

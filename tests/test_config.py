@@ -10,6 +10,7 @@ import yaml
 from wsnas.cli import main
 from wsnas.config import RunConfig, dump_config, load_config
 from wsnas.errors import ConfigError
+from wsnas.spaces.check import check_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -61,7 +62,7 @@ def test_hash_ignores_paths_only():
         ("protocl.lr=1", ["unknown key 'protocl'", "did you mean 'protocol'"]),
         (
             "sampler.name=random",
-            ["'sampler.name'", "'random'", "random_nas, random_a, fairnas", "did you mean"],
+            ["'sampler.name'", "'random'", "fairnas, random_a, random_nas", "did you mean"],
         ),
         ("mapping.ops_on=node", ["'mapping.ops_on'", "edges, nodes", "did you mean 'nodes'"]),
         ("protocol.lr=-1", ["'protocol.lr'", "-1", "greater than 0"]),
@@ -73,9 +74,47 @@ def test_hash_ignores_paths_only():
 )
 def test_errors_name_key_value_and_allowed(override, needles):
     with pytest.raises(ConfigError) as e:
-        load_config(None, [override])
+        check_config(load_config(None, [override]))
     for needle in needles:
         assert needle in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        (
+            ["mapping.wsbn=true"],
+            ["mapping.wsbn=true has no effect on nb201 with mapping.ops_on=edges",
+             "every edge already has its own BN", "use mapping.ops_on=nodes"],
+        ),
+        (["mapping.super_kernel=true"], ["mapping.super_kernel=true has no effect on nb201"]),
+        (["space.name=darts_nds", "mapping.dynamic_channels=interpolate"],
+         ["mapping.dynamic_channels=interpolate has no effect on darts_nds"]),
+        (["space.name=nb201_mini", "mapping.ops_on=nodes"],
+         ["mapping.ops_on=nodes has no effect on nb201_mini"]),
+        (["space.name=nb101"], ["mapping.ops_on=edges is not supported by nb101 (use nodes)"]),
+        (["space.name=darts_nds", "mapping.wsbn=true", "mapping.ops_on=edges"],
+         ["mapping.wsbn=true has no effect on darts_nds with mapping.ops_on=edges"]),
+        (["sampler.fairnas_k=2"], ["key 'sampler.fairnas_k'", "sampler.name=fairnas"]),
+        (["data.name=cifar100"], ["key 'data.name'", "known data sets: cifar10, digits"]),
+    ],
+)
+def test_factors_a_space_ignores_are_errors(overrides, needles):
+    with pytest.raises(ConfigError) as e:
+        check_config(load_config(None, overrides), "cfg.yaml")
+    assert str(e.value).startswith("cfg.yaml: ")
+    for needle in needles:
+        assert needle in str(e.value)
+
+
+def test_supported_factors_pass():
+    for overrides in (
+        ["mapping.wsbn=true", "mapping.ops_on=nodes"],
+        ["space.name=nb101", "mapping.ops_on=nodes", "mapping.dynamic_channels=shuffle", "mapping.wsbn=true"],
+        ["space.name=darts_nds", "mapping.super_kernel=true", "mapping.wsbn=true", "mapping.ops_on=nodes"],
+        ["sampler.name=fairnas", "sampler.fairnas_k=2"],
+    ):
+        check_config(load_config(None, overrides))
 
 
 def test_bad_files(tmp_path):
@@ -107,8 +146,8 @@ def test_cli_config_show(capsys):
 def test_shipped_presets_are_valid():
     from importlib import resources
 
-    from wsnas.bench.build import load_build_spec
     from wsnas.config import StandaloneConfig
+    from wsnas.sweep.build import load_build_spec
 
     presets = resources.files("wsnas.presets")
     load_config(str(presets / "demo.yaml"))

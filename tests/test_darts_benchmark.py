@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from wsnas.bench import import_benchmark, open_benchmark
-from wsnas.bench.loaders import get_loader
 from wsnas.cli import main
 from wsnas.errors import BenchmarkError
+from wsnas.spaces import get_space
 from wsnas.spaces.darts.benchmark import macro_key, normalize_metric, read_darts_nds
 from wsnas.spaces.darts.genotype import canonical_id, format_genotype, parse_genotype
 from wsnas.spaces.darts.space import DartsSpace
@@ -249,20 +249,21 @@ def test_source_and_metric_errors(tmp_path):
 
 
 def test_loader_registered():
-    loader = get_loader("darts_nds")
+    loader = get_space("darts_nds").loader
     assert (loader.default_metric, loader.default_schedule) == ("test", "all")
 
 
 def test_cache_round_trip(tmp_path, flist):
     cache = tmp_path / "cache"
-    bench, path = import_benchmark("darts_nds", flist, cache_dir=cache)
+    bench, path = import_benchmark(get_space("darts_nds"), flist, cache_dir=cache)
     assert path == cache / "darts_nds" / "test__all.npz" and bench.space == "darts_nds"
-    again = open_benchmark("darts_nds", cache_dir=cache)
+    again = open_benchmark(get_space("darts_nds"), cache_dir=cache)
     assert again.arch.tolist() == bench.arch.tolist() and again.meta["macro"] == "w16d8"
     assert again.acc_of(DARTS_V2) == pytest.approx(94.0)
     # a changed source is re-imported
     write(flist, [model(V2, 4.0)])
-    assert open_benchmark("darts_nds", source=flist, cache_dir=cache).acc_of(DARTS_V2) == pytest.approx(96.0)
+    again = open_benchmark(get_space("darts_nds"), source=flist, cache_dir=cache)
+    assert again.acc_of(DARTS_V2) == pytest.approx(96.0)
 
 
 def test_cli_import_and_info(tmp_path, fmixed, capsys):

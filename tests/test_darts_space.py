@@ -317,7 +317,7 @@ def test_fairnas_coverage():
 
 def test_sampler_registry_uses_darts():
     from wsnas.config import SamplerConfig
-    from wsnas.samplers import build_sampler
+    from wsnas.spaces.samplers import build_sampler
 
     sp, rng = DartsSpace(), np.random.default_rng(5)
     for name, n in (("random_nas", 1), ("random_a", 1), ("fairnas", 8)):

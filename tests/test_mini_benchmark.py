@@ -60,7 +60,7 @@ def test_loader_serves_the_shipped_table(tmp_path, capsys):
     assert main(["bench", "info", "nb201_mini", "--cache-dir", str(tmp_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["size"] == 125 and info["unique"] == 60 and info["source_status"] == "valid"
-    bench = open_benchmark("nb201_mini", cache_dir=tmp_path)
+    bench = open_benchmark(get_space("nb201_mini"), cache_dir=tmp_path)
     assert bench.size == 125 and bench.metric == METRIC
     assert bench.meta["source"] == str(TABLE)
 
@@ -86,7 +86,8 @@ def test_cache_follows_the_shipped_table(tmp_path):
 
     old = tmp_path / "old.npz"
     shutil.copy(TABLE, old)
-    first = open_benchmark("nb201_mini", source=old, cache_dir=tmp_path / "c")
+    first = open_benchmark(get_space("nb201_mini"), source=old, cache_dir=tmp_path / "c")
     assert first.source == str(old)
-    again = open_benchmark("nb201_mini", cache_dir=tmp_path / "c")  # no source named: the shipped one
+    # no source named: the shipped one
+    again = open_benchmark(get_space("nb201_mini"), cache_dir=tmp_path / "c")
     assert again.source == str(TABLE) and again.size == 125

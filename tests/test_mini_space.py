@@ -63,10 +63,10 @@ def test_samplers_cover_the_space(space):
     assert len(paths) == 5 and all(sorted(p[e] for p in paths) == list(range(5)) for e in range(3))
 
 
-@pytest.mark.parametrize("ops_on", ["edges", "nodes"])
-def test_supernet_path_equals_extracted_standalone(space, ops_on):
+@pytest.mark.parametrize("affine", [True, False])
+def test_supernet_path_equals_extracted_standalone(space, affine):
     torch.manual_seed(0)
-    net = space.supernet(MappingConfig(ops_on=ops_on), LowFidelityConfig(channels=4, cells_per_stage=1))
+    net = space.supernet(MappingConfig(bn_affine=affine), LowFidelityConfig(channels=4, cells_per_stage=1))
     x = torch.randn(6, 3, 8, 8)
     net.eval()
     for a in [(3, 1, 2), (4, 3, 0), (0, 0, 1)]:

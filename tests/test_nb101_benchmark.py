@@ -30,9 +30,10 @@ from nb101_records import (
     masked,
     metrics_bytes,
 )
-from wsnas.bench import Benchmark, cache_path, get_loader, import_benchmark, open_benchmark
+from wsnas.bench import Benchmark, cache_path, import_benchmark, open_benchmark
 from wsnas.cli import main
 from wsnas.errors import BenchmarkError
+from wsnas.spaces import get_space
 from wsnas.spaces.nb101.graph import CellSpec, prune, spec_hash
 
 INCEPTION = (INCEPTION_MATRIX, INCEPTION_OPS, INCEPTION_PARAMS)
@@ -264,7 +265,7 @@ def test_summary_holds_training_time(f108):
 )
 def test_metric_aliases(alias, name):
     assert nbb.normalize_metric(alias) == name
-    assert get_loader("nb101").normalize_metric(alias) == name
+    assert get_space("nb101").loader.normalize_metric(alias) == name
 
 
 def test_unknown_metric_is_refused_early():
@@ -517,27 +518,28 @@ def test_failed_import_leaves_no_cache(tmp_path):
     path.write_bytes(_cut(D, 11, 30))
     cache = tmp_path / "cache"
     with pytest.raises(BenchmarkError, match=rf"{path}: record 11 .*truncated"):
-        import_benchmark("nb101", path, cache_dir=cache)
+        import_benchmark(get_space("nb101"), path, cache_dir=cache)
     assert not cache.exists() or not any(cache.rglob("*"))
 
 
 def test_open_benchmark_defaults_and_aliases(tmp_path, f108):
     cache = tmp_path / "cache"
-    b = open_benchmark("nb101", f108, cache_dir=cache)  # the space's defaults: test, 108
+    b = open_benchmark(get_space("nb101"), f108, cache_dir=cache)  # the space's defaults: test, 108
     assert (b.space, b.metric, b.schedule) == ("nb101", "test", "108")
     assert cache_path("nb101", "test", "108", cache).is_file()
-    same = open_benchmark("nb101", metric="test_accuracy", schedule="108", cache_dir=cache)
+    same = open_benchmark(get_space("nb101"), metric="test_accuracy", schedule="108", cache_dir=cache)
     assert same.acc.tolist() == b.acc.tolist() and same.arch.tolist() == b.arch.tolist()
     assert len(list(cache.rglob("*.npz"))) == 1
-    v = open_benchmark("nb101", f108, metric="valid", schedule=108, cache_dir=cache)
+    v = open_benchmark(get_space("nb101"), f108, metric="valid", schedule=108, cache_dir=cache)
     assert v.acc.tolist() == pytest.approx([expected(c, 108, "valid") for c in FIRST])
     loaded = Benchmark.load(cache_path("nb101", "valid", "108", cache))
     assert loaded.meta["repeat_counts"] == {"3": 4} and loaded.params.tolist() == v.params.tolist()
 
 
 def test_loader_defaults():
-    assert (get_loader("nb101").default_metric, get_loader("nb101").default_schedule) == ("test", "108")
-    assert (get_loader("nb201").default_metric, get_loader("nb201").default_schedule) == (
+    nb101 = get_space("nb101").loader
+    assert (nb101.default_metric, nb101.default_schedule) == ("test", "108")
+    assert (get_space("nb201").loader.default_metric, get_space("nb201").loader.default_schedule) == (
         "cifar10/ori-test",
         "200",
     )

@@ -18,7 +18,6 @@ from nb101_records import INCEPTION_MATRIX, INCEPTION_OPS
 from wsnas.cli import main
 from wsnas.config import SamplerConfig
 from wsnas.errors import ArchError, BenchmarkError
-from wsnas.samplers import build_sampler
 from wsnas.spaces import get_space
 from wsnas.spaces.nb101 import enumerate as nb101_enum
 from wsnas.spaces.nb101 import space as nb101_space
@@ -47,6 +46,7 @@ from wsnas.spaces.nb101.graph import (
     validate,
 )
 from wsnas.spaces.nb101.space import NB101Space, relabel
+from wsnas.spaces.samplers import build_sampler
 
 IN, OUT, C3, C1, MP = INPUT, OUTPUT, CONV3X3, CONV1X1, MAXPOOL3X3
 

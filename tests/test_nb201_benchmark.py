@@ -21,6 +21,7 @@ import wsnas.spaces.nb201.benchmark as nbb
 from wsnas.bench import Benchmark, cache_path, import_benchmark, open_benchmark
 from wsnas.cli import main
 from wsnas.errors import BenchmarkError
+from wsnas.spaces import get_space
 from wsnas.spaces.nb201.arch import canonical_id, format_arch, index_to_arch, parse_arch
 
 ARCHS = [format_arch(index_to_arch(k)) for k in (0, 1, 7, 100, 3125, 15624)]
@@ -682,7 +683,7 @@ def test_unrecognised_source(tmp_path):
 def test_failed_import_leaves_no_cache(tmp_path, nats):
     (nats / "000001.pickle.pbz2").write_bytes(b"BZh9 garbage")
     with pytest.raises(BenchmarkError, match="000001.pickle.pbz2"):
-        import_benchmark("nb201", nats, cache_dir=tmp_path / "cache")
+        import_benchmark(get_space("nb201"), nats, cache_dir=tmp_path / "cache")
     cache = tmp_path / "cache"
     assert not cache.exists() or not any(cache.rglob("*"))
 
@@ -690,16 +691,16 @@ def test_failed_import_leaves_no_cache(tmp_path, nats):
 def test_nats_folder_gaining_a_record_is_reimported(tmp_path):
     folder = make_nats(tmp_path / "n", records=(0, 1))
     cache = tmp_path / "cache"
-    assert open_benchmark("nb201", folder, cache_dir=cache).size == 2
-    assert open_benchmark("nb201", cache_dir=cache).size == 2
+    assert open_benchmark(get_space("nb201"), folder, cache_dir=cache).size == 2
+    assert open_benchmark(get_space("nb201"), cache_dir=cache).size == 2
     write_pbz2(nats_record(5), folder / "000005.pickle.pbz2", protocol=2)
-    b = open_benchmark("nb201", cache_dir=cache)
+    b = open_benchmark(get_space("nb201"), cache_dir=cache)
     assert b.index.tolist() == [0, 1, 5] and b.meta["n_missing"] == len(ARCHS) - 3
 
 
 def test_csv_column_name_and_metric_share_one_cache(tmp_path, tiny_csv):
     cache = tmp_path / "cache"
-    a = open_benchmark("nb201", tiny_csv, metric="cifar10_test", cache_dir=cache)
+    a = open_benchmark(get_space("nb201"), tiny_csv, metric="cifar10_test", cache_dir=cache)
     assert a.metric == "cifar10/ori-test"
     assert cache_path("nb201", "cifar10/ori-test", "200", cache).is_file()
     assert len(list(cache.rglob("*.npz"))) == 1

@@ -10,9 +10,9 @@ from scipy.stats import chisquare
 
 from wsnas.config import SamplerConfig
 from wsnas.errors import ConfigError
-from wsnas.samplers import build_sampler
 from wsnas.spaces import get_space
 from wsnas.spaces.nb201.arch import canonical_id, unique_classes
+from wsnas.spaces.samplers import build_sampler
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from wsnas.config import RunConfig, load_config
+from wsnas.spaces.check import check_config
 
 PRESET = "demo.yaml"
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -48,9 +49,12 @@ def demo_configs(
     """Per setting, one config per seed: the preset + OVERRIDES + the setting's BN flag."""
     return {
         name: [
-            load_config(
-                preset_path(),
-                [*(overrides or []), *extra, f"seed={seed}", f"out_dir={out}", f"name={name}-s{seed}"],
+            check_config(
+                load_config(
+                    preset_path(),
+                    [*(overrides or []), *extra, f"seed={seed}", f"out_dir={out}", f"name={name}-s{seed}"],
+                ),
+                "demo preset",
             )
             for seed in seeds
         ]

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsnas.config import EvalConfig, write_text_atomic
+from wsnas.atomic import write_text_atomic
+from wsnas.config import EvalConfig
 from wsnas.metrics import summarize
 from wsnas.runtime import autocast
 from wsnas.spaces.base import SearchSpace

@@ -16,9 +16,10 @@ from typing import Any
 
 import torch
 
-from wsnas.atomic import atomic_write
-from wsnas.config import AnyConfig, RunConfig, dump_config, load_config, write_text_atomic
+from wsnas.atomic import atomic_write, write_text_atomic
+from wsnas.config import AnyConfig, RunConfig, dump_config, load_config
 from wsnas.errors import WsnasError
+from wsnas.spaces.check import check_config
 
 
 class RunDir:
@@ -57,7 +58,7 @@ class RunDir:
     def resume_config(self, overrides: list[str], model: type[Any] = RunConfig) -> Any:
         """The run's config with OVERRIDES, refused if they would change its experiment (hash)."""
         saved = self.load_config(model)
-        cfg = load_config(self.config, overrides, model=model)
+        cfg = check_config(load_config(self.config, overrides, model=model), str(self.config))
         if cfg.hash() != saved.hash():
             raise WsnasError(
                 f"overrides {overrides} change the experiment of {self.path}; on resume only "

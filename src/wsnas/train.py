@@ -31,8 +31,8 @@ from wsnas.runtime import (
     seed_everything,
     setup_runtime,
 )
-from wsnas.samplers import build_sampler
 from wsnas.spaces import get_space
+from wsnas.spaces.samplers import build_sampler
 
 SYNC_EVERY = 20
 """Steps between host syncs (progress bar, divergence check); none in between."""
@@ -63,7 +63,7 @@ class Trainer(Checkpointed):
         seed_everything(cfg.seed)
         self.space = get_space(cfg.space.name)
         self.bench = open_benchmark(
-            cfg.space.name,
+            self.space,
             source=cfg.bench.source,
             metric=cfg.bench.metric,
             schedule=cfg.bench.schedule,

@@ -1,23 +1,15 @@
-"""Benchmark ground truth: read-only tables, their cache, and per-space loaders."""
+"""Benchmark ground truth: read-only tables, their cache, and the loader shape spaces fill in."""
 
-from wsnas.bench.cache import (
-    cache_path,
-    cache_root,
-    check_source,
-    import_benchmark,
-    open_benchmark,
-)
-from wsnas.bench.loaders import LOADERS, BenchLoader, get_loader
+from wsnas.bench.cache import cache_path, check_source, import_benchmark, open_benchmark
+from wsnas.bench.loaders import BenchLoader, HasGroundTruth
 from wsnas.bench.table import Benchmark
 
 __all__ = [
-    "LOADERS",
     "BenchLoader",
     "Benchmark",
+    "HasGroundTruth",
     "cache_path",
-    "cache_root",
     "check_source",
-    "get_loader",
     "import_benchmark",
     "open_benchmark",
 ]

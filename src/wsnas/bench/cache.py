@@ -24,25 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from wsnas import __version__
-from wsnas.bench.loaders import get_loader
+from wsnas.bench.loaders import HasGroundTruth
 from wsnas.bench.table import Benchmark
+from wsnas.cachedir import cache_root
 from wsnas.errors import BenchmarkError
 
-ENV_VAR = "WSNAS_CACHE"
-DEFAULT_METRIC = "cifar10/ori-test"
-DEFAULT_SCHEDULE = "200"
-"""NB201's defaults; each space's own are on its BenchLoader (default_metric/default_schedule)."""
 _CHUNK = 1 << 20
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """`cache_dir`, else $WSNAS_CACHE, else ~/.cache/wsnas."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "wsnas"
 
 
 def _safe(part: str) -> str:
@@ -144,7 +131,7 @@ def check_source(meta: dict[str, Any], source: str | os.PathLike | None = None) 
 
 
 def import_benchmark(
-    space: str,
+    space: HasGroundTruth,
     source: str | os.PathLike,
     metric: str | None = None,
     schedule: str | None = None,
@@ -155,7 +142,7 @@ def import_benchmark(
     METRIC/SCHEDULE default to the space's (`BenchLoader.default_metric/default_schedule`);
     a wsnas table file (`.npz`, e.g. made by `wsnas bench build`) defaults to its own.
     """
-    loader = get_loader(space)
+    loader, name = space.loader, space.name
     src = Path(source).expanduser().resolve()
     if not src.exists():
         raise BenchmarkError(f"ground-truth source {src}: no such file or folder")
@@ -168,21 +155,21 @@ def import_benchmark(
     stamp = fingerprint(src)
     t0 = time.perf_counter()
     if built is not None:
-        bench = check_built(built, src, space, metric, str(schedule))
+        bench = check_built(built, src, name, metric, str(schedule))
     else:
         bench = loader.read(src, metric, str(schedule))
     bench = bench.with_meta(
         **stamp,
-        space=space,
+        space=name,
         metric=metric,
         schedule=str(schedule),
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         wsnas_version=__version__,
         import_seconds=round(time.perf_counter() - t0, 3),
     )
-    path = cache_path(space, metric, str(schedule), cache_dir)
+    path = cache_path(name, metric, str(schedule), cache_dir)
     bench.save(path)
-    return bench, path
+    return bench.bind(space), path
 
 
 def check_built(bench: Benchmark, path: Path, space: str, metric: str, schedule: str) -> Benchmark:
@@ -199,7 +186,7 @@ def check_built(bench: Benchmark, path: Path, space: str, metric: str, schedule:
 
 
 def open_benchmark(
-    space: str,
+    space: HasGroundTruth,
     source: str | os.PathLike | None = None,
     metric: str | None = None,
     schedule: str | None = None,
@@ -208,10 +195,10 @@ def open_benchmark(
     """The ground truth for (space, metric, schedule): from the cache while it is
     true to its source, else (re-)imported from SOURCE or the recorded source.
     METRIC/SCHEDULE default to the space's (NB201 cifar10/ori-test 200, NB101 test 108)."""
-    loader = get_loader(space)
+    loader, name = space.loader, space.name
     metric = loader.resolve_metric(metric)
     schedule = str(loader.default_schedule if schedule is None else schedule)
-    path = cache_path(space, metric, schedule, cache_dir)
+    path = cache_path(name, metric, schedule, cache_dir)
     shipped = (metric, schedule) == (loader.resolve_metric(None), str(loader.default_schedule))
     if source is None and shipped and loader.default_source is not None:  # the cache must match it
         source = loader.default_source
@@ -223,7 +210,7 @@ def open_benchmark(
             if source is None:
                 raise
         if cached is not None and (cached.space, cached.metric, cached.schedule) != (
-            space,
+            name,
             metric,
             schedule,
         ):
@@ -231,19 +218,19 @@ def open_benchmark(
     if cached is not None:
         status = check_source(cached.meta, source)
         if status == "valid" or (status == "missing" and source is None):
-            return cached
+            return cached.bind(space)
         if status == "touched":
             target = Path(source) if source is not None else Path(str(cached.source))
             cached = cached.with_meta(**fingerprint(target))
             cached.save(path)
-            return cached
+            return cached.bind(space)
         if source is None:
             source = cached.source
     if source is None:
         hint = f" --cache-dir {path.parent.parent}" if path.parent.parent != cache_root() else ""
         raise BenchmarkError(
-            f"no {space} ground truth cached for metric {metric!r}, schedule {schedule} "
-            f"(looked for {path}); run `wsnas bench import {space} SOURCE --metric {metric} "
+            f"no {name} ground truth cached for metric {metric!r}, schedule {schedule} "
+            f"(looked for {path}); run `wsnas bench import {name} SOURCE --metric {metric} "
             f"--schedule {schedule}{hint}` once with the official file ({loader.sources})"
         )
     bench, _ = import_benchmark(space, source, metric, schedule, cache_dir)

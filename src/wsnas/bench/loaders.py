@@ -1,21 +1,19 @@
-"""Ground-truth readers by space name, so NB101/DARTS plug in like NB201.
+"""How a space's ground truth is read: the `BenchLoader` a `SearchSpace` carries.
 
 A loader turns an official benchmark file (or a CSV export) into a `Benchmark`
-for one metric and schedule. Loader modules register themselves on import;
-`get_loader` imports the built-in ones lazily so the CLI stays fast.
+for one metric and schedule. Each space defines its loader in its own folder and
+names it as `SearchSpace.loader`; this module only defines the shape.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from wsnas.bench.table import Benchmark
-from wsnas.errors import BenchmarkError, ConfigError, did_you_mean
-from wsnas.registry import Registry
+from wsnas.errors import BenchmarkError, did_you_mean
 
 
 class ReadFn(Protocol):
@@ -38,9 +36,9 @@ class BenchLoader:
     normalize_metric: NormFn
     sources: str
     """Human description of accepted sources, for error messages."""
-    default_metric: str = "cifar10/ori-test"
-    """Metric used when the caller names none (the paper's GT); NB201's unless a space says."""
-    default_schedule: str = "200"
+    default_metric: str
+    """Metric used when the caller names none (the paper's GT, e.g. NB201 cifar10/ori-test)."""
+    default_schedule: str
     """Schedule used when the caller names none (NB201: 200 epochs, NB101: 108)."""
     default_source: Path | None = None
     """Ground truth shipped with wsnas, used when no source is named (nb201_mini's table)."""
@@ -69,23 +67,13 @@ BUILT_PREFIX = "standalone/"
 """Metric names of tables made by `wsnas bench build` (`standalone/<data>-<split>`)."""
 
 
-LOADERS: Registry[BenchLoader] = Registry("ground-truth loader")
+class HasGroundTruth(Protocol):
+    """What the cache needs of a space: its name (the cache folder), its loader and its
+    codec (so lookups accept any spelling of an arch). `SearchSpace` satisfies it."""
 
-_BUILTIN: dict[str, str] = {
-    "nb201": "wsnas.spaces.nb201.benchmark",
-    "nb101": "wsnas.spaces.nb101.benchmark",
-    "darts_nds": "wsnas.spaces.darts.benchmark",
-    "nb201_mini": "wsnas.spaces.mini.benchmark",
-}
-"""space -> module that registers its loader (imported on first use)."""
+    name: str
+    loader: BenchLoader
 
+    def parse(self, text: str) -> object: ...
 
-def get_loader(space: str) -> BenchLoader:
-    """The loader registered for SPACE; BenchmarkError if there is none."""
-    if space not in LOADERS:  # only SPACE's module: one space's optional deps never break another's
-        for module in [_BUILTIN[space]] if space in _BUILTIN else _BUILTIN.values():
-            importlib.import_module(module)
-    try:
-        return LOADERS.get(space)
-    except ConfigError as e:
-        raise BenchmarkError(str(e)) from None
+    def format(self, arch: object) -> str: ...

@@ -13,12 +13,12 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from wsnas.atomic import atomic_write
-from wsnas.errors import BenchmarkError, WsnasError
+from wsnas.errors import BenchmarkError
 
 FORMAT = "wsnas-benchmark"
 FORMAT_VERSION = 1
@@ -27,6 +27,14 @@ COLUMNS: tuple[str, ...] = ("index", "arch", "canonical", "acc", "params", "flop
 REQUIRED_META: tuple[str, ...] = ("space", "metric", "schedule")
 _STRING_COLUMNS = ("arch", "canonical")
 _KINDS = {"index": "i", "arch": "U", "canonical": "U", "acc": "f", "params": "f", "flops": "f"}
+
+
+class Codec(Protocol):
+    """What a table needs of its space to accept any spelling of an arch string."""
+
+    def parse(self, text: str) -> Any: ...
+
+    def format(self, arch: Any) -> str: ...
 
 
 class Benchmark:
@@ -73,6 +81,8 @@ class Benchmark:
         self._by_arch: dict[str, int] | None = None
         self._by_canonical: dict[str, tuple[int, int]] | None = None
         self._ranks: np.ndarray | None = None
+        self.codec: Codec | None = None
+        """The space's codec (set by `open_benchmark`), so lookups accept any spelling of an arch."""
         self._validate(where, need_meta=where != "benchmark table")
 
     @property
@@ -108,7 +118,13 @@ class Benchmark:
         new = object.__new__(Benchmark)
         new._init(dict(self._cols), {**self._meta, **updates}, "benchmark table")
         new._by_arch, new._by_canonical, new._ranks = self._by_arch, self._by_canonical, self._ranks
+        new.codec = self.codec
         return new
+
+    def bind(self, codec: Codec) -> Benchmark:
+        """Use CODEC (the table's space) to normalise arch strings in lookups; returns self."""
+        self.codec = codec
+        return self
 
     # -- size and lookups -------------------------------------------------------
 
@@ -175,16 +191,10 @@ class Benchmark:
         return np.fromiter((self.row(k) for k in keys), dtype=np.int64)
 
     def _normalise(self, key: str) -> str | None:
-        """Re-format KEY with the space's codec; raises the space's ArchError if malformed."""
-        if not self.space:
+        """Re-format KEY with the bound codec; raises the space's ArchError if malformed."""
+        if self.codec is None:
             return None
-        from wsnas.spaces import get_space
-
-        try:
-            space = get_space(self.space)
-        except WsnasError:
-            return None
-        return space.format(space.parse(key))
+        return self.codec.format(self.codec.parse(key))
 
     def query(self, key: str) -> dict[str, Any]:
         """Everything about one cell; KEY is an arch string or a canonical id.

@@ -30,11 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.set_defaults(func=_info)
 
 
-def _benchmark(args: argparse.Namespace) -> Any:
+def _benchmark(args: argparse.Namespace, space: Any) -> Any:
     from wsnas.bench import open_benchmark
 
     try:
-        return open_benchmark(args.space, metric=args.metric, schedule=args.schedule,
+        return open_benchmark(space, metric=args.metric, schedule=args.schedule,
                               cache_dir=args.cache_dir)
     except BenchmarkError:
         return None  # not imported: report the network facts only
@@ -63,7 +63,8 @@ def _info(args: argparse.Namespace) -> None:
 
     if (args.arch is None) == (args.file is None):
         raise ArchError("give one ARCH or --file FILE")
-    space, bench = get_space(args.space), _benchmark(args)
+    space = get_space(args.space)
+    bench = _benchmark(args, space)
     if args.arch is not None:
         print_record(describe(space, space.parse(args.arch), bench), args.json)
         return

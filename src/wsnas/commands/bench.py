@@ -58,9 +58,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _import(args: argparse.Namespace) -> None:
     from wsnas.bench import import_benchmark
+    from wsnas.spaces import get_space
 
     t0 = time.perf_counter()
-    bench, path = import_benchmark(args.space, args.source, args.metric, args.schedule, args.cache_dir)
+    space = get_space(args.space)
+    bench, path = import_benchmark(space, args.source, args.metric, args.schedule, args.cache_dir)
     best = bench.best()
     meta = bench.meta
     print_record(
@@ -81,17 +83,17 @@ def _import(args: argparse.Namespace) -> None:
 
 
 def _info(args: argparse.Namespace) -> None:
-    from wsnas.bench import Benchmark, cache_path, check_source, get_loader
+    from wsnas.bench import Benchmark, cache_path, check_source, open_benchmark
     from wsnas.errors import BenchmarkError
+    from wsnas.spaces import get_space
 
-    loader = get_loader(args.space)
+    space = get_space(args.space)
+    loader = space.loader
     metric = loader.resolve_metric(args.metric)
     schedule = str(loader.default_schedule if args.schedule is None else args.schedule)
     path = cache_path(args.space, metric, schedule, args.cache_dir)
     if not path.exists() and loader.default_source is not None:  # shipped with wsnas: import it now
-        from wsnas.bench import open_benchmark
-
-        open_benchmark(args.space, metric=metric, schedule=schedule, cache_dir=args.cache_dir)
+        open_benchmark(space, metric=metric, schedule=schedule, cache_dir=args.cache_dir)
     if not path.exists():
         hint = f" --cache-dir {args.cache_dir}" if args.cache_dir else ""
         raise BenchmarkError(
@@ -126,7 +128,7 @@ def _info(args: argparse.Namespace) -> None:
 def _build(args: argparse.Namespace) -> None:
     import shlex
 
-    from wsnas.bench.build import Build, load_build_spec
+    from wsnas.sweep.build import Build, load_build_spec
 
     spec, spec_dir = load_build_spec(args.spec)
     build = Build(spec, spec_dir, args.out, args.cache_dir, args.workers, args.threads, args.executor,

@@ -7,6 +7,7 @@ import argparse
 import yaml
 
 from wsnas.config import load_config
+from wsnas.spaces.check import check_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,5 +24,5 @@ def _show(args: argparse.Namespace) -> None:
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config:
         config, overrides = None, [config, *overrides]
-    cfg = load_config(config, overrides)
+    cfg = check_config(load_config(config, overrides), config or "overrides")
     print(cfg.hash() if args.hash else yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="\n")

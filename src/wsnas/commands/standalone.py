@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from wsnas.config import StandaloneConfig, load_config
     from wsnas.rundir import RunDir
+    from wsnas.spaces.check import check_config
     from wsnas.standalone import train_standalone
 
     overrides = list(args.overrides)
@@ -38,7 +39,7 @@ def _train(args: argparse.Namespace) -> int:
             raise WsnasError("usage: wsnas standalone train SPACE ARCH [key=value ...] [--config F]")
         overrides = [f"space.name={args.space}", *overrides]
         cfg = load_config(args.config, overrides, model=StandaloneConfig)
-        cfg = cfg.model_copy(update={"arch": args.arch})
+        cfg = check_config(cfg.model_copy(update={"arch": args.arch}), args.config or "overrides")
         summary = train_standalone(cfg)
     print(
         json.dumps(

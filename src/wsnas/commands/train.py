@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from wsnas.config import load_config
     from wsnas.rundir import RunDir
+    from wsnas.spaces.check import check_config
     from wsnas.train import train
 
     config, overrides = args.config, list(args.overrides)
@@ -30,7 +31,7 @@ def _train(args: argparse.Namespace) -> int:
         cfg = RunDir(args.resume).resume_config(overrides)
         summary = train(cfg, resume_dir=args.resume)
     else:
-        summary = train(load_config(config, overrides))
+        summary = train(check_config(load_config(config, overrides), config or "overrides"))
     from wsnas.distributed import env_from_environ
 
     if env_from_environ().is_main:  # one line per job under torchrun, not one per rank

@@ -1,7 +1,8 @@
 """The search-space interface and its registry.
 
-A new space is one sub-package that implements `SearchSpace` and registers it;
-the trainer, samplers, metrics and CLI only speak this interface.
+A new space is one sub-package that implements `SearchSpace` and registers it
+with `@SPACES.register(name)`; the trainer, samplers, ground-truth cache,
+metrics and CLI only speak this interface (docs/architecture.md: adding a space).
 """
 
 from __future__ import annotations
@@ -13,18 +14,45 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from wsnas.bench.loaders import BenchLoader
 from wsnas.registry import Registry
+from wsnas.spaces.factors import ANY, Factor, check_factors
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
 
-class SearchSpace(ABC):
-    """A cell search space: codec, canonical form and uniform samplers."""
+COMMON_FACTORS: dict[str, Factor] = {
+    "mapping.bn_track_running_stats": Factor((False, True)),
+    "mapping.bn_affine": Factor((True, False)),
+    "mapping.dropout_global": Factor(ANY),
+    "mapping.dropout_path": Factor(ANY),
+    "lowfi.channels": Factor(ANY),
+    "lowfi.cells_per_stage": Factor(ANY),
+}
+"""Factors every built-in super-net honours (BN flags, dropout, width, depth)."""
 
-    name: str = ""
+
+class SearchSpace(ABC):
+    """A cell search space: everything wsnas knows of it, behind one interface.
+
+    Codec (`parse`/`format`), canonical id, samplers, the super-net (f_ws) and
+    stand-alone net (f_proxy), architecture facts, the benchmark's P_proxy
+    defaults, its ground-truth loader and the factors its super-net honours.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    """The benchmark's own name, for reports (e.g. NASBench-201)."""
     proxy: ClassVar[dict[str, Any]] = {}
     """The benchmark's stand-alone protocol P_proxy: lr, epochs, batch_size, weight_decay,
     nesterov, channels, cells (what `ProxyConfig` fields left None become)."""
+    loader: ClassVar[BenchLoader]
+    """How its ground truth is read (sources, default metric, schedule and shipped source)."""
+    factors: ClassVar[dict[str, Factor]] = {}
+    """Mapping and low-fidelity fields (`section.field`) its super-net honours, with the values
+    that act; an undeclared field must keep its default (`wsnas.spaces.factors`)."""
+    samplers: ClassVar[tuple[str, ...]] = ("random_nas", "random_a", "fairnas")
+    """Registered path samplers that work on this space (FairNAS needs `fair_paths`)."""
 
     @property
     @abstractmethod
@@ -56,17 +84,26 @@ class SearchSpace(ABC):
     def sample_unique(self, rng: np.random.Generator) -> Any:
         """Uniform over unique architectures (Random-A)."""
 
-    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
-        """The super-net (f_ws) of this space for the mapping and low-fidelity factors."""
-        raise NotImplementedError(f"{self.name} has no super-net yet")
+    def check_factors(self, mapping: Any, lowfi: Any) -> None:
+        """ConfigError naming every factor this space's super-net would silently ignore."""
+        check_factors(self.name, self.factors, mapping, lowfi)
 
+    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+        """The super-net (f_ws) for the mapping and low-fidelity factors; refuses factors it ignores."""
+        self.check_factors(mapping, lowfi)
+        return self.build_supernet(mapping, lowfi, num_classes)
+
+    @abstractmethod
+    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int) -> Any:
+        """The super-net itself (called by `supernet` once the factors are checked)."""
+
+    @abstractmethod
     def standalone(self, arch: Any, channels: int, cells: int, num_classes: int = 10) -> Any:
         """The benchmark's stand-alone network (f_proxy) of one architecture."""
-        raise NotImplementedError(f"{self.name} has no stand-alone network yet")
 
+    @abstractmethod
     def arch_facts(self, arch: Any) -> dict[str, Any]:
         """Stand-alone network facts: at least params_m and flops_m."""
-        raise NotImplementedError(f"{self.name} has no stand-alone network yet")
 
     def fair_num_ops(self) -> int:
         """Ops per slot, i.e. FairNAS's K."""
@@ -77,7 +114,12 @@ class SearchSpace(ABC):
         raise NotImplementedError(f"{self.name} has no FairNAS sampler")
 
     def info(self) -> dict[str, Any]:
-        return {"space": self.name, "num_archs": self.num_archs, "num_unique": self.num_unique}
+        return {
+            "space": self.name,
+            "title": self.title,
+            "num_archs": self.num_archs,
+            "num_unique": self.num_unique,
+        }
 
 
 def group_by_canonical(
@@ -141,10 +183,3 @@ class EdgeOpSpace(SearchSpace):
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "ops": list(self.ops), "edges": [list(e) for e in self.edges]}
-
-
-def get_space(name: str) -> SearchSpace:
-    """Instantiate a registered space by name (imports the built-in ones)."""
-    import wsnas.spaces  # noqa: F401  (registers the built-in spaces)
-
-    return SPACES.get(name)()

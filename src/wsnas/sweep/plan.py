@@ -24,6 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from wsnas.config import RunConfig, load_config, validate
 from wsnas.errors import ConfigError
+from wsnas.spaces.check import check_config
 from wsnas.sweep.spec import RESERVED, SweepSpec
 
 LABEL_MAX = 96
@@ -110,10 +111,23 @@ class Planner:
             except OmegaConfBaseException as e:
                 raise ConfigError(f"override {item!r}: {e}") from None
         merged = OmegaConf.to_container(OmegaConf.merge({}, *layers))
-        return validate(merged, source="sweep base config + overrides")  # type: ignore[arg-type]
+        base = validate(merged, source="sweep base config + overrides")
+        return check_config(base, source="sweep base config + overrides")
 
     def _check_factors(self) -> None:
-        """Every value must give a valid config, and distinct values distinct experiments."""
+        """Every value must give a valid config, and distinct values distinct experiments.
+
+        A sequential sweep combines each stage with any earlier stage's winner, so there
+        every pair of values of two factors must make a valid config too (checked now,
+        not hours later when the stage starts).
+        """
+        if self.spec.mode == "sequential":
+            order = self.spec.factor_order()
+            for i, a in enumerate(order):
+                for b in order[i + 1 :]:
+                    for va in self.spec.factors[a]:
+                        for vb in self.spec.factors[b]:
+                            self.config({a: va, b: vb}, seed=0)
         for key, values in self.spec.factors.items():
             seen: dict[str, Any] = {}
             for v in values:
@@ -131,7 +145,7 @@ class Planner:
             set_key(d, key, value, source="sweep factor")
         d["seed"], d["out_dir"], d["name"] = seed, str(self.runs_dir), name
         where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
-        return validate(d, source=f"sweep run ({where})")
+        return check_config(validate(d, source=f"sweep run ({where})"), source=f"sweep run ({where})")
 
     def label(self, cfg: RunConfig) -> str:
         """Factor values of `cfg` that differ from the base config, in spec order."""

@@ -29,7 +29,8 @@ from typing import Any
 
 import yaml
 
-from wsnas.config import dump_config, write_text_atomic
+from wsnas.atomic import write_text_atomic
+from wsnas.config import dump_config
 from wsnas.errors import WsnasError
 from wsnas.sweep.executors import Executor, make_executor
 from wsnas.sweep.plan import PlannedRun, Planner, format_value, run_state

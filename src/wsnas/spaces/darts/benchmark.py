@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsnas.bench.loaders import LOADERS, BenchLoader, metric_from_aliases
+from wsnas.bench.loaders import BenchLoader, metric_from_aliases
 from wsnas.bench.table import Benchmark
 from wsnas.errors import ArchError, BenchmarkError, did_you_mean
 from wsnas.spaces.darts.genotype import FIELDS, Genotype, canonical_id, format_genotype, make_genotype
@@ -292,12 +292,11 @@ def read_darts_nds(source: Path, metric: str, schedule: str) -> Benchmark:
     )
 
 
-LOADERS.register("darts_nds")(
-    BenchLoader(
-        read=read_darts_nds,
-        normalize_metric=normalize_metric,
-        sources=SOURCES,
-        default_metric=DEFAULT_METRIC,
-        default_schedule=DEFAULT_SCHEDULE,
-    )
+LOADER = BenchLoader(
+    read=read_darts_nds,
+    normalize_metric=normalize_metric,
+    sources=SOURCES,
+    default_metric=DEFAULT_METRIC,
+    default_schedule=DEFAULT_SCHEDULE,
 )
+"""How wsnas reads this space's ground truth (`SearchSpace.loader`)."""

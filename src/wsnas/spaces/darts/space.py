@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from wsnas.errors import ArchError
-from wsnas.spaces.base import SPACES, SearchSpace
+from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
+from wsnas.spaces.darts.benchmark import LOADER
 from wsnas.spaces.darts.genotype import (
     CELLS,
     FULL_CONCAT,
@@ -35,6 +36,7 @@ from wsnas.spaces.darts.genotype import (
     format_genotype,
     parse_genotype,
 )
+from wsnas.spaces.factors import Factor
 
 NUM_INPUTS: tuple[int, ...] = tuple(i + 2 for i in range(NUM_NODES))
 """Inputs node i may take: the two previous cells and the i earlier nodes."""
@@ -62,11 +64,27 @@ def _choice_to_pair(c: int, node: int, rng: np.random.Generator) -> Pair:
     return OPS[1 + op], inp
 
 
+DARTS_FACTORS: dict[str, Factor] = {
+    **COMMON_FACTORS,
+    "mapping.ops_on": Factor(("edges", "nodes")),
+    "mapping.wsbn": Factor(
+        (False, True),
+        requires=(("mapping.ops_on", "nodes"),),
+        why="with ops on edges no op set serves two inputs, so each already has its own BN",
+    ),
+    "mapping.super_kernel": Factor((False, True)),
+}
+"""The DARTS super-net's factors (docs/factors.md)."""
+
+
 @SPACES.register("darts_nds")
 class DartsSpace(SearchSpace):
     """DARTS normal + reduction cells (4 nodes x 2 (op, input) pairs, 8 ops including none)."""
 
     name = "darts_nds"
+    title = "DARTS-NDS"
+    loader = LOADER
+    factors = DARTS_FACTORS
     proxy = {  # REFERENCE.md section 3 (lr, epochs); the rest: NB201's, at DARTS's evaluation size
         "lr": 0.1,
         "epochs": 100,
@@ -178,7 +196,7 @@ class DartsSpace(SearchSpace):
 
     # -- networks and facts ---------------------------------------------------------------
 
-    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The DARTS super-net (f_ws) for the mapping and low-fidelity factors."""
         from wsnas.spaces.darts.supernet import build_supernet
 

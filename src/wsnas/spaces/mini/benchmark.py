@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsnas.bench.loaders import BUILT_PREFIX, LOADERS, BenchLoader
+from wsnas.bench.loaders import BUILT_PREFIX, BenchLoader
 from wsnas.bench.table import Benchmark
 from wsnas.errors import BenchmarkError
 
@@ -34,13 +34,12 @@ def normalize_metric(metric: str) -> str:
     )
 
 
-LOADERS.register("nb201_mini")(
-    BenchLoader(
-        read=read_table,
-        normalize_metric=normalize_metric,
-        sources="a table made by `wsnas bench build` (.npz); the digits one ships with wsnas",
-        default_metric=METRIC,
-        default_schedule=SCHEDULE,
-        default_source=TABLE,
-    )
+LOADER = BenchLoader(
+    read=read_table,
+    normalize_metric=normalize_metric,
+    sources="a table made by `wsnas bench build` (.npz); the digits one ships with wsnas",
+    default_metric=METRIC,
+    default_schedule=SCHEDULE,
+    default_source=TABLE,
 )
+"""How wsnas reads this space's ground truth (`SearchSpace.loader`)."""

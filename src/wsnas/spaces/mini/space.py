@@ -14,54 +14,17 @@ apply unchanged. One consequence: with `mapping.dropout_path > 0` the embedded
 
 from __future__ import annotations
 
-from functools import cache
-from itertools import product
 from typing import Any
 
-from wsnas.errors import ArchError
-from wsnas.spaces.base import SPACES, EdgeOpSpace, group_by_canonical
+from wsnas.nn.params import count_params
+from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace
+from wsnas.spaces.mini.benchmark import LOADER
+from wsnas.spaces.mini.cell import EDGES, OPS, Arch, embed, format_arch, parse_arch, unique_classes
+from wsnas.spaces.mini.supernet import MiniSuperNet
 from wsnas.spaces.nb201 import arch as nb201
-
-OPS = nb201.OPS
-EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2))
-TAIL: tuple[int, ...] = (nb201.OPS.index("none"), nb201.OPS.index("none"), nb201.OPS.index("skip_connect"))
-"""NB201 ops of edges 0->3, 1->3, 2->3 in the embedding."""
-
-Arch = tuple[int, int, int]
-
-
-def embed(arch: Any) -> nb201.Arch:
-    """Mini encoding -> the equivalent NB201 encoding (node 3 = node 2)."""
-    a = tuple(int(o) for o in arch)
-    if len(a) != len(EDGES) or any(not 0 <= o < len(OPS) for o in a):
-        raise ArchError(f"nb201_mini encoding {arch!r}: need {len(EDGES)} op indices in 0..{len(OPS) - 1}")
-    return a + TAIL
-
-
-def parse_arch(text: str) -> Arch:
-    """`|op~0|+|op~0|op~1|` -> encoding; errors say what is wrong."""
-    s = text.strip()
-    if s.count("+") != 1:
-        raise ArchError(
-            f"nb201_mini arch {text!r}: expected 2 nodes separated by '+' "
-            f"(e.g. |nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|)"
-        )
-    try:
-        full = nb201.parse_arch(f"{s}+|none~0|none~1|skip_connect~2|")
-    except ArchError as e:
-        raise ArchError(str(e).replace("NB201 arch", "nb201_mini arch (as NB201)")) from None
-    return full[:3]  # type: ignore[return-value]
-
-
-def format_arch(arch: Any) -> str:
-    return nb201.format_arch(embed(arch)).rsplit("+", 1)[0]
-
-
-@cache
-def unique_classes() -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
-    """(sorted canonical ids, the encodings of each)."""
-    archs = product(range(len(OPS)), repeat=len(EDGES))
-    return group_by_canonical(archs, lambda a: nb201.canonical_id(embed(a)))
+from wsnas.spaces.nb201.flops import flops_millions
+from wsnas.spaces.nb201.standalone import build_standalone
+from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 
 @SPACES.register("nb201_mini")
@@ -69,6 +32,11 @@ class MiniSpace(EdgeOpSpace):
     """3-node NB201 cells: 125 encodings; ground truth on digits shipped with wsnas."""
 
     name = "nb201_mini"
+    title = "NB201-mini"
+    loader = LOADER
+    factors = COMMON_FACTORS
+    """NB201's factors but ops on nodes and WSBN: in a 3-node cell no two edges that run
+    weights can share an op (node 2's only input from a node >= 1 is edge 1->2)."""
     ops = OPS
     edges = EDGES
     proxy = {
@@ -91,23 +59,15 @@ class MiniSpace(EdgeOpSpace):
         """NB201's rule on the embedded cell, i.e. the expression of node 2."""
         return nb201.canonical_id(embed(parse_arch(arch) if isinstance(arch, str) else arch))
 
-    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
-        from wsnas.spaces.mini.supernet import MiniSuperNet
-        from wsnas.spaces.nb201.supernet import build_supernet
-
-        return MiniSuperNet(build_supernet(mapping, lowfi, num_classes=num_classes))
+    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+        return MiniSuperNet(NB201SuperNet(mapping, lowfi, num_classes=num_classes))
 
     def standalone(self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10) -> Any:
         """NB201's stand-alone skeleton around the embedded cell."""
-        from wsnas.spaces.nb201.standalone import build_standalone
-
         return build_standalone(embed(arch), C=channels, N=cells, num_classes=num_classes)
 
     def arch_facts(self, arch: Any, channels: int = 16, cells: int = 1) -> dict[str, Any]:
         """Params and FLOPs (millions) of the stand-alone net on 8x8 digits (the mini benchmark's)."""
-        from wsnas.spaces.nb201.flops import flops_millions
-        from wsnas.spaces.nb201.standalone import count_params
-
         params = count_params(self.standalone(arch, channels, cells))
         flops = flops_millions(embed(arch), C=channels, N=cells, image_size=8)
         return {"params_m": round(params / 1e6, 6), "flops_m": round(flops, 6)}

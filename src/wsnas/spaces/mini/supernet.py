@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from wsnas.spaces.mini.space import embed
+from wsnas.spaces.mini.cell import embed
 
 
 class MiniSuperNet(nn.Module):

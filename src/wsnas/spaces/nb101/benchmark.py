@@ -41,7 +41,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from wsnas.bench.loaders import LOADERS, BenchLoader, metric_from_aliases
+from wsnas.bench.loaders import BenchLoader, metric_from_aliases
 from wsnas.bench.table import Benchmark
 from wsnas.errors import BenchmarkError, did_you_mean
 
@@ -432,12 +432,11 @@ def read_nb101(source: Path, metric: str, schedule: str) -> Benchmark:
     )
 
 
-LOADERS.register("nb101")(
-    BenchLoader(
-        read=read_nb101,
-        normalize_metric=normalize_metric,
-        sources=SOURCES,
-        default_metric=DEFAULT_METRIC,
-        default_schedule=DEFAULT_SCHEDULE,
-    )
+LOADER = BenchLoader(
+    read=read_nb101,
+    normalize_metric=normalize_metric,
+    sources=SOURCES,
+    default_metric=DEFAULT_METRIC,
+    default_schedule=DEFAULT_SCHEDULE,
 )
+"""How wsnas reads this space's ground truth (`SearchSpace.loader`)."""

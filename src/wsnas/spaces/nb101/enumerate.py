@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from wsnas.atomic import atomic_write
+from wsnas.cachedir import cache_root
 from wsnas.errors import BenchmarkError
 from wsnas.spaces.nb101.graph import (
     INPUT,
@@ -347,8 +348,6 @@ def enumerate_cells(
 
 def cache_file(cache_dir: str | os.PathLike | None = None) -> Path:
     """<$WSNAS_CACHE or ~/.cache/wsnas>/nb101/unique_cells.npz"""
-    from wsnas.bench.cache import cache_root
-
     return cache_root(cache_dir) / "nb101" / "unique_cells.npz"
 
 

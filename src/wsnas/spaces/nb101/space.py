@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from wsnas.errors import ArchError
-from wsnas.spaces.base import SPACES, SearchSpace
+from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
+from wsnas.spaces.factors import Factor
+from wsnas.spaces.nb101.benchmark import LOADER
 from wsnas.spaces.nb101.enumerate import (
     Enumeration,
     count_valid_matrices,
@@ -74,6 +76,18 @@ def relabel(spec: CellSpec, perm: tuple[int, ...]) -> CellSpec:
     return CellSpec(tuple(tuple(r) for r in rows), tuple(ops))
 
 
+NB101_FACTORS: dict[str, Factor] = {
+    **COMMON_FACTORS,
+    "mapping.ops_on": Factor(
+        ("nodes",), why="its ops live on nodes (a vertex sums its inputs, then applies one op)"
+    ),
+    "mapping.wsbn": Factor((False, True)),
+    "mapping.dynamic_channels": Factor(("fixed", "shuffle", "interpolate")),
+    "mapping.super_kernel": Factor((False, True)),
+}
+"""The NB101 super-net's factors (docs/factors.md)."""
+
+
 @SPACES.register("nb101")
 class NB101Space(SearchSpace):
     """NAS-Bench-101: DAGs of up to 7 vertices and 9 edges over 3 ops; 423,624 unique cells.
@@ -94,6 +108,9 @@ class NB101Space(SearchSpace):
     }
 
     name = "nb101"
+    title = "NASBench-101"
+    loader = LOADER
+    factors = NB101_FACTORS
     ops = OPS
 
     def __init__(
@@ -226,7 +243,7 @@ class NB101Space(SearchSpace):
 
         return build_standalone(arch, stem_channels=channels, cells_per_stack=cells, num_classes=num_classes)
 
-    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The NB101 super-net (f_ws): ops on nodes, dynamic channels, super-kernel, WSBN."""
         from wsnas.spaces.nb101.supernet import build_supernet
 

@@ -1,4 +1,4 @@
-"""NAS-Bench-201 arch strings, encodings and the benchmark's unique-cell rule.
+"""NAS-Bench-201 arch strings, encodings and the benchmark's unique-cell rule (the codec).
 
 An encoding is a tuple of 6 op indices, one per edge in `EDGES` order, which is
 the order the edges appear in the official string
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from functools import cache
 from itertools import product
-from typing import Any
 
 from wsnas.errors import ArchError, did_you_mean
-from wsnas.spaces.base import SPACES, EdgeOpSpace, group_by_canonical
+from wsnas.spaces.base import group_by_canonical
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NUM_NODES = 4
@@ -130,59 +129,3 @@ def all_archs() -> tuple[Arch, ...]:
 def unique_classes() -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
     """(sorted canonical ids, the encodings of each id)."""
     return group_by_canonical(all_archs(), canonical_id)
-
-
-@SPACES.register("nb201")
-class NB201Space(EdgeOpSpace):
-    """NAS-Bench-201 cell space: 5^6 = 15,625 encodings, 6,466 unique cells."""
-
-    name = "nb201"
-    ops = OPS
-    edges = EDGES
-    proxy = {  # the benchmark's 200-epoch schedule (NAS-Bench-201 paper, Table 2)
-        "lr": 0.1,
-        "epochs": 200,
-        "batch_size": 256,
-        "weight_decay": 5e-4,
-        "nesterov": True,
-        "channels": 16,
-        "cells": 5,
-    }
-
-    def parse(self, text: str) -> Arch:
-        return parse_arch(text)
-
-    def format(self, arch: Arch) -> str:
-        return format_arch(arch)
-
-    def canonical(self, arch: Arch | str) -> str:
-        return canonical_id(parse_arch(arch) if isinstance(arch, str) else arch)
-
-    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
-        """The NB201 super-net (f_ws) for the mapping and low-fidelity factors."""
-        from wsnas.spaces.nb201.supernet import build_supernet
-
-        return build_supernet(mapping, lowfi, num_classes=num_classes)
-
-    def standalone(self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10) -> Any:
-        """The benchmark's stand-alone network (f_proxy) of one cell."""
-        from wsnas.spaces.nb201.standalone import build_standalone
-
-        return build_standalone(arch, C=channels, N=cells, num_classes=num_classes)
-
-    def arch_facts(self, arch: Arch) -> dict[str, Any]:
-        """Params and FLOPs (millions) of the benchmark's stand-alone CIFAR-10 network."""
-        from wsnas.spaces.nb201.flops import flops_millions
-        from wsnas.spaces.nb201.standalone import count_params
-
-        params = count_params(self.standalone(arch))
-        return {"params_m": round(params / 1e6, 6), "flops_m": round(flops_millions(arch), 6)}
-
-    def unique_classes(self) -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
-        return unique_classes()
-
-    def info(self) -> dict:
-        return {
-            **super().info(),
-            "unique_rule": "NAS-Bench-201 expression rule (none/# pruning, skip identity, sorted terms)",
-        }

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from wsnas.bench.loaders import LOADERS, BenchLoader
+from wsnas.bench.loaders import BenchLoader
 from wsnas.bench.table import Benchmark
 from wsnas.errors import ArchError, BenchmarkError, did_you_mean
 from wsnas.spaces.nb201.arch import canonical_id, parse_arch
@@ -769,4 +769,11 @@ def read_nb201(source: Path, metric: str, schedule: str) -> Benchmark:
     raise BenchmarkError(f"{where}: unrecognised ground-truth source; sources: {SOURCES}")
 
 
-LOADERS.register("nb201")(BenchLoader(read=read_nb201, normalize_metric=normalize_metric, sources=SOURCES))
+LOADER = BenchLoader(
+    read=read_nb201,
+    normalize_metric=normalize_metric,
+    sources=SOURCES,
+    default_metric="cifar10/ori-test",
+    default_schedule="200",
+)
+"""How wsnas reads this space's ground truth (`SearchSpace.loader`)."""

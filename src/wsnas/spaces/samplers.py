@@ -69,4 +69,17 @@ class FairNAS(Sampler):
 
 
 def build_sampler(space: SearchSpace, cfg: SamplerConfig) -> Sampler:
-    return SAMPLERS.get(cfg.name)(space, cfg)
+    """The configured sampler for SPACE; ConfigError for a name that is not registered or
+    that SPACE does not support."""
+    cls = SAMPLERS.get(cfg.name)
+    require_sampler(space, cfg.name)
+    return cls(space, cfg)
+
+
+def require_sampler(space: SearchSpace, name: str) -> None:
+    """ConfigError if SPACE does not declare sampler NAME in `SearchSpace.samplers`."""
+    if name not in space.samplers:
+        raise ConfigError(
+            f"key 'sampler.name': {space.name} does not support {name!r}; "
+            f"its samplers: {', '.join(space.samplers)}"
+        )

@@ -29,9 +29,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from wsnas import __version__
+from wsnas.atomic import write_text_atomic
+from wsnas.bench.cache import import_benchmark
 from wsnas.bench.loaders import BUILT_PREFIX
-from wsnas.config import StandaloneConfig, load_config, read_yaml_mapping, validate, write_text_atomic
+from wsnas.bench.table import Benchmark
+from wsnas.config import StandaloneConfig, load_config, read_yaml_mapping, validate
 from wsnas.errors import ConfigError, WsnasError
+from wsnas.spaces import get_space
+from wsnas.spaces.check import check_config
+from wsnas.sweep.executors import make_executor
+from wsnas.sweep.plan import run_state
 from wsnas.sweep.spec import ExecutorSpec
 
 
@@ -121,12 +128,11 @@ class Build:
         address: str | None = None,
         log: Any = None,
     ) -> None:
-        from wsnas.spaces import get_space
-
         self.spec, self.out, self.cache_dir = spec, Path(out), cache_dir
         self.space = get_space(spec.space)
         config = None if spec.config is None else (spec_dir / spec.config)
         base = load_config(config, [*spec.overrides, f"space.name={spec.space}"], model=StandaloneConfig)
+        check_config(base, f"build spec {spec_dir}")
         self.base = base.model_copy(update={"arch": ""})
         self.proxy = self.base.proxy.resolved(self.space.proxy)
         ex = spec.executor
@@ -181,9 +187,6 @@ class Build:
         return tasks
 
     def run(self, command: str | None = None) -> BuildResult:
-        from wsnas.sweep.executors import make_executor
-        from wsnas.sweep.plan import run_state
-
         t0 = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(
@@ -241,9 +244,6 @@ class Build:
         return rows
 
     def aggregate(self, wall_seconds: float, command: str | None) -> BuildResult:
-        from wsnas.bench.cache import import_benchmark
-        from wsnas.bench.table import Benchmark
-
         rows = self.results()
         seeds = self.spec.seeds
         acc = np.array([r["eval_acc"] for r in rows]).reshape(len(self.archs), len(seeds))
@@ -278,7 +278,7 @@ class Build:
         )
         table = bench.save(self.out / "table.npz")
         write_text_atomic(self.out / "results.csv", results_csv(rows))
-        bench, cache = import_benchmark(self.space.name, table, metric, schedule, self.cache_dir)
+        bench, cache = import_benchmark(self.space, table, metric, schedule, self.cache_dir)
         return BuildResult(table, cache, bench)
 
     def _flops(self, arch: str) -> float:

@@ -1,0 +1,56 @@
+"""Config checks that need the registries: names of spaces, samplers and data sets, and factors.
+
+`config` validates types and ranges only (it sits below the spaces); a run or
+stand-alone config is checked here before anything is trained or written, so an
+unknown name or a factor the space would ignore is an error at load time.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from wsnas.config import RunConfig, StandaloneConfig
+from wsnas.data.datasets import DATASETS
+from wsnas.errors import ConfigError, did_you_mean
+from wsnas.spaces.base import SPACES, SearchSpace
+from wsnas.spaces.samplers import SAMPLERS, require_sampler
+
+C = TypeVar("C", RunConfig, StandaloneConfig)
+
+
+def _known(key: str, value: str, names: list[str], what: str) -> None:
+    if value not in names:
+        raise ConfigError(
+            f"key '{key}': got {value!r}; known {what}: {', '.join(names)}{did_you_mean(value, names)}"
+        )
+
+
+def space_of(cfg: RunConfig | StandaloneConfig) -> SearchSpace:
+    """The registered space CFG names (ConfigError with a close match otherwise)."""
+    _known("space.name", cfg.space.name, SPACES.names(), "spaces")
+    return SPACES.get(cfg.space.name)()
+
+
+def check_config(cfg: C, source: str = "config") -> C:
+    """CFG if every name it gives is registered and every factor acts on its space; else a
+    ConfigError prefixed with SOURCE that names each problem."""
+    try:
+        space = space_of(cfg)
+        _known("data.name", cfg.data.name, list(DATASETS), "data sets")
+        if isinstance(cfg, RunConfig):
+            _check_run(space, cfg)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    return cfg
+
+
+def _check_run(space: SearchSpace, cfg: RunConfig) -> None:
+    _known("sampler.name", cfg.sampler.name, SAMPLERS.names(), "samplers")
+    require_sampler(space, cfg.sampler.name)
+    if cfg.sampler.fairnas_k is not None and cfg.sampler.name != "fairnas":
+        raise ConfigError(
+            f"key 'sampler.fairnas_k': only FairNAS draws several paths per step, but sampler.name is "
+            f"{cfg.sampler.name!r}; remove sampler.fairnas_k or use sampler.name=fairnas"
+        )
+    space.check_factors(cfg.mapping, cfg.lowfi)
+

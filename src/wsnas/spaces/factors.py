@@ -1,0 +1,95 @@
+"""Which mapping and low-fidelity factors a space honours, and the check that refuses the rest.
+
+A space declares, per config field, the values that change its super-net
+(`SearchSpace.factors`). A field it does not declare must keep the config's
+default: a factor that would change nothing is a config error, never a silent
+no-op that changes the run's hash and yields a "finding" made of noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from wsnas.config import LowFidelityConfig, MappingConfig
+from wsnas.errors import ConfigError
+
+SECTIONS: dict[str, type[BaseModel]] = {"mapping": MappingConfig, "lowfi": LowFidelityConfig}
+"""Config sections whose fields are super-net factors."""
+
+ANY = None
+"""`Factor.values` for a field every valid value of which acts (rates, widths, depths)."""
+
+
+@dataclass(frozen=True)
+class Factor:
+    """How a space honours one factor field.
+
+    `values`: the values it supports (ANY = every value the config accepts).
+    `requires`: (field, value) pairs that must hold for a non-default value to act.
+    `why`: what the space does instead when `requires` fails, for the error message.
+    """
+
+    values: tuple[Any, ...] | None = ANY
+    requires: tuple[tuple[str, Any], ...] = ()
+    why: str = ""
+
+
+def factor_fields() -> list[str]:
+    """Every factor field as `section.field`, in config order."""
+    return [f"{sec}.{name}" for sec, model in SECTIONS.items() for name in model.model_fields]
+
+
+def default_of(field: str) -> Any:
+    sec, name = field.split(".", 1)
+    return SECTIONS[sec].model_fields[name].default
+
+
+def _value(field: str, mapping: Any, lowfi: Any) -> Any:
+    sec, name = field.split(".", 1)
+    return getattr(mapping if sec == "mapping" else lowfi, name)
+
+
+def _show(v: Any) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def factor_problems(space: str, factors: Mapping[str, Factor], mapping: Any, lowfi: Any) -> list[str]:
+    """One message per factor the config sets that SPACE's super-net cannot honour."""
+    problems = []
+    for field in factor_fields():
+        value, default = _value(field, mapping, lowfi), default_of(field)
+        decl = factors.get(field)
+        if decl is None:
+            if value != default:
+                supported = ", ".join(k for k in factors if k.split(".")[0] == field.split(".")[0])
+                problems.append(
+                    f"{field}={_show(value)} has no effect on {space}: its super-net does not implement "
+                    f"this factor (leave it at {_show(default)}; {space} supports {supported})"
+                )
+            continue
+        if decl.values is not ANY and value not in decl.values:
+            allowed = ", ".join(_show(v) for v in decl.values)
+            why = f": {decl.why}" if decl.why else ""
+            problems.append(f"{field}={_show(value)} is not supported by {space} (use {allowed}){why}")
+            continue
+        if value == default:
+            continue
+        for need, want in decl.requires:
+            if _value(need, mapping, lowfi) != want:
+                why = f": {decl.why}" if decl.why else ""
+                problems.append(
+                    f"{field}={_show(value)} has no effect on {space} with "
+                    f"{need}={_show(_value(need, mapping, lowfi))}{why}; use {need}={_show(want)}"
+                )
+    return problems
+
+
+def check_factors(space: str, factors: Mapping[str, Factor], mapping: Any, lowfi: Any) -> None:
+    """ConfigError listing every factor SPACE cannot honour (none: returns)."""
+    problems = factor_problems(space, factors, mapping, lowfi)
+    if problems:
+        raise ConfigError("; ".join(problems))

@@ -1,0 +1,77 @@
+"""The `nb201` search space: NAS-Bench-201's cell (6 edges, 5 ops), its networks and ground truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wsnas.nn.params import count_params
+from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace
+from wsnas.spaces.factors import Factor
+from wsnas.spaces.nb201.arch import EDGES, OPS, Arch, canonical_id, format_arch, parse_arch, unique_classes
+from wsnas.spaces.nb201.benchmark import LOADER
+from wsnas.spaces.nb201.flops import flops_millions
+from wsnas.spaces.nb201.standalone import build_standalone
+from wsnas.spaces.nb201.supernet import NB201SuperNet
+
+NB201_FACTORS: dict[str, Factor] = {
+    **COMMON_FACTORS,
+    "mapping.ops_on": Factor(("edges", "nodes")),
+    "mapping.wsbn": Factor(
+        (False, True),
+        requires=(("mapping.ops_on", "nodes"),),
+        why="every edge already has its own BN (no op is shared)",
+    ),
+}
+"""The NB201 super-net's factors (docs/factors.md); WSBN acts only where ops are shared."""
+
+
+@SPACES.register("nb201")
+class NB201Space(EdgeOpSpace):
+    """NAS-Bench-201 cell space: 5^6 = 15,625 encodings, 6,466 unique cells."""
+
+    name = "nb201"
+    title = "NASBench-201"
+    loader = LOADER
+    factors = NB201_FACTORS
+    ops = OPS
+    edges = EDGES
+    proxy = {  # the benchmark's 200-epoch schedule (NAS-Bench-201 paper, Table 2)
+        "lr": 0.1,
+        "epochs": 200,
+        "batch_size": 256,
+        "weight_decay": 5e-4,
+        "nesterov": True,
+        "channels": 16,
+        "cells": 5,
+    }
+
+    def parse(self, text: str) -> Arch:
+        return parse_arch(text)
+
+    def format(self, arch: Arch) -> str:
+        return format_arch(arch)
+
+    def canonical(self, arch: Arch | str) -> str:
+        return canonical_id(parse_arch(arch) if isinstance(arch, str) else arch)
+
+    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+        """The NB201 super-net (f_ws) for the mapping and low-fidelity factors."""
+        return NB201SuperNet(mapping, lowfi, num_classes=num_classes)
+
+    def standalone(self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10) -> Any:
+        """The benchmark's stand-alone network (f_proxy) of one cell."""
+        return build_standalone(arch, C=channels, N=cells, num_classes=num_classes)
+
+    def arch_facts(self, arch: Arch) -> dict[str, Any]:
+        """Params and FLOPs (millions) of the benchmark's stand-alone CIFAR-10 network."""
+        params = count_params(self.standalone(arch))
+        return {"params_m": round(params / 1e6, 6), "flops_m": round(flops_millions(arch), 6)}
+
+    def unique_classes(self) -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
+        return unique_classes()
+
+    def info(self) -> dict:
+        return {
+            **super().info(),
+            "unique_rule": "NAS-Bench-201 expression rule (none/# pruning, skip identity, sorted terms)",
+        }
