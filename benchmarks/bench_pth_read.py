@@ -135,17 +135,18 @@ def read_once(path: Path, reader: str) -> dict[str, Any]:
     """Time one read of PATH; peak RSS is taken before the (untimed) digest of what was read."""
     import torch
 
-    import wsnas.spaces.nb201.benchmark as nbb
+    from wsnas.bench import unpickle
+    from wsnas.spaces.nb201 import gt_pth
 
     base = _peak_rss_mib()
     t0 = time.perf_counter()
     if reader == "old":  # what read_pth did before: torch's pure-Python weights_only unpickler
-        with torch.serialization.safe_globals(nbb._torch_safe_globals()):
+        with torch.serialization.safe_globals(unpickle.torch_safe_globals()):
             data = torch.load(path, map_location="cpu", weights_only=True)
     elif reader == "new":
-        data = nbb.load_torch_file(path)
+        data = gt_pth.load_pth(path)
     else:  # "new+table": the whole read_pth, summaries included
-        data = nbb.read_pth(path, "cifar10/ori-test", "200")
+        data = gt_pth.read_pth(path, "cifar10/ori-test", "200")
     seconds = time.perf_counter() - t0
     peak = _peak_rss_mib()
     digest = None

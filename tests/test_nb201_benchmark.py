@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 import wsnas.spaces.nb201.benchmark as nbb
-from wsnas.bench import Benchmark, cache_path, import_benchmark, open_benchmark
+from wsnas.bench import Benchmark, cache_path, import_benchmark, open_benchmark, unpickle
 from wsnas.cli import main
 from wsnas.errors import BenchmarkError
 from wsnas.spaces import get_space
+from wsnas.spaces.nb201 import gt_nats, gt_pth
 from wsnas.spaces.nb201.arch import canonical_id, format_arch, index_to_arch, parse_arch
 
 ARCHS = [format_arch(index_to_arch(k)) for k in (0, 1, 7, 100, 3125, 15624)]
@@ -134,7 +135,7 @@ def v11_dict() -> dict:
 
 
 def _scalar():
-    return nbb._numpy_scalar()
+    return unpickle.numpy_scalar()
 
 
 class _Numpy1Pickler(pickle._Pickler):
@@ -330,7 +331,7 @@ def test_pth_with_arbitrary_globals_is_refused(
 
 
 def test_restricted_pickle_module_is_what_torch_load_needs():
-    mod = nbb.RESTRICTED_PICKLE
+    mod = unpickle.RESTRICTED_PICKLE
     assert mod.__name__ and issubclass(mod.Unpickler, pickle.Unpickler)
     assert mod.loads(pickle.dumps({"a": [1, 2.5], "s": {3}}, protocol=2)) == {"a": [1, 2.5], "s": {3}}
     assert mod.load(io.BytesIO(pickle.dumps(OrderedDict(x=np.float64(1.5))))) == OrderedDict(x=1.5)
@@ -349,7 +350,7 @@ def test_torch_load_of_a_buffer_through_the_restricted_module(tmp_path, legacy):
 
     want = {"t": torch.arange(3.0), "x": np.float64(2.5), "big": list(range(100_000))}
     raw = save_pth(want, tmp_path / "b.pth", legacy=legacy).read_bytes()
-    got = torch.load(io.BytesIO(raw), weights_only=False, pickle_module=nbb.RESTRICTED_PICKLE)
+    got = torch.load(io.BytesIO(raw), weights_only=False, pickle_module=unpickle.RESTRICTED_PICKLE)
     assert torch.equal(got["t"], want["t"]) and got["x"] == 2.5 and got["big"] == want["big"]
 
 
@@ -361,7 +362,7 @@ def test_restricted_pickle_cannot_alter_an_allowed_function():
     before = fn.__defaults__
     raw = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}X\x0c\x00\x00\x00__defaults__K\x07\x85s\x86b."
     with contextlib.suppress(TypeError):  # the copy may refuse the state, or keep it to itself
-        nbb.RESTRICTED_PICKLE.loads(raw)
+        unpickle.RESTRICTED_PICKLE.loads(raw)
     assert torch._utils._rebuild_tensor_v2 is fn and fn.__defaults__ == before
 
 
@@ -412,7 +413,7 @@ def test_torch_file_values_round_trip(tmp_path, legacy, numpy1):
     import torch
 
     want = values_of_every_allowed_kind()
-    got = nbb.load_torch_file(save_pth(want, tmp_path / "v.pth", legacy=legacy, numpy1=numpy1))
+    got = gt_pth.load_pth(save_pth(want, tmp_path / "v.pth", legacy=legacy, numpy1=numpy1))
     assert got.keys() == want.keys()
     for k in ("f64", "f32", "i64", "b"):
         assert type(got[k]) is type(want[k]) and got[k] == want[k], k
@@ -482,7 +483,7 @@ def test_nats_folder(nats, metric, schedule):
 
 def test_nats_parallel_equals_serial(nats, monkeypatch):
     serial = nbb.read_nats_folder(nats, "cifar100/x-test", "200", workers=1)
-    monkeypatch.setattr(nbb, "PARALLEL_MIN_RECORDS", 1)
+    monkeypatch.setattr(gt_nats, "PARALLEL_MIN_RECORDS", 1)
     parallel = nbb.read_nats_folder(nats, "cifar100/x-test", "200", workers=2)
     assert rows(parallel) == rows(serial)
 
