@@ -34,7 +34,7 @@ from wsnas.config import dump_config
 from wsnas.errors import WsnasError
 from wsnas.sweep.executors import Executor, make_executor
 from wsnas.sweep.plan import PlannedRun, Planner, format_value, run_state
-from wsnas.sweep.spec import SweepSpec
+from wsnas.sweep.spec import SweepSpec, load_spec
 
 Log = Callable[[str], None]
 
@@ -333,8 +333,6 @@ def run_sweep(
     log: Log = print,
 ) -> SweepResult:
     """Load SPEC, expand it and run what is not done yet into OUT_DIR."""
-    from wsnas.sweep.spec import load_spec
-
     spec, spec_dir = load_spec(spec_path)
     sweep = Sweep(spec, spec_dir, Path(out_dir), list(overrides or []), executor, workers, threads,
                   address, log)

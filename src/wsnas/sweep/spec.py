@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wsnas.config import read_yaml_mapping
 from wsnas.errors import ConfigError, did_you_mean
 
 Mode = Literal["grid", "one-at-a-time", "sequential"]
@@ -126,8 +127,6 @@ class SweepSpec(_Section):
 
 def load_spec(path: str | os.PathLike) -> tuple[SweepSpec, Path]:
     """Read and validate a spec file; return it with the folder its relative paths start from."""
-    from wsnas.config import read_yaml_mapping
-
     path = Path(path)
     data = read_yaml_mapping(path, "sweep spec")
     return parse_spec(data, source=f"sweep spec {path}"), path.resolve().parent
