@@ -132,16 +132,17 @@ class AuxiliaryHeadCIFAR(nn.Module):
 
 
 class StandaloneNet(nn.Module):
-    """DARTS CIFAR network around one genotype; `forward(x) -> logits`.
+    """DARTS CIFAR network around one genotype (or its DARTS/NDS text); `forward(x) -> logits`.
 
-    BN defaults to DARTS's evaluation network (affine, running statistics);
-    `pool_bn` (off in DARTS) puts a BN after the pools, as the super-net does, so
-    that a super-net path can be copied into this network exactly.
+    Defaults: DARTS's CIFAR-10 model (C=36, 20 cells, no auxiliary head). BN
+    defaults to DARTS's evaluation network (affine, running statistics); `pool_bn`
+    (off in DARTS) puts a BN after the pools, as the super-net does, so that a
+    super-net path can be copied into this network exactly.
     """
 
     def __init__(
         self,
-        genotype: Genotype,
+        genotype: Genotype | str,
         C: int = 36,
         layers: int = 20,
         auxiliary: bool = False,
