@@ -7,13 +7,17 @@ the trainer, samplers, metrics and CLI only speak this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from itertools import product
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from wsnas.registry import Registry
+
+if TYPE_CHECKING:  # torch is imported by the super-nets only (see `SuperNet`)
+    import torch
+    from torch import nn
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
@@ -148,3 +152,39 @@ def get_space(name: str) -> SearchSpace:
     import wsnas.spaces  # noqa: F401  (registers the built-in spaces)
 
     return SPACES.get(name)()
+
+
+# ---- the super-net contract --------------------------------------------------------------
+
+_UNHASHABLE = object()
+"""Tags the default path key of an unhashable arch (never equal to an arch)."""
+
+
+class SuperNet(ABC):
+    """The weight-sharing network (f_ws) of a space: shared weights, one architecture's path per call.
+
+    A mixin for `torch.nn.Module` subclasses (`class NB201SuperNet(SuperNet, nn.Module)`,
+    SuperNet first), so that this file, which every space imports, does not import torch:
+    the spaces, configs and CLI stay importable without it.
+    """
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor, arch: Any) -> torch.Tensor:
+        """Logits of batch `x` through the path of `arch`, with the shared weights."""
+
+    def path_key(self, arch: Any) -> Hashable:
+        """Archs with equal keys run exactly the same ops on the same weights (so the same logits).
+
+        Evaluation computes one arch per key and copies its accuracy to the others.
+        Default: the arch itself (an unhashable arch gets a key of its own), so no two
+        different archs ever share a key.
+        """
+        try:
+            hash(arch)
+        except TypeError:
+            return (_UNHASHABLE, id(arch))
+        return arch
+
+    def extract_standalone(self, arch: Any) -> nn.Module:
+        """The stand-alone network of `arch` holding copies of the weights this path runs."""
+        raise NotImplementedError(f"{type(self).__name__} cannot extract a stand-alone network")

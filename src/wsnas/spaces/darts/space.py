@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.errors import ArchError
 from wsnas.spaces.base import SPACES, SearchSpace
 from wsnas.spaces.darts.genotype import (
     CELLS,
@@ -139,21 +138,6 @@ class DartsSpace(SearchSpace):
         """
         return _genotype(self._sample_unique_cell(rng), self._sample_unique_cell(rng))
 
-    def sample_from_benchmark(self, rng: np.random.Generator, bench: Any, unique: bool = False) -> Genotype:
-        """Uniform over the benchmark's sampled genotypes (its rows), or over its canonical ids.
-
-        NDS trained a few thousand random genotypes, a vanishing subset of the
-        space; training on those only is a different sampler from `sample`.
-        """
-        if bench.size == 0:
-            raise ArchError(f"{self.name}: the benchmark has no rows to sample from")
-        if unique:
-            ids = bench.ids()
-            row = bench.row(ids[int(rng.integers(len(ids)))])
-        else:
-            row = int(rng.integers(bench.size))
-        return parse_genotype(str(bench.arch[row]))
-
     def fair_num_ops(self) -> int:
         return len(OPS)
 
@@ -180,9 +164,9 @@ class DartsSpace(SearchSpace):
 
     def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The DARTS super-net (f_ws) for the mapping and low-fidelity factors."""
-        from wsnas.spaces.darts.supernet import build_supernet
+        from wsnas.spaces.darts.supernet import DartsSuperNet
 
-        return build_supernet(mapping, lowfi, num_classes=num_classes)
+        return DartsSuperNet(mapping, lowfi, num_classes=num_classes)
 
     def standalone(
         self,
@@ -193,9 +177,9 @@ class DartsSpace(SearchSpace):
         num_classes: int = 10,
     ) -> Any:
         """DARTS's stand-alone CIFAR network of a genotype (f_proxy) at any width/depth."""
-        from wsnas.spaces.darts.standalone import build_standalone
+        from wsnas.spaces.darts.standalone import StandaloneNet
 
-        return build_standalone(
+        return StandaloneNet(
             parse_genotype(arch), C=channels, layers=cells, auxiliary=auxiliary, num_classes=num_classes
         )
 

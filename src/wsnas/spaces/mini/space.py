@@ -93,15 +93,15 @@ class MiniSpace(EdgeOpSpace):
 
     def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         from wsnas.spaces.mini.supernet import MiniSuperNet
-        from wsnas.spaces.nb201.supernet import build_supernet
+        from wsnas.spaces.nb201.supernet import NB201SuperNet
 
-        return MiniSuperNet(build_supernet(mapping, lowfi, num_classes=num_classes))
+        return MiniSuperNet(NB201SuperNet(mapping, lowfi, num_classes=num_classes))
 
     def standalone(self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10) -> Any:
         """NB201's stand-alone skeleton around the embedded cell."""
-        from wsnas.spaces.nb201.standalone import build_standalone
+        from wsnas.spaces.nb201.standalone import StandaloneNet
 
-        return build_standalone(embed(arch), C=channels, N=cells, num_classes=num_classes)
+        return StandaloneNet(embed(arch), C=channels, N=cells, num_classes=num_classes)
 
     def arch_facts(self, arch: Any, channels: int = 16, cells: int = 1) -> dict[str, Any]:
         """Params and FLOPs (millions) of the stand-alone net on 8x8 digits (the mini benchmark's)."""

@@ -160,15 +160,15 @@ class NB201Space(EdgeOpSpace):
 
     def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The NB201 super-net (f_ws) for the mapping and low-fidelity factors."""
-        from wsnas.spaces.nb201.supernet import build_supernet
+        from wsnas.spaces.nb201.supernet import NB201SuperNet
 
-        return build_supernet(mapping, lowfi, num_classes=num_classes)
+        return NB201SuperNet(mapping, lowfi, num_classes=num_classes)
 
     def standalone(self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10) -> Any:
         """The benchmark's stand-alone network (f_proxy) of one cell."""
-        from wsnas.spaces.nb201.standalone import build_standalone
+        from wsnas.spaces.nb201.standalone import StandaloneNet
 
-        return build_standalone(arch, C=channels, N=cells, num_classes=num_classes)
+        return StandaloneNet(arch, C=channels, N=cells, num_classes=num_classes)
 
     def arch_facts(self, arch: Arch) -> dict[str, Any]:
         """Params and FLOPs (millions) of the benchmark's stand-alone CIFAR-10 network."""
