@@ -26,7 +26,7 @@ from wsnas.spaces.darts.space import DartsSpace
 from wsnas.spaces.darts.standalone import (
     DARTS_V2,
     DARTS_V2_PARAMS,
-    build_standalone,
+    StandaloneNet,
     count_params,
     nds_macro,
 )
@@ -35,7 +35,6 @@ from wsnas.spaces.darts.supernet import (
     DartsSuperCell,
     DartsSuperNet,
     SharedConvOp,
-    build_supernet,
     cell_plan,
     layers_for,
     step_keys,
@@ -115,7 +114,7 @@ def _x(n: int = 2, side: int = 16) -> torch.Tensor:
 
 def _net(**mapping: object) -> DartsSuperNet:
     torch.manual_seed(0)
-    return build_supernet(MappingConfig(**{**NDS_DEFAULT, **mapping}), TINY)
+    return DartsSuperNet(MappingConfig(**{**NDS_DEFAULT, **mapping}), TINY)
 
 
 def _randomize_bn(net: nn.Module) -> None:
@@ -136,10 +135,10 @@ def _randomize_bn(net: nn.Module) -> None:
 
 
 def test_darts_v2_params_pinned() -> None:
-    net = build_standalone(DARTS_V2)  # C=36, 20 cells
+    net = StandaloneNet(DARTS_V2)  # C=36, 20 cells
     assert count_params(net) == DARTS_V2_PARAMS == 3_349_342
     assert round(count_params(net) / 1e6, 1) == 3.3  # DARTS's published "3.3M"
-    with_aux = build_standalone(DARTS_V2, auxiliary=True)
+    with_aux = StandaloneNet(DARTS_V2, auxiliary=True)
     assert count_params(with_aux) == DARTS_V2_PARAMS  # the auxiliary head is not counted
     assert count_params(with_aux, auxiliary=True) > DARTS_V2_PARAMS
 
@@ -152,7 +151,7 @@ def test_darts_v2_flops_pinned() -> None:
 @pytest.mark.parametrize("genotype", [DARTS_V2, ALL_OPS, ZERO_NODES])
 @pytest.mark.parametrize(("C", "layers"), [(4, 3), (6, 5), (4, 8)])
 def test_flops_analytic_equals_hooks(genotype: Genotype, C: int, layers: int) -> None:
-    net = build_standalone(genotype, C=C, layers=layers, auxiliary=True)
+    net = StandaloneNet(genotype, C=C, layers=layers, auxiliary=True)
     assert count_flops(net) == pytest.approx(flops_macs(genotype, C, layers) / 1e6, abs=1e-9)
 
 
@@ -165,7 +164,7 @@ def test_reduction_layout_and_nds_macro() -> None:
     assert reduction_layers(20) == (6, 13)
     assert reduction_layers(8) == (2, 5)
     assert nds_macro(width=16, depth=8) == {"C": 16, "layers": 8}
-    net = build_standalone(DARTS_V2, **nds_macro(8, 8))
+    net = StandaloneNet(DARTS_V2, **nds_macro(8, 8))
     assert [c.reduction for c in net.cells] == [i in (2, 5) for i in range(8)]
     assert [c.reduction_prev for c in net.cells] == [i in (3, 6) for i in range(8)]
     assert isinstance(net.cells[3].preprocess0, FactorizedReduce)
@@ -178,7 +177,7 @@ def test_reduction_layout_and_nds_macro() -> None:
 
 def test_auxiliary_head_only_in_training() -> None:
     torch.manual_seed(0)
-    net = build_standalone(DARTS_V2, C=4, layers=5, auxiliary=True)
+    net = StandaloneNet(DARTS_V2, C=4, layers=5, auxiliary=True)
     logits, aux = net.train().forward_aux(_x(side=32))  # the head expects 8x8 after two reductions
     assert logits.shape == aux.shape == (2, 10)  # type: ignore[union-attr]
     assert net.eval().forward_aux(_x(side=32))[1] is None
@@ -203,14 +202,14 @@ def test_standalone_ops_follow_darts() -> None:
 def test_standalone_drop_path_training_only_and_not_on_identity() -> None:
     skips = _g([("skip_connect", i % 2) for i in range(8)], DARTS_V2.reduce)
     torch.manual_seed(0)
-    net = build_standalone(skips, C=4, layers=3, drop_path=0.9, bn_track_running_stats=False)
+    net = StandaloneNet(skips, C=4, layers=3, drop_path=0.9, bn_track_running_stats=False)
     cell = net.cells[0]  # normal cell: only identities, so drop-path never applies
     s = torch.randn(2, 12, 8, 8)
     cell.eval()
     ref = cell(s, s, 0.9)
     cell.train()
     assert torch.allclose(cell(s, s, 0.9), ref, atol=1e-6)
-    conv = build_standalone(DARTS_V2, C=4, layers=3, drop_path=0.5)
+    conv = StandaloneNet(DARTS_V2, C=4, layers=3, drop_path=0.5)
     conv.eval()
     with torch.no_grad():
         a, b = conv(_x()), conv(_x())
@@ -227,12 +226,12 @@ def test_standalone_drop_path_training_only_and_not_on_identity() -> None:
 def test_cells_per_stage_maps_to_darts_layout() -> None:
     assert layers_for(2) == 8 and layers_for(6) == 20  # DARTS search / evaluation networks
     for n in (1, 2, 3):
-        net = build_supernet(MappingConfig(**NDS_DEFAULT), LowFidelityConfig(channels=4, cells_per_stage=n))
+        net = DartsSuperNet(MappingConfig(**NDS_DEFAULT), LowFidelityConfig(channels=4, cells_per_stage=n))
         flags = [c.reduction for c in net.cells]
         assert flags == [i in (n, 2 * n + 1) for i in range(3 * n + 2)]
         stages = "".join("R" if r else "N" for r in flags).split("R")
         assert [len(s) for s in stages] == [n, n, n]
-    assert len(build_supernet(MappingConfig(), TINY, layers=8).cells) == 8
+    assert len(DartsSuperNet(MappingConfig(), TINY, layers=8).cells) == 8
 
 
 def test_default_mapping_is_the_papers() -> None:
@@ -390,7 +389,7 @@ def test_supernet_path_equals_extracted_standalone(mapping: dict[str, object]) -
 def test_extracted_standalone_counts_the_path_parameters() -> None:
     net = _net(bn_affine=True)
     alone = net.extract_standalone(DARTS_V2)
-    plain = build_standalone(DARTS_V2, C=4, layers=5, bn_affine=True)
+    plain = StandaloneNet(DARTS_V2, C=4, layers=5, bn_affine=True)
     # DARTS-V2's reduction cell has 5 max pools: the copy adds one BN (2C params) per pool
     pools = sum(op == "max_pool_3x3" for op, _ in DARTS_V2.reduce)
     assert pools == 5

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency, chisquare
 
-from wsnas.bench.table import Benchmark
 from wsnas.cli import main
 from wsnas.errors import ArchError
 from wsnas.spaces import get_space
@@ -261,33 +260,6 @@ def test_sample_unique_differs_from_sample():
         # ordered: 14 equal vs 14*13 distinct-pair classes x 2 orders; unordered: 14 vs 91 classes
         distinct = 14 * 13 // 2
         assert abs((ne / distinct) / (eq / 14) - ratio) < 0.5 * ratio
-
-
-def _bench(archs: list[str]) -> Benchmark:
-    return Benchmark(
-        index=range(len(archs)),
-        arch=archs,
-        canonical=[canonical_id(a) for a in archs],
-        acc=np.linspace(90, 94, len(archs)),
-        meta={"space": "darts_nds", "metric": "test", "schedule": "all"},
-    )
-
-
-def test_sample_from_benchmark():
-    sp, rng = DartsSpace(), np.random.default_rng(3)
-    v2 = parse_genotype(DARTS_V2)
-    d = v2.to_json()
-    d["normal"][0], d["normal"][1] = d["normal"][1], d["normal"][0]
-    twin = format_genotype(parse_genotype(d))  # same canonical id as V2
-    other = format_genotype(sp.sample(np.random.default_rng(9)))
-    bench = _bench([DARTS_V2, twin, other])
-    rows = Counter(format_genotype(sp.sample_from_benchmark(rng, bench)) for _ in range(1500))
-    assert set(rows) == {DARTS_V2, twin, other}
-    assert chisquare([rows[a] for a in (DARTS_V2, twin, other)]).pvalue > 1e-3
-    ids = Counter(canonical_id(sp.sample_from_benchmark(rng, bench, unique=True)) for _ in range(1500))
-    assert len(ids) == 2 and chisquare(list(ids.values())).pvalue > 1e-3
-    with pytest.raises(ArchError, match="no rows"):
-        sp.sample_from_benchmark(rng, _bench([]))
 
 
 def test_fairnas_coverage():

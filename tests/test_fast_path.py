@@ -24,7 +24,7 @@ from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.evaluate import same_path_groups, supernet_accuracies
 from wsnas.spaces.nb201.arch import OPS
 from wsnas.spaces.nb201.ops import CONV1, CONV3, POOL, SKIP, cell_plan
-from wsnas.spaces.nb201.supernet import KIND_CONV, NB201SuperNet, build_supernet
+from wsnas.spaces.nb201.supernet import KIND_CONV, NB201SuperNet
 
 TINY = LowFidelityConfig(channels=4, cells_per_stage=1)
 SMALL = LowFidelityConfig(channels=8, cells_per_stage=2)
@@ -53,7 +53,7 @@ def _pair(
 ) -> tuple[NB201SuperNet, NB201SuperNet]:
     """(fast, plain) super-nets with identical weights, BN affine params made non-trivial."""
     torch.manual_seed(0)
-    fast = build_supernet(MappingConfig(**mapping), lowfi)
+    fast = NB201SuperNet(MappingConfig(**mapping), lowfi)
     with torch.no_grad():
         for m in fast.modules():
             if isinstance(m, nn.BatchNorm2d) and m.affine:
@@ -272,7 +272,7 @@ def test_reference_supernet_with_our_weights_gives_our_logits(monkeypatch: pytes
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    ours = build_supernet(MappingConfig(), SMALL)
+    ours = NB201SuperNet(MappingConfig(), SMALL)
     ref = mod.build_reference(SMALL.channels, SMALL.cells_per_stage, track_running_stats=False)
     mod.copy_weights(ours, ref)
     x = _x(8, 32)

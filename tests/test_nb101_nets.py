@@ -27,8 +27,8 @@ from wsnas.nn.superkernel import SuperKernelConv2d
 from wsnas.spaces.nb101.flops import flops_macs, flops_millions, num_params
 from wsnas.spaces.nb101.graph import CellSpec
 from wsnas.spaces.nb101.ops import cell_plan, possible_widths, vertex_channels
-from wsnas.spaces.nb101.standalone import build_standalone, count_params
-from wsnas.spaces.nb101.supernet import NB101SuperCell, NB101SuperNet, build_supernet
+from wsnas.spaces.nb101.standalone import StandaloneNet, count_params
+from wsnas.spaces.nb101.supernet import NB101SuperCell, NB101SuperNet
 from wsnas.spaces.nb201.flops import count_flops
 
 INCEPTION = CellSpec.of(INCEPTION_MATRIX, INCEPTION_OPS)
@@ -64,7 +64,7 @@ TINY = LowFidelityConfig(channels=8, cells_per_stage=1)
 
 def _net(lowfi: LowFidelityConfig = TINY, **mapping: object) -> NB101SuperNet:
     torch.manual_seed(0)
-    net = build_supernet(MappingConfig(ops_on="nodes", **mapping), lowfi)  # type: ignore[arg-type]
+    net = NB101SuperNet(MappingConfig(ops_on="nodes", **mapping), lowfi)  # type: ignore[arg-type]
     with torch.no_grad():  # non-trivial BN affine params so a wrongly routed BN shows up
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d) and m.affine:
@@ -94,7 +94,7 @@ def _spec(row: dict) -> CellSpec:
 def test_inception_cell_has_the_official_parameter_count() -> None:
     assert num_params(INCEPTION) == 2_694_282
     with torch.device("meta"):
-        net = build_standalone(INCEPTION)
+        net = StandaloneNet(INCEPTION)
     assert count_params(net) == 2_694_282
 
 
@@ -104,7 +104,7 @@ def test_params_equal_benchmark_for_the_60_sample_cells(shared_data: Path) -> No
     for row in rows:
         spec = _spec(row)
         with torch.device("meta"):  # the real 128-channel nets, without allocating them
-            net = build_standalone(spec)
+            net = StandaloneNet(spec)
         assert count_params(net) == row["trainable_parameters"], row
         assert num_params(spec) == row["trainable_parameters"], row
 
@@ -134,15 +134,15 @@ def test_vertex_channel_rule() -> None:
 
 
 def test_standalone_forward_and_truncation() -> None:
-    net = build_standalone(TRUNC, stem_channels=8, cells_per_stack=1)
+    net = StandaloneNet(TRUNC, stem_channels=8, cells_per_stack=1)
     assert net(_x(2)).shape == (2, 10)
     cell = net.layers[0]
     assert cell.ops["1"].conv.out_channels == 3 and cell.ops["3"].conv.in_channels == 2
     assert set(cell.proj) == {"1", "2"} and cell.out_proj is None
-    net = build_standalone(ONLY_PROJ, stem_channels=8, cells_per_stack=2, num_classes=7)
+    net = StandaloneNet(ONLY_PROJ, stem_channels=8, cells_per_stack=2, num_classes=7)
     assert net(_x(2)).shape == (2, 7)
     # defaults = the benchmark's BN: momentum 0.997 (TF) = 0.003 (PyTorch), eps 1e-5, affine, tracked
-    bn = build_standalone(CHAIN, stem_channels=8, cells_per_stack=1).stem.bn
+    bn = StandaloneNet(CHAIN, stem_channels=8, cells_per_stack=1).stem.bn
     assert bn.momentum == pytest.approx(0.003) and bn.eps == 1e-5 and bn.affine and bn.track_running_stats
 
 
@@ -169,7 +169,7 @@ def test_flops_rule_by_hand() -> None:
 
 def test_flops_agree_with_forward_hooks() -> None:
     for spec in SPECS:
-        net = build_standalone(spec, stem_channels=8, cells_per_stack=2)
+        net = StandaloneNet(spec, stem_channels=8, cells_per_stack=2)
         assert count_flops(net) == pytest.approx(flops_millions(spec, 8, 3, 2), abs=1e-9), spec
 
 
@@ -483,15 +483,15 @@ def test_dropout_only_in_training(factor: str) -> None:
 
 def test_config_errors() -> None:
     with pytest.raises(ConfigError, match="ops live on nodes"):
-        build_supernet(MappingConfig(ops_on="edges"), TINY)
+        NB101SuperNet(MappingConfig(ops_on="edges"), TINY)
     with pytest.raises(ConfigError, match="at least 5"):
-        build_supernet(MappingConfig(ops_on="nodes"), LowFidelityConfig(channels=4, cells_per_stage=1))
+        NB101SuperNet(MappingConfig(ops_on="nodes"), LowFidelityConfig(channels=4, cells_per_stage=1))
     net = NB101SuperNet(lowfi=TINY)  # no mapping: ops on nodes
     assert net.mapping.ops_on == "nodes"
 
 
 def test_builder_low_fidelity_and_benchmark_size() -> None:
-    net = build_supernet(MappingConfig(ops_on="nodes"), LowFidelityConfig(channels=6, cells_per_stage=2))
+    net = NB101SuperNet(MappingConfig(ops_on="nodes"), LowFidelityConfig(channels=6, cells_per_stage=2))
     assert len(net.cells()) == 6 and len(net.layers) == 8
     assert [(c.C_in, c.C) for c in net.cells()] == [(6, 6), (6, 6), (6, 12), (12, 12), (12, 24), (24, 24)]
     assert net.classifier.in_features == 24
@@ -513,4 +513,4 @@ def test_configs_validate() -> None:
         cfg = load_config(root / name)
         assert cfg.space.name == "nb101" and cfg.bench.metric == "test" and cfg.bench.schedule == "108"
         assert not cfg.mapping.bn_track_running_stats and cfg.mapping.bn_affine
-        build_supernet(cfg.mapping, LowFidelityConfig(channels=8, cells_per_stage=1))
+        NB101SuperNet(cfg.mapping, LowFidelityConfig(channels=8, cells_per_stage=1))

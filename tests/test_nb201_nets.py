@@ -17,8 +17,8 @@ from wsnas.nn import DropPath, bn_factory, drop_path
 from wsnas.spaces.nb201.arch import OPS, parse_arch
 from wsnas.spaces.nb201.flops import count_flops, flops_macs, flops_millions
 from wsnas.spaces.nb201.ops import CONV1, CONV3, POOL, SKIP, cell_plan
-from wsnas.spaces.nb201.standalone import build_standalone, count_params
-from wsnas.spaces.nb201.supernet import NB201SuperCell, NB201SuperNet, build_supernet
+from wsnas.spaces.nb201.standalone import StandaloneNet, count_params
+from wsnas.spaces.nb201.supernet import NB201SuperCell, NB201SuperNet
 
 TINY = LowFidelityConfig(channels=4, cells_per_stage=1)
 FULL_PATH = (3, 2, 4, 1, 3, 2)
@@ -52,7 +52,7 @@ NATS = {  # real NATS-Bench records: index -> (arch, cifar10 flop, cifar100 flop
 
 def _net(**mapping: object) -> NB201SuperNet:
     torch.manual_seed(0)
-    return build_supernet(MappingConfig(**mapping), TINY)
+    return NB201SuperNet(MappingConfig(**mapping), TINY)
 
 
 def _x(n: int = 4, side: int = 16) -> torch.Tensor:
@@ -74,13 +74,13 @@ def test_params_match_benchmark_sample(shared_data: Path) -> None:
         rows = list(csv.DictReader(f))
     assert len(rows) == 100
     for row in rows:
-        n = count_params(build_standalone(parse_arch(row["arch_str"])))
+        n = count_params(StandaloneNet(parse_arch(row["arch_str"])))
         assert round(n / 1e6, 6) == float(row["params_millions"]), row
 
 
 def test_params_official_range() -> None:
-    assert count_params(build_standalone((0,) * 6)) == 73_306
-    assert count_params(build_standalone((CONV3,) * 6)) == 1_531_546
+    assert count_params(StandaloneNet((0,) * 6)) == 73_306
+    assert count_params(StandaloneNet((CONV3,) * 6)) == 1_531_546
 
 
 @pytest.mark.parametrize("index", sorted(NATS))
@@ -90,7 +90,7 @@ def test_flops_match_nats_records(index: int) -> None:
     assert flops_millions(arch) == pytest.approx(c10, abs=5e-6)
     assert flops_millions(arch, num_classes=100) == pytest.approx(c100, abs=5e-6)
     assert flops_millions(arch, num_classes=120, image_size=16) == pytest.approx(in16, abs=5e-6)
-    assert count_flops(build_standalone(arch)) == pytest.approx(c10, abs=5e-6)
+    assert count_flops(StandaloneNet(arch)) == pytest.approx(c10, abs=5e-6)
 
 
 def test_flops_rule_by_hand() -> None:
@@ -111,7 +111,7 @@ def test_count_flops_agrees_with_analytic() -> None:
     rng = np.random.default_rng(0)
     for _ in range(5):
         arch = tuple(int(o) for o in rng.integers(0, len(OPS), 6))
-        net = build_standalone(arch, C=8, N=2)
+        net = StandaloneNet(arch, C=8, N=2)
         assert count_flops(net) == pytest.approx(flops_millions(arch, C=8, N=2), abs=1e-9)
     # the super-net counts what it runs: everything for a fully live arch, less when it prunes
     sn = _net()
@@ -383,10 +383,10 @@ def test_bn_factory() -> None:
 
 
 def test_builders_and_low_fidelity() -> None:
-    net = build_supernet(MappingConfig(), LowFidelityConfig(channels=6, cells_per_stage=2))
+    net = NB201SuperNet(MappingConfig(), LowFidelityConfig(channels=6, cells_per_stage=2))
     assert len(_cells(net)) == 6 and len(net.cells) == 8
     assert net.classifier.in_features == 24
     assert net(_x(2, 32), FULL_PATH).shape == (2, 10)
-    sa = build_standalone(FULL_PATH, C=6, N=2, num_classes=7)
+    sa = StandaloneNet(FULL_PATH, C=6, N=2, num_classes=7)
     assert sa(_x(2, 32)).shape == (2, 7)
     assert NB201SuperNet().C == 16 and NB201SuperNet().N == 5

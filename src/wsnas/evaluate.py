@@ -16,7 +16,7 @@ from wsnas.atomic import write_text_atomic
 from wsnas.config import EvalConfig
 from wsnas.metrics import summarize
 from wsnas.runtime import autocast
-from wsnas.spaces.base import SearchSpace
+from wsnas.spaces.base import SearchSpace, SuperNet
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,15 @@ def make_pool(space: SearchSpace, bench: Any, size: int, seed: int) -> Pool:
 def same_path_groups(model: nn.Module, archs: list[Any]) -> list[int]:
     """For each arch, the index of the first arch in `archs` that runs exactly the same path.
 
-    Uses the model's optional `path_key(arch)` (the NB201 super-net's pruned plan:
-    archs differing only in `none` or dead-end edges compute the same ops on the
-    same weights, so the same logits). Without it every arch is its own group.
+    Archs share a path when the super-net's `SuperNet.path_key` says so (NB201's
+    pruned plan: archs differing only in `none` or dead-end edges compute the same
+    ops on the same weights, so the same logits). A model that is not a `SuperNet`
+    makes every arch its own group.
     """
-    key_of = getattr(model, "path_key", None)
-    if key_of is None:
+    if not isinstance(model, SuperNet):
         return list(range(len(archs)))
     first: dict[Any, int] = {}
-    return [first.setdefault(key_of(arch), i) for i, arch in enumerate(archs)]
+    return [first.setdefault(model.path_key(arch), i) for i, arch in enumerate(archs)]
 
 
 @torch.inference_mode()

@@ -1,21 +1,8 @@
 """Dynamic channels: layers whose weights are sized for C channels and run with c <= C of them.
 
-A `ChannelMap` says how a layer with C channels takes c of them; the same map is
-applied to every tensor axis that indexes those channels (a conv's output axis,
-the next conv's input axis, a BN's scale/shift/statistics), so the c channels
-keep one meaning through a layer. The three policies (the super-net's
-`mapping.dynamic_channels`):
-
-- `fixed` (`prefix_map`): channels [0:c]; views, no copies.
-- `shuffle` (`shuffle_maps`): a random subset of c channels, drawn from torch's
-  RNG on the tensors' device (so a checkpoint with the RNG states resumes
-  exactly), kept in ascending order.
-- `interpolate` (`interp_map`): the C channels averaged down to c with the bins of
-  adaptive average pooling: new channel j is the mean of channels
-  floor(j*C/c) .. ceil((j+1)*C/c)-1, i.e. a c x C matrix R applied to the axis
-  (weights W -> R W on the output axis, W R^T on the input axis).
-
-A full-width map is never built: `None` means "all C channels as they are".
+A `ChannelMap` says how c of a layer's C channels are taken (`fixed`, `shuffle`,
+`interpolate`: the super-net's `mapping.dynamic_channels`); `None` means all C.
+What each policy does: `docs/factors.md`, dynamic channels.
 """
 
 from __future__ import annotations

@@ -1,20 +1,9 @@
 """OFA super-kernel: the convs of one kernel group share the weight of the largest kernel.
 
-As in Once-for-All's elastic kernel: the group keeps one K x K weight; a smaller
-kernel k is the centre k x k crop of the next larger kernel in the group, passed
-through a learned kernel-transform matrix of size (k*k) x (k*k) that acts on the
-flattened spatial taps and is shared by all (out, in) channel pairs
-(w_k[o, i, :] = M_k @ crop(w)[o, i, :]). The matrices start as the identity, so
-at initialisation a smaller kernel is exactly the centre crop. Sizes chain
-downwards (7 -> 5 -> 3 -> 1 uses the 5x5 result to make the 3x3 one). For
-NB101's {3, 1} group the 1x1 kernel is the centre tap times one learned scalar.
-Channel maps (`wsnas.nn.dynamic`) commute with the transform; they are applied first.
-
-Stride, dilation and groups (keyword-only) serve DARTS's depthwise-separable and
-dilated convs: the transform acts on the spatial taps only, so it is the same
-for a depthwise (groups = channels) weight, and 'same' padding is
-dilation * (k // 2) for the kernel size that runs. Channel maps are meant for
-groups=1 convs (a depthwise conv would need its groups cut with its channels).
+A smaller kernel is the centre crop of the next larger one through a learned
+transform of its spatial taps (identity at start); stride, dilation and groups
+serve DARTS's depthwise and dilated convs. The exact rule: `docs/factors.md`,
+OFA super-kernel.
 """
 
 from __future__ import annotations

@@ -8,15 +8,19 @@ metrics and CLI only speak this interface (docs/architecture.md: adding a space)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from itertools import product
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from wsnas.bench.loaders import BenchLoader
 from wsnas.registry import Registry
 from wsnas.spaces.factors import ANY, Factor, check_factors
+
+if TYPE_CHECKING:  # the interface needs no torch; the super-nets import it
+    import torch
+    from torch import nn
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
@@ -183,3 +187,38 @@ class EdgeOpSpace(SearchSpace):
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "ops": list(self.ops), "edges": [list(e) for e in self.edges]}
+
+
+# ---- the super-net contract --------------------------------------------------------------
+
+_UNHASHABLE = object()
+"""Tags the default path key of an unhashable arch (never equal to an arch)."""
+
+
+class SuperNet(ABC):
+    """The weight-sharing network (f_ws) of a space: shared weights, one architecture's path per call.
+
+    A mixin for `torch.nn.Module` subclasses (`class NB201SuperNet(SuperNet, nn.Module)`,
+    SuperNet first): the interface itself needs no torch.
+    """
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor, arch: Any) -> torch.Tensor:
+        """Logits of batch `x` through the path of `arch`, with the shared weights."""
+
+    def path_key(self, arch: Any) -> Hashable:
+        """Archs with equal keys run exactly the same ops on the same weights (so the same logits).
+
+        Evaluation computes one arch per key and copies its accuracy to the others.
+        Default: the arch itself (an unhashable arch gets a key of its own), so no two
+        different archs ever share a key.
+        """
+        try:
+            hash(arch)
+        except TypeError:
+            return (_UNHASHABLE, id(arch))
+        return arch
+
+    def extract_standalone(self, arch: Any) -> nn.Module:
+        """The stand-alone network of `arch` holding copies of the weights this path runs."""
+        raise NotImplementedError(f"{type(self).__name__} cannot extract a stand-alone network")

@@ -1,9 +1,11 @@
-"""A bounded LRU of per-architecture execution plans, shared by the NB101 and DARTS super-nets.
+"""A bounded LRU of per-architecture execution plans, shared by the NB201, NB101 and DARTS super-nets.
 
 A plan is cached under the architecture as it was passed (text, dict-free objects)
 and under its parsed form, so a repeated text costs one dict lookup and equal
 architectures written differently share one compiled plan. Unhashable forms (a
-JSON dict) are parsed every time and looked up by their parsed form.
+JSON dict) are parsed every time and looked up by their parsed form. Copies,
+pickles and data-parallel replicas start with an empty cache: plans may hold
+references to the original's modules.
 """
 
 from __future__ import annotations
@@ -13,19 +15,30 @@ from typing import Any
 
 
 class PlanCache:
-    """Mixin: `plans(arch)` -> `_build_plans(_parse_arch(arch))`, cached in `_plans`."""
+    """Mixin of an `nn.Module`: `plans(arch)` -> `_build_plans(_parse_arch(arch))`, cached in `_plans`.
+
+    Put it before `nn.Module` in the bases; it sets up `_plans` in `__init__`.
+    """
 
     PLAN_CACHE_SIZE = 4096
     """Architectures whose plans are kept (random sampling rarely repeats; an eval pool has 200)."""
     _plans: OrderedDict[Any, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans = OrderedDict()
 
     def _parse_arch(self, arch: Any) -> Any:
         """The hashable parsed form of ARCH (raises the space's ArchError)."""
         raise NotImplementedError
 
     def _build_plans(self, parsed: Any) -> Any:
-        """The plans of a parsed architecture (pure data)."""
+        """The plans of a parsed architecture."""
         raise NotImplementedError
+
+    def clear_plans(self) -> None:
+        """Forget every cached plan (they are rebuilt on demand)."""
+        self._plans = OrderedDict()
 
     def _compile(self, arch: Any) -> Any:
         parsed = self._parse_arch(arch)
@@ -53,3 +66,16 @@ class PlanCache:
         else:
             self._plans.move_to_end(arch)
         return plans
+
+    # Never let cached plans leak into copies, pickles or replicas.
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "_plans": OrderedDict()}  # type: ignore[misc]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # type: ignore[misc]
+        self._plans = OrderedDict()  # also for pickles made when the cache was a plain dict
+
+    def _replicate_for_data_parallel(self) -> Any:
+        replica = super()._replicate_for_data_parallel()  # type: ignore[misc]
+        replica._plans = OrderedDict()
+        return replica

@@ -50,7 +50,7 @@ def _cell_ops_macs(genotype: Genotype, reduction: bool, C: int, side_out: int) -
 def flops_macs(
     genotype: Genotype | str, C: int = 36, layers: int = 20, num_classes: int = 10, image_size: int = 32
 ) -> int:
-    """Analytic multiply-adds (an integer) of one image through `build_standalone(genotype, C, layers)`."""
+    """Analytic multiply-adds (an integer) of one image through `StandaloneNet(genotype, C, layers)`."""
     g = parse_genotype(genotype)
     if image_size % 4:
         raise ValueError(f"image_size must be a multiple of 4 (two stride-2 reductions), got {image_size}")

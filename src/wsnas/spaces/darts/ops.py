@@ -24,6 +24,8 @@ its DARTS models with `width` = C and `depth` = L.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -157,6 +159,36 @@ def make_op(
     raise ValueError(f"unknown DARTS op {name!r}; ops are {', '.join(OPS)}")
 
 
+def macro_skeleton(
+    C: int, layers: int, bn: BNFactory, make_cell: Callable[[int, int, int, bool, bool], nn.Module]
+) -> tuple[nn.Sequential, nn.ModuleList, tuple[int, ...]]:
+    """DARTS's stem and `layers` cells made by `make_cell(C_prev_prev, C_prev, C, reduction, reduction_prev)`.
+
+    Returns (stem, cells, each cell's output channels): stem conv3x3 (3 -> 3C, no
+    bias) + BN; cells `reduction_layers(layers)` double C; a cell reads the outputs
+    of the two layers before it (the stem's for the first cells), whose channels
+    are the made cells' `out_dim`. Modules are made in forward order, so the
+    stand-alone net and the super-net of one seed start from the same stem.
+    """
+    reductions = reduction_layers(layers)
+    c_curr = STEM_MULTIPLIER * C
+    stem = nn.Sequential(nn.Conv2d(3, c_curr, 3, padding=1, bias=False), bn(c_curr))
+    c_pp, c_prev, c_curr = c_curr, c_curr, C
+    cells: list[nn.Module] = []
+    outs: list[int] = []
+    reduction_prev = False
+    for i in range(layers):
+        reduction = i in reductions
+        if reduction:
+            c_curr *= 2
+        cell = make_cell(c_pp, c_prev, c_curr, reduction, reduction_prev)
+        cells.append(cell)
+        outs.append(int(cell.out_dim))
+        reduction_prev = reduction
+        c_pp, c_prev = c_prev, outs[-1]
+    return stem, nn.ModuleList(cells), tuple(outs)
+
+
 def cell_pairs(genotype: Genotype, reduction: bool) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...]]:
     """(pairs, concat) of the genotype's reduction or normal cell."""
     return (
@@ -196,6 +228,7 @@ __all__ = [
     "Zero",
     "cell_pairs",
     "live_nodes",
+    "macro_skeleton",
     "make_op",
     "op_stride",
     "pool",

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.errors import ArchError
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
 from wsnas.spaces.darts.benchmark import LOADER
 from wsnas.spaces.darts.flops import flops_millions
@@ -37,8 +36,8 @@ from wsnas.spaces.darts.genotype import (
     format_genotype,
     parse_genotype,
 )
-from wsnas.spaces.darts.standalone import build_standalone, count_params
-from wsnas.spaces.darts.supernet import build_supernet
+from wsnas.spaces.darts.standalone import StandaloneNet, count_params
+from wsnas.spaces.darts.supernet import DartsSuperNet
 from wsnas.spaces.factors import Factor
 
 NUM_INPUTS: tuple[int, ...] = tuple(i + 2 for i in range(NUM_NODES))
@@ -160,21 +159,6 @@ class DartsSpace(SearchSpace):
         """
         return _genotype(self._sample_unique_cell(rng), self._sample_unique_cell(rng))
 
-    def sample_from_benchmark(self, rng: np.random.Generator, bench: Any, unique: bool = False) -> Genotype:
-        """Uniform over the benchmark's sampled genotypes (its rows), or over its canonical ids.
-
-        NDS trained a few thousand random genotypes, a vanishing subset of the
-        space; training on those only is a different sampler from `sample`.
-        """
-        if bench.size == 0:
-            raise ArchError(f"{self.name}: the benchmark has no rows to sample from")
-        if unique:
-            ids = bench.ids()
-            row = bench.row(ids[int(rng.integers(len(ids)))])
-        else:
-            row = int(rng.integers(bench.size))
-        return parse_genotype(str(bench.arch[row]))
-
     def fair_num_ops(self) -> int:
         return len(OPS)
 
@@ -201,7 +185,7 @@ class DartsSpace(SearchSpace):
 
     def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The DARTS super-net (f_ws) for the mapping and low-fidelity factors."""
-        return build_supernet(mapping, lowfi, num_classes=num_classes)
+        return DartsSuperNet(mapping, lowfi, num_classes=num_classes)
 
     def standalone(
         self,
@@ -212,7 +196,7 @@ class DartsSpace(SearchSpace):
         num_classes: int = 10,
     ) -> Any:
         """DARTS's stand-alone CIFAR network of a genotype (f_proxy) at any width/depth."""
-        return build_standalone(
+        return StandaloneNet(
             parse_genotype(arch), C=channels, layers=cells, auxiliary=auxiliary, num_classes=num_classes
         )
 

@@ -25,10 +25,10 @@ from wsnas.nn.bn import BNFactory, bn_factory
 from wsnas.nn.drop import drop_path
 from wsnas.spaces.darts.genotype import PAIRS_PER_NODE, Genotype, parse_genotype
 from wsnas.spaces.darts.ops import (
-    STEM_MULTIPLIER,
     FactorizedReduce,
     ReLUConvBN,
     cell_pairs,
+    macro_skeleton,
     make_op,
     op_stride,
     reduction_layers,
@@ -92,6 +92,7 @@ class StandaloneCell(nn.Module):
         self.pairs, self.concat = tuple(pairs), tuple(concat)
         self.ops = nn.ModuleList(make_op(op, C, op_stride(reduction, src), bn, pool_bn) for op, src in pairs)
         self.C, self.multiplier = C, len(self.concat)
+        self.out_dim = self.multiplier * C
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
@@ -131,16 +132,17 @@ class AuxiliaryHeadCIFAR(nn.Module):
 
 
 class StandaloneNet(nn.Module):
-    """DARTS CIFAR network around one genotype; `forward(x) -> logits`.
+    """DARTS CIFAR network around one genotype (or its DARTS/NDS text); `forward(x) -> logits`.
 
-    BN defaults to DARTS's evaluation network (affine, running statistics);
-    `pool_bn` (off in DARTS) puts a BN after the pools, as the super-net does, so
-    that a super-net path can be copied into this network exactly.
+    Defaults: DARTS's CIFAR-10 model (C=36, 20 cells, no auxiliary head). BN
+    defaults to DARTS's evaluation network (affine, running statistics); `pool_bn`
+    (off in DARTS) puts a BN after the pools, as the super-net does, so that a
+    super-net path can be copied into this network exactly.
     """
 
     def __init__(
         self,
-        genotype: Genotype,
+        genotype: Genotype | str,
         C: int = 36,
         layers: int = 20,
         auxiliary: bool = False,
@@ -156,30 +158,20 @@ class StandaloneNet(nn.Module):
         self.drop_path_prob = float(drop_path)
         """DARTS anneals this per epoch; set it on the instance."""
         bn = bn_factory(bn_affine, bn_track_running_stats)
-        reductions = reduction_layers(layers)
-        self.aux_layer = reductions[1]
-        c_curr = STEM_MULTIPLIER * C
-        self.stem = nn.Sequential(nn.Conv2d(3, c_curr, 3, padding=1, bias=False), bn(c_curr))
-        c_pp, c_prev, c_curr = c_curr, c_curr, C
-        cells: list[StandaloneCell] = []
-        reduction_prev = False
-        c_aux = c_prev
-        for i in range(layers):
-            reduction = i in reductions
-            if reduction:
-                c_curr *= 2
-            cell = StandaloneCell(self.genotype, c_pp, c_prev, c_curr, reduction, reduction_prev, bn, pool_bn)
-            cells.append(cell)
-            reduction_prev = reduction
-            c_pp, c_prev = c_prev, cell.multiplier * c_curr
-            if i == self.aux_layer:
-                c_aux = c_prev
-        self.cells = nn.ModuleList(cells)
+        self.aux_layer = reduction_layers(layers)[1]
+        self.stem, self.cells, outs = macro_skeleton(
+            C,
+            layers,
+            bn,
+            lambda c_pp, c_prev, c, reduction, reduction_prev: StandaloneCell(
+                self.genotype, c_pp, c_prev, c, reduction, reduction_prev, bn, pool_bn
+            ),
+        )
         self.auxiliary_head: AuxiliaryHeadCIFAR | None = (
-            AuxiliaryHeadCIFAR(c_aux, num_classes, bn) if auxiliary else None
+            AuxiliaryHeadCIFAR(outs[self.aux_layer], num_classes, bn) if auxiliary else None
         )
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        self.classifier = nn.Linear(outs[-1], num_classes)
 
     def forward_aux(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(logits, auxiliary logits); the latter only in training with the auxiliary head."""
@@ -204,36 +196,12 @@ def count_params(model: nn.Module, auxiliary: bool = False) -> int:
     )
 
 
-def build_standalone(
-    genotype: Genotype | str,
-    C: int = 36,
-    layers: int = 20,
-    auxiliary: bool = False,
-    num_classes: int = 10,
-    drop_path: float = 0.0,
-    bn_affine: bool = True,
-    bn_track_running_stats: bool = True,
-) -> StandaloneNet:
-    """DARTS's CIFAR network for `genotype` (defaults: C=36, 20 cells, no auxiliary head, CIFAR-10)."""
-    return StandaloneNet(
-        parse_genotype(genotype),
-        C,
-        layers,
-        auxiliary,
-        num_classes,
-        drop_path,
-        bn_affine,
-        bn_track_running_stats,
-    )
-
-
 __all__ = [
     "DARTS_V2",
     "DARTS_V2_PARAMS",
     "AuxiliaryHeadCIFAR",
     "StandaloneCell",
     "StandaloneNet",
-    "build_standalone",
     "count_params",
     "nds_macro",
 ]

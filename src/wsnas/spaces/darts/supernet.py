@@ -1,61 +1,14 @@
 """The DARTS super-net (f_ws): shared weights for every genotype; `forward(x, genotype)` runs one path.
 
-Macro skeleton = DARTS's search network: stem conv3x3 (3 -> 3C) + BN, L cells
-with reduction cells at L//3 and 2L//3, global average pool, dropout, linear.
-Every cell outputs all 4 nodes (4 * C channels) so the next cells' shapes never
-depend on the genotype; a node left out of the genotype's concat is zeros there
-(equal to a stand-alone cell that leaves those channels out, `extract_standalone`).
-
-Low fidelity (`LowFidelityConfig`): C = `lowfi.channels`; `lowfi.cells_per_stage`
-= N normal cells per stage, with the two reduction cells between the three
-stages: L = 3N + 2 (`layers_for`). DARTS's L//3, 2L//3 rule then puts the
-reductions exactly at N and 2N + 1, and N = 2 gives DARTS's 8-cell search network
-(N = 6 its 20-cell evaluation network). `layers=` overrides L.
-
-Mapping factors (`MappingConfig`):
-- `ops_on="nodes"` (the paper's DARTS setting): each of a cell's 8 input slots
-  (node i's pairs 2i, 2i+1) owns an op set, used for whichever input the
-  genotype gives the slot. `ops_on="edges"`: one op set per (input, node) pair,
-  14 per cell (the DARTS search network's mixed edges); two slots of one node that
-  pick the same input and op then run the same weights. Preprocessing is one
-  ReLU-conv1x1-BN (or FactorizedReduce) per cell input, shared by all slots, as in DARTS.
-- Strides: in a reduction cell an op on input 0/1 has stride 2 and an op on a node
-  stride 1. With ops on edges each edge has one stride. With ops on nodes a slot
-  of node i >= 1 can read either, so it owns two op sets: a stride-2 one (used for
-  inputs 0/1) and a stride-1 one (used for the earlier nodes), as in the authors'
-  code; node 0's slots only read inputs 0/1 and own only the stride-2 set.
-- An op set: sep_conv_3x3, sep_conv_5x5 (two ReLU-dwconv-pwconv-BN units),
-  dil_conv_3x3, dil_conv_5x5 (dilation 2), the two 3x3 pools each followed by a
-  BN (the DARTS search network's convention), and, at stride 2, the
-  FactorizedReduce of `skip_connect`; identity and `none` have no weights.
-- `super_kernel`: the sep_conv group and the dil_conv group each become one op
-  whose depthwise convs are OFA super-kernels (`wsnas.nn.superkernel`, 5x5 ->
-  3x3: centre crop times a learned 9x9 transform, identity at start); pointwise
-  convs and BNs are shared by both kernel sizes, as in OFA.
-- `wsbn`: with ops on nodes, every BN of a slot's op set (both BNs of a
-  sep_conv, the pool BNs, the FactorizedReduce BN) is replaced by one BN per input
-  the slot can read, i.e. one per (slot, chosen input). With ops on edges no op set
-  serves two inputs, so `wsbn` changes nothing.
-- BN flags (`bn_affine`, `bn_track_running_stats`) apply to every BN of the net
-  (stem, preprocessing, ops, pools). NDS-tuned: affine off, no running stats.
-- `dropout_global`: dropout before the classifier. `dropout_path`: drop-path on
-  every computed op's output except identity skips (DARTS's rule), training
-  only, with a constant probability (DARTS anneals it over epochs; we do not).
-- `dynamic_channels` has no meaning here (every op keeps C channels); it is ignored.
-
-Only the sampled path runs: `none` ops are skipped, ops of nodes that cannot
-reach the cell output are left out (`ops.live_nodes`), a cell input no op reads
-is not preprocessed, and a node whose inputs are all `none` is a zero tensor
-(ops reading it still run, since BN of zeros need not be zero). Other op sets
-get no gradient. Per-genotype plans are pure
-data (op-set and BN keys), cached in a bounded LRU; a step costs no host syncs.
-On CPU the input is made channels-last (oneDNN's depthwise-conv backward is up to
-30x faster in that layout); outputs equal the NCHW computation up to float rounding.
+The macro skeleton is DARTS's search network (`ops.macro_skeleton`, L = 3N + 2
+cells, `layers_for`); every cell outputs all 4 nodes, a node outside the concat
+being zeros, so shapes never depend on the genotype. What each mapping and
+low-fidelity factor does here: `docs/factors.md` (DARTS subsections). Only the
+sampled path runs; per-genotype plans (pure data) are cached (`PlanCache`).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -68,6 +21,7 @@ from wsnas.errors import ConfigError
 from wsnas.nn.bn import BNFactory, bn_factory
 from wsnas.nn.drop import drop_path
 from wsnas.nn.superkernel import SuperKernelConv2d
+from wsnas.spaces.base import SuperNet
 from wsnas.spaces.darts.genotype import FULL_CONCAT, NUM_NODES, PAIRS_PER_NODE, Genotype, parse_genotype
 from wsnas.spaces.darts.ops import (
     DIL_CONV,
@@ -77,13 +31,13 @@ from wsnas.spaces.darts.ops import (
     POOLS,
     SEP_CONV,
     SKIP,
-    STEM_MULTIPLIER,
     DilConv,
     FactorizedReduce,
     ReLUConvBN,
     SepConv,
     cell_pairs,
     live_nodes,
+    macro_skeleton,
     op_stride,
     pool,
     reduction_layers,
@@ -348,7 +302,7 @@ class DartsSuperCell(nn.Module):
         return s1.new_zeros(n, self.C, h, w)
 
 
-class DartsSuperNet(PlanCache, nn.Module):
+class DartsSuperNet(PlanCache, SuperNet, nn.Module):
     """Weight-sharing DARTS network; `forward(x, genotype)` with a Genotype (or its DARTS/NDS text).
 
     `plans(genotype)`: the (normal, reduction) cell plans, cached (PlanCache).
@@ -371,24 +325,18 @@ class DartsSuperNet(PlanCache, nn.Module):
         self.C, self.layers, self.num_classes = lowfi.channels, L, num_classes
         bn = bn_factory(mapping.bn_affine, mapping.bn_track_running_stats)
         self.reductions = reduction_layers(L)
-        c_curr = STEM_MULTIPLIER * self.C
-        self.stem = nn.Sequential(nn.Conv2d(3, c_curr, 3, padding=1, bias=False), bn(c_curr))
-        c_pp, c_prev, c_curr = c_curr, c_curr, self.C
-        cells: list[DartsSuperCell] = []
-        reduction_prev = False
-        for i in range(L):
-            reduction = i in self.reductions
-            if reduction:
-                c_curr *= 2
-            cells.append(DartsSuperCell(c_pp, c_prev, c_curr, reduction, reduction_prev, mapping, bn))
-            reduction_prev = reduction
-            c_pp, c_prev = c_prev, NUM_NODES * c_curr
-        self.cells = nn.ModuleList(cells)
+        self.stem, self.cells, outs = macro_skeleton(
+            self.C,
+            L,
+            bn,
+            lambda c_pp, c_prev, c, reduction, reduction_prev: DartsSuperCell(
+                c_pp, c_prev, c, reduction, reduction_prev, mapping, bn
+            ),
+        )
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         p = mapping.dropout_global
         self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
-        self.classifier = nn.Linear(c_prev, num_classes)
-        self._plans: OrderedDict[Any, tuple[CellPlan, CellPlan]] = OrderedDict()
+        self.classifier = nn.Linear(outs[-1], num_classes)
 
     # -- plans ------------------------------------------------------------------------
 
@@ -408,7 +356,7 @@ class DartsSuperNet(PlanCache, nn.Module):
 
     def forward(self, x: torch.Tensor, genotype: GenotypeLike) -> torch.Tensor:
         normal, reduce = self.plans(genotype)
-        if x.device.type == "cpu" and x.dim() == 4:  # see the module doc: faster depthwise convs
+        if x.device.type == "cpu" and x.dim() == 4:  # oneDNN's depthwise backward: much faster in NHWC
             x = x.contiguous(memory_format=torch.channels_last)
         s0 = s1 = self.stem(x)
         for cell in self.cells:
@@ -460,10 +408,6 @@ class DartsSuperNet(PlanCache, nn.Module):
         net.train(self.training)
         return net
 
-    # Plans are pure data, but a copy need not carry another genotype history.
-    def __getstate__(self) -> dict[str, Any]:
-        return {**super().__getstate__(), "_plans": OrderedDict()}
-
 
 def _cols(w: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
     return w if idx is None else w.index_select(1, idx)
@@ -509,16 +453,6 @@ def _copy_op(op_set: DartsOpSet, op: str, bn_key: str, dst: nn.Module) -> None:
         _copy_bn(reduce.bns[bn_key], dst.bn)
 
 
-def build_supernet(
-    mapping: MappingConfig | None = None,
-    lowfi: LowFidelityConfig | None = None,
-    num_classes: int = 10,
-    layers: int | None = None,
-) -> DartsSuperNet:
-    """Registry-friendly constructor of the DARTS super-net (L = 3 * cells_per_stage + 2 unless `layers`)."""
-    return DartsSuperNet(mapping, lowfi, num_classes, layers)
-
-
 __all__ = [
     "CellPlan",
     "DartsOpSet",
@@ -527,7 +461,6 @@ __all__ = [
     "SharedConvOp",
     "SharedFactorizedReduce",
     "Step",
-    "build_supernet",
     "cell_plan",
     "layers_for",
     "op_set_specs",

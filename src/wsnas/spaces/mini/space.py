@@ -23,7 +23,7 @@ from wsnas.spaces.mini.cell import EDGES, OPS, Arch, embed, format_arch, parse_a
 from wsnas.spaces.mini.supernet import MiniSuperNet
 from wsnas.spaces.nb201 import arch as nb201
 from wsnas.spaces.nb201.flops import flops_millions
-from wsnas.spaces.nb201.standalone import build_standalone
+from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 
@@ -64,7 +64,7 @@ class MiniSpace(EdgeOpSpace):
 
     def standalone(self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10) -> Any:
         """NB201's stand-alone skeleton around the embedded cell."""
-        return build_standalone(embed(arch), C=channels, N=cells, num_classes=num_classes)
+        return StandaloneNet(embed(arch), C=channels, N=cells, num_classes=num_classes)
 
     def arch_facts(self, arch: Any, channels: int = 16, cells: int = 1) -> dict[str, Any]:
         """Params and FLOPs (millions) of the stand-alone net on 8x8 digits (the mini benchmark's)."""

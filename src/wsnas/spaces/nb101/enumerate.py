@@ -30,7 +30,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import permutations
@@ -85,11 +85,6 @@ def mask_to_matrix(mask: int, n: int) -> tuple[tuple[int, ...], ...]:
         if (mask >> k) & 1:
             rows[i][j] = 1
     return tuple(tuple(r) for r in rows)
-
-
-def matrix_to_mask(matrix: Sequence[Sequence[int]]) -> int:
-    n = len(matrix)
-    return sum(1 << k for k, (i, j) in enumerate(edge_pairs(n)) if matrix[i][j])
 
 
 def reach_masks(masks: np.ndarray, n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -45,8 +45,8 @@ from wsnas.spaces.nb101.graph import (
     prune,
     validate,
 )
-from wsnas.spaces.nb101.standalone import build_standalone
-from wsnas.spaces.nb101.supernet import build_supernet
+from wsnas.spaces.nb101.standalone import StandaloneNet
+from wsnas.spaces.nb101.supernet import NB101SuperNet
 
 
 @cache
@@ -242,11 +242,11 @@ class NB101Space(SearchSpace):
 
     def standalone(self, arch: CellSpec, channels: int = 128, cells: int = 3, num_classes: int = 10) -> Any:
         """The benchmark's stand-alone network (f_proxy): `cells` cells per stack, 3 stacks."""
-        return build_standalone(arch, stem_channels=channels, cells_per_stack=cells, num_classes=num_classes)
+        return StandaloneNet(arch, stem_channels=channels, cells_per_stack=cells, num_classes=num_classes)
 
     def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The NB101 super-net (f_ws): ops on nodes, dynamic channels, super-kernel, WSBN."""
-        return build_supernet(mapping, lowfi, num_classes=num_classes)
+        return NB101SuperNet(mapping, lowfi, num_classes=num_classes)
 
     def arch_facts(self, arch: CellSpec) -> dict[str, Any]:
         """Params and FLOPs (millions) of the benchmark's stand-alone CIFAR-10 network."""

@@ -114,33 +114,9 @@ class StandaloneNet(nn.Module):
         return self.classifier(x.mean((2, 3)))
 
 
-def build_standalone(
-    spec: CellSpec | str | Mapping[str, Any],
-    stem_channels: int = 128,
-    num_stacks: int = 3,
-    cells_per_stack: int = 3,
-    num_classes: int = 10,
-    bn_affine: bool = True,
-    bn_track_running_stats: bool = True,
-    bn_momentum: float = BN_MOMENTUM,
-) -> StandaloneNet:
-    """The benchmark's network for `spec` (defaults: 128 stem channels, 3x3 cells, CIFAR-10)."""
-    return StandaloneNet(
-        spec,
-        stem_channels,
-        num_stacks,
-        cells_per_stack,
-        num_classes,
-        bn_affine,
-        bn_track_running_stats,
-        bn_momentum,
-    )
-
-
 __all__ = [
     "StandaloneCell",
     "StandaloneNet",
-    "build_standalone",
     "count_params",
     "flops_macs",
     "flops_millions",

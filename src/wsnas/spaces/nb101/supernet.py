@@ -1,44 +1,14 @@
 """The NB101 super-net (f_ws): every cell owns shared weights, `forward(x, spec)` runs one cell's path.
 
-Macro skeleton = the stand-alone network's: stem conv3x3-BN-ReLU to
-`lowfi.channels` (benchmark: 128), 3 stacks of `lowfi.cells_per_stage` cells
-(benchmark: 3) with a 2x2 max pool and channel doubling between stacks, global
-average pool, dense. Mapping factors (`MappingConfig`):
-
-- Ops live on nodes (NB101 merges a vertex's inputs before its op), so
-  `ops_on="edges"` is refused. Vertex i (1..5) of the *pruned* spec uses cell
-  slot i, which owns conv3x3-BN-ReLU and conv1x1-BN-ReLU (max pool is
-  parameter-free) and the 1x1 conv-BN-ReLU projection of the cell input used when
-  input->i exists; the cell also owns the input->output projection. The spec's
-  edges decide which slots run and how they are wired (`ops.cell_plan`).
-- Vertex channels follow the benchmark's rule, so they depend on the spec:
-  weights are sized for the cell's output channels C and a vertex of width c
-  takes c of them by `dynamic_channels` (`wsnas.nn.dynamic`): the same map cuts
-  the projection's output axis, the op conv's output and input axes and the BN.
-  `fixed`: channels [0:c]. `shuffle`: in training, one random permutation per
-  cell and step gives nested random subsets for the cell's widths (see
-  `shuffle_maps`), so the benchmark's truncation (keep the first channels) stays
-  consistent; in eval mode it is `fixed`, so evaluation is deterministic.
-  `interpolate`: adaptive-average-pool bins of the C channels (a c x C matrix on
-  each axis), with per-width BN running statistics when those are tracked.
-- `super_kernel`: a slot's conv3x3 and conv1x1 are one OFA super-kernel conv
-  (`wsnas.nn.superkernel`: the 1x1 kernel is the centre tap times a learned
-  1x1 transform, initialised to 1) with one BN, as in OFA.
-- `wsbn`: a slot's op BN is replaced by one BN per set of the vertex's inputs
-  (keyed by the bitmask of its in-edges: bit j = edge j->i; 2^i - 1 sets for
-  slot i). Projections always see the cell input, so they keep a single BN.
-- BN flags (`bn_affine`, `bn_track_running_stats`) apply to every BN of the net.
-- `dropout_global`: dropout before the classifier; `dropout_path`: drop-path on
-  every edge's tensor (projections, truncated vertex outputs, the parts of the
-  output concatenation and the output projection), training only.
-
-Only the sampled path runs: slots the spec does not use are never called and
-get no gradient. Per-spec plans (pure data) are cached in a bounded LRU.
+The macro skeleton is the stand-alone network's (`ops.stacks`); ops live on nodes,
+vertex channels follow the benchmark's rule (so they depend on the spec) and are
+cut from weights sized for the cell's output channels. What each mapping and
+low-fidelity factor does here: `docs/factors.md` (NB101 subsections). Only the
+sampled path runs; per-spec plans (pure data) are cached (`PlanCache`).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,6 +28,7 @@ from wsnas.nn.dynamic import (
     shuffle_maps,
 )
 from wsnas.nn.superkernel import SuperKernelConv2d
+from wsnas.spaces.base import SuperNet
 from wsnas.spaces.nb101.graph import CONV1X1, CONV3X3, MAXPOOL3X3, CellSpec
 from wsnas.spaces.nb101.ops import (
     BN_EPS,
@@ -232,7 +203,7 @@ class NB101SuperCell(nn.Module):
         return out
 
 
-class NB101SuperNet(PlanCache, nn.Module):
+class NB101SuperNet(PlanCache, SuperNet, nn.Module):
     """Weight-sharing NB101 network; `forward(x, spec)` with a CellSpec (or its JSON text/dict).
 
     `plans(spec)`: per layer, the cell plan (None for the max pools), cached (PlanCache).
@@ -265,7 +236,6 @@ class NB101SuperNet(PlanCache, nn.Module):
         p = mapping.dropout_global
         self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
         self.classifier = nn.Linear(c_prev, num_classes)
-        self._plans: OrderedDict[Any, tuple[CellPlan | None, ...]] = OrderedDict()
 
     def cells(self) -> list[NB101SuperCell]:
         return [m for m in self.layers if isinstance(m, NB101SuperCell)]
@@ -345,19 +315,9 @@ class NB101SuperNet(PlanCache, nn.Module):
         return net
 
 
-def build_supernet(
-    mapping: MappingConfig | None = None,
-    lowfi: LowFidelityConfig | None = None,
-    num_classes: int = 10,
-) -> NB101SuperNet:
-    """Registry-friendly constructor of the NB101 super-net."""
-    return NB101SuperNet(mapping, lowfi, num_classes)
-
-
 __all__ = [
     "DynamicConvBNReLU",
     "NB101Slot",
     "NB101SuperCell",
     "NB101SuperNet",
-    "build_supernet",
 ]

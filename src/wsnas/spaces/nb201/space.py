@@ -10,7 +10,7 @@ from wsnas.spaces.factors import Factor
 from wsnas.spaces.nb201.arch import EDGES, OPS, Arch, canonical_id, format_arch, parse_arch, unique_classes
 from wsnas.spaces.nb201.benchmark import LOADER
 from wsnas.spaces.nb201.flops import flops_millions
-from wsnas.spaces.nb201.standalone import build_standalone
+from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 NB201_FACTORS: dict[str, Factor] = {
@@ -60,7 +60,7 @@ class NB201Space(EdgeOpSpace):
 
     def standalone(self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10) -> Any:
         """The benchmark's stand-alone network (f_proxy) of one cell."""
-        return build_standalone(arch, C=channels, N=cells, num_classes=num_classes)
+        return StandaloneNet(arch, C=channels, N=cells, num_classes=num_classes)
 
     def arch_facts(self, arch: Arch) -> dict[str, Any]:
         """Params and FLOPs (millions) of the benchmark's stand-alone CIFAR-10 network."""

@@ -78,16 +78,4 @@ class StandaloneNet(nn.Module):
         return self.classifier(x)
 
 
-def build_standalone(
-    arch: Arch,
-    C: int = 16,
-    N: int = 5,
-    num_classes: int = 10,
-    bn_affine: bool = True,
-    bn_track_running_stats: bool = True,
-) -> StandaloneNet:
-    """The benchmark's network for `arch` (defaults: C=16, N=5, CIFAR-10)."""
-    return StandaloneNet(arch, C, N, num_classes, bn_affine, bn_track_running_stats)
-
-
-__all__ = ["StandaloneCell", "StandaloneNet", "build_standalone", "count_params"]
+__all__ = ["StandaloneCell", "StandaloneNet", "count_params"]

@@ -1,35 +1,8 @@
 """The NB201 super-net (f_ws): every cell owns shared weights, `forward(x, arch)` runs one path.
 
-Macro skeleton = the stand-alone network's (stem, three stages of
-`lowfi.cells_per_stage` cells at `lowfi.channels`, 2x, 4x, stride-2 residual
-blocks between stages, BN-ReLU-pool-linear head). Mapping factors
-(`MappingConfig`):
-
-- `ops_on="edges"`: each of a cell's 6 edges owns its conv1x1 and conv3x3;
-  pool and skip are parameter-free.
-- `ops_on="nodes"`: the edges into node j from nodes i >= 1 share one op set
-  per node j; edges out of node 0 keep their own. Node 2 has a single such edge,
-  so weights are actually shared only by edges 1->3 and 2->3.
-- BN flags (`bn_affine`, `bn_track_running_stats`) apply to every BN of the
-  net: stem, cells, residual blocks and head, so "no running stats" really
-  means batch statistics everywhere, in eval mode too.
-- `wsbn`: a conv shared by several edges gets one BN (statistics and affine) per
-  edge after the shared conv. With `ops_on="edges"` nothing is shared, so wsbn
-  changes nothing.
-- `dropout_global`: dropout before the classifier; `dropout_path`: drop-path on
-  every computed edge's output (skip edges included), training only.
-
-Only the sampled path runs: `none` edges are skipped, a node without inputs is
-zero, and edges that cannot change node 3 are left out (`ops.cell_plan`), so
-other ops' parameters get no gradient. Per-arch plans are cached, so a step
-costs no Python bookkeeping beyond a dict lookup and the module calls.
-
-Fast path (`fast_path=True`, the default) computes the same ops on the same
-weights, only cheaper: on CPU the input is made channels-last (oneDNN's conv,
-BN and 3x3 average pool are 1.5-5x faster in that layout at NB201's sizes), and
-a cell applies the ReLU of a node once for all the conv edges leaving it instead
-of once per edge. Outputs equal the straightforward path (`fast_path=False`) up
-to float rounding (tests/test_fast_path.py).
+The macro skeleton is the stand-alone network's (`ops.macro_skeleton`). What each
+mapping and low-fidelity factor does here: `docs/factors.md` (NB201 subsections).
+Only the sampled path runs; per-arch plans are cached (`PlanCache`).
 """
 
 from __future__ import annotations
@@ -44,6 +17,7 @@ from torch import nn
 from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.nn.bn import BNFactory, bn_factory
 from wsnas.nn.drop import drop_path
+from wsnas.spaces.base import SuperNet
 from wsnas.spaces.nb201.arch import EDGES, NUM_NODES, OPS, Arch, check_encoding
 from wsnas.spaces.nb201.ops import (
     CONV_OPS,
@@ -56,6 +30,7 @@ from wsnas.spaces.nb201.ops import (
     macro_skeleton,
 )
 from wsnas.spaces.nb201.standalone import StandaloneNet
+from wsnas.spaces.plan_cache import PlanCache
 
 PathStep = tuple[int, nn.Module | None, nn.Module | None]
 """(source node, op module or None for identity, per-edge BN or None)."""
@@ -200,14 +175,21 @@ class NB201SuperCell(nn.Module):
         return torch.zeros_like(x) if out is None else out
 
 
-class NB201SuperNet(nn.Module):
+class NB201SuperNet(PlanCache, SuperNet, nn.Module):
     """Weight-sharing NB201 network; `forward(x, arch)` with arch a 6-tuple of op indices.
 
-    `fast_path` (default True) selects the fast execution of the same path (module
-    docstring); False keeps the straightforward one, the reference the fast path is
-    tested against. Either can be switched at any time; the plan cache follows.
+    `fast_path` (default True) computes the same ops on the same weights, only
+    cheaper: on CPU the input is made channels-last (oneDNN's conv, BN and 3x3
+    average pool are 1.5-5x faster in that layout at NB201's sizes), and a cell
+    applies the ReLU of a node once for all the conv edges leaving it instead of
+    once per edge (`NB201SuperCell.forward_fast`). False keeps the straightforward
+    path, the reference the fast path is tested against (equal up to float
+    rounding, tests/test_fast_path.py). Either can be switched at any time; the
+    plan cache follows.
     """
 
+    PLAN_CACHE_SIZE = len(OPS) ** len(EDGES)
+    """Every encoding fits: random sampling never evicts, a step costs a dict lookup."""
     _fast: bool = True  # class default, for instances pickled before the flag existed
 
     def __init__(
@@ -232,7 +214,6 @@ class NB201SuperNet(nn.Module):
         self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
         self.classifier = nn.Linear(c_prev, num_classes)
         self._fast = bool(fast_path)
-        self._plans: dict[Any, tuple[Any, ...]] = {}
 
     @property
     def fast_path(self) -> bool:
@@ -243,22 +224,21 @@ class NB201SuperNet(nn.Module):
         # The cache holds plans of one kind only; a switch rebuilds them lazily.
         if bool(value) != self._fast:
             self._fast = bool(value)
-            self._plans = {}
+            self.clear_plans()
 
-    def _compile(self, arch: Any) -> tuple[Any, ...]:
+    def _parse_arch(self, arch: Any) -> Arch:
         key = tuple(int(o) for o in arch)
         check_encoding(key)
-        plans = self._plans.get(key)
-        if plans is None:
-            plans = tuple(
-                (layer.fast_plan(key) if self._fast else layer.plan(key))
-                if isinstance(layer, NB201SuperCell)
-                else None
-                for layer in self.cells
-            )
-            self._plans[key] = plans
-        self._plans[arch] = plans
-        return plans
+        return key
+
+    def _build_plans(self, key: Arch) -> tuple[SuperCellPlan | FastCellPlan | None, ...]:
+        """Per layer, the cell's plan of the current kind (None for the residual blocks)."""
+        return tuple(
+            (layer.fast_plan(key) if self._fast else layer.plan(key))
+            if isinstance(layer, NB201SuperCell)
+            else None
+            for layer in self.cells
+        )
 
     def path_key(self, arch: Arch) -> Any:
         """Archs with equal keys run exactly the same ops on the same weights (pruned plan).
@@ -270,9 +250,7 @@ class NB201SuperNet(nn.Module):
     def forward(self, x: torch.Tensor, arch: Arch) -> torch.Tensor:
         if type(arch) is not tuple:
             arch = tuple(int(o) for o in arch)
-        plans = self._plans.get(arch)
-        if plans is None:
-            plans = self._compile(arch)
+        plans = self.plans(arch)
         fast = self._fast
         if fast and x.device.type == "cpu" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)  # no copy if it already is
@@ -322,22 +300,3 @@ class NB201SuperNet(nn.Module):
                 target.bn.load_state_dict(source_bn.state_dict())
         net.train(self.training)
         return net
-
-    # Cached plans hold module references: never let them leak into copies or replicas.
-    def __getstate__(self) -> dict[str, Any]:
-        return {**super().__getstate__(), "_plans": {}}
-
-    def _replicate_for_data_parallel(self) -> NB201SuperNet:
-        replica = super()._replicate_for_data_parallel()
-        replica._plans = {}
-        return replica
-
-
-def build_supernet(
-    mapping: MappingConfig | None = None,
-    lowfi: LowFidelityConfig | None = None,
-    num_classes: int = 10,
-    fast_path: bool = True,
-) -> NB201SuperNet:
-    """Registry-friendly constructor of the NB201 super-net."""
-    return NB201SuperNet(mapping, lowfi, num_classes, fast_path)
