@@ -55,6 +55,8 @@ class SearchSpace(ABC):
     factors: ClassVar[dict[str, Factor]] = {}
     """Mapping and low-fidelity fields (`section.field`) its super-net honours, with the values
     that act; an undeclared field must keep its default (`wsnas.spaces.factors`)."""
+    why_not: ClassVar[dict[str, str]] = {}
+    """Why an undeclared factor field has no effect here, for its error message."""
     samplers: ClassVar[tuple[str, ...]] = ("random_nas", "random_a", "fairnas")
     """Registered path samplers that work on this space (FairNAS needs `fair_paths`)."""
 
@@ -90,7 +92,7 @@ class SearchSpace(ABC):
 
     def check_factors(self, mapping: Any, lowfi: Any) -> None:
         """ConfigError naming every factor this space's super-net would silently ignore."""
-        check_factors(self.name, self.factors, mapping, lowfi)
+        check_factors(self.name, self.factors, mapping, lowfi, self.why_not)
 
     def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The super-net (f_ws) for the mapping and low-fidelity factors; refuses factors it ignores."""

@@ -57,8 +57,15 @@ def _show(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
-def factor_problems(space: str, factors: Mapping[str, Factor], mapping: Any, lowfi: Any) -> list[str]:
-    """One message per factor the config sets that SPACE's super-net cannot honour."""
+def factor_problems(
+    space: str,
+    factors: Mapping[str, Factor],
+    mapping: Any,
+    lowfi: Any,
+    why_not: Mapping[str, str] | None = None,
+) -> list[str]:
+    """One message per factor the config sets that SPACE's super-net cannot honour; WHY_NOT
+    says, per undeclared field, why the space leaves it out."""
     problems = []
     for field in factor_fields():
         value, default = _value(field, mapping, lowfi), default_of(field)
@@ -66,9 +73,10 @@ def factor_problems(space: str, factors: Mapping[str, Factor], mapping: Any, low
         if decl is None:
             if value != default:
                 supported = ", ".join(k for k in factors if k.split(".")[0] == field.split(".")[0])
+                why = (why_not or {}).get(field, "its super-net does not implement this factor")
                 problems.append(
-                    f"{field}={_show(value)} has no effect on {space}: its super-net does not implement "
-                    f"this factor (leave it at {_show(default)}; {space} supports {supported})"
+                    f"{field}={_show(value)} has no effect on {space}: {why} "
+                    f"(leave it at {_show(default)}; {space} supports {supported})"
                 )
             continue
         if decl.values is not ANY and value not in decl.values:
@@ -88,8 +96,14 @@ def factor_problems(space: str, factors: Mapping[str, Factor], mapping: Any, low
     return problems
 
 
-def check_factors(space: str, factors: Mapping[str, Factor], mapping: Any, lowfi: Any) -> None:
+def check_factors(
+    space: str,
+    factors: Mapping[str, Factor],
+    mapping: Any,
+    lowfi: Any,
+    why_not: Mapping[str, str] | None = None,
+) -> None:
     """ConfigError listing every factor SPACE cannot honour (none: returns)."""
-    problems = factor_problems(space, factors, mapping, lowfi)
+    problems = factor_problems(space, factors, mapping, lowfi, why_not)
     if problems:
         raise ConfigError("; ".join(problems))

@@ -87,6 +87,7 @@ class DartsSpace(SearchSpace):
     title = "DARTS-NDS"
     loader = LOADER
     factors = DARTS_FACTORS
+    why_not = {"mapping.dynamic_channels": "every DARTS op keeps its channels"}
     proxy = {  # REFERENCE.md section 3 (lr, epochs); the rest: NB201's, at DARTS's evaluation size
         "lr": 0.1,
         "epochs": 100,

@@ -35,8 +35,13 @@ class MiniSpace(EdgeOpSpace):
     title = "NB201-mini"
     loader = LOADER
     factors = COMMON_FACTORS
-    """NB201's factors but ops on nodes and WSBN: in a 3-node cell no two edges that run
-    weights can share an op (node 2's only input from a node >= 1 is edge 1->2)."""
+    why_not = {
+        "mapping.ops_on": "ops on nodes share an op set only among a node's inputs from nodes >= 1, and "
+        "node 2 of the 3-node cell has one such input, so nothing would be shared",
+        "mapping.wsbn": "WSBN splits the BN of a shared op, and no op is shared in the 3-node cell",
+        "mapping.super_kernel": "NB201's super-net has no super-kernel yet",
+        "mapping.dynamic_channels": "every NB201 op keeps its channels",
+    }
     ops = OPS
     edges = EDGES
     proxy = {

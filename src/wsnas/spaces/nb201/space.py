@@ -33,6 +33,10 @@ class NB201Space(EdgeOpSpace):
     title = "NASBench-201"
     loader = LOADER
     factors = NB201_FACTORS
+    why_not = {
+        "mapping.super_kernel": "NB201's super-net has no super-kernel yet",
+        "mapping.dynamic_channels": "every NB201 op keeps its channels",
+    }
     ops = OPS
     edges = EDGES
     proxy = {  # the benchmark's 200-epoch schedule (NAS-Bench-201 paper, Table 2)
