@@ -18,6 +18,7 @@ import torch
 from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.errors import ConfigError
 from wsnas.spaces import get_space
+from wsnas.spaces.check import support_table
 from wsnas.spaces.factors import ANY, SECTIONS, default_of, factor_fields
 
 SIZES = {  # tiny super-nets: (lowfi channels, cells per stage, image size)
@@ -154,3 +155,10 @@ def test_unmet_requirement_is_refused_and_would_change_nothing():
     with pytest.raises(ConfigError, match="every edge already has its own BN"):
         build(space, {"mapping.wsbn": True})
     assert not acts(space, {}, {"mapping.wsbn": True}, check=False)
+
+
+def test_docs_table_is_the_declarations():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "factors.md").read_text()
+    assert support_table() in docs, "docs/factors.md: re-render the table with support_table()"

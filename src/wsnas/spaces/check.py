@@ -13,6 +13,7 @@ from wsnas.config import RunConfig, StandaloneConfig
 from wsnas.data.datasets import DATASETS
 from wsnas.errors import ConfigError, did_you_mean
 from wsnas.spaces.base import SPACES, SearchSpace
+from wsnas.spaces.factors import ANY, factor_fields
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
 
 C = TypeVar("C", RunConfig, StandaloneConfig)
@@ -54,3 +55,29 @@ def _check_run(space: SearchSpace, cfg: RunConfig) -> None:
         )
     space.check_factors(cfg.mapping, cfg.lowfi)
 
+
+
+def support_table() -> str:
+    """Markdown: each factor field x each registered space -> the values that act there.
+
+    Rendered from the declarations the config check uses (docs/factors.md embeds it;
+    a test keeps the two equal)."""
+    spaces = [SPACES.get(n)() for n in SPACES.names()]
+    head = "| Factor field | " + " | ".join(f"`{s.name}`" for s in spaces) + " |"
+    rows = [head, "|---|" + "---|" * len(spaces)]
+    for field in factor_fields():
+        cells = []
+        for s in spaces:
+            decl = s.factors.get(field)
+            if decl is None:
+                cells.append("-")
+                continue
+            vals = "any" if decl.values is ANY else ", ".join(_show(v) for v in decl.values)
+            needs = "".join(f" (non-default needs `{k}={_show(v)}`)" for k, v in decl.requires)
+            cells.append(vals + needs)
+        rows.append(f"| `{field}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _show(v: object) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
