@@ -1,14 +1,35 @@
-"""Search spaces; importing this package registers the built-in ones.
+"""Search spaces; importing this package registers every space it finds.
 
-A space is one sub-package that implements `SearchSpace` and registers itself;
-nothing outside its folder names it (docs/architecture.md: adding a space).
+A space is one sub-package with a `space.py` that implements `SearchSpace` and
+registers it (`@SPACES.register(name)`): every sub-package of `wsnas.spaces` that
+has one is imported here, and so is every module another installed package names
+under the `wsnas.spaces` entry-point group. Nothing outside a space's folder names
+it (docs/architecture.md: adding a space).
 """
 
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from importlib.metadata import entry_points
+from pathlib import Path
+
 from wsnas.spaces.base import SPACES, SearchSpace
-from wsnas.spaces.darts.space import DartsSpace
-from wsnas.spaces.mini.space import MiniSpace
-from wsnas.spaces.nb101.space import NB101Space
-from wsnas.spaces.nb201.space import NB201Space
+
+ENTRY_POINTS = "wsnas.spaces"
+"""Entry-point group of spaces that live in other packages (value: a module that registers one)."""
+
+
+def _register_all() -> None:
+    here = Path(__file__).parent
+    for info in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name):
+        if info.ispkg and (here / info.name / "space.py").is_file():
+            importlib.import_module(f"{__name__}.{info.name}.space")
+    for ep in entry_points(group=ENTRY_POINTS):
+        importlib.import_module(ep.value)
+
+
+_register_all()
 
 
 def get_space(name: str) -> SearchSpace:
@@ -16,4 +37,4 @@ def get_space(name: str) -> SearchSpace:
     return SPACES.get(name)()
 
 
-__all__ = ["SPACES", "SearchSpace", "get_space", "DartsSpace", "MiniSpace", "NB101Space", "NB201Space"]
+__all__ = ["SPACES", "SearchSpace", "get_space"]
