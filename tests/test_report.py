@@ -22,9 +22,10 @@ import pytest
 from scipy.stats import spearmanr
 
 from wsnas.cli import main
-from wsnas.config import dump_config, load_config
+from wsnas.config import NOT_IDENTITY, RunConfig, StandaloneConfig, dump_config, load_config
 from wsnas.errors import WsnasError
-from wsnas.report import load_runs, spearman_pairs, write_report
+from wsnas.report import RunRecord, load_runs, spearman_pairs, write_report
+from wsnas.report.runs import flatten
 
 
 def write_run(root: Path, name: str, overrides: list[str], seed: int, final_acc: float,
@@ -161,6 +162,30 @@ def test_no_runs_is_a_clear_error(tmp_path, capsys):
         write_report([tmp_path], tmp_path / "rep")
     assert main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "rep")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_setting_drops_exactly_what_the_config_hash_drops_plus_the_seed(tmp_path):
+    """One list (config.NOT_IDENTITY) says what never defines a run; the report adds only the seed."""
+    cfg = RunConfig()
+    rec = RunRecord(tmp_path, cfg, {})
+    dropped = {k for k in flatten(cfg.to_dict()) if k not in rec.experiment}
+    assert dropped == {k for k in flatten(cfg.to_dict())
+                       if any(k == x or k.startswith(x + ".") for x in ("seed", *NOT_IDENTITY))}
+    assert "seed" not in NOT_IDENTITY and "bench.source" in NOT_IDENTITY
+
+
+def test_config_and_setting_hashes_are_golden(tmp_path):
+    """Values from before NOT_IDENTITY was shared: run dirs, bench caches and settings keep their names."""
+    assert RunConfig().hash() == "fcdc89f7c0dc"
+    assert StandaloneConfig().hash() == "cd01a1a3746c"
+    assert StandaloneConfig(arch="|a|", seed=3).hash() == "959a59543788"
+    moved = RunConfig().model_copy(deep=True)
+    moved.bench.source, moved.bench.cache_dir, moved.data.root = "/x/y", "/c", "/d"
+    moved.out_dir, moved.name, moved.runtime.threads = "o", "n", 3
+    assert moved.hash() == "fcdc89f7c0dc"
+    assert RunRecord(tmp_path, RunConfig(), {}).setting == "2e8d72cd9a06"
+    moved.seed = 4
+    assert RunRecord(tmp_path, moved, {}).setting == "2e8d72cd9a06"
 
 
 # ---- checks that every image of a report loads ----------------------------------------------

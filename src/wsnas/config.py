@@ -24,12 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wsnas.atomic import write_text_atomic
 from wsnas.errors import ConfigError, did_you_mean
 
+NOT_IDENTITY: tuple[str, ...] = ("out_dir", "name", "runtime", "logging", "data.root", "bench.cache_dir",
+                                 "bench.source")
+"""Dotted config keys that never define a run's identity: where files live or go and how a run is
+run. bench.source is a path: a table's identity is its metric + source checksum."""
+
 
 def experiment_hash(d: dict[str, Any], *drop: str) -> str:
-    """12 hex digits of a config dict without where files live or go and how a run is run
-    (out_dir, name, runtime, logging, data.root) nor the dotted keys in DROP."""
+    """12 hex digits of a config dict without the NOT_IDENTITY keys nor the dotted keys in DROP."""
     d = json.loads(json.dumps(d))
-    for key in ("out_dir", "name", "runtime", "logging", "data.root", *drop):
+    for key in (*NOT_IDENTITY, *drop):
         *parents, last = key.split(".")
         node = d
         for part in parents:
@@ -177,8 +181,7 @@ class RunConfig(_Section):
 
     def hash(self) -> str:
         """Stable hash of what determines the results (not where files live or go)."""
-        # bench.source is a path; the table's identity is its metric + source checksum
-        return experiment_hash(self.to_dict(), "bench.cache_dir", "bench.source")
+        return experiment_hash(self.to_dict())
 
 
 class ProxyConfig(_Section):

@@ -1,0 +1,147 @@
+"""Run dirs as the report reads them: find them, load each into a RunRecord.
+
+Only config.yaml and summary.json are needed (log.jsonl and the eval CSVs feed the
+figures), so runs from sweeps, single runs and other machines mix freely. A record's
+setting is its config without NOT_IDENTITY and the seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsnas.config import NOT_IDENTITY, RunConfig, load_config
+from wsnas.errors import WsnasError
+
+METRICS = ("supernet_acc_mean", "kdt", "skdt", "spearman", "final_acc", "pbr")
+"""The summary's final metrics the report reads."""
+NOT_SETTING = ("seed", *NOT_IDENTITY)
+"""Config keys that do not define a setting: seeds are aggregated, the rest is where/how it ran."""
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config dict -> {dotted.key: leaf value}, in field order."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def canon(v: Any) -> str:
+    """Canonical text of a config value, for grouping and equality."""
+    return json.dumps(v, sort_keys=True)
+
+
+def show(v: Any) -> str:
+    """A config value as a label shows it."""
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+@dataclass
+class RunRecord:
+    """One run dir as the report sees it."""
+
+    path: Path
+    cfg: RunConfig
+    summary: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        flat = flatten(self.cfg.to_dict())
+        self.experiment = {
+            k: v for k, v in flat.items() if not any(k == x or k.startswith(x + ".") for x in NOT_SETTING)
+        }
+        self.setting = hashlib.sha256(
+            json.dumps(self.experiment, sort_keys=True).encode()
+        ).hexdigest()[:12]
+
+    @property
+    def space(self) -> str:
+        return self.cfg.space.name
+
+    @property
+    def seed(self) -> int:
+        return self.cfg.seed
+
+    @property
+    def status(self) -> str:
+        return str(self.summary.get("status"))
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+    def metric(self, name: str) -> float:
+        v = self.summary.get("final", {}).get(name) if self.finished else None
+        return float(v) if isinstance(v, int | float) else math.nan
+
+    def eval_log(self) -> list[dict[str, Any]]:
+        """The run's evaluation records (log.jsonl), in epoch order."""
+        log = self.path / "log.jsonl"
+        if not log.exists():
+            return []
+        out = []
+        for line in log.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a kill
+            if r.get("type") == "eval":
+                out.append(r)
+        return sorted(out, key=lambda r: r["epoch"])
+
+    def final_supernet_accs(self) -> np.ndarray:
+        """Per-architecture super-net accuracies of the last evaluation (evals/epoch_NNNN.csv)."""
+        files = sorted((self.path / "evals").glob("epoch_*.csv"))
+        if not files:
+            return np.zeros(0)
+        with files[-1].open() as f:
+            return np.array([float(r["supernet_acc"]) for r in csv.DictReader(f)])
+
+
+def find_run_dirs(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Every folder under `paths` holding config.yaml and summary.json (not looked into further)."""
+    found: dict[Path, None] = {}
+    for top in paths:
+        top = Path(top)
+        if not top.is_dir():
+            raise WsnasError(f"{top}: not a folder")
+        for dirpath, dirnames, filenames in os.walk(top):
+            if "config.yaml" in filenames and "summary.json" in filenames:
+                found[Path(dirpath).resolve()] = None
+                dirnames.clear()
+            else:
+                dirnames.sort()
+    return list(found)
+
+
+def load_runs(paths: Iterable[str | os.PathLike]) -> tuple[list[RunRecord], list[str]]:
+    """Run records under `paths`, and one line per run dir that could not be read."""
+    runs, skipped = [], []
+    for p in find_run_dirs(paths):
+        try:
+            summary = json.loads((p / "summary.json").read_text())
+            if summary.get("kind") == "standalone":
+                skipped.append(f"{p}: a stand-alone run (ground truth, not a super-net result)")
+                continue
+            cfg = load_config(p / "config.yaml")
+        except (OSError, ValueError, WsnasError) as e:
+            skipped.append(f"{p}: {e}")
+            continue
+        if summary.get("status") not in ("finished", "diverged"):
+            skipped.append(f"{p}: summary status {summary.get('status')!r}")
+            continue
+        runs.append(RunRecord(p, cfg, summary))
+    return runs, skipped

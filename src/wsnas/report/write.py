@@ -1,0 +1,77 @@
+"""write_report: run dirs in, tables, figures and index.html out."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wsnas.atomic import write_text_atomic
+from wsnas.errors import WsnasError
+from wsnas.report.analysis import analyse_space, group_settings
+from wsnas.report.figures import (
+    FigureFile,
+    fig_effects,
+    fig_factor,
+    fig_histograms,
+    fig_pairs,
+    fig_skdt_epochs,
+)
+from wsnas.report.index import index_html
+from wsnas.report.runs import load_runs
+from wsnas.report.tables import factor_table, final_table, runs_table, settings_table
+
+
+@dataclass
+class Report:
+    out: Path
+    index: Path
+    num_runs: int
+    num_settings: int
+    tables: list[Path]
+    figures: list[Path]
+    skipped: list[str]
+
+
+def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> Report:
+    """Read the run dirs under `paths` and write tables, figures and index.html to `out`."""
+    runs, skipped = load_runs(paths)
+    for line in skipped:
+        print(f"wsnas report: skipped {line}", file=sys.stderr)
+    if not runs:
+        raise WsnasError(
+            "no run dirs (a folder with config.yaml and summary.json) under "
+            + ", ".join(str(p) for p in paths)
+        )
+    out = Path(out)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    analyses = [analyse_space(sp, ss) for sp, ss in group_settings(runs).items()]
+
+    tables = [factor_table(analyses), final_table(analyses), settings_table(analyses),
+              runs_table(analyses, out)]
+    table_files = []
+    for t in tables:
+        for ext, text in (("csv", t.csv_text()), ("md", t.markdown())):
+            path = out / "tables" / f"{t.name}.{ext}"
+            write_text_atomic(path, text)
+            table_files.append(path)
+
+    fig_dir = out / "figures"
+    for old in fig_dir.glob("*.png"):
+        old.unlink()  # a rerun over other runs must not show stale figures
+    figures: list[FigureFile | None] = []
+    for a in analyses:
+        figures.append(fig_histograms(a, fig_dir))
+        figures += [fig_factor(a, f, fig_dir) for f in a.factors]
+        figures.append(fig_skdt_epochs(a, fig_dir))
+        figures.append(fig_effects(a, fig_dir))
+    figures.append(fig_pairs(runs, fig_dir))
+    made = [f for f in figures if f is not None]
+
+    index = out / "index.html"
+    write_text_atomic(index, index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped))
+    return Report(out, index, len(runs), sum(len(a.settings) for a in analyses), table_files,
+                  [fig_dir / f.name for f in made], skipped)
