@@ -20,20 +20,22 @@ import numpy as np
 
 from wsnas.config import RunConfig
 from wsnas.report.runs import RunRecord, canon, flatten, show
+from wsnas.spaces import SPACES
 
-SPACE_TITLES = {"nb101": "NASBench-101", "nb201": "NASBench-201", "darts_nds": "DARTS-NDS"}
+PAPER_ORDER = ("nb101", "nb201", "darts_nds")
+"""Spaces in the order of the paper's tables; any other registered space follows, by name."""
 PAIR_METRICS = (("supernet_acc_mean", "super-net acc"), ("kdt", "KdT"), ("skdt", "s-KdT"),
                 ("pbr", "P>R"), ("final_acc", "final acc"))
 """Metrics whose pairwise Spearman correlations across runs make the paper's Fig. 11."""
 
 
 def space_title(space: str) -> str:
-    return SPACE_TITLES.get(space, space)
+    """The benchmark's own name (`SearchSpace.title`); an unregistered space keeps its config name."""
+    return SPACES.get(space).title if space in SPACES else space
 
 
 def space_order(space: str) -> tuple[int, str]:
-    order = list(SPACE_TITLES)
-    return (order.index(space) if space in order else len(order), space)
+    return (PAPER_ORDER.index(space) if space in PAPER_ORDER else len(PAPER_ORDER), space)
 
 
 @dataclass(frozen=True)
