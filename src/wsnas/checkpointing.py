@@ -1,4 +1,4 @@
-"""What a trainer checkpoints each epoch, and how it resumes: shared by super-net and stand-alone runs."""
+"""What the engine checkpoints each epoch, and how a run resumes: the same for super-net and stand-alone runs."""
 
 from __future__ import annotations
 

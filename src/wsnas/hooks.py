@@ -1,8 +1,8 @@
-"""Trainer hooks: side outputs of a run that the run dir does not need.
+"""Trainer hooks (`wsnas.engine.HookBase`): side outputs of a run that the run dir does not need.
 
-A hook is called with the trainer and each log record (`{"type": "epoch"|"eval", ...}`)
-after the record is in log.jsonl, so a hook never sees an epoch that a resume would
-replay, and the events it writes match the log.
+A hook gets the trainer and each log record (`{"type": "epoch"|"eval", ...}`) after
+the record is in log.jsonl, so a hook never sees an epoch that a resume would replay,
+and the events it writes match the log. `logging_hooks` is what `logging.*` asks for.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from wsnas.config import LoggingConfig
+from wsnas.engine import EpochTrainer, HookBase
 from wsnas.errors import ConfigError
 
 SKIP = ("type", "epoch", "csv", "pool_size", "eval_images", "pbr_total")
@@ -27,7 +29,7 @@ def require_tensorboard() -> Any:
     return SummaryWriter
 
 
-class TensorBoardHook:
+class TensorBoardHook(HookBase):
     """Writes every numeric field of each record as a scalar at step = epoch.
 
     Epoch records go under `train/` (loss, accuracy, lr, images/s), evaluation records
@@ -46,17 +48,17 @@ class TensorBoardHook:
             self.writer.add_scalar(f"{group}/{key}", value, global_step=step)
         self.writer.flush()
 
+    after_epoch = after_eval = __call__
+
+    def after_train(self, trainer: Any) -> None:
+        self.close()
+
     def close(self) -> None:
         self.writer.close()
 
 
-def fit_with_logging(trainer: Any, tensorboard: bool) -> dict[str, Any]:
-    """`trainer.fit()`, with a TensorBoardHook on `trainer.hooks` (events in run_dir/tb) when asked."""
-    if not tensorboard:
-        return trainer.fit()
-    tb = TensorBoardHook(trainer.run.path / "tb")
-    trainer.hooks.append(tb)
-    try:
-        return trainer.fit()
-    finally:
-        tb.close()
+def logging_hooks(trainer: EpochTrainer, cfg: LoggingConfig) -> list[HookBase]:
+    """The hooks of `logging.*` for TRAINER: TensorBoard events in run_dir/tb (rank 0 only)."""
+    if not (cfg.tensorboard and trainer.dist.is_main):
+        return []
+    return [TensorBoardHook(trainer.run.path / "tb")]

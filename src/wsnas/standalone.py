@@ -6,29 +6,30 @@ data set's augmentation, then scored on the eval split in eval mode with BN
 running statistics, as the benchmarks did. The run dir follows the super-net
 runs' conventions (config.yaml, log.jsonl, atomic checkpoint.pt per epoch,
 summary.json), so a killed run resumes from its last finished epoch and, on
-CPU, ends with exactly the accuracy of an uninterrupted run.
+CPU, ends with exactly the accuracy of an uninterrupted run. The loop,
+checkpoints, logs and summary are the engine's (`wsnas.engine`).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from wsnas.checkpointing import Checkpointed
 from wsnas.config import StandaloneConfig
+from wsnas.distributed import DistEnv
+from wsnas.engine import EpochTrainer
 from wsnas.errors import WsnasError
+from wsnas.hooks import logging_hooks, require_tensorboard
 from wsnas.nn.params import count_params
 from wsnas.rundir import RunDir
-from wsnas.runtime import autocast, memory_format, seed_everything, setup_runtime
+from wsnas.runtime import autocast, setup_runtime
 from wsnas.spaces import get_space
-from wsnas.train import Diverged
+from wsnas.spaces.check import check_config
 
 
 def run_dir_for(cfg: StandaloneConfig) -> RunDir:
@@ -36,124 +37,51 @@ def run_dir_for(cfg: StandaloneConfig) -> RunDir:
     return RunDir(Path(cfg.out_dir) / name)
 
 
-class StandaloneTrainer(Checkpointed):
-    """Owns one stand-alone run: network, optimizer, data and the run dir."""
+class StandaloneTrainer(EpochTrainer):
+    """One stand-alone run (one process): the architecture's network on top of the engine's loop."""
 
-    def __init__(self, cfg: StandaloneConfig, run: RunDir) -> None:
-        from wsnas.data import Split, load_splits
-
-        self.cfg, self.run = cfg, run
-        self.hooks: list[Any] = []
-        self.device = setup_runtime(cfg.runtime)
-        seed_everything(cfg.seed)
-        self.space = get_space(cfg.space.name)
+    def __init__(self, cfg: StandaloneConfig, run: RunDir, device: torch.device | None = None) -> None:
+        super().__init__(cfg, run, DistEnv(), setup_runtime(cfg.runtime) if device is None else device)
+        self.cfg: StandaloneConfig = cfg
+        self.space = get_space(check_config(cfg, "run config").space.name)
         if not cfg.arch:
             raise WsnasError("stand-alone training needs an architecture (key 'arch')")
         self.arch = self.space.parse(cfg.arch)
         self.proxy = p = cfg.proxy.resolved(self.space.proxy)
-        splits = load_splits(cfg.data, seed=cfg.seed)
-        self.mf = memory_format(self.device, cfg.runtime.channels_last)
-        channels_last = self.mf == torch.channels_last
-        self.loader = splits.loader(
-            splits.train,
-            int(p.batch_size),  # type: ignore[arg-type]
-            train=True,
-            device=self.device,
-            seed=cfg.seed,
-            augment=cfg.data.augment,
-            channels_last=channels_last,
+        info = self.setup_data(cfg.data, int(p.batch_size), p.eval_batch_size)  # type: ignore[arg-type]
+        self.setup_model(
+            self.space.standalone(self.arch, channels=p.channels, cells=p.cells, num_classes=info.num_classes)
         )
-        ex, ey = splits.eval_split(cfg.data.eval_split)
-        eval_loader = splits.loader(
-            Split(ex, ey),
-            p.eval_batch_size,
-            train=False,
-            device=self.device,
-            seed=cfg.seed,
-            channels_last=channels_last,
-        )
-        self.eval_batches = list(eval_loader)
-        self.model = self.space.standalone(
-            self.arch, channels=p.channels, cells=p.cells, num_classes=splits.info.num_classes
-        )
-        self.model.to(self.device, memory_format=self.mf)
-        self.optimizer = torch.optim.SGD(
-            self.model.parameters(),
+        self.setup_schedule(
             lr=float(p.lr),  # type: ignore[arg-type]
+            lr_min=p.lr_min,
             momentum=p.momentum,
             weight_decay=float(p.weight_decay),  # type: ignore[arg-type]
             nesterov=bool(p.nesterov) and p.momentum > 0,
-        )
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizer,
-            T_max=int(p.epochs),
-            eta_min=p.lr_min,  # type: ignore[arg-type]
+            epochs=int(p.epochs),  # type: ignore[arg-type]
+            eval_epochs=p.eval_epochs,
         )
         self.rng = np.random.default_rng(cfg.seed)  # unused by training; keeps rng_state uniform
-        self.epoch = 0
-        self.history: list[dict[str, Any]] = []
-        self.elapsed = 0.0
 
-    # ---- loop -------------------------------------------------------------------------
-    def fit(self) -> dict[str, Any]:
-        epochs = int(self.proxy.epochs)  # type: ignore[arg-type]
-        eval_epochs = set(self.proxy.eval_epochs) | {epochs}
-        while self.epoch < epochs:
-            t0 = time.perf_counter()
-            records = [self.train_epoch()]
-            if self.epoch in eval_epochs:
-                records.append({"type": "eval", "epoch": self.epoch, **self.evaluate()})
-            self.elapsed += time.perf_counter() - t0
-            self.history.extend(records)
-            self.run.save_checkpoint(self.state_dict())
-            for r in records:
-                self.run.append_log(r)
-                for hook in self.hooks:
-                    hook(self, r)
-        return self.finish()
+    def train_step(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        with autocast(self.device, self.cfg.runtime.amp):
+            out = self.model(x)
+            loss = F.cross_entropy(out, y)
+        loss.backward()
+        if self.proxy.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.proxy.grad_clip)
+        self.optimizer.step()
+        self.stats.add(out, y, loss)
 
-    def train_epoch(self) -> dict[str, Any]:
-        model, device, clip = self.model, self.device, self.proxy.grad_clip
-        model.train()
-        self.loader.set_epoch(self.epoch)
-        lr = self.optimizer.param_groups[0]["lr"]
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.long, device=device)
-        seen, t0 = 0, time.perf_counter()
-        batches = tqdm(
-            self.loader,
-            desc=f"epoch {self.epoch + 1}/{self.proxy.epochs}",
-            disable=not self.cfg.runtime.progress,
-            leave=False,
-            dynamic_ncols=True,
+    def check_epoch(self, train_loss: float) -> None:
+        if math.isfinite(train_loss):
+            return
+        self.diverged(
+            f"stand-alone run diverged at epoch {self.epoch + 1} (non-finite loss); "
+            f"try a lower proxy.lr or proxy.grad_clip > 0",
+            epoch=self.epoch + 1,
         )
-        for x, y in batches:
-            self.optimizer.zero_grad(set_to_none=True)
-            with autocast(device, self.cfg.runtime.amp):
-                out = model(x)
-                loss = F.cross_entropy(out, y)
-            loss.backward()
-            if clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            self.optimizer.step()
-            loss_sum += loss.detach().float()
-            correct += (out.detach().argmax(1) == y).sum()
-            seen += y.numel()
-        seconds = time.perf_counter() - t0
-        train_loss = loss_sum.item() / max(len(self.loader), 1)
-        if not math.isfinite(train_loss):
-            self._diverged()
-        self.scheduler.step()
-        self.epoch += 1
-        return {
-            "type": "epoch",
-            "epoch": self.epoch,
-            "lr": lr,
-            "train_loss": train_loss,
-            "train_acc": 100.0 * correct.item() / max(seen, 1),
-            "images_per_s": seen / max(seconds, 1e-9),
-            "seconds": seconds,
-        }
 
     @torch.inference_mode()
     def evaluate(self) -> dict[str, Any]:
@@ -168,30 +96,17 @@ class StandaloneTrainer(Checkpointed):
             n += int(y.numel())
         return {"eval_acc": 100.0 * correct / n, "eval_loss": loss / n, "eval_images": n}
 
-    def _diverged(self) -> None:
-        msg = (
-            f"stand-alone run diverged at epoch {self.epoch + 1} (non-finite loss); "
-            f"try a lower proxy.lr or proxy.grad_clip > 0"
-        )
-        self.run.write_json(
-            self.run.summary,
-            {"status": "diverged", "message": msg, "epoch": self.epoch + 1, "config_hash": self.cfg.hash()},
-        )
-        raise Diverged(msg)
-
-    def finish(self) -> dict[str, Any]:
+    def summarize(self) -> dict[str, Any]:
         evals = [r for r in self.history if r["type"] == "eval"]
         epochs = [r for r in self.history if r["type"] == "epoch"]
-        params = count_params(self.model)
         final = {
             "eval_acc": evals[-1]["eval_acc"],
             "eval_loss": evals[-1]["eval_loss"],
             "train_acc": epochs[-1]["train_acc"],
             "train_loss": epochs[-1]["train_loss"],
-            "params_m": params / 1e6,
+            "params_m": count_params(self.model) / 1e6,
         }
-        summary = {
-            "status": "finished",
+        return {
             "kind": "standalone",
             "run_dir": str(self.run.path),
             "space": self.space.name,
@@ -203,24 +118,19 @@ class StandaloneTrainer(Checkpointed):
             "proxy": self.proxy.model_dump(mode="json"),
             "data": {"name": self.cfg.data.name, "eval_split": self.cfg.data.eval_split},
             "final": final,
-            "timing": {"seconds": self.elapsed, "device": str(self.device)},
         }
-        self.run.write_json(self.run.summary, summary)
-        return summary
 
 
 def train_standalone(cfg: StandaloneConfig, resume_dir: str | None = None) -> dict[str, Any]:
     """Start a stand-alone run (or resume RUN_DIR with `cfg` = its config); returns its summary."""
-    from wsnas.hooks import fit_with_logging, require_tensorboard
-
     if cfg.logging.tensorboard:
         require_tensorboard()  # before anything is written
     if resume_dir is not None:
-        run = RunDir(resume_dir)
-        trainer = StandaloneTrainer(cfg, run)
+        trainer = StandaloneTrainer(cfg, RunDir(resume_dir))
         trainer.resume()
     else:
         run = run_dir_for(cfg)
         trainer = StandaloneTrainer(cfg, run)  # validates arch, data and space before writing
         run.create(cfg, resume_hint=f"wsnas standalone train --resume {run.path}")
-    return fit_with_logging(trainer, cfg.logging.tensorboard)
+    trainer.register_hooks(logging_hooks(trainer, cfg.logging))
+    return trainer.fit()
