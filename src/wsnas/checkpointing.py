@@ -1,4 +1,4 @@
-"""What the engine checkpoints each epoch, and how a run resumes: the same for super-net and stand-alone runs."""
+"""What the engine checkpoints each epoch and how a run resumes (super-net and stand-alone runs alike)."""
 
 from __future__ import annotations
 

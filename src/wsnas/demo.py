@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 
 from wsnas.config import RunConfig, load_config
+from wsnas.report import write_report
+from wsnas.rundir import RunDir
 from wsnas.spaces.check import check_config
+from wsnas.sweep.plan import run_state
+from wsnas.train import train
 
 PRESET = "demo.yaml"
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -78,10 +82,6 @@ def run_demo(
     log: Any = print,
 ) -> DemoResult:
     """Train (or resume, or reuse) every run in OUT, then write OUT/report."""
-    from wsnas.rundir import RunDir
-    from wsnas.sweep.plan import run_state
-    from wsnas.train import train
-
     out = Path(out)
     summaries: dict[str, list[dict[str, Any]]] = {}
     for name, cfgs in demo_configs(out, overrides, seeds).items():
@@ -98,8 +98,6 @@ def run_demo(
             summaries.setdefault(name, []).append(summary)
     rep = None
     if report:
-        from wsnas.report import write_report
-
         runs = [s["run_dir"] for group in summaries.values() for s in group]
         rep = write_report(runs, out / "report").index
     return DemoResult(summaries, rep, out)
