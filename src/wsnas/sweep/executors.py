@@ -1,14 +1,18 @@
 """Executors: where a sweep's runs train. Each yields one result dict per task, as runs finish.
 
 `local`: a pool of spawned processes on this machine (spawn, not fork: torch and
-fork do not mix). `ray`: Ray tasks on a local instance or a cluster; Ray is an
-optional dependency (`pip install 'wsnas[ray]'`).
+fork do not mix) that die with the driver, even on kill -9. `ray`: Ray tasks on a
+local instance or a cluster; Ray is an optional dependency (`pip install 'wsnas[ray]'`).
+Nothing is detached: a local Ray dies with the driver, a cluster ends the driver's job
+(and kills its tasks) when the driver goes, and tasks in flight are cancelled when the
+sweep stops early (an exception, Ctrl-C).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -16,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from wsnas.errors import WsnasError
-from wsnas.sweep.worker import init_worker, run_task
+from wsnas.sweep.worker import init_pool_worker, run_task
 
 CRASH_RETRIES = 1
 """A task whose worker process died is retried this often (it resumes from its checkpoint)."""
@@ -64,13 +68,18 @@ class LocalExecutor(Executor):
         self._pool: ProcessPoolExecutor | None = None
 
     def _get_pool(self) -> ProcessPoolExecutor:
-        """One pool for the whole sweep: workers import torch once, not once per stage."""
+        """One pool for the whole sweep: workers import torch once, not once per stage.
+
+        With spawn, the pool starts its workers in the thread that submits (this one), so
+        the kernel's parent-death signal is safe to ask for only from the main thread:
+        elsewhere it would fire when that thread ends. The workers' watch thread covers both.
+        """
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=init_worker,
-                initargs=(self.threads,),
+                initializer=init_pool_worker,
+                initargs=(self.threads, os.getpid(), threading.current_thread() is threading.main_thread()),
             )
         return self._pool
 
@@ -141,11 +150,13 @@ class RayExecutor(Executor):
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.threads = max(1, min(threads or 1, cpus))
         self.workers = workers
+        # plain (non-detached) tasks owned by this driver: Ray kills them when its job ends
         self._remote = ray.remote(run_task).options(num_cpus=self.threads, max_retries=CRASH_RETRIES)
+        self._inflight: dict[Any, dict[str, Any]] = {}
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         ray = import_ray()
-        queue, inflight = list(tasks), {}
+        queue, inflight = list(tasks), self._inflight
         try:
             while queue or inflight:
                 while queue and (self.workers is None or len(inflight) < self.workers):
@@ -159,11 +170,21 @@ class RayExecutor(Executor):
                     except Exception as e:  # noqa: BLE001 - worker death, lost node, ...
                         result = _failed(task, f"ray: {type(e).__name__}: {e}")
                     yield result
-        finally:
-            for ref in inflight:
+        finally:  # the caller stopped early (an exception, Ctrl-C, a closed generator)
+            self._cancel()
+
+    def _cancel(self) -> None:
+        """Cancel the tasks still in flight (a no-op after a run that went to the end)."""
+        ray = import_ray()
+        if ray.is_initialized():
+            for ref in self._inflight:
                 ray.cancel(ref)
+        self._inflight.clear()
 
     def close(self) -> None:
+        """Cancel what is in flight, then stop the Ray started here (if any)."""
+        if self._inflight:  # an interrupted run whose generator was never closed
+            self._cancel()
         if self._started:
             import_ray().shutdown()
             self._started = False

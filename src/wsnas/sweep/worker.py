@@ -2,19 +2,28 @@
 
 Module-level and dependency-light so that spawn and Ray can import it by name.
 Every outcome, including an exception, comes back as a plain dict: a failed run
-is a record, never a crash of the sweep.
+is a record, never a crash of the sweep. A local pool worker dies with its driver,
+even when the driver is killed with SIGKILL (see `die_with_driver`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+PR_SET_PDEATHSIG = 1
+"""prctl option (linux/prctl.h): the signal the kernel sends this process when its parent dies."""
+WATCH_INTERVAL_S = 0.5
+"""How often a pool worker checks that its driver is still its parent."""
 
 
 def init_worker(threads: int | None) -> None:
@@ -22,6 +31,45 @@ def init_worker(threads: int | None) -> None:
     if threads:
         for var in THREAD_VARS:
             os.environ[var] = str(threads)
+
+
+def init_pool_worker(threads: int | None, driver_pid: int, pdeathsig: bool = True) -> None:
+    """Local pool initializer: cap threads, and die with the driver (`die_with_driver`)."""
+    init_worker(threads)
+    die_with_driver(driver_pid, pdeathsig=pdeathsig)
+
+
+def die_with_driver(driver_pid: int, pdeathsig: bool = True,
+                    watch_s: float | None = WATCH_INTERVAL_S) -> None:
+    """Make this process exit when `driver_pid`, its parent, dies, however it dies.
+
+    On Linux the kernel sends SIGKILL the moment the parent goes (PR_SET_PDEATHSIG;
+    it fires when the parent *thread* that started this process ends, so the driver
+    asks for it only when it starts workers from its main thread). Everywhere, a
+    daemon thread checks every `watch_s` seconds that the parent is still the driver
+    (an orphan is re-parented to init or a subreaper) and exits if not. A driver that
+    died before this call is caught by the same check, made once right away.
+    """
+    if pdeathsig and sys.platform.startswith("linux"):
+        _set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != driver_pid:
+        os._exit(1)
+    if watch_s:
+        threading.Thread(target=_watch_driver, args=(driver_pid, watch_s), daemon=True,
+                         name="wsnas-driver-watch").start()
+
+
+def _set_pdeathsig(sig: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:  # the watch thread still covers it
+        print(f"wsnas: warning: prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}",
+              file=sys.stderr)
+
+
+def _watch_driver(driver_pid: int, watch_s: float) -> None:
+    while os.getppid() == driver_pid:
+        time.sleep(watch_s)
+    os._exit(1)
 
 
 def _train(cfg: Any, resume_dir: str | None, standalone: bool) -> dict[str, Any]:
