@@ -38,7 +38,7 @@ def spec(**changes):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"mode": "gird"}, "key 'mode': got 'gird'; allowed values: grid, one-at-a-time, sequential "
+        ({"mode": "gird"}, "key 'mode': got 'gird'; allowed values: grid, one-at-a-time, sequential, paper "
                            "(did you mean 'grid'?)"),
         ({"seedz": [1]}, "unknown key 'seedz'; allowed keys at top level:"),
         ({"seeds": []}, "key 'seeds': give at least one seed"),
@@ -56,6 +56,18 @@ def spec(**changes):
         ({"executor": {"name": "slurm"}}, "key 'executor.name': got 'slurm'; allowed values: local, ray"),
         ({"executor": {"workers": 0}}, "key 'executor.workers': got 0"),
         ({"overrides": ["lr"]}, "'lr': expected key.sub=value"),
+        ({"sequential": ["protocol.lr"]}, "'sequential' is for mode paper only"),
+        ({"mode": "paper"}, "mode paper needs 'sequential'"),
+        ({"mode": "paper", "sequential": ["protocol.lrr"]}, "'protocol.lrr' is not a factor"),
+        ({"mode": "paper", "sequential": ["protocol.lr"], "one_at_a_time": []},
+         "factor 'sampler.name' is in neither 'sequential' nor 'one_at_a_time'"),
+        ({"factors": {"mapping.wsbn": [{"mapping.ops_on": "nodes"}]}},
+         "a compound value must set 'mapping.wsbn' itself"),
+        ({"mode": "grid", "factors": {"mapping.wsbn": [{"mapping.wsbn": True}]}},
+         "compound values are for modes one-at-a-time and paper"),
+        ({"mode": "paper", "sequential": ["protocol.lr"],
+          "factors": {"protocol.lr": [0.1], "sampler.name": [{"sampler.name": "fairnas", "protocol.lr": 1}]}},
+         "sets 'protocol.lr', a sequential factor"),
     ],
 )
 def test_spec_errors_name_the_key(changes, message):
