@@ -110,7 +110,9 @@ class Planner:
                 layers.append(OmegaConf.from_dotlist([item]))
             except OmegaConfBaseException as e:
                 raise ConfigError(f"override {item!r}: {e}") from None
-        merged = OmegaConf.to_container(OmegaConf.merge({}, *layers))
+        merged: Any = OmegaConf.to_container(OmegaConf.merge({}, *layers))
+        for key, value in self.spec.start.items():  # the starting point of the validated factors
+            set_key(merged, key, value, source="sweep start")
         base = validate(merged, source="sweep base config + overrides")
         return check_config(base, source="sweep base config + overrides")
 

@@ -95,6 +95,9 @@ class SweepSpec(_Section):
     """paper: the factors validated in this order, each fixed at its winner (the hyper-parameters)."""
     one_at_a_time: list[str] | None = None
     """paper: the factors then varied alone around the tuned result (default: all the others)."""
+    start: dict[str, Any] = Field(default_factory=dict)
+    """sequential, paper: the value each validated factor has before its stage (the starting
+    point; the paper's: the benchmark's stand-alone hyper-parameters); default: the base's."""
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
 
     @field_validator("factors")
@@ -192,6 +195,19 @@ class SweepSpec(_Section):
                 if clash:
                     raise ValueError(f"factor '{k}': value {json.dumps(v, sort_keys=True)} sets "
                                      f"'{clash[0]}', a sequential factor, which would undo its tuned value")
+        return self
+
+    @model_validator(mode="after")
+    def _check_start(self) -> SweepSpec:
+        if not self.start:
+            return self
+        if self.mode not in ("sequential", "paper"):
+            raise ValueError(f"'start' is for modes sequential and paper (mode is {self.mode})")
+        order = self.factor_order()
+        bad = [k for k in self.start if k not in order]
+        if bad:
+            raise ValueError(f"start sets '{bad[0]}', which is not a validated factor; validated: "
+                             f"{', '.join(order)}{did_you_mean(bad[0], order)}")
         return self
 
     def factor_order(self) -> list[str]:
