@@ -119,6 +119,7 @@ def test_paper_mode_tunes_sequentially_then_varies_one_at_a_time(tmp_path):
                              "stage one at a time (around the tuned baseline) | ETA 0s")
 
 
+@pytest.mark.slow
 def test_paper_report_has_two_baselines_and_the_compound_row(tmp_path):
     make_sweep(tmp_path / "s", FakeExecutor()).run()
     for p in (tmp_path / "s" / "runs").glob("*/summary.json"):  # the report wants the full final set
