@@ -18,6 +18,7 @@ from wsnas.cli import main
 from wsnas.errors import ConfigError, WsnasError
 from wsnas.sweep import Planner, Sweep, load_spec, parse_spec
 from wsnas.sweep.executors import Executor, make_executor
+from wsnas.sweep.spec import assignment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +39,7 @@ def spec(**changes):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"mode": "gird"}, "key 'mode': got 'gird'; allowed values: grid, one-at-a-time, sequential "
+        ({"mode": "gird"}, "key 'mode': got 'gird'; allowed values: grid, one-at-a-time, sequential, paper "
                            "(did you mean 'grid'?)"),
         ({"seedz": [1]}, "unknown key 'seedz'; allowed keys at top level:"),
         ({"seeds": []}, "key 'seeds': give at least one seed"),
@@ -56,6 +57,18 @@ def spec(**changes):
         ({"executor": {"name": "slurm"}}, "key 'executor.name': got 'slurm'; allowed values: local, ray"),
         ({"executor": {"workers": 0}}, "key 'executor.workers': got 0"),
         ({"overrides": ["lr"]}, "'lr': expected key.sub=value"),
+        ({"sequential": ["protocol.lr"]}, "'sequential' is for mode paper only"),
+        ({"mode": "paper"}, "mode paper needs 'sequential'"),
+        ({"mode": "paper", "sequential": ["protocol.lrr"]}, "'protocol.lrr' is not a factor"),
+        ({"mode": "paper", "sequential": ["protocol.lr"], "one_at_a_time": []},
+         "factor 'sampler.name' is in neither 'sequential' nor 'one_at_a_time'"),
+        ({"factors": {"mapping.wsbn": [{"mapping.ops_on": "nodes"}]}},
+         "a compound value must set 'mapping.wsbn' itself"),
+        ({"mode": "grid", "factors": {"mapping.wsbn": [{"mapping.wsbn": True}]}},
+         "compound values are for modes one-at-a-time and paper"),
+        ({"mode": "paper", "sequential": ["protocol.lr"],
+          "factors": {"protocol.lr": [0.1], "sampler.name": [{"sampler.name": "fairnas", "protocol.lr": 1}]}},
+         "sets 'protocol.lr', a sequential factor"),
     ],
 )
 def test_spec_errors_name_the_key(changes, message):
@@ -267,7 +280,9 @@ def test_shipped_specs_expand(name, tmp_path):
     s, spec_dir = load_spec(ROOT / "sweeps" / f"{name}.yaml")
     assert len(s.seeds) >= (2 if name.startswith("smoke") else 3)
     if not name.startswith("smoke"):
-        assert s.mode == "sequential" and len(s.factors) >= 8
+        assert s.mode == "paper" and len(s.factors) >= 8
+        assert s.factor_order() == ["mapping.bn_track_running_stats", "mapping.bn_affine", "protocol.lr",
+                                    "protocol.epochs", "protocol.weight_decay"]
     space = name.split("-")[-1]
     if space not in SPACES.names():
         pytest.skip(f"space {space} is not implemented yet; its spec parses")
@@ -276,9 +291,9 @@ def test_shipped_specs_expand(name, tmp_path):
     order = s.factor_order()
     assert len(first) == len(s.factors[order[0]]) * len(s.seeds)
     assert all(r.cfg.space.name == space for r in first)
-    for key in order:  # every value of every factor gives a valid config
+    for key in s.factors:  # every value of every factor gives a valid config
         for v in s.factors[key]:
-            sw.planner.config({key: v}, seed=0)
+            sw.planner.config(assignment(key, v), seed=0)
 
 
 def test_mini_spec_plans_every_factor_once_around_the_demo(tmp_path):

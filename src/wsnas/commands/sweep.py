@@ -25,7 +25,7 @@ class _OverridesAnywhere(argparse.ArgumentParser):
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep",
-        help="run a sweep spec (grid, one-at-a-time or the paper's sequential protocol)",
+        help="run a sweep spec (grid, one-at-a-time, sequential or the paper's protocol)",
         description="Expand SPEC into runs under DIR/runs and train those not finished yet; "
         "a rerun skips finished runs, resumes cut ones and retries failed ones.",
     )
@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs known now and their state; train nothing")
+    p.add_argument("--status", action="store_true",
+                   help="print runs done/running/failed/total, the current stage and an ETA; train nothing")
     p.set_defaults(func=_sweep)
     p.__class__ = _OverridesAnywhere
 
@@ -53,6 +55,10 @@ def _sweep(args: argparse.Namespace) -> int:
     spec, spec_dir = load_spec(args.spec)
     sweep = Sweep(spec, spec_dir, args.out, list(args.overrides), args.executor, args.workers,
                   args.threads, args.address, log=lambda m: print(m, flush=True))
+    if args.status:
+        for line in sweep.status_lines():
+            print(line)
+        return 0
     if args.dry_run:
         for r in sweep.plan():
             print(f"{run_state(r.run_dir):<9} {r.name}")

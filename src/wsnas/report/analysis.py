@@ -4,6 +4,10 @@ A setting is the runs that differ only in their seed, aggregated as mean and sam
 (ddof=1). Factor k's rows come from the settings that differ from each other only in k
 (a one-at-a-time sweep's baseline and its variants; a sequential stage); in a grid, where
 several such groups exist, the rows pool them (the factor's marginal effect).
+
+A paper-mode sweep (`report.study`) knows two baselines: its sequential factors (the
+hyper-parameters) are compared against the starting point, every other factor against
+the tuned baseline, whose row is the paper's "Random NAS (ours)".
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 
 from wsnas.config import RunConfig
 from wsnas.report.runs import RunRecord, canon, flatten, show
+from wsnas.report.study import PaperStudy
 from wsnas.spaces import SPACES
 
 PAPER_ORDER = ("nb101", "nb201", "darts_nds")
@@ -27,6 +32,18 @@ PAPER_ORDER = ("nb101", "nb201", "darts_nds")
 PAIR_METRICS = (("supernet_acc_mean", "super-net acc"), ("kdt", "KdT"), ("skdt", "s-KdT"),
                 ("pbr", "P>R"), ("final_acc", "final acc"))
 """Metrics whose pairwise Spearman correlations across runs make the paper's Fig. 11."""
+START = "starting point"
+TUNED = "tuned baseline"
+TUNED_LABEL = "Random NAS (ours): tuned baseline"
+START_LABEL = "starting point (stand-alone hyper-parameters)"
+
+
+def show_value(key: str, v: Any) -> str:
+    """A factor value as a row shows it; a compound value as `true (+ mapping.ops_on=nodes)`."""
+    if isinstance(v, dict) and key in v:
+        rest = ", ".join(f"{k}={show(x)}" for k, x in v.items() if k != key)
+        return f"{show(v[key])} (+ {rest})"
+    return show(v)
 
 
 def space_title(space: str) -> str:
@@ -95,6 +112,11 @@ class Factor:
     reference: Any
     pooled: bool
     """True when several groups of settings were pooled (a grid)."""
+    against: str = "reference"
+    """What the reference value is: `reference`, or in a paper study START or TUNED."""
+
+    def text(self, value: Any) -> str:
+        return show_value(self.key, value)
 
     def stat(self, value: Any, metric: str) -> Stat:
         return Stat.of(r.metric(metric) for r in self.runs[canon(value)])
@@ -116,6 +138,8 @@ class SpaceAnalysis:
     varying: list[str]
     factors: list[Factor]
     baseline: Setting
+    start: Setting | None = None
+    """paper study: the starting point (the baseline is then the tuned baseline)."""
 
 
 def analyse_space(space: str, settings: list[Setting]) -> SpaceAnalysis:
@@ -174,6 +198,50 @@ def analyse_space(space: str, settings: list[Setting]) -> SpaceAnalysis:
             membership[s.key] for s in by_value[v]))
         factors.append(Factor(space, k, values, runs, by_value, json.loads(ref), pooled=len(fams) > 1))
     return SpaceAnalysis(space, settings, varying, factors, baseline)
+
+
+def analyse_paper(space: str, settings: list[Setting], study: PaperStudy) -> SpaceAnalysis | None:
+    """A paper study's factors: hyper-parameters vs the starting point, the rest vs the tuned baseline.
+
+    None when the settings lack the study's starting point or tuned baseline (then the
+    structural analysis applies).
+    """
+    def holding(names: set[str]) -> Setting | None:
+        return next((s for s in settings if any(r.path.name in names for r in s.runs)), None)
+
+    start, tuned = holding(study.start_runs), holding(study.tuned_runs)
+    if start is None or tuned is None:
+        return None
+    plain = analyse_space(space, settings)
+    factors = []
+    for f in plain.factors:  # the sequential stages: groups that differ in one hyper-parameter
+        if f.key in study.sequential:
+            f.reference, f.against = json.loads(start.value(f.key)), START
+            if canon(f.reference) in f.runs:
+                factors.append(f)
+    for key in study.one_at_a_time:
+        by_value: dict[str, tuple[Any, list[Setting]]] = {}
+        for row in study.rows:
+            s = holding(row.runs) if row.factor == key else None
+            if s is not None:
+                by_value.setdefault(canon(row.value), (row.value, []))[1].append(s)
+        ref = tuned.experiment.get(key)
+        by_value.setdefault(canon(ref), (ref, []))
+        if tuned not in by_value[canon(ref)][1]:
+            by_value[canon(ref)][1].append(tuned)
+        if len(by_value) < 2:
+            continue
+        values = sort_values([v for v, _ in by_value.values()])
+        members = {canon(v): by_value[canon(v)][1] for v in values}
+        runs = {c: [r for s in ss for r in s.runs] for c, ss in members.items()}
+        factors.append(Factor(space, key, values, runs, members, ref, pooled=False, against=TUNED))
+    for s in settings:
+        diff = [f"{k}={show(s.experiment.get(k))}" for k in plain.varying if s.value(k) != tuned.value(k)]
+        s.label = ", ".join(diff) or "base"
+    tuned.label = TUNED_LABEL
+    if start is not tuned:
+        start.label = START_LABEL
+    return SpaceAnalysis(space, settings, plain.varying, factors, tuned, start)
 
 
 def group_settings(runs: list[RunRecord]) -> dict[str, list[Setting]]:

@@ -92,12 +92,13 @@ def fig_factor(a: SpaceAnalysis, f: Factor, out: Path) -> FigureFile:
         means = np.array([s.mean for s in stats])
         stds = np.array([s.std if math.isfinite(s.std) else 0.0 for s in stats])
         ax.errorbar(xs, means, yerr=stds, fmt="o-", capsize=4)
-        ax.set_xticks(xs, [_short(show(v), 14) for v in f.values], rotation=30 if len(xs) > 3 else 0,
+        ax.set_xticks(xs, [_short(f.text(v), 14) for v in f.values], rotation=30 if len(xs) > 3 else 0,
                        fontsize=8)
         ax.set_title(title)
         ax.grid(alpha=0.3)
     pooled = " (pooled over the other factors)" if f.pooled else ""
-    fig.suptitle(f"{space_title(a.space)}: {f.key}{pooled}")
+    against = f" (around the {f.against})" if f.against != "reference" else ""
+    fig.suptitle(f"{space_title(a.space)}: {f.key}{pooled}{against}")
     name = f"fig_factor_{_safe(a.space)}_{_safe(f.key)}.png"
     fig.savefig(out / name, dpi=90)
     return FigureFile(name, f"{space_title(a.space)}: metrics vs {f.key} (Figs. 5-7, 9)",
@@ -157,7 +158,8 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
             st = f.stat(v, "final_acc")
             if st.n and ref.n:
                 err = math.sqrt(sum(x**2 for x in (st.std, ref.std) if math.isfinite(x)))
-                bars.append((f"{f.key}={show(v)}", st.mean - ref.mean, err))
+                vs = f" (vs {f.against})" if f.against != "reference" else ""
+                bars.append((f"{f.key}={f.text(v)}{vs}", st.mean - ref.mean, err))
     if not bars:
         return None
     fig, axes = _figure(1, 1, 7.0, 1.2 + 0.35 * len(bars))
@@ -166,7 +168,7 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     deltas = [b[1] for b in bars]
     ax.barh(ys, deltas, xerr=[b[2] for b in bars], capsize=3,
             color=["tab:green" if d >= 0 else "tab:red" for d in deltas])
-    ax.set_yticks(ys, [_short(b[0], 44) for b in bars], fontsize=8)
+    ax.set_yticks(ys, [_short(b[0], 60) for b in bars], fontsize=8)
     ax.axvline(0.0, color="black", lw=0.8)
     ax.invert_yaxis()
     ax.set_xlabel("Δ final acc (points) vs the factor's reference value")
@@ -175,7 +177,9 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     fig.savefig(out / name, dpi=90)
     return FigureFile(name, f"{space_title(a.space)}: per-factor effect on final accuracy (Fig. 10)",
                       "Mean final accuracy at each value minus the mean at the factor's reference value "
-                      "(marked (ref) in the factor table); error bars combine both stds.")
+                      "(marked (ref) in the factor table; in the paper's protocol the hyper-parameters "
+                      "against the starting point, every other factor against the tuned baseline, as "
+                      "each bar says); error bars combine both stds.")
 
 
 def fig_pairs(runs: list[RunRecord], out: Path) -> FigureFile | None:

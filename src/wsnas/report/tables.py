@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from wsnas.config import RunConfig
-from wsnas.report.analysis import SpaceAnalysis, Stat, sort_values, space_title
-from wsnas.report.runs import METRICS, canon, flatten, show
+from wsnas.report.analysis import START, TUNED, SpaceAnalysis, Stat, show_value, sort_values, space_title
+from wsnas.report.runs import METRICS, canon, flatten
 
 TABLE_METRICS = (("supernet_acc_mean", "SN acc", 2), ("skdt", "s-KdT", 3), ("final_acc", "final acc", 2),
                  ("pbr", "P>R", 3))
@@ -94,13 +94,21 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
                     nums += [st.mean, st.std, st.n]
             studied = [sp for sp in spaces if per_space[sp] is not None and canon(v) in per_space[sp].runs]
             marked = [sp for sp, ref in zip(spaces, refs, strict=True) if ref]
-            mark = "" if not marked else " (ref)" if marked == studied else (
-                " (ref: " + ", ".join(space_title(sp) for sp in marked) + ")")
-            rows.append([key, show(v) + mark, *cells])
-            csv_rows.append([key, show(v), *nums, *refs])
+            against = {f.against for sp in marked for f in [per_space[sp]] if f is not None}
+            word = against.pop() if len(against) == 1 and "reference" not in against else "ref"
+            mark = "" if not marked else f" ({word})" if marked == studied else (
+                f" ({word}: " + ", ".join(space_title(sp) for sp in marked) + ")")
+            text = show_value(key, v)
+            rows.append([key, text + mark, *cells])
+            csv_rows.append([key, text, *nums, *refs])
     note = ("Mean ± sample std over seeds of the final evaluation. Rows of a factor compare settings "
             "that differ only in that factor; (ref) marks the reference value (the value the factor is "
             "held at while others vary).")
+    if any(f.against != "reference" for a in analyses for f in a.factors):
+        note += (f" In the paper's protocol the hyper-parameters are compared against the {START} "
+                 f"(marked ({START}): the stand-alone hyper-parameters, validated sequentially) and every "
+                 f"other factor against the {TUNED} (marked ({TUNED}): the hyper-parameters' winners); "
+                 "a value with (+ key=value) changes those keys too.")
     return Table("table_factors", "Factors (paper Tables 3 and 4 form)", csv_header, csv_rows, header,
                  rows, note)
 
@@ -110,7 +118,7 @@ def final_table(analyses: list[SpaceAnalysis]) -> Table:
     spaces = [a.space for a in analyses]
     labels: list[str] = []
     for a in analyses:
-        ordered = sorted(a.settings, key=lambda s: s.label != "base")
+        ordered = sorted(a.settings, key=lambda s: (s is not a.baseline, s is not a.start))
         labels += [s.label for s in ordered if s.label not in labels]
     header = ["Setting"] + [space_title(sp) for sp in spaces]
     csv_header = ["setting"] + [f"{sp}_final_acc_{x}" for sp in spaces for x in ("mean", "std", "n")]
@@ -125,7 +133,8 @@ def final_table(analyses: list[SpaceAnalysis]) -> Table:
         rows.append([label, *cells])
         csv_rows.append([label, *nums])
     note = ("Final searched model: mean GT accuracy of the top-k pool architectures by super-net accuracy; "
-            "mean ± sample std over seeds. 'base' is each space's reference setting.")
+            "mean ± sample std over seeds. 'base' is each space's reference setting; in the paper's "
+            "protocol the first row, Random NAS (ours), is the tuned baseline.")
     return Table("table_final", "Final searched model (paper Table 5 form)", csv_header, csv_rows, header,
                  rows, note)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from wsnas.atomic import write_text_atomic
 from wsnas.errors import WsnasError
-from wsnas.report.analysis import analyse_space, group_settings
+from wsnas.report.analysis import analyse_paper, analyse_space, group_settings
 from wsnas.report.figures import (
     FigureFile,
     fig_effects,
@@ -21,6 +21,7 @@ from wsnas.report.figures import (
 )
 from wsnas.report.index import index_html
 from wsnas.report.runs import load_runs
+from wsnas.report.study import load_studies
 from wsnas.report.tables import factor_table, final_table, runs_table, settings_table
 
 
@@ -48,7 +49,11 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    analyses = [analyse_space(sp, ss) for sp, ss in group_settings(runs).items()]
+    studies = load_studies(runs)
+    analyses = []
+    for sp, ss in group_settings(runs).items():
+        paper = analyse_paper(sp, ss, studies[sp]) if sp in studies else None
+        analyses.append(paper or analyse_space(sp, ss))
 
     tables = [factor_table(analyses), final_table(analyses), settings_table(analyses),
               runs_table(analyses, out)]

@@ -25,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 from wsnas.config import RunConfig, load_config, validate
 from wsnas.errors import ConfigError
 from wsnas.spaces.check import check_config
-from wsnas.sweep.spec import RESERVED, SweepSpec
+from wsnas.sweep.spec import RESERVED, SweepSpec, assignment
 
 LABEL_MAX = 96
 """Longest label kept in a run name (grids over many factors); the hash keeps names unique."""
@@ -110,7 +110,9 @@ class Planner:
                 layers.append(OmegaConf.from_dotlist([item]))
             except OmegaConfBaseException as e:
                 raise ConfigError(f"override {item!r}: {e}") from None
-        merged = OmegaConf.to_container(OmegaConf.merge({}, *layers))
+        merged: Any = OmegaConf.to_container(OmegaConf.merge({}, *layers))
+        for key, value in self.spec.start.items():  # the starting point of the validated factors
+            set_key(merged, key, value, source="sweep start")
         base = validate(merged, source="sweep base config + overrides")
         return check_config(base, source="sweep base config + overrides")
 
@@ -119,25 +121,36 @@ class Planner:
 
         A sequential sweep combines each stage with any earlier stage's winner, so there
         every pair of values of two factors must make a valid config too (checked now,
-        not hours later when the stage starts).
+        not hours later when the stage starts). In paper mode the one-at-a-time values
+        are applied to the tuned result, so each must also pair with every value of
+        every sequential factor.
         """
-        if self.spec.mode == "sequential":
+        if self.spec.mode in ("sequential", "paper"):
             order = self.spec.factor_order()
             for i, a in enumerate(order):
                 for b in order[i + 1 :]:
                     for va in self.spec.factors[a]:
                         for vb in self.spec.factors[b]:
                             self.config({a: va, b: vb}, seed=0)
+        self._check_around_tuned()
         for key, values in self.spec.factors.items():
             seen: dict[str, Any] = {}
             for v in values:
-                h = self.config({key: v}, seed=0).hash()
+                h = self.config(assignment(key, v), seed=0).hash()
                 if h in seen:
                     raise ConfigError(
                         f"factor '{key}': values {seen[h]!r} and {v!r} give the same experiment "
                         "(paths, runtime and logging settings are not factors)"
                     )
                 seen[h] = v
+
+    def _check_around_tuned(self) -> None:
+        """paper: every one-at-a-time value with every value of every sequential factor."""
+        for key in self.spec.one_at_a_time_factors():
+            for v in self.spec.factors[key]:
+                for s in self.spec.factor_order():
+                    for vs in self.spec.factors[s]:
+                        self.config({s: vs, **assignment(key, v)}, seed=0)
 
     def config(self, assign: dict[str, Any], seed: int, name: str | None = None) -> RunConfig:
         d = copy.deepcopy(self.base_dict)
@@ -152,7 +165,7 @@ class Planner:
         d = cfg.to_dict()
         parts = [
             f"{k}={format_value(get_key(d, k))}"
-            for k in self.spec.factors
+            for k in self.spec.label_keys()
             if get_key(d, k) != get_key(self.base_dict, k)
         ]
         return ",".join(parts) or "base"
@@ -179,14 +192,22 @@ class Planner:
         combos = itertools.product(*(self.spec.factors[k] for k in keys))
         return self.runs(dict(zip(keys, c, strict=True)) for c in combos)
 
-    def one_at_a_time(self) -> list[PlannedRun]:
-        assigns: list[dict[str, Any]] = [{}]
-        assigns += [{k: v} for k, values in self.spec.factors.items() for v in values]
+    def one_at_a_time(self, around: dict[str, Any] | None = None,
+                      factors: Sequence[str] | None = None) -> list[PlannedRun]:
+        """`around` (default: the base) and each value of each factor alone on top of it."""
+        around = dict(around or {})
+        keys = list(self.spec.factors) if factors is None else list(factors)
+        assigns: list[dict[str, Any]] = [around]
+        assigns += [{**around, **assignment(k, v)} for k in keys for v in self.spec.factors[k]]
         return self.runs(assigns)
 
     def stage(self, factor: str, fixed: dict[str, Any]) -> list[PlannedRun]:
         """Sequential stage: `factor` takes each value, earlier factors stay at their choices."""
         return self.runs({**fixed, factor: v} for v in self.spec.factors[factor])
+
+    def around_tuned(self, tuned: dict[str, Any]) -> list[PlannedRun]:
+        """paper: the tuned baseline and the one-at-a-time factors' values around it."""
+        return self.one_at_a_time(tuned, self.spec.one_at_a_time_factors())
 
 
 def run_state(run_dir: Path) -> str:

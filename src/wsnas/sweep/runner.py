@@ -7,14 +7,21 @@ The sweep dir:
     runs/NAME/        one run dir per run (see wsnas.rundir)
     status.json       every planned run: label, seed, factor values, status, error
     failed.jsonl      one line per failed or diverged attempt, with the error text
-    sequential.json   sequential mode: each stage's scores and chosen value
+    sequential.json   sequential and paper modes: each stage's scores (mean, std, n) and choice
+    paper.json        paper mode: the starting point, the tuned baseline and each
+                      one-at-a-time row's runs (what the report compares against what)
 
 What is done is read from the run dirs themselves (summary.json), so a killed sweep
 reruns into the same state. A run that raised is retried on the next rerun; a
 diverged run is an outcome and is not. In sequential mode a stage is decided only
 once all its runs are finished or diverged, and a decided stage is final: a rerun
 reuses its choice as long as the stage's runs are the same (delete sequential.json
-to decide again).
+to decide again). Paper mode runs the sequential stages, then the one-at-a-time
+rows around the tuned result.
+
+Progress (`wsnas.sweep.progress`): one line per finished run with the sweep's
+done/running/failed/total, the current stage and an ETA; `status_lines()` gives the
+same from the sweep dir without running anything.
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from wsnas.atomic import write_text_atomic
 from wsnas.config import dump_config
 from wsnas.errors import WsnasError
 from wsnas.sweep.executors import Executor, make_executor
-from wsnas.sweep.plan import PlannedRun, Planner, format_value, run_state
-from wsnas.sweep.spec import SweepSpec, load_spec
+from wsnas.sweep.plan import PlannedRun, Planner, format_value, get_key, run_state
+from wsnas.sweep.progress import Progress, duration_text, run_seconds
+from wsnas.sweep.spec import SweepSpec, assignment, load_spec
 
 Log = Callable[[str], None]
 
@@ -87,6 +95,8 @@ class Sweep:
         self._executor: Executor | None = None
         self._status: dict[str, dict[str, Any]] = {}
         self._planned: dict[str, PlannedRun] = {}
+        self.progress: Progress | None = None
+        self._stage_text: str | None = None
         self._progress_set = any(o.split("=", 1)[0].strip() == "runtime.progress"
                                  for o in [*self.spec.override_items(), *self.overrides])
 
@@ -102,6 +112,10 @@ class Sweep:
     @property
     def sequential_file(self) -> Path:
         return self.out_dir / "sequential.json"
+
+    @property
+    def paper_file(self) -> Path:
+        return self.out_dir / "paper.json"
 
     def _write_records(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +151,10 @@ class Sweep:
                     f.write(json.dumps(line) + "\n")
         elif state == "diverged":
             entry["error"] = json.loads((run.run_dir / "summary.json").read_text()).get("message")
+        if "seconds" not in entry and state in ("finished", "diverged"):
+            secs = run_seconds(run.run_dir)
+            if secs is not None:
+                entry["seconds"] = round(secs, 3)
         self._status[run.name] = entry
         self._planned[run.name] = run
 
@@ -172,6 +190,8 @@ class Sweep:
         ex = self._get_executor()
         by_name = {r.name: r for r in todo}
         tasks = [self._task(r, ex.threads) for r in todo]
+        self._update_progress(running=len(todo))
+        self.log(f"progress: {self.progress_line()}")
         for i, result in enumerate(ex.run(tasks), start=1):
             run = by_name[result["name"]]
             self._record(run, stage, result)
@@ -181,7 +201,9 @@ class Sweep:
             tail = (f"{metric} {final[metric]:.3f}" if isinstance(final.get(metric), float)
                     else result.get("error", ""))
             secs = f", {result['seconds']:.1f} s" if "seconds" in result else ""
-            self.log(f"[{i}/{len(todo)}] {result['status']}: {run.name} ({tail}{secs})")
+            self._update_progress(running=len(todo) - i)
+            self.log(f"[{i}/{len(todo)}] {result['status']}: {run.name} ({tail}{secs}) | "
+                     f"{self.progress_line()}")
 
     def close(self) -> None:
         if self._executor is not None:
@@ -195,9 +217,17 @@ class Sweep:
             return self.planner.grid()
         if self.spec.mode == "one-at-a-time":
             return self.planner.one_at_a_time()
+        runs, fixed, decided = self._plan_stages()
+        if self.spec.mode == "paper" and decided == len(self.spec.factor_order()):
+            runs.update((r.name, r) for r in self.planner.around_tuned(fixed))
+        return list(runs.values())
+
+    def _plan_stages(self) -> tuple[dict[str, PlannedRun], dict[str, Any], int]:
+        """The decided stages' and the next stage's runs, the choices so far, the number decided."""
         runs: dict[str, PlannedRun] = {}
         fixed: dict[str, Any] = {}
         stages = self._load_stages()
+        decided = 0
         for i, factor in enumerate(self.spec.factor_order()):
             stage_runs = self.planner.stage(factor, fixed)
             runs.update((r.name, r) for r in stage_runs)
@@ -205,11 +235,15 @@ class Sweep:
             if rec is None or not self._stage_matches(rec, factor, fixed, stage_runs):
                 break
             fixed[factor] = rec["chosen"]
-        return list(runs.values())
+            decided += 1
+        return runs, fixed, decided
 
     def run(self) -> SweepResult:
         self._write_records()
         try:
+            self._start_progress()
+            if self.spec.mode == "paper":
+                return self._run_paper()
             if self.spec.mode == "sequential":
                 return self._run_sequential()
             runs = self.plan()
@@ -254,7 +288,9 @@ class Sweep:
         stages = self._load_stages()
         fixed: dict[str, Any] = {}
         all_runs: dict[str, PlannedRun] = {}
-        for i, factor in enumerate(self.spec.factor_order()):
+        order = self.spec.factor_order()
+        for i, factor in enumerate(order):
+            self._stage_text = f"{i + 1}/{len(order)} {factor}"
             runs = self.planner.stage(factor, fixed)
             all_runs.update((r.name, r) for r in runs)
             rec = stages[i] if i < len(stages) else None
@@ -321,6 +357,135 @@ class Sweep:
             "runs": [r.name for r in runs],
         }
 
+
+    # ---- paper: sequential stages, then one at a time around the tuned result ---------------
+    def _run_paper(self) -> SweepResult:
+        seq = self._run_sequential()
+        if not seq.complete:
+            return seq
+        tuned = dict(seq.chosen or {})
+        self._stage_text = "one at a time (around the tuned baseline)"
+        runs = self.planner.around_tuned(tuned)
+        self.execute(runs, stage="one-at-a-time")
+        self._save_paper(tuned)
+        all_runs = {r.name: r for r in seq.runs}
+        all_runs.update((r.name, r) for r in runs)
+        return SweepResult(self.out_dir, list(all_runs.values()), self._status, tuned)
+
+    def _save_paper(self, tuned: dict[str, Any]) -> None:
+        """paper.json: which runs are the starting point, the tuned baseline and each row."""
+        seeds = self.spec.seeds
+        start = [r.name for r in self.planner.runs([{}])]
+        base = [r.name for r in self.planner.runs([tuned])]
+        rows = []
+        for key in self.spec.one_at_a_time_factors():
+            for value in self.spec.factors[key]:
+                assign = {**tuned, **assignment(key, value)}
+                rows.append({"factor": key, "value": value, "sets": assignment(key, value),
+                             "runs": [r.name for r in self.planner.runs([assign])]})
+        doc = {"select": self.spec.select, "seeds": seeds, "sequential": self.spec.factor_order(),
+               "one_at_a_time": self.spec.one_at_a_time_factors(), "tuned": tuned,
+               "starting_point_runs": start, "tuned_runs": base, "rows": rows}
+        write_text_atomic(self.paper_file, json.dumps(doc, indent=2) + "\n")
+
+    # ---- progress ------------------------------------------------------------------------
+    def estimate_total(self) -> tuple[int, bool]:
+        """Runs the whole sweep will have, and whether later stages had to be computed ahead.
+
+        A stage not planned yet adds every value of its factor x seeds except the value
+        the factor has now (that run is the previous stage's winner); paper mode then adds
+        each one-at-a-time value that changes something, x seeds (the tuned baseline is
+        the last stage's winner).
+        """
+        known = self.plan()
+        if self.spec.mode not in ("sequential", "paper"):
+            return len(known), False
+        _, _, decided = self._plan_stages()
+        order = self.spec.factor_order()
+        n_seeds = len(self.spec.seeds)
+        extra = 0
+        for factor in order[decided + 1:]:
+            values = [json.dumps(v, sort_keys=True) for v in self.spec.factors[factor]]
+            now = json.dumps(get_key(self.planner.base_dict, factor), sort_keys=True)
+            extra += (len(values) - (now in values)) * n_seeds
+        ahead = decided < len(order)
+        if self.spec.mode == "paper" and ahead:
+            for key in self.spec.one_at_a_time_factors():
+                for v in self.spec.factors[key]:
+                    changes = any(json.dumps(get_key(self.planner.base_dict, k), sort_keys=True)
+                                  != json.dumps(x, sort_keys=True) for k, x in assignment(key, v).items())
+                    extra += n_seeds if changes else 0
+        return len(known) + extra, ahead and extra > 0
+
+    def _start_progress(self) -> None:
+        total, estimated = self.estimate_total()
+        self.progress = Progress(total=total, workers=self.workers or 1, estimated=estimated)
+
+    def _update_progress(self, running: int) -> None:
+        if self.progress is None:
+            self._start_progress()
+        assert self.progress is not None
+        entries = list(self._status.values())
+        p = self.progress
+        p.done = sum(1 for e in entries if e["status"] in ("finished", "diverged"))
+        p.failed = sum(1 for e in entries if e["status"] == "failed")
+        p.running = max(0, min(running, self.workers or 1))
+        p.stage = self._stage_text
+        p.durations = [e["seconds"] for e in entries
+                       if e["status"] in ("finished", "diverged") and e.get("seconds")]
+        if p.estimated and self.spec.mode in ("sequential", "paper"):
+            p.total, p.estimated = self.estimate_total()
+
+    def progress_line(self) -> str:
+        return self.progress.line() if self.progress is not None else ""
+
+    def status_lines(self) -> list[str]:
+        """Where the sweep in `out_dir` stands, read from its files; nothing is run or written."""
+        known = self.plan()
+        recorded = {}
+        if self.status_file.exists():
+            try:
+                recorded = json.loads(self.status_file.read_text()).get("runs", {})
+            except ValueError:
+                recorded = {}
+        states = {r.name: run_state(r.run_dir) for r in known}
+        failed = [n for n, st in states.items()
+                  if st not in ("finished", "diverged") and recorded.get(n, {}).get("status") == "failed"]
+        total, estimated = self.estimate_total()
+        done = [n for n, st in states.items() if st in ("finished", "diverged")]
+        started = [n for n, st in states.items() if st == "resume"]
+        secs = [x for r in known if states[r.name] in ("finished", "diverged")
+                for x in [run_seconds(r.run_dir)] if x]
+        p = Progress(total=total, workers=self.workers or 1, estimated=estimated, done=len(done),
+                     running=len(started), failed=len(failed), stage=self._current_stage(),
+                     durations=secs)
+        lines = [f"sweep {self.out_dir} (mode {self.spec.mode}, {len(self.spec.seeds)} seed(s))",
+                 f"runs: {len(done)} done ({sum(states[n] == 'finished' for n in done)} finished, "
+                 f"{sum(states[n] == 'diverged' for n in done)} diverged), {len(started)} running or cut "
+                 f"(a checkpoint, no summary), {len(failed)} failed, "
+                 f"{total - len(done) - len(started) - len(failed)} not started, {total} total"
+                 + (" (estimated: later stages are not planned yet)" if estimated else "")]
+        if p.stage:
+            lines.append(f"stage: {p.stage}")
+        if self.spec.mode in ("sequential", "paper"):
+            _, fixed, _ = self._plan_stages()
+            if fixed:
+                lines.append("chosen: " + ", ".join(f"{k}={format_value(v)}" for k, v in fixed.items()))
+        mean = f" (mean {duration_text(sum(secs) / len(secs))} per finished run)" if secs else ""
+        lines.append(f"{p.eta()} at {p.workers} worker(s){mean}")
+        return lines
+
+    def _current_stage(self) -> str | None:
+        """The first undecided stage of a sequential study, or its one-at-a-time part."""
+        if self.spec.mode not in ("sequential", "paper"):
+            return None
+        _, _, decided = self._plan_stages()
+        order = self.spec.factor_order()
+        if decided < len(order):
+            return f"{decided + 1}/{len(order)} {order[decided]}"
+        if self.spec.mode == "paper":
+            return "one at a time (around the tuned baseline)"
+        return "done"
 
 def run_sweep(
     spec_path: str | Path,

@@ -4,6 +4,13 @@ A spec is YAML validated by pydantic, with errors in the style of `wsnas.config`
 (the key, the value, the allowed values). The spec says *what* to run; the
 expansion into run configs lives in `wsnas.sweep.plan`, so a spec can be checked
 without touching data.
+
+Modes: `grid`, `one-at-a-time` (each value around the base), `sequential` (each
+factor in `order` fixed at its winner) and `paper` (the paper's protocol: the
+`sequential` factors validated in order, then the `one_at_a_time` factors varied
+alone around the tuned result). A one-at-a-time value may be compound, a mapping
+of several keys changed together that includes the factor's own key, e.g.
+`mapping.wsbn: [false, {mapping.wsbn: true, mapping.ops_on: nodes}]`.
 """
 
 from __future__ import annotations
@@ -18,12 +25,40 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wsnas.config import read_yaml_mapping
 from wsnas.errors import ConfigError, did_you_mean
 
-Mode = Literal["grid", "one-at-a-time", "sequential"]
+Mode = Literal["grid", "one-at-a-time", "sequential", "paper"]
 Select = Literal["final_acc", "skdt", "kdt", "spearman", "supernet_acc_mean", "pbr"]
 """Final metrics a sequential sweep may choose by (higher is better for all of them)."""
 
 RESERVED = ("seed", "name", "out_dir")
 """Keys the sweep sets itself: seeds come from `seeds`, names and places from the sweep dir."""
+
+
+def is_compound(value: Any) -> bool:
+    """A compound factor value: a mapping {config.key: value, ...} changed together."""
+    return isinstance(value, dict)
+
+
+def assignment(key: str, value: Any) -> dict[str, Any]:
+    """The config keys one value of factor `key` sets (several for a compound value)."""
+    return dict(value) if is_compound(value) else {key: value}
+
+
+def value_label(key: str, value: Any) -> str:
+    """A value as a row shows it: `true`, or `true (+ mapping.ops_on=nodes)` for a compound."""
+    def text(v: Any) -> str:
+        return v if isinstance(v, str) else json.dumps(v)
+
+    if not is_compound(value):
+        return text(value)
+    rest = ", ".join(f"{k}={text(v)}" for k, v in value.items() if k != key)
+    return f"{text(value[key])} (+ {rest})"
+
+
+def _check_key(key: str) -> None:
+    if key in RESERVED:
+        raise ValueError(f"'{key}' is set by the sweep itself (use `seeds` for seeds), not a factor")
+    if key.split(".")[0] in ("runtime", "logging"):
+        raise ValueError(f"'{key}' does not change results, so it cannot be a factor")
 
 
 class _Section(BaseModel):
@@ -55,17 +90,28 @@ class SweepSpec(_Section):
     order: list[str] | None = None
     """sequential: the order in which factors are validated (default: as listed in factors)."""
     select: Select = "final_acc"
-    """sequential: the final metric whose mean over seeds picks each factor's value."""
+    """sequential, paper: the final metric whose mean over seeds picks each factor's value."""
+    sequential: list[str] | None = None
+    """paper: the factors validated in this order, each fixed at its winner (the hyper-parameters)."""
+    one_at_a_time: list[str] | None = None
+    """paper: the factors then varied alone around the tuned result (default: all the others)."""
+    start: dict[str, Any] = Field(default_factory=dict)
+    """sequential, paper: the value each validated factor has before its stage (the starting
+    point; the paper's: the benchmark's stand-alone hyper-parameters); default: the base's."""
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
 
     @field_validator("factors")
     @classmethod
     def _check_factors(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
         for key, values in v.items():
-            if key in RESERVED:
-                raise ValueError(f"'{key}' is set by the sweep itself (use `seeds` for seeds), not a factor")
-            if key.split(".")[0] in ("runtime", "logging"):
-                raise ValueError(f"'{key}' does not change results, so it cannot be a factor")
+            _check_key(key)
+            for value in values:
+                if is_compound(value):
+                    if key not in value:
+                        raise ValueError(f"factor '{key}': a compound value must set '{key}' itself, "
+                                         f"got {json.dumps(value, sort_keys=True)}")
+                    for sub in value:
+                        _check_key(sub)
             if not values:
                 raise ValueError(f"factor '{key}' has no values")
             seen = [json.dumps(x, sort_keys=True) for x in values]
@@ -114,9 +160,78 @@ class SweepSpec(_Section):
             raise ValueError(f"order must list every factor exactly once; factors: {', '.join(names)}")
         return self
 
+    @model_validator(mode="after")
+    def _check_paper(self) -> SweepSpec:
+        names = list(self.factors)
+        if self.mode != "paper":
+            for field_name in ("sequential", "one_at_a_time"):
+                if getattr(self, field_name) is not None:
+                    raise ValueError(f"'{field_name}' is for mode paper only (mode is {self.mode})")
+            if self.mode in ("grid", "sequential"):
+                bad = [k for k, vs in self.factors.items() if any(is_compound(v) for v in vs)]
+                if bad:
+                    raise ValueError(f"factor '{bad[0]}': compound values are for modes one-at-a-time "
+                                     f"and paper (mode is {self.mode})")
+            return self
+        if self.sequential is None:
+            raise ValueError("mode paper needs 'sequential': the factors validated in order")
+        listed = [*self.sequential, *(self.one_at_a_time or [])]
+        unknown = [k for k in listed if k not in self.factors]
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' is not a factor; factors: {', '.join(names)}"
+                             f"{did_you_mean(unknown[0], names)}")
+        if len(set(listed)) != len(listed):
+            raise ValueError("a factor is listed twice in 'sequential' / 'one_at_a_time'")
+        oat = self.one_at_a_time_factors()
+        missing = [k for k in names if k not in self.sequential and k not in oat]
+        if missing:
+            raise ValueError(f"factor '{missing[0]}' is in neither 'sequential' nor 'one_at_a_time'")
+        for k in self.sequential:
+            if any(is_compound(v) for v in self.factors[k]):
+                raise ValueError(f"factor '{k}': compound values are for one_at_a_time factors")
+        for k in oat:
+            for v in self.factors[k]:
+                clash = [x for x in assignment(k, v) if x in self.sequential]
+                if clash:
+                    raise ValueError(f"factor '{k}': value {json.dumps(v, sort_keys=True)} sets "
+                                     f"'{clash[0]}', a sequential factor, which would undo its tuned value")
+        return self
+
+    @model_validator(mode="after")
+    def _check_start(self) -> SweepSpec:
+        if not self.start:
+            return self
+        if self.mode not in ("sequential", "paper"):
+            raise ValueError(f"'start' is for modes sequential and paper (mode is {self.mode})")
+        order = self.factor_order()
+        bad = [k for k in self.start if k not in order]
+        if bad:
+            raise ValueError(f"start sets '{bad[0]}', which is not a validated factor; validated: "
+                             f"{', '.join(order)}{did_you_mean(bad[0], order)}")
+        return self
+
     def factor_order(self) -> list[str]:
-        """Factors in validation order (sequential) or as listed (other modes)."""
+        """Factors in validation order (sequential, paper: its sequential ones) or as listed (other modes)."""
+        if self.mode == "paper":
+            return list(self.sequential or [])
         return list(self.order) if self.order is not None else list(self.factors)
+
+    def one_at_a_time_factors(self) -> list[str]:
+        """paper: the factors varied alone around the tuned result, in spec order."""
+        if self.mode != "paper":
+            return []
+        if self.one_at_a_time is not None:
+            return list(self.one_at_a_time)
+        return [k for k in self.factors if k not in (self.sequential or [])]
+
+    def label_keys(self) -> list[str]:
+        """Keys a run's label may list: the factors, then keys only compound values set."""
+        keys = list(self.factors)
+        for values in self.factors.values():
+            for v in values:
+                if is_compound(v):
+                    keys += [k for k in v if k not in keys]
+        return keys
 
     def override_items(self) -> list[str]:
         """The common overrides as `key=value` strings (mapping values as JSON, which YAML reads)."""
