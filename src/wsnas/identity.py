@@ -119,7 +119,13 @@ def identity_diff(stored: dict[str, Any] | None, planned: dict[str, Any]) -> lis
         return ["identity: not recorded (a run dir from an older wsnas)"]
     a, b = _flat(stored), _flat(planned)
     keys = dict.fromkeys([*b, *a])
-    return [f"{k}: stored {a.get(k)}, planned {b.get(k)}" for k in keys if a.get(k) != b.get(k)]
+    return [f"{k}: stored {_short(a.get(k))}, planned {_short(b.get(k))}"
+            for k in keys if a.get(k) != b.get(k)]
+
+
+def _short(v: Any) -> Any:
+    """A checksum's first 12 hex digits (enough to tell two apart in a message)."""
+    return v[:12] if isinstance(v, str) and len(v) == 64 else v
 
 
 def record_identity(run: Any, identity: dict[str, Any]) -> None:
