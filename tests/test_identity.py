@@ -141,12 +141,17 @@ def test_sweep_stops_before_reusing_a_run_of_another_identity(tmp_path, other_gt
     check_reuse(runs)  # nothing left to object to
 
 
-def test_sweep_refuses_a_legacy_run_and_the_cli_names_force(tmp_path, capsys) -> None:
+def test_cli_names_the_fields_and_force_and_reuses_legacy_runs(tmp_path, other_gt, capsys) -> None:
     sweep = _mini_sweep(tmp_path)
-    run = sweep.plan()[0]
-    _fake_run(run.run_dir.parent, run.cfg.model_copy(update={"name": run.name}), None)
+    first, second = sweep.plan()
     spec = tmp_path / "spec.yaml"
     spec.write_text(json.dumps(sweep.spec.model_dump(mode="json")))
+    _fake_run(first.run_dir.parent, first.cfg.model_copy(update={"name": first.name}), None)
+    _fake_run(second.run_dir.parent, second.cfg.model_copy(update={"name": second.name}), None)
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep"), "space.name=nb201_mini"]) == 0
+    assert "2 run(s) without a recorded identity" in capsys.readouterr().out  # nothing trained
+    wrong = planned_identity(_cfg(tmp_path, f"bench.source={other_gt}"))
+    (second.run_dir / IDENTITY_FILE).write_text(json.dumps({**wrong, "config": second.cfg.hash()}))
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep"), "space.name=nb201_mini"]) != 0
     err = capsys.readouterr().err
-    assert "identity: not recorded" in err and "--force" in err and "another --out" in err
+    assert second.name in err and "gt.sha256: stored" in err and "--force" in err and "another --out" in err

@@ -149,7 +149,10 @@ class Trainer(EpochTrainer):
             "identity": self.identity,
             "final": {k: v for k, v in final.items() if k not in ("type", "csv", "seconds")},
             "evals": [
-                {k: r[k] for k in ("epoch", "supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr")}
+                {
+                    **{k: r[k] for k in ("epoch", "supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr")},
+                    **{k: r[k] for k in ("pool_distinct_scores", "pool_shared_path") if k in r},
+                }
                 for r in evals
             ],
             "sparse_threshold": self.cfg.eval.sparse_threshold,

@@ -4,7 +4,9 @@ A run dir is found by its name (label, seed, config hash), which says nothing of
 ground truth it was scored against, the numerics or the world size. A rerun into the
 same sweep dir with another GT file or AMP setting would otherwise reuse runs whose
 numbers mean something else. `check_reuse` stops such a sweep with the differing
-fields; with `force` it deletes those run dirs so they are trained again.
+fields; with `force` it deletes those run dirs so they are trained again. A run dir
+without an identity (written before wsnas recorded them) cannot be checked: it is
+reused as before, with one log line, and the report shows it as "legacy".
 """
 
 from __future__ import annotations
@@ -21,22 +23,30 @@ SHOWN = 5
 """Mismatching runs listed in the message (the count says how many more)."""
 
 
-def mismatches(runs: list[PlannedRun]) -> list[tuple[PlannedRun, list[str]]]:
-    """(run, differing fields) of every started run whose stored identity is not the planned one."""
+def mismatches(runs: list[PlannedRun]) -> tuple[list[tuple[PlannedRun, list[str]]], list[PlannedRun]]:
+    """(run, differing fields) of every started run whose stored identity is not the planned one,
+    and the started runs without a stored identity (legacy)."""
     benches: dict[tuple, Any] = {}
-    out = []
+    bad, legacy = [], []
     for r in runs:
         if run_state(r.run_dir) == "new":
             continue
-        diff = identity_diff(read_identity(r.run_dir), planned_identity(r.cfg, benches=benches))
+        stored = read_identity(r.run_dir)
+        if stored is None:
+            legacy.append(r)
+            continue
+        diff = identity_diff(stored, planned_identity(r.cfg, benches=benches))
         if diff:
-            out.append((r, diff))
-    return out
+            bad.append((r, diff))
+    return bad, legacy
 
 
 def check_reuse(runs: list[PlannedRun], force: bool = False, log: Callable[[str], None] = print) -> None:
     """Raise (naming the fields) if a started run of RUNS has another identity; FORCE: retrain it."""
-    bad = mismatches(runs)
+    bad, legacy = mismatches(runs)
+    if legacy:
+        log(f"{len(legacy)} run(s) without a recorded identity (older wsnas): reused unchecked, "
+            "shown as legacy in reports")
     if not bad:
         return
     if force:
