@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("wsnas.bench", "wsnas.data"),
     ("wsnas.spaces",),
     ("wsnas.evaluate", "wsnas.rundir", "wsnas.checkpointing", "wsnas.distributed", "wsnas.hooks",
-     "wsnas.engine", "wsnas.train", "wsnas.standalone"),
+     "wsnas.engine", "wsnas.train", "wsnas.standalone", "wsnas.identity"),
     ("wsnas.sweep", "wsnas.report", "wsnas.demo", "wsnas.presets"),
     ("wsnas.commands", "wsnas.cli"),
 ]

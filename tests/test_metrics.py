@@ -176,11 +176,12 @@ def test_top_k_ties_by_order_of_appearance() -> None:
 
 
 def test_final_accuracy_with_ties() -> None:
+    """A tie at the k-th score: expected value over the tie-consistent choices, not pool order."""
     scores = [0.5, 0.9, 0.9, 0.9, 0.1]
     gt = [90, 91, 92, 93, 94]
-    assert final_accuracy(scores, gt, k=1) == pytest.approx(91.0)
-    assert final_accuracy(scores, gt, k=2) == pytest.approx(91.5)  # idx 1, 2
-    assert final_accuracy(scores, gt, k=3) == pytest.approx(92.0)  # idx 1, 2, 3
+    assert final_accuracy(scores, gt, k=1) == pytest.approx(92.0)  # mean of the tied 91, 92, 93
+    assert final_accuracy(scores, gt, k=2) == pytest.approx(92.0)  # 2 slots x mean 92
+    assert final_accuracy(scores, gt, k=3) == pytest.approx(92.0)  # idx 1, 2, 3: no choice left
     assert final_accuracy(scores, gt, k=4) == pytest.approx(91.5)  # + idx 0
 
 
@@ -217,7 +218,10 @@ def test_summarize_values_and_keys() -> None:
     assert out["pbr_rank"] == 10
     assert out["pbr"] == pytest.approx(0.99**3)
     assert out["skdt_definition"] == "tau-b(scores, floor(gt/2))"
-    assert out["pbr_definition"] == "(1 - r/r_max)^n, r = best GT rank among top-3, n = 3"
+    assert out["pbr_definition"] == (
+        "(1 - r/r_max)^n, r = best GT rank among top-3, n = 3; "
+        "a tie at the k-th score: expected value over all tie-consistent top-k choices"
+    )
 
 
 def test_summarize_default_definitions() -> None:

@@ -26,8 +26,10 @@ from wsnas.errors import ConfigError, did_you_mean
 
 NOT_IDENTITY: tuple[str, ...] = ("out_dir", "name", "runtime", "logging", "data.root", "bench.cache_dir",
                                  "bench.source")
-"""Dotted config keys that never define a run's identity: where files live or go and how a run is
-run. bench.source is a path: a table's identity is its metric + source checksum."""
+"""Dotted config keys that never define a run's config hash: where files live or go and how a run is
+run. What of them still changes the numbers is in the run's full identity (`wsnas.identity`): the
+ground truth's content checksum (not bench.source, a path), the effective numerics (runtime.amp on
+CUDA) and the world size."""
 
 
 def experiment_hash(d: dict[str, Any], *drop: str) -> str:
@@ -180,7 +182,11 @@ class RunConfig(_Section):
         return self.model_dump(mode="json")
 
     def hash(self) -> str:
-        """Stable hash of what determines the results (not where files live or go)."""
+        """Stable hash of the config part of a run's identity (not where files live or go).
+
+        Names run dirs and guards checkpoints; the full identity adds the GT checksum, the
+        numerics and the world size (`wsnas.identity`, identity.json in the run dir).
+        """
         return experiment_hash(self.to_dict())
 
 

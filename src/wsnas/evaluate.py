@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,27 @@ def evaluate_pool(
     cfg: EvalConfig,
     amp: bool,
 ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Super-net accuracies of the pool and their metrics, with two counts that explain ties.
+
+    `pool_distinct_scores`: distinct super-net accuracies in the pool (1 = collapsed: the
+    ranking metrics are undefined and final_acc / P>R are the tie rule's expectations);
+    `pool_shared_path`: pool archs that run the same pruned path (`SuperNet.path_key`) as
+    another pool arch, so tie by construction.
+    """
     accs = supernet_accuracies(model, pool.archs, batches, amp)
     metrics = summarize(accs, pool.gt, pool.gt_rank, pool.total, threshold=cfg.sparse_threshold, k=cfg.top_k)
-    return accs, metrics
+    return accs, {**metrics, **tie_counts(accs, same_path_groups(model, pool.archs))}
+
+
+def tie_counts(accs: np.ndarray, groups: list[int]) -> dict[str, Any]:
+    """`pool_distinct_scores` and `pool_shared_path` (see `evaluate_pool`), with their definitions."""
+    sizes = Counter(groups)
+    return {
+        "pool_distinct_scores": int(np.unique(accs).size),
+        "pool_shared_path": sum(1 for g in groups if sizes[g] > 1),
+        "pool_distinct_scores_definition": "distinct super-net accuracies in the pool",
+        "pool_shared_path_definition": "pool archs whose pruned path (SuperNet.path_key) another one runs",
+    }
 
 
 def write_eval_csv(path: Path, pool: Pool, accs: np.ndarray) -> None:

@@ -8,6 +8,13 @@ silently broadcast or NaN-polluted correlation would look like a real result.
 Correlations of a constant input are undefined; they return ``float('nan')``
 (without letting scipy's warning leak): a super-net whose accuracies are all equal
 has no ranking, and NaN says so in tables instead of a misleading 0.
+
+Ties at the top-k boundary (final accuracy, P>R): when the k-th highest score is
+shared by more architectures than slots are left, no pool order decides. Both
+metrics are the expected value over every tie-consistent top-k choice, all equally
+likely: the archs strictly above the k-th score are in, and the m remaining slots
+take an m-subset of the tied group uniformly at random (`top_k_tie_split`). A
+collapsed super-net (all scores equal) thus scores the pool's mean GT.
 """
 
 from __future__ import annotations
@@ -32,11 +39,15 @@ __all__ = [
     "spearman",
     "summarize",
     "top_k",
+    "top_k_tie_split",
 ]
 
 # Decimals kept before flooring gt / threshold: enough to absorb float division
 # error (94.3 / 0.1 == 942.9999999999999) yet far below any real GT difference.
 _BIN_DECIMALS = 6
+
+TIE_RULE = "a tie at the k-th score: expected value over all tie-consistent top-k choices"
+"""How final accuracy and P>R treat a tie at the top-k boundary (module doc), as output files state it."""
 
 
 class MetricError(WsnasError, ValueError):
@@ -171,22 +182,82 @@ def top_k(scores: ArrayLike, k: int = 3) -> NDArray[np.intp]:
     """Indices of the `k` highest scores, best first.
 
     Ties are broken by order of appearance (stable sort), so the result is
-    deterministic and does not depend on the sort algorithm.
+    deterministic; the metrics do not use this order on ties (`top_k_tie_split`).
     """
     x = _as_1d(scores, "scores")
-    kk = _as_int(k, "k")
-    if not 1 <= kk <= x.size:
-        raise MetricError(f"k: must satisfy 1 <= k <= len(scores) ({x.size}), got {kk}")
+    kk = _check_k(k, x.size)
     return np.argsort(-x, kind="stable")[:kk]
+
+
+def _check_k(k: int, size: int) -> int:
+    kk = _as_int(k, "k")
+    if not 1 <= kk <= size:
+        raise MetricError(f"k: must satisfy 1 <= k <= len(scores) ({size}), got {kk}")
+    return kk
+
+
+def top_k_tie_split(scores: ArrayLike, k: int = 3) -> tuple[NDArray[np.intp], NDArray[np.intp], int]:
+    """(sure, tied, m): the top-`k` as the archs surely in and the tied group at the boundary.
+
+    `sure` are the indices scoring strictly above the k-th highest score; `tied` the
+    indices scoring exactly the k-th highest; `m = k - len(sure)` (1 <= m <= len(tied))
+    slots go to tied archs. Every m-subset of `tied` is an equally valid top-k; the
+    metrics average over them. `tied` is empty (and m = 0) when the top-k is unique,
+    i.e. when the tied group fits entirely (then `sure` is the whole top-k, best first
+    as in :func:`top_k`).
+    """
+    x = _as_1d(scores, "scores")
+    kk = _check_k(k, x.size)
+    order = np.argsort(-x, kind="stable")
+    kth = x[order[kk - 1]]
+    n_above = int(np.sum(x > kth))
+    n_tied = int(np.sum(x == kth))
+    if n_above + n_tied == kk:  # the boundary group fits: one top-k
+        return order[:kk], order[:0], 0
+    return order[:n_above], order[n_above:n_above + n_tied], kk - n_above
 
 
 def final_accuracy(scores: ArrayLike, gt: ArrayLike, k: int = 3) -> float:
     """Mean GT of the top-`k` architectures by score (the 'final searched model' metric).
 
-    Ties in scores are broken by order of appearance, as in :func:`top_k`.
+    A tie at the k-th score is resolved by expectation over all tie-consistent
+    top-k choices: (sum of GT strictly above + m * mean GT of the tied group) / k,
+    where m is the number of slots left for the tied group (`top_k_tie_split`).
+    Independent of pool order; a fully collapsed pool scores its mean GT.
     """
     x, y = _pair(scores, gt)
-    return float(y[top_k(x, k)].mean())
+    return _final_acc(*top_k_tie_split(x, k), y, k)
+
+
+def _final_acc(sure: NDArray[np.intp], tied: NDArray[np.intp], m: int, y: NDArray[np.float64],
+               k: int) -> float:
+    if m == 0:
+        return float(y[sure].mean())  # no boundary tie: as computed before ties had a rule
+    return float((y[sure].sum() + m * y[tied].mean()) / k)
+
+
+def _expected_pbr(sure: NDArray[np.intp], tied: NDArray[np.intp], m: int, ranks: NDArray[np.float64],
+                  total: int, k: int) -> tuple[float, float | int]:
+    """(E[P>R], E[r]) over the uniformly drawn m-subsets of the tied group.
+
+    r = min(best rank of `sure`, best rank of the subset). With the tied group's ranks
+    sorted ascending, the subset's best is the j-th (0-based) with probability
+    C(t-1-j, m-1) / C(t, m).
+    """
+    if m == 0:
+        r = int(ranks[sure].min())
+        return prob_beats_random(r, total, k), r
+    sure_best = ranks[sure].min() if sure.size else math.inf
+    tied_ranks = np.sort(ranks[tied])
+    t = tied_ranks.size
+    denom = math.comb(t, m)
+    pbr = rank = 0.0
+    for j in range(t - m + 1):
+        p = math.comb(t - 1 - j, m - 1) / denom
+        r = int(min(sure_best, tied_ranks[j]))
+        pbr += p * prob_beats_random(r, total, k)
+        rank += p * r
+    return float(pbr), float(rank)
 
 
 def summarize(
@@ -201,7 +272,9 @@ def summarize(
 
     `gt_rank[i]` is architecture i's GT rank in the whole benchmark (0 = best of
     `total`). P>R uses r = the best (smallest) GT rank among the top-`k` by score
-    and n = `k`. The std is the population std (ddof=0) over the pool, since the
+    and n = `k`. On a tie at the k-th score, `final_acc` and `pbr` are expected values
+    over all tie-consistent top-k choices (module doc) and `pbr_rank` is the expected
+    r (a float then). The std is the population std (ddof=0) over the pool, since the
     pool itself is what is described. Definitions go into output files so numbers
     computed with another threshold or form are never mixed up silently.
     """
@@ -222,23 +295,23 @@ def summarize(
             f"got range [{ranks_f.min():g}, {ranks_f.max():g}]"
         )
     thr = _check_threshold(threshold)
-    idx = top_k(x, k)
-    kk = int(idx.size)
-    r = int(ranks_f[idx].min())
+    sure, tied, m = top_k_tie_split(x, k)
+    kk = int(sure.size) + m
+    pbr, r = _expected_pbr(sure, tied, m, ranks_f, t, kk)
     return {
         "supernet_acc_mean": float(x.mean()),
         "supernet_acc_std": float(x.std(ddof=0)),
         "kdt": _tau_b(x, y),
         "skdt": _tau_b(x, sparsify(y, thr).astype(np.float64)),
         "spearman": spearman(x, y),
-        "final_acc": float(y[idx].mean()),
-        "pbr": prob_beats_random(r, t, kk),
+        "final_acc": _final_acc(sure, tied, m, y, kk),
+        "pbr": pbr,
         "pbr_rank": r,
         "pbr_total": t,
         "supernet_acc_std_definition": "population std (ddof=0) over the pool",
         "kdt_definition": "tau-b(scores, gt)",
         "skdt_definition": f"tau-b(scores, floor(gt/{thr:g}))",
         "spearman_definition": "spearman rho(scores, gt), average ranks for ties",
-        "final_acc_definition": f"mean gt of top-{kk} by score, ties by order of appearance",
-        "pbr_definition": f"(1 - r/r_max)^n, r = best GT rank among top-{kk}, n = {kk}",
+        "final_acc_definition": f"mean gt of top-{kk} by score; {TIE_RULE}",
+        "pbr_definition": f"(1 - r/r_max)^n, r = best GT rank among top-{kk}, n = {kk}; {TIE_RULE}",
     }

@@ -24,6 +24,7 @@ from wsnas.engine import SYNC_EVERY, Diverged, EpochTrainer, init_runtime
 from wsnas.errors import WsnasError
 from wsnas.evaluate import evaluate_pool, make_pool, write_eval_csv
 from wsnas.hooks import logging_hooks, require_tensorboard
+from wsnas.identity import record_identity, run_identity
 from wsnas.rundir import RunDir
 from wsnas.runtime import autocast
 from wsnas.spaces import get_space
@@ -61,6 +62,7 @@ class Trainer(EpochTrainer):
             cache_dir=cfg.bench.cache_dir,
         )
         self.pool = make_pool(self.space, self.bench, cfg.eval.pool_size, cfg.eval.pool_seed)
+        self.identity = run_identity(cfg, self.bench, device, env.world_size)
         p = cfg.protocol
         info = self.setup_data(cfg.data, p.batch_size, cfg.eval.batch_size, cfg.eval.num_images)
         self.setup_model(self.space.supernet(cfg.mapping, cfg.lowfi, num_classes=info.num_classes))
@@ -76,6 +78,11 @@ class Trainer(EpochTrainer):
         )
         self.sampler = build_sampler(self.space, cfg.sampler)
         self.rng = np.random.default_rng(cfg.seed)
+
+    def fit(self) -> dict[str, Any]:
+        """Record the run's identity (identity.json; checked on resume), then the engine's loop."""
+        record_identity(self.run, self.identity)
+        return super().fit()
 
     def train_step(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
         """The step's paths, their gradients summed, averaged over ranks, clipped; one SGD step."""
@@ -139,9 +146,13 @@ class Trainer(EpochTrainer):
             "run_dir": str(self.run.path),
             "epochs": self.epoch,
             "config_hash": self.cfg.hash(),
+            "identity": self.identity,
             "final": {k: v for k, v in final.items() if k not in ("type", "csv", "seconds")},
             "evals": [
-                {k: r[k] for k in ("epoch", "supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr")}
+                {
+                    **{k: r[k] for k in ("epoch", "supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr")},
+                    **{k: r[k] for k in ("pool_distinct_scores", "pool_shared_path") if k in r},
+                }
                 for r in evals
             ],
             "sparse_threshold": self.cfg.eval.sparse_threshold,

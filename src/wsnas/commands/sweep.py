@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="list the runs known now and their state; train nothing")
     p.add_argument("--status", action="store_true",
                    help="print runs done/running/failed/total, the current stage and an ETA; train nothing")
+    p.add_argument("--force", action="store_true",
+                   help="delete and retrain runs made with another identity (ground truth, numerics, "
+                   "world size) instead of stopping")
     p.set_defaults(func=_sweep)
     p.__class__ = _OverridesAnywhere
 
@@ -54,7 +57,7 @@ def _sweep(args: argparse.Namespace) -> int:
             raise WsnasError(f"--{name} must be >= 1, got {getattr(args, name)}")
     spec, spec_dir = load_spec(args.spec)
     sweep = Sweep(spec, spec_dir, args.out, list(args.overrides), args.executor, args.workers,
-                  args.threads, args.address, log=lambda m: print(m, flush=True))
+                  args.threads, args.address, log=lambda m: print(m, flush=True), force=args.force)
     if args.status:
         for line in sweep.status_lines():
             print(line)

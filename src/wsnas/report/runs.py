@@ -2,7 +2,9 @@
 
 Only config.yaml and summary.json are needed (log.jsonl and the eval CSVs feed the
 figures), so runs from sweeps, single runs and other machines mix freely. A record's
-setting is its config without NOT_IDENTITY and the seed.
+setting is its config without NOT_IDENTITY and the seed, plus what else its identity
+(`wsnas.identity`: ground-truth checksum, numerics, world size) records, as the key
+`identity`; a run dir without an identity is read too, with `identity` = "legacy".
 """
 
 from __future__ import annotations
@@ -21,11 +23,19 @@ import numpy as np
 
 from wsnas.config import NOT_IDENTITY, RunConfig, load_config
 from wsnas.errors import WsnasError
+from wsnas.identity import describe, read_identity
 
 METRICS = ("supernet_acc_mean", "kdt", "skdt", "spearman", "final_acc", "pbr")
 """The summary's final metrics the report reads."""
 NOT_SETTING = ("seed", *NOT_IDENTITY)
 """Config keys that do not define a setting: seeds are aggregated, the rest is where/how it ran."""
+IDENTITY_KEY = "identity"
+"""The experiment key holding what a run's identity adds to its config (`identity.describe`)."""
+
+
+def identity_key(identity: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an identity that define a setting beyond the config (GT, numerics, world size)."""
+    return {k: identity.get(k) for k in ("gt", "numerics", "world_size")}
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -60,12 +70,20 @@ class RunRecord:
 
     def __post_init__(self) -> None:
         flat = flatten(self.cfg.to_dict())
-        self.experiment = {
+        config = {
             k: v for k, v in flat.items() if not any(k == x or k.startswith(x + ".") for x in NOT_SETTING)
         }
-        self.setting = hashlib.sha256(
-            json.dumps(self.experiment, sort_keys=True).encode()
-        ).hexdigest()[:12]
+        found = self.summary.get("identity")
+        self.identity: dict[str, Any] | None = found if isinstance(found, dict) else read_identity(self.path)
+        # a legacy run's setting is its config's, as before identities were recorded
+        keyed = config if self.identity is None else {**config, "identity": identity_key(self.identity)}
+        self.setting = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
+        self.experiment = {**config, IDENTITY_KEY: describe(self.identity)}
+
+    @property
+    def legacy(self) -> bool:
+        """No identity recorded (a run dir from before wsnas recorded them)."""
+        return self.identity is None
 
     @property
     def space(self) -> str:

@@ -42,6 +42,7 @@ from wsnas.errors import WsnasError
 from wsnas.sweep.executors import Executor, make_executor
 from wsnas.sweep.plan import PlannedRun, Planner, format_value, get_key, run_state
 from wsnas.sweep.progress import Progress, duration_text, run_seconds
+from wsnas.sweep.reuse import check_reuse
 from wsnas.sweep.spec import SweepSpec, assignment, load_spec
 
 Log = Callable[[str], None]
@@ -83,6 +84,8 @@ class Sweep:
     threads: int | None = None
     address: str | None = None
     log: Log = print
+    force: bool = False
+    """Delete and retrain runs whose stored identity differs from the planned one (`--force`)."""
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -175,6 +178,7 @@ class Sweep:
 
     def execute(self, runs: list[PlannedRun], stage: str | None = None) -> None:
         """Run those of `runs` that are not finished or diverged; record every outcome."""
+        self._check_identity(runs)
         todo = []
         for r in runs:
             self._record(r, stage, None)
@@ -204,6 +208,10 @@ class Sweep:
             self._update_progress(running=len(todo) - i)
             self.log(f"[{i}/{len(todo)}] {result['status']}: {run.name} ({tail}{secs}) | "
                      f"{self.progress_line()}")
+
+    def _check_identity(self, runs: list[PlannedRun]) -> None:
+        """Started runs must have the planned identity (GT, numerics, world size); see sweep.reuse."""
+        check_reuse(runs, self.force, self.log)
 
     def close(self) -> None:
         if self._executor is not None:
