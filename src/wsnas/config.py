@@ -285,9 +285,10 @@ def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
     except OSError as e:
         raise ConfigError(f"{what} {path}: cannot read ({e.strerror})") from None
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{what} {path}: not UTF-8 text (byte {e.object[e.start]:#04x} at {e.start})") from None
+        line, byte = e.object.count(b"\n", 0, e.start) + 1, e.object[e.start]
+        raise ConfigError(f"{what} {path} line {line}: not UTF-8 text (byte {byte:#04x})") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as e:
         raise ConfigError(f"{what} {path}: invalid YAML: {_one_line(e)}") from None
     except RecursionError:
