@@ -53,10 +53,13 @@ class _Section(BaseModel):
     @classmethod
     def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
         """A bool is not a number: `batch_size=true` is an error, not batch size 1."""
-        if isinstance(v, bool) and info.field_name is not None:
-            ann = cls.model_fields[info.field_name].annotation
-            if ann is not bool and bool not in get_args(ann) and _numeric(ann):
-                raise ValueError(f"expected a number, not the bool {str(v).lower()}")
+        if info.field_name is None:
+            return v
+        ann = cls.model_fields[info.field_name].annotation
+        if isinstance(v, bool) and ann is not bool and bool not in get_args(ann) and _numeric(ann):
+            raise ValueError(f"expected a number, not the bool {str(v).lower()}")
+        if isinstance(v, list | tuple) and _numeric(ann) and any(isinstance(x, bool) for x in v):
+            raise ValueError("expected numbers, not bools")
         return v
 
 
