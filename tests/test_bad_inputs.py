@@ -169,7 +169,12 @@ CASES: list[tuple[str, Files, list[str], str]] = [
         "key 'protocol.epochs'",
     ),
     ("lr-bool", {}, ["config", "show", "protocol.lr=false"], "not the bool false"),
-    ("eval-epochs-bool", {}, ["config", "show", "eval.epochs=[true]"], "key 'eval.epochs': got [True]; expected numbers, not bools"),
+    (
+        "eval-epochs-bool",
+        {},
+        ["config", "show", "eval.epochs=[true]"],
+        "key 'eval.epochs': got [True]; expected numbers, not bools",
+    ),
     (
         "lr-inf",
         {},
