@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
+from typing import Any
 
 from wsnas import __version__
 from wsnas.errors import WsnasError
@@ -24,6 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Any, category: type[Warning], *_: Any, **__: Any) -> None:
+    """Warnings as one `wsnas: warning: ...` line (no source line, no file of wsnas)."""
+    print(f"wsnas: warning: {message}", file=sys.stderr)
+
+
+def _os_error(e: OSError) -> str:
+    """'PATH: reason' for an OSError (a read-only or non-folder out_dir or cache dir, a full disk)."""
+    where = " -> ".join(os.fsdecode(p) for p in (e.filename, e.filename2) if p is not None)
+    reason = e.strerror or str(e)
+    return f"{where}: {reason}" if where else reason
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -37,12 +52,20 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = argv  # for commands that record how they were called
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
     except WsnasError as e:
         print(f"wsnas: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as e:  # last resort: the file or folder the OS refused, on one line
+        print(f"wsnas: error: {_os_error(e)}", file=sys.stderr)
+        return 2
+    except RecursionError:  # last resort: an input nested deeper than its reader checks
+        print(f"wsnas: error: {args.command}: input nested too deeply", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

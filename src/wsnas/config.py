@@ -19,7 +19,7 @@ from typing import Any, Literal, get_args
 import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from wsnas.atomic import write_text_atomic
 from wsnas.errors import ConfigError, did_you_mean
@@ -44,8 +44,30 @@ def experiment_hash(d: dict[str, Any], *drop: str) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
+SEED_MAX = 2**64 - 1
+"""Largest seed torch accepts (seeds are unsigned 64-bit integers)."""
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """A bool is not a number: `batch_size=true` is an error, not batch size 1."""
+        if info.field_name is None:
+            return v
+        ann = cls.model_fields[info.field_name].annotation
+        if isinstance(v, bool) and ann is not bool and bool not in get_args(ann) and _numeric(ann):
+            raise ValueError(f"expected a number, not the bool {str(v).lower()}")
+        if isinstance(v, list | tuple) and _numeric(ann) and any(isinstance(x, bool) for x in v):
+            raise ValueError("expected numbers, not bools")
+        return v
+
+
+def _numeric(ann: Any) -> bool:
+    """ANN is int or float, or a union / list holding one."""
+    return ann in (int, float) or any(_numeric(a) for a in get_args(ann))
 
 
 class SpaceConfig(_Section):
@@ -136,7 +158,7 @@ class EvalConfig(_Section):
     epochs: list[int] = Field(default_factory=list)
     """Epochs (1-based) after which to evaluate; the last epoch always is."""
     pool_size: int = Field(200, ge=2)
-    pool_seed: int = 0
+    pool_seed: int = Field(0, ge=0, le=SEED_MAX)
     num_images: int | None = Field(None, ge=1)
     """Images of the eval split per architecture; None = all."""
     batch_size: int = Field(256, ge=1)
@@ -173,7 +195,7 @@ class RunConfig(_Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     out_dir: str = "runs"
     name: str | None = None
     """Run dir name under out_dir; default derived from the config hash."""
@@ -231,7 +253,7 @@ class StandaloneConfig(_Section):
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     out_dir: str = "runs"
     name: str | None = None
 
@@ -249,16 +271,37 @@ AnyConfig = RunConfig | StandaloneConfig
 BASE_KEY = "_base_"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping holding the same key twice (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
-    """A YAML file whose top level is a mapping (empty file: {}); ConfigError names the file."""
+    """A YAML file whose top level is a mapping (empty file: {}); ConfigError names the file
+    (unreadable, not UTF-8, invalid or too deeply nested YAML, a key given twice)."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{what} {path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        line, byte = e.object.count(b"\n", 0, e.start) + 1, e.object[e.start]
+        raise ConfigError(f"{what} {path} line {line}: not UTF-8 text (byte {byte:#04x})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as e:
-        raise ConfigError(f"{what} {path}: invalid YAML: {e}") from None
+        raise ConfigError(f"{what} {path}: invalid YAML: {_one_line(e)}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} {path}: nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -266,13 +309,36 @@ def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
     return data
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _one_line(e: Exception) -> str:
+    """E's message on one line; a YAML error as its problem and where (not the parser's excerpt)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        mark = e.problem_mark
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        return f"{e.problem}{at}"
+    return " ".join(str(e).split())
+
+
+def _merge(layers: list[Any], where: str) -> dict[str, Any]:
+    """OmegaConf merge of LAYERS (later wins); ConfigError naming WHERE for clashing types."""
+    try:
+        return OmegaConf.to_container(OmegaConf.merge({}, *layers))  # type: ignore[return-value]
+    except (OmegaConfBaseException, TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: cannot merge ({_one_line(e).split(' full_key:')[0]})") from None
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """PATH merged over its `_base_` chain; CHAIN holds the (resolved) files that named it."""
+    if path.resolve() in chain:
+        loop = " -> ".join(p.name for p in (*chain, path.resolve()))
+        raise ConfigError(f"config file {path}: {BASE_KEY} loop: {loop}")
     data = read_yaml_mapping(path)
     base = data.pop(BASE_KEY, None)
-    if base is not None:
-        parent = _read_yaml((path.parent / base).resolve())
-        return OmegaConf.to_container(OmegaConf.merge(parent, data))  # type: ignore[return-value]
-    return data
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"config file {path}: {BASE_KEY} must be a file name, got {base!r}")
+    parent = _read_yaml((path.parent / base).resolve(), (*chain, path.resolve()))
+    return _merge([parent, data], f"config file {path} over its {BASE_KEY} {base}")
 
 
 def load_config(
@@ -286,21 +352,35 @@ def load_config(
     if path is not None:
         layers.append(_read_yaml(Path(path)))
     for item in overrides or []:
+        shown = repr(item) if len(item) <= 80 else repr(item[:60]) + f"... ({len(item)} characters)"
         if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected key.sub=value")
+            raise ConfigError(f"override {shown}: expected key.sub=value")
         try:
             layers.append(OmegaConf.from_dotlist([item]))
-        except OmegaConfBaseException as e:
-            raise ConfigError(f"override {item!r}: {e}") from None
-    merged = OmegaConf.to_container(OmegaConf.merge({}, *layers)) if layers else {}
-    return validate(merged, source=str(path) if path else "overrides", model=model)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {shown}: invalid YAML value: {_one_line(e)}") from None
+        except (OmegaConfBaseException, ValueError) as e:
+            raise ConfigError(f"override {shown}: {_one_line(e)}") from None
+        except RecursionError:
+            raise ConfigError(f"override {shown}: nested too deeply") from None
+    source = str(path) if path else "overrides"
+    merged = _merge(layers, f"{source} + overrides") if layers else {}
+    return validate(merged, source=source, model=model)
 
 
 def validate(data: dict[str, Any], source: str = "config", model: type[Any] = RunConfig) -> Any:
     try:
-        return model.model_validate(data)
+        cfg = model.model_validate(data)
     except ValidationError as e:
         raise ConfigError(f"{source}: " + "; ".join(_explain(err, model) for err in e.errors())) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
+    if isinstance(cfg, RunConfig) and cfg.eval.top_k > cfg.eval.pool_size:
+        raise ConfigError(
+            f"{source}: key 'eval.top_k': got {cfg.eval.top_k}; larger than eval.pool_size "
+            f"({cfg.eval.pool_size}), the pool it picks from"
+        )
+    return cfg
 
 
 def _annotation_at(loc: tuple, root: Any = RunConfig) -> Any:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +13,31 @@ from wsnas.errors import WsnasError
 
 
 def read_lines(file: str | None) -> Iterator[tuple[int, str]]:
-    """(line number, stripped line) for non-empty lines of FILE, or of stdin for None/'-'."""
+    """(line number, stripped line) for non-empty lines of FILE, or of stdin for None/'-' (UTF-8)."""
     if file in (None, "-"):
-        yield from _numbered(sys.stdin)
+        yield from _numbered(sys.stdin, "stdin")
         return
     try:
-        with Path(file).open() as stream:
-            yield from _numbered(stream)
+        data = Path(file).read_bytes()
     except OSError as e:
         raise WsnasError(f"cannot read {file}: {e.strerror}") from None
+    try:  # whole file first, so a bad byte stops before any line is answered
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise WsnasError(f"{file} line {line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
+    yield from _numbered(io.StringIO(text, newline=None), file)  # universal newlines, as open()
 
 
-def _numbered(stream: Any) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(stream, start=1):
-        line = line.strip()
-        if line:
-            yield number, line
+def _numbered(lines: Iterable[str], where: str) -> Iterator[tuple[int, str]]:
+    number = 0
+    try:
+        for number, line in enumerate(lines, start=1):
+            line = line.strip()
+            if line:
+                yield number, line
+    except UnicodeDecodeError:
+        raise WsnasError(f"{where} after line {number}: not UTF-8 text") from None
 
 
 def print_record(record: dict[str, Any], as_json: bool) -> None:

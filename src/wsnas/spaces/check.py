@@ -7,6 +7,7 @@ unknown name or a factor the space would ignore is an error at load time.
 
 from __future__ import annotations
 
+import warnings
 from typing import TypeVar
 
 from wsnas.config import RunConfig, StandaloneConfig
@@ -54,7 +55,21 @@ def _check_run(space: SearchSpace, cfg: RunConfig) -> None:
             f"{cfg.sampler.name!r}; remove sampler.fairnas_k or use sampler.name=fairnas"
         )
     space.check_factors(cfg.mapping, cfg.lowfi)
+    if cfg.eval.pool_size > space.num_archs:
+        pool_size_used(cfg.eval.pool_size, space.num_archs, f"the {space.name} space", at_most=True)
 
+
+def pool_size_used(requested: int, available: int, what: str, at_most: bool = False) -> int:
+    """The evaluation pool's size: REQUESTED, or AVAILABLE (the architectures of WHAT, e.g. the
+    benchmark's rows: the trainer calls it once the table is open) with a warning saying so."""
+    if requested <= available:
+        return requested
+    warnings.warn(
+        f"eval.pool_size={requested} is larger than {what} ({available} architectures); "
+        f"the pool holds {'at most ' if at_most else ''}{available}",
+        stacklevel=2,
+    )
+    return available
 
 
 def support_table() -> str:

@@ -224,10 +224,10 @@ def parse_genotype(text: str | Mapping[str, Any] | Genotype) -> Genotype:
     if s.startswith("{"):
         try:
             obj = json.loads(s)
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 obj = ast.literal_eval(s)
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, RecursionError, MemoryError):
                 raise ArchError(f"{where}: starts with '{{' but is neither JSON nor a Python dict") from None
         if not isinstance(obj, Mapping):
             raise ArchError(f"{where}: expected a JSON object with {', '.join(FIELDS)}")

@@ -318,8 +318,10 @@ def summarise_tfrecord(path: Path, schedule: str = DEFAULT_SCHEDULE, check_crc: 
         n_records += 1
         try:
             rec = json.loads(data)
-        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
-            raise BenchmarkError(f"{_at(path, k, offset)}: not a JSON record ({e})") from None
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, too many digits
+            raise BenchmarkError(f"{_at(path, k, offset)}: not a JSON record ({str(e)[:200]})") from None
+        except RecursionError:
+            raise BenchmarkError(f"{_at(path, k, offset)}: JSON record nested too deeply") from None
         if type(rec) is not list or len(rec) != 5:
             raise BenchmarkError(
                 f"{_at(path, k, offset)}: expected a JSON list [module_hash, epochs, adjacency, "

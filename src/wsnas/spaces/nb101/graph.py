@@ -55,12 +55,17 @@ class CellSpec:
     @classmethod
     def from_json(cls, data: str | Mapping[str, Any]) -> CellSpec:
         """Build from `{"matrix": [[...]], "ops": [...]}` (text or dict); shape only, no validation."""
-        where = data if isinstance(data, str) else json.dumps(data, default=str)
+        where = _brief(data) if isinstance(data, str) else _shown(data)
         if isinstance(data, str):
             try:
                 data = json.loads(data)
             except json.JSONDecodeError as e:
                 raise ArchError(f"NB101 spec {where!r}: not JSON ({e.msg} at char {e.pos})") from None
+            except ValueError as e:  # an integer of more digits than Python converts
+                why = str(e).split(":")[0]
+                raise ArchError(f"NB101 spec {where!r}: not a cell spec ({why})") from None
+            except RecursionError:
+                raise ArchError(f"NB101 spec {where!r}: nested too deeply for a cell spec") from None
         if not isinstance(data, Mapping):
             raise ArchError(f"NB101 spec {where!r}: expected an object with keys 'matrix' and 'ops'")
         missing = [k for k in ("matrix", "ops") if k not in data]
@@ -97,6 +102,19 @@ class CellSpec:
         )
 
 
+def _brief(text: str, limit: int = 400) -> str:
+    """TEXT, cut to LIMIT characters for messages (a spec can be megabytes of brackets)."""
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+def _shown(data: Any) -> str:
+    """A mapping given as a spec, as JSON for messages (brief; repr if it is no JSON)."""
+    try:
+        return _brief(json.dumps(data, default=str))
+    except (ValueError, RecursionError):
+        return f"a mapping with keys {list(data)[:4]}" if isinstance(data, Mapping) else _brief(repr(data))
+
+
 def _as_int(v: Any) -> int:
     if isinstance(v, bool):
         return int(v)
@@ -110,7 +128,7 @@ def _as_int(v: Any) -> int:
 def _check_shape(spec: CellSpec) -> None:
     """Checks that do not depend on pruning (the official ModelSpec constructor's, plus 0/1)."""
     n = len(spec.matrix)
-    name = f"NB101 spec {spec.to_json()}"
+    name = f"NB101 spec {_brief(spec.to_json())}"
     if n == 0 or any(len(row) != n for row in spec.matrix):
         lens = sorted({len(r) for r in spec.matrix})
         raise ArchError(f"{name}: matrix must be square, got {n} rows of length(s) {lens}")
@@ -119,7 +137,8 @@ def _check_shape(spec: CellSpec) -> None:
     bad = [(i, j, v) for i, row in enumerate(spec.matrix) for j, v in enumerate(row) if v not in (0, 1)]
     if bad:
         i, j, v = bad[0]
-        raise ArchError(f"{name}: matrix entries must be 0 or 1, got {v} at row {i}, column {j}")
+        shown = _brief(str(v), 20)
+        raise ArchError(f"{name}: matrix entries must be 0 or 1, got {shown} at row {i}, column {j}")
     below = [(i, j) for i in range(n) for j in range(i + 1) if spec.matrix[i][j]]
     if below:
         i, j = below[0]
@@ -186,7 +205,7 @@ def validate(spec: CellSpec, max_vertices: int = MAX_VERTICES, max_edges: int = 
     dangling vertex or edge costs nothing, since it is not computed).
     """
     pruned = prune(spec)
-    name = f"NB101 spec {spec.to_json()}"
+    name = f"NB101 spec {_brief(spec.to_json())}"
     if pruned.num_vertices > max_vertices:
         raise ArchError(f"{name}: {pruned.num_vertices} vertices after pruning, more than {max_vertices}")
     if pruned.num_edges > max_edges:

@@ -6,6 +6,8 @@ names the training length ('12' or '200' epochs); GT is read at epoch (epochs - 
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,11 +17,27 @@ import numpy as np
 
 from wsnas.bench.table import Benchmark
 from wsnas.errors import ArchError, BenchmarkError, did_you_mean
-from wsnas.spaces.nb201.arch import canonical_id, parse_arch
+from wsnas.spaces.nb201.arch import EDGES, OPS, canonical_id, parse_arch
 
 SCHEDULES: dict[str, int] = {"12": 12, "200": 200}
 """Schedule name -> training epochs; GT is read at epoch (epochs - 1)."""
 SOURCES = "a NAS-Bench-201 .pth, a NATS-Bench topology folder or .pickle.pbz2, or a CSV"
+NUM_CELLS = len(OPS) ** len(EDGES)
+"""Cells of the space (15,625): official indices are 0..NUM_CELLS - 1."""
+
+
+def check_index(i: int, where: str) -> int:
+    """I if it is an official cell index; BenchmarkError otherwise."""
+    if not 0 <= i < NUM_CELLS:
+        raise BenchmarkError(f"{where}: cell index {i} outside the space (0..{NUM_CELLS - 1})")
+    return i
+
+
+def check_accuracy(acc: float, where: str) -> float:
+    """ACC if it is a percentage in [0, 100] (NaN: no GT); BenchmarkError otherwise."""
+    if not math.isnan(acc) and not 0.0 <= acc <= 100.0:
+        raise BenchmarkError(f"{where}: accuracy {acc!r} is not a percentage in [0, 100]")
+    return acc
 
 
 def split_metric(metric: str, where: str) -> tuple[str, str]:
@@ -59,15 +77,24 @@ def build_table(
     extra_meta: dict[str, Any],
     where: str,
 ) -> Benchmark:
-    """Rows in official index order for the cells with GT; arch strings validated."""
+    """Rows in official index order for the cells with GT; arch strings, indices and accuracies
+    validated; a loud warning when the table covers fewer cells than the space."""
     order = sorted(cells)
     arch_strs, canon = [], []
     for i in order:
+        check_index(i, where)
+        check_accuracy(cells[i].acc, f"{where}: cell {i}")
         try:
             canon.append(canonical_id(parse_arch(archs[i])))
         except ArchError as e:
             raise BenchmarkError(f"{where}: cell {i}: {e}") from None
         arch_strs.append(archs[i])
+    if len(order) < NUM_CELLS:
+        warnings.warn(
+            f"{where}: ground truth for {len(order)} of the {NUM_CELLS} NAS-Bench-201 cells "
+            f"({NUM_CELLS - len(order)} without); metrics are over these cells only",
+            stacklevel=2,
+        )
     seeds = Counter(cells[i].n_seeds for i in order if cells[i].n_seeds > 0)
     return Benchmark(
         index=np.array(order, dtype=np.int64),

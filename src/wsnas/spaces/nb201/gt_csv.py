@@ -15,7 +15,7 @@ from pathlib import Path
 from wsnas.bench.table import Benchmark
 from wsnas.errors import ArchError, BenchmarkError, did_you_mean
 from wsnas.spaces.nb201.arch import parse_arch
-from wsnas.spaces.nb201.gt_common import CellGT, build_table, schedule_epochs
+from wsnas.spaces.nb201.gt_common import CellGT, build_table, check_accuracy, check_index, schedule_epochs
 
 CSV_COLUMNS: dict[str, str] = {
     "cifar10_test": "cifar10/ori-test",
@@ -41,7 +41,7 @@ def read_csv(path: Path, metric: str, schedule: str) -> Benchmark:
             f"NATS folder for schedule {schedule}"
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's export) is not a column
     except (OSError, UnicodeDecodeError) as e:
         raise BenchmarkError(f"{where}: cannot read as UTF-8 text ({e})") from None
     reader = csv.reader(io.StringIO(text))
@@ -77,6 +77,7 @@ def read_csv(path: Path, metric: str, schedule: str) -> Benchmark:
             raise BenchmarkError(
                 f"{where}: line {line_no}: index {row[cols['index']]!r} is not an integer"
             ) from None
+        check_index(idx, f"{where}: line {line_no}")
         arch = row[cols["arch_str"]].strip()
         try:
             parse_arch(arch)
@@ -85,7 +86,7 @@ def read_csv(path: Path, metric: str, schedule: str) -> Benchmark:
         if idx in rows or arch in seen_arch:
             raise BenchmarkError(f"{where}: line {line_no}: duplicate index or arch string")
         seen_arch[arch] = idx
-        acc = _csv_number(row[acc_col], where, line_no, column)
+        acc = check_accuracy(_csv_number(row[acc_col], where, line_no, column), f"{where}: line {line_no}")
         if math.isnan(acc):
             continue
         params = math.nan if p_col is None else _csv_number(row[p_col], where, line_no, "params")
