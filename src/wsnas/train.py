@@ -28,7 +28,7 @@ from wsnas.identity import record_identity, run_identity
 from wsnas.rundir import RunDir
 from wsnas.runtime import autocast
 from wsnas.spaces import get_space
-from wsnas.spaces.check import check_config
+from wsnas.spaces.check import check_config, pool_size_used
 from wsnas.spaces.samplers import build_sampler
 
 __all__ = ["SYNC_EVERY", "Diverged", "Trainer", "train"]
@@ -61,7 +61,8 @@ class Trainer(EpochTrainer):
             schedule=cfg.bench.schedule,
             cache_dir=cfg.bench.cache_dir,
         )
-        self.pool = make_pool(self.space, self.bench, cfg.eval.pool_size, cfg.eval.pool_seed)
+        size = pool_size_used(cfg.eval.pool_size, self.bench.size, f"the ground truth ({self.bench.metric})")
+        self.pool = make_pool(self.space, self.bench, size, cfg.eval.pool_seed)
         self.identity = run_identity(cfg, self.bench, device, env.world_size)
         p = cfg.protocol
         info = self.setup_data(cfg.data, p.batch_size, cfg.eval.batch_size, cfg.eval.num_images)
