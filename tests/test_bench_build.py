@@ -69,6 +69,7 @@ def test_build_writes_table_results_and_cache(tmp_path, capsys):
     assert bench.rank(ARCHS[1]) == 2
 
 
+@pytest.mark.slow  # two builds
 def test_killed_build_resumes_only_missing_runs(tmp_path, capsys):
     spec, d = load_build_spec(_spec(tmp_path, archs=ARCHS[:2]))
     logs = []
@@ -162,6 +163,7 @@ def test_unique_mode_trains_one_encoding_per_cell(tmp_path):
     assert len(build.archs) == 60 and len(build.tasks()) == 120
 
 
+@pytest.mark.slow  # starts Ray
 def test_build_on_ray(tmp_path, capsys):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'wsnas[ray]'")
     spec = _spec(tmp_path, archs=ARCHS[:1])

@@ -46,7 +46,8 @@ def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
 def test_demo_seeds_and_overrides(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))
     args = ["demo", "--seeds", "5", "--out", str(tmp_path), "protocol.epochs=1", "eval.epochs=[]",
-            "runtime.threads=2", "--no-report"]
+            "runtime.threads=2", "--no-report",
+            "lowfi.channels=4", "eval.pool_size=12"]  # a pool of 12, not all 125: seconds, not minutes
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "over 1 seed)" in text and "report:" not in text

@@ -70,6 +70,7 @@ RETRAINED_CORRECT = {31: 596, 93: 596}
 
 
 @pytest.mark.parametrize("row", [31, 93])  # all-skip, all-conv3x3
+@pytest.mark.slow  # 40 stand-alone epochs
 def test_retraining_cells_lands_within_the_seed_spread(tmp_path, table, runs, row):
     """Retrain one cell with the build's own config and seed 0: its accuracy lies within the
     seeds' (allowed: the cell's spread + 1 point: at main 67b49a6 it is not bit-exact with the

@@ -184,6 +184,7 @@ def test_tensorboard_logging(tmp_path):
     assert events and events[0].stat().st_size > 0
 
 
+@pytest.mark.slow  # evaluates the whole CIFAR-10 test set
 def test_nb201_on_real_cifar10(tmp_path, cifar10_root):
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
     overrides = ["space.name=nb201", f"data.root={cifar10_root}", "data.train_portion=0.01",

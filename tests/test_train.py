@@ -88,6 +88,7 @@ def _final(run: Path) -> dict:
     return json.loads((run / "summary.json").read_text())["final"]
 
 
+@pytest.mark.slow  # 5 epochs, killed and resumed, then again
 def test_resume_after_kill_matches_uninterrupted(tmp_path, cifar10_root, nb201_csv):
     args = tiny(tmp_path, cifar10_root, nb201_csv, "protocol.epochs=5", "eval.epochs=[2]",
                 "name=killed", "mapping.dropout_path=0.2", "mapping.dropout_global=0.1")

@@ -48,7 +48,7 @@ GOLDEN = {
 }
 
 
-@pytest.mark.parametrize("sampler", ["random_nas", "fairnas"])
+@pytest.mark.parametrize("sampler", ["random_nas", pytest.param("fairnas", marks=pytest.mark.slow)])
 def test_nb101_end_to_end(tmp_path, cifar10_root, nb101_tfrecord, sampler):
     source, n_cells = nb101_tfrecord
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "nb101.yaml", [
