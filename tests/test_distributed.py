@@ -56,6 +56,7 @@ def _finish(proc: subprocess.Popen) -> str:
     return out
 
 
+@pytest.mark.slow  # torchrun, 2 ranks, real data
 def test_two_ranks_write_one_run_and_resume_exactly(tmp_path, cifar10_root, shared_data):
     out = _finish(_torchrun(_args(tmp_path, cifar10_root, shared_data, "straight")))
     lines = [json.loads(s) for s in out.splitlines() if s.startswith("{")]
@@ -114,6 +115,7 @@ def _grad_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow  # spawns 2 gloo processes
 def test_average_gradients_equals_full_batch_gradient(tmp_path):
     torch.multiprocessing.spawn(_grad_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2)
     torch.manual_seed(0)

@@ -85,7 +85,8 @@ def _assert_same_grads(
             torch.testing.assert_close(ga, gb, rtol=tol, atol=tol, msg=f"{msg}: {name}")
 
 
-@pytest.mark.parametrize("mapping", list(MAPPINGS.values()), ids=list(MAPPINGS))
+@pytest.mark.parametrize("mapping", [  # 15-30 s each: only the default mapping in the fast tier
+    pytest.param(m, id=k, marks=() if k == "default" else pytest.mark.slow) for k, m in MAPPINGS.items()])
 def test_fast_equals_plain_forward_and_backward(mapping: dict[str, object]) -> None:
     fast, plain = _pair(**mapping)
     x = _x()
@@ -105,6 +106,7 @@ def test_fast_equals_plain_forward_and_backward(mapping: dict[str, object]) -> N
         torch.testing.assert_close(bf, bp, rtol=1e-5, atol=1e-6, msg=name)  # running stats too
 
 
+@pytest.mark.slow  # 9-30 s on 2 loaded cores; the fast tier keeps the [default] case below
 def test_fast_equals_plain_in_float64() -> None:
     """In float64 rounding vanishes: any difference in what is computed would show."""
     fast, plain = _pair(torch.float64, SMALL)
@@ -130,6 +132,7 @@ def test_fast_path_drop_path_draws_the_same_masks() -> None:
         torch.testing.assert_close(yf, yp, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # 9-30 s on 2 loaded cores; the fast tier keeps the [default] case below
 def test_fast_path_training_trajectory_matches() -> None:
     """Ten SGD steps (momentum, weight decay, clipping) on random paths end at the same weights.
 
@@ -157,6 +160,7 @@ def test_fast_path_training_trajectory_matches() -> None:
         torch.testing.assert_close(pf, pp, rtol=1e-10, atol=1e-10, msg=name)
 
 
+@pytest.mark.slow  # 9-30 s on 2 loaded cores; the fast tier keeps the [default] case below
 def test_fast_path_equals_extracted_standalone() -> None:
     fast, _ = _pair(lowfi=SMALL)
     x = _x(4, 32)
@@ -189,6 +193,7 @@ def test_fast_plan_shares_one_relu_per_source(monkeypatch: pytest.MonkeyPatch) -
     ]
 
 
+@pytest.mark.slow  # 9-30 s on 2 loaded cores; the fast tier keeps the [default] case below
 def test_fast_path_accepts_any_memory_format_and_dtype_of_input() -> None:
     fast, plain = _pair()
     fast.eval()
@@ -241,6 +246,7 @@ def test_same_path_groups() -> None:
     assert same_path_groups(nn.Linear(2, 2), archs) == list(range(6))  # no path_key: no grouping
 
 
+@pytest.mark.slow  # 9-30 s on 2 loaded cores; the fast tier keeps the [default] case below
 def test_dedup_does_not_change_accuracies() -> None:
     fast, plain = _pair(lowfi=SMALL)
     rng = np.random.default_rng(11)

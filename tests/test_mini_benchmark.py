@@ -65,10 +65,16 @@ def test_loader_serves_the_shipped_table(tmp_path, capsys):
     assert bench.meta["source"] == str(TABLE)
 
 
+# golden: seeded CPU run, threads=1, main 67b49a6 (test digits right of 599 after retraining, seed 0)
+RETRAINED_CORRECT = {31: 596, 93: 596}
+
+
 @pytest.mark.parametrize("row", [31, 93])  # all-skip, all-conv3x3
+@pytest.mark.slow  # 40 stand-alone epochs
 def test_retraining_cells_lands_within_the_seed_spread(tmp_path, table, runs, row):
-    """Retrain one cell with the build's own config and seed 0: its accuracy is one of the
-    seeds' (on CPU, 1 thread, bit-exact in practice; allowed: the cell's spread + 1 point)."""
+    """Retrain one cell with the build's own config and seed 0: its accuracy lies within the
+    seeds' (allowed: the cell's spread + 1 point: at main 67b49a6 it is not bit-exact with the
+    shipped seed-0 run) and is the golden accuracy of this code on CPU, 1 thread."""
     arch = str(table.arch[row])
     accs = np.array([float(r["eval_acc"]) for r in runs if r["arch"] == arch])
     cfg = dict(table.meta["config"])
@@ -78,6 +84,7 @@ def test_retraining_cells_lands_within_the_seed_spread(tmp_path, table, runs, ro
     acc = summary["final"]["eval_acc"]
     spread = accs.max() - accs.min()
     assert accs.min() - spread - 1.0 <= acc <= accs.max() + spread + 1.0
+    assert acc == pytest.approx(100 * RETRAINED_CORRECT[row] / 599, abs=1e-9)
 
 
 def test_cache_follows_the_shipped_table(tmp_path):

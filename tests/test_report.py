@@ -227,6 +227,7 @@ def chromium() -> str | None:
     return None
 
 
+@pytest.mark.slow  # starts a browser
 def test_index_renders_in_headless_chromium(study, tmp_path):
     exe = chromium()
     if exe is None:
