@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from wsnas.atomic import atomic_write, write_text_atomic
 from wsnas.config import AnyConfig, RunConfig, dump_config, load_config
@@ -75,7 +76,9 @@ class RunDir:
             names = {p.name for p in self.path.iterdir()}
         except OSError:
             return False
-        return "config.yaml" in names and all(n in RUN_FILES or _is_temp(n) for n in names)
+        if "config.yaml" not in names or not all(n in RUN_FILES or _is_temp(n) for n in names):
+            return False
+        return _looks_written_by_wsnas(self.config)
 
     def check_ours(self) -> None:
         """Refuse a path that is not a folder, or a folder with files that wsnas did not write."""
@@ -190,6 +193,15 @@ class RunDir:
                 return torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same problem
             raise WsnasError(f"checkpoint {self.checkpoint} is unreadable: {_one_line(e)}") from None
+
+
+def _looks_written_by_wsnas(path: Path) -> bool:
+    """A resolved config as `dump_config` writes it: a mapping with every top-level section."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(doc, dict) and {"space", "seed", "runtime", "data"} <= doc.keys()
 
 
 def _is_temp(name: str) -> bool:
