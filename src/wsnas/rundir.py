@@ -210,10 +210,12 @@ def _is_temp(name: str) -> bool:
 
 
 def _one_line(e: Exception) -> str:
-    """torch's refusals span many lines; keep the line that says what was refused."""
+    """torch's refusals span many lines (and suggest weights_only=False); say what was refused."""
     text = str(e)
-    m = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    m = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", text)
     if m:
-        return f"it would import {m.group(1)}, which a checkpoint never needs (refused, not run)"
+        return f"it would import {m.group(1)}, which a checkpoint never needs (refused, nothing run)"
+    if "Weights only load failed" in text:
+        return "it holds objects a checkpoint never needs (refused, nothing run)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[0] if lines else type(e).__name__
