@@ -127,15 +127,15 @@ class RunDir:
         elif not self.path.is_dir() or not self.is_run_dir():
             raise WsnasError(f"{self.path} is not a run dir: no config.yaml written by wsnas")
         lock = DirLock(self.path, "run dir")
-        lock.acquire()
         try:
+            lock.acquire()
             if new:
                 self.check_new(resume_hint)  # under the lock: a live writer is named above, not here
             self.remove_temp_files()
             yield self
         except BaseException:
             if new and not self.config.exists():
-                lock.release(remove=True)
+                lock.release(remove=True)  # a no-op unless this process held it
                 for p in made:  # innermost first; only what is still empty
                     try:
                         p.rmdir()
