@@ -15,7 +15,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "wsnas"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("wsnas", "wsnas.errors", "wsnas.registry", "wsnas.atomic", "wsnas.cachedir", "wsnas.metrics"),
+    ("wsnas", "wsnas.errors", "wsnas.registry", "wsnas.atomic", "wsnas.dirlock", "wsnas.cachedir",
+     "wsnas.metrics"),
     ("wsnas.config",),
     ("wsnas.runtime", "wsnas.nn"),
     ("wsnas.bench", "wsnas.data"),

@@ -60,11 +60,22 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state(np_rng: np.random.Generator) -> dict[str, Any]:
-    """Every RNG a run draws from, for an exact resume."""
+    """Every RNG a run draws from, for an exact resume, as tensors and plain containers.
+
+    Plain so that a checkpoint loads with `torch.load(weights_only=True)`: numpy's
+    legacy global state (an ndarray of uint32 words) is kept as an int64 tensor.
+    """
+    name, words, pos, has_gauss, gauss = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
         "torch": torch.get_rng_state(),
-        "numpy_global": np.random.get_state(),
+        "numpy_global": {
+            "name": str(name),
+            "words": torch.from_numpy(np.asarray(words, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
         "sampler": np_rng.bit_generator.state,
     }
     if torch.cuda.is_available():
@@ -73,9 +84,20 @@ def rng_state(np_rng: np.random.Generator) -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any], np_rng: np.random.Generator) -> None:
-    random.setstate(state["python"])
+    """Restore `rng_state` (also the tuple form of numpy's state that older checkpoints hold)."""
+    random.setstate(_python_state(state["python"]))
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy_global"])
+    g = state["numpy_global"]
+    if isinstance(g, dict):
+        words = np.asarray(g["words"].numpy(), dtype=np.uint32)
+        g = (g["name"], words, g["pos"], g["has_gauss"], g["gauss"])
+    np.random.set_state(g)
     np_rng.bit_generator.state = state["sampler"]
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _python_state(s: Any) -> tuple[Any, ...]:
+    """random.setstate wants tuples (a list would do after a round trip through plain containers)."""
+    version, internal, gauss_next = s
+    return (version, tuple(int(v) for v in internal), gauss_next)

@@ -26,13 +26,14 @@ from wsnas.engine import EpochTrainer
 from wsnas.errors import WsnasError
 from wsnas.hooks import logging_hooks, require_tensorboard
 from wsnas.nn.params import count_params
-from wsnas.rundir import RunDir
+from wsnas.rundir import RunDir, check_run_name
 from wsnas.runtime import autocast, setup_runtime
 from wsnas.spaces import get_space
 from wsnas.spaces.check import check_config
 
 
 def run_dir_for(cfg: StandaloneConfig) -> RunDir:
+    check_run_name(cfg.name)
     name = cfg.name or f"standalone-{cfg.space.name}-s{cfg.seed}-{cfg.hash()}"
     return RunDir(Path(cfg.out_dir) / name)
 
@@ -122,15 +123,20 @@ class StandaloneTrainer(EpochTrainer):
 
 
 def train_standalone(cfg: StandaloneConfig, resume_dir: str | None = None) -> dict[str, Any]:
-    """Start a stand-alone run (or resume RUN_DIR with `cfg` = its config); returns its summary."""
+    """Start a stand-alone run (or resume RUN_DIR with `cfg` = its config); returns its summary.
+
+    The run dir's lock is held from before the trainer is built until the run ends;
+    config.yaml is written once the trainer (arch, data, space) is built.
+    """
     if cfg.logging.tensorboard:
         require_tensorboard()  # before anything is written
-    if resume_dir is not None:
-        trainer = StandaloneTrainer(cfg, RunDir(resume_dir))
-        trainer.resume()
-    else:
-        run = run_dir_for(cfg)
-        trainer = StandaloneTrainer(cfg, run)  # validates arch, data and space before writing
-        run.create(cfg, resume_hint=f"wsnas standalone train --resume {run.path}")
-    trainer.register_hooks(logging_hooks(trainer, cfg.logging))
-    return trainer.fit()
+    run = RunDir(resume_dir) if resume_dir is not None else run_dir_for(cfg)
+    hint = f"wsnas standalone train --resume {run.path}"
+    with run.writing(new=resume_dir is None, resume_hint=hint):
+        trainer = StandaloneTrainer(cfg, run)
+        if resume_dir is not None:
+            trainer.resume()
+        else:
+            run.create(cfg, resume_hint=hint)
+        trainer.register_hooks(logging_hooks(trainer, cfg.logging))
+        return trainer.fit()

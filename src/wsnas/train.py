@@ -11,6 +11,8 @@ The loop, checkpoints, logs and summary are the engine's (`wsnas.engine`).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
@@ -163,34 +165,42 @@ class Trainer(EpochTrainer):
 
 
 def train(cfg: RunConfig, resume_dir: str | None = None) -> dict[str, Any]:
-    """Start a new run (or resume RUN_DIR with `cfg` = its config) and return its summary."""
+    """Start a new run (or resume RUN_DIR with `cfg` = its config) and return its summary.
+
+    Rank 0 holds the run dir's lock from before the trainer is built until the run ends
+    (a second writer is refused at once); config.yaml is written once the trainer is
+    built, so a failed start-up leaves no run dir behind.
+    """
     if cfg.logging.tensorboard:
         require_tensorboard()  # before anything is written
     env, device = init_runtime(cfg.runtime)  # the process group, under torchrun
     try:
-        trainer = _open(cfg, resume_dir, env, device)
-        trainer.register_hooks(logging_hooks(trainer, cfg.logging))
-        return trainer.fit()
+        run = RunDir(resume_dir) if resume_dir is not None else RunDir.for_config(cfg)
+        with _writer(run, resume_dir is None, env):
+            trainer = Trainer(cfg, run, env, device)
+            if resume_dir is not None:
+                trainer.resume()
+            elif env.is_main:
+                run.create(cfg)
+            trainer.register_hooks(logging_hooks(trainer, cfg.logging))
+            return trainer.fit()
     finally:
         distributed.shutdown(env)
 
 
-def _open(
-    cfg: RunConfig, resume_dir: str | None, env: distributed.DistEnv, device: torch.device
-) -> Trainer:
-    """The trainer of a resumed run (at its last checkpoint) or of a new run dir."""
-    if resume_dir is not None:
-        trainer = Trainer(cfg, RunDir(resume_dir), env, device)
-        trainer.resume()
-        return trainer
-    run = RunDir.for_config(cfg)
-    error = None
-    if env.is_main:  # only rank 0 writes; every rank learns whether it could
-        try:
-            run.create(cfg)
-        except WsnasError as e:
-            error = str(e)
-    error = distributed.broadcast_object(error, env)
-    if error is not None:
-        raise WsnasError(error)
-    return Trainer(cfg, run, env, device)
+@contextmanager
+def _writer(run: RunDir, new: bool, env: distributed.DistEnv) -> Iterator[None]:
+    """Rank 0 holds `run.writing` for the block; every rank learns whether it could."""
+    with ExitStack() as stack:
+        error = None
+        if env.is_main:  # only rank 0 writes
+            try:
+                stack.enter_context(run.writing(new))
+            except WsnasError as e:
+                error = e
+        message = distributed.broadcast_object(None if error is None else str(error), env)
+        if error is not None:
+            raise error
+        if message is not None:
+            raise WsnasError(message)
+        yield

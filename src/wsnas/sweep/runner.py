@@ -38,6 +38,7 @@ import yaml
 
 from wsnas.atomic import write_text_atomic
 from wsnas.config import dump_config
+from wsnas.dirlock import holder
 from wsnas.errors import WsnasError
 from wsnas.sweep.executors import Executor, make_executor
 from wsnas.sweep.plan import PlannedRun, Planner, format_value, get_key, run_state
@@ -184,6 +185,7 @@ class Sweep:
             self._record(r, stage, None)
             if self._status[r.name]["status"] == "pending":
                 todo.append(r)
+        todo = self._skip_locked(todo, stage)
         self._save_status()
         where = f"stage {stage}: " if stage else ""
         done = len(runs) - len(todo)
@@ -212,6 +214,21 @@ class Sweep:
     def _check_identity(self, runs: list[PlannedRun]) -> None:
         """Started runs must have the planned identity (GT, numerics, world size); see sweep.reuse."""
         check_reuse(runs, self.force, self.log)
+
+    def _skip_locked(self, todo: list[PlannedRun], stage: str | None) -> list[PlannedRun]:
+        """The runs of TODO that no other process is writing; the others are skipped and
+        recorded as failed (reported, and retried by a rerun once that process is done)."""
+        free = []
+        for r in todo:
+            pid = holder(r.run_dir)
+            if pid is None:
+                free.append(r)
+                continue
+            error = f"skipped: run dir {r.run_dir} is being written by another process (pid {pid})"
+            self.log(f"{r.name}: {error}")
+            self._record(r, stage, {"name": r.name, "status": "failed", "error": error,
+                                    "started_as": run_state(r.run_dir)})
+        return free
 
     def close(self) -> None:
         if self._executor is not None:
