@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fake_executor import FakeExecutor
 from wsnas.cli import main
 from wsnas.config import load_config
 from wsnas.errors import ConfigError
@@ -51,22 +52,8 @@ def fake_accuracy(cfg: dict) -> float:
     return acc + 0.01 * cfg["seed"]
 
 
-class FakeExecutor(Executor):
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def run(self, tasks):
-        for t in tasks:
-            self.calls.append(t["name"])
-            run = Path(t["run_dir"])
-            run.mkdir(parents=True, exist_ok=True)
-            (run / "config.yaml").write_text(yaml.safe_dump(t["config"]))
-            summary = {"status": "finished", "final": {"final_acc": fake_accuracy(t["config"])},
-                       "timing": {"seconds": 60.0}}
-            (run / "summary.json").write_text(json.dumps(summary))
-            yield {"name": t["name"], "status": "finished", "final": summary["final"], "seconds": 60.0}
+def fake_executor() -> FakeExecutor:
+    return FakeExecutor(fake_accuracy, seconds=60.0)
 
 
 def make_sweep(out: Path, executor: Executor | None = None, log=lambda m: None, **changes) -> Sweep:
@@ -90,7 +77,7 @@ def leaks(runs_dir: Path, tuned: dict, rows: list[dict]) -> list[str]:
 
 
 def test_paper_mode_tunes_sequentially_then_varies_one_at_a_time(tmp_path):
-    ex = FakeExecutor()
+    ex = fake_executor()
     lines: list[str] = []
     result = make_sweep(tmp_path / "s", ex, log=lines.append).run()
     assert result.ok and result.chosen == {"protocol.lr": 0.1, "mapping.bn_affine": False}
@@ -121,7 +108,7 @@ def test_paper_mode_tunes_sequentially_then_varies_one_at_a_time(tmp_path):
 
 @pytest.mark.slow
 def test_paper_report_has_two_baselines_and_the_compound_row(tmp_path):
-    make_sweep(tmp_path / "s", FakeExecutor()).run()
+    make_sweep(tmp_path / "s", fake_executor()).run()
     for p in (tmp_path / "s" / "runs").glob("*/summary.json"):  # the report wants the full final set
         d = json.loads(p.read_text())
         d["final"].update(supernet_acc_mean=50.0, kdt=0.1, skdt=0.1, spearman=0.1, pbr=0.5)
@@ -148,7 +135,7 @@ def test_paper_plan_checks_one_at_a_time_values_against_every_stage_value(tmp_pa
 
 
 def test_status_on_a_partly_finished_sweep(tmp_path, capsys):
-    make_sweep(tmp_path / "s", FakeExecutor()).run()
+    make_sweep(tmp_path / "s", fake_executor()).run()
     runs = sorted((tmp_path / "s" / "runs").iterdir())
     one_at_a_time = json.loads((tmp_path / "s" / "paper.json").read_text())["rows"]
     missing = {n for r in one_at_a_time if r["value"] == "fairnas" for n in r["runs"]}

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
+from fake_executor import FakeExecutor
 from wsnas.cli import main
 from wsnas.config import StandaloneConfig, dump_config, load_config
 from wsnas.dirlock import LOCK_NAME, DirLock, Locked, holder
@@ -30,7 +30,6 @@ from wsnas.rundir import RunDir
 from wsnas.runtime import rng_state, set_rng_state
 from wsnas.standalone import StandaloneTrainer, train_standalone
 from wsnas.sweep import Sweep, parse_spec
-from wsnas.sweep.executors import Executor
 from wsnas.train import train
 
 pytest.importorskip("sklearn")
@@ -279,24 +278,6 @@ def test_two_trains_with_one_name(tmp_path, monkeypatch, capsys):
     assert log == ["epoch"] * 30 + ["eval"]
 
 
-class FinishingExecutor(Executor):
-    """Writes a finished summary for every task it gets (no training)."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def run(self, tasks):
-        for t in tasks:
-            self.calls.append(t["name"])
-            run = Path(t["run_dir"])
-            run.mkdir(parents=True, exist_ok=True)
-            (run / "config.yaml").write_text(yaml.safe_dump(t["config"]))
-            (run / "summary.json").write_text(json.dumps({"status": "finished", "final": {"final_acc": 1.0}}))
-            yield {"name": t["name"], "status": "finished", "final": {"final_acc": 1.0}, "seconds": 0.0}
-
-
 def test_sweep_skips_and_reports_runs_another_process_writes(tmp_path):
     spec = parse_spec({"base": {"space": {"name": "nb201"}}, "factors": {"protocol.lr": [0.025, 0.1]},
                        "seeds": [0], "mode": "grid"})
@@ -307,7 +288,7 @@ def test_sweep_skips_and_reports_runs_another_process_writes(tmp_path):
     busy.mkdir(parents=True)
     lock = DirLock(busy)
     lock.acquire()
-    sweep._executor = ex = FinishingExecutor()
+    sweep._executor = ex = FakeExecutor()
     result = sweep.run()
     assert ex.calls == [r.name for r in runs[1:]]
     entry = result.status[runs[0].name]
@@ -315,7 +296,7 @@ def test_sweep_skips_and_reports_runs_another_process_writes(tmp_path):
     assert any(runs[0].name in m and "skipped" in m for m in logs)
     lock.release()
     sweep = Sweep(spec, None, tmp_path / "sweep", log=logs.append)
-    sweep._executor = ex = FinishingExecutor()
+    sweep._executor = ex = FakeExecutor()
     assert sweep.run().ok and ex.calls == [runs[0].name]  # a rerun picks it up
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fake_executor import FakeExecutor
 from wsnas.cli import main
 from wsnas.errors import ConfigError, WsnasError
 from wsnas.sweep import Planner, Sweep, load_spec, parse_spec
-from wsnas.sweep.executors import Executor, make_executor
+from wsnas.sweep.executors import make_executor
 from wsnas.sweep.spec import assignment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,35 +140,9 @@ def fake_accuracy(cfg: dict) -> float:
     return acc + 0.1 * cfg["seed"]
 
 
-class FakeExecutor(Executor):
-    """Writes what a run would; lr 0.2 diverges, `fail` names raise; a checkpoint means resume."""
-
-    name = "fake"
-
-    def __init__(self, fail: tuple[str, ...] = ()) -> None:
-        self.fail = fail
-        self.calls: list[str] = []
-        self.resumed: list[str] = []
-
-    def run(self, tasks):
-        for t in tasks:
-            self.calls.append(t["name"])
-            run = Path(t["run_dir"])
-            run.mkdir(parents=True, exist_ok=True)
-            (run / "config.yaml").write_text(yaml.safe_dump(t["config"]))
-            if (run / "checkpoint.pt").exists():
-                self.resumed.append(t["name"])
-            if any(f in t["name"] for f in self.fail):
-                yield {"name": t["name"], "status": "failed", "error": "OSError: disk on fire",
-                       "traceback": "Traceback ...", "seconds": 0.0}
-                continue
-            if t["config"]["protocol"]["lr"] == 0.2:
-                summary = {"status": "diverged", "message": "run diverged at epoch 1 step 3"}
-            else:
-                summary = {"status": "finished", "final": {"final_acc": fake_accuracy(t["config"])}}
-            (run / "summary.json").write_text(json.dumps(summary))
-            yield {"name": t["name"], "status": summary["status"], "final": summary.get("final", {}),
-                   "error": summary.get("message"), "seconds": 0.0}
+def fake_executor(fail: tuple[str, ...] = ()) -> FakeExecutor:
+    """lr 0.2 diverges, `fail` names raise, the others finish with `fake_accuracy`."""
+    return FakeExecutor(fake_accuracy, fail, diverges=lambda cfg: cfg["protocol"]["lr"] == 0.2)
 
 
 def make_sweep(tmp_path, executor, **changes):
@@ -177,7 +152,7 @@ def make_sweep(tmp_path, executor, **changes):
 
 
 def test_rerun_skips_finished_retries_failed_keeps_diverged(tmp_path):
-    ex = FakeExecutor(fail=("sampler.name=fairnas-s1",))
+    ex = fake_executor(fail=("sampler.name=fairnas-s1",))
     result = make_sweep(tmp_path, ex).run()
     assert len(ex.calls) == 8
     assert (result.count("finished"), result.count("diverged"), result.count("failed")) == (5, 2, 1)
@@ -193,19 +168,19 @@ def test_rerun_skips_finished_retries_failed_keeps_diverged(tmp_path):
     killed = tmp_path / "sweep" / "runs" / ex.calls[0]
     (killed / "summary.json").unlink()
     (killed / "checkpoint.pt").write_bytes(b"")
-    ex2 = FakeExecutor()
+    ex2 = fake_executor()
     result = make_sweep(tmp_path, ex2).run()
     assert sorted(ex2.calls) == sorted([ex.calls[0], next(n for n in ex.calls if "fairnas-s1" in n)])
     assert ex2.resumed == [ex.calls[0]]
     assert (result.count("finished"), result.count("diverged"), result.count("failed")) == (6, 2, 0)
     assert result.ok
-    ex3 = FakeExecutor()
+    ex3 = fake_executor()
     make_sweep(tmp_path, ex3).run()
     assert ex3.calls == []
 
 
 def test_sequential_fixes_each_factor_at_its_best_value(tmp_path):
-    ex = FakeExecutor()
+    ex = fake_executor()
     changes = {"mode": "sequential", "order": ["protocol.lr", "sampler.name"]}
     result = make_sweep(tmp_path, ex, **changes).run()
     # stage lr: 3 values x 2 seeds; lr=0.2 diverges, 0.1 is best; stage sampler: only fairnas is new
@@ -219,20 +194,20 @@ def test_sequential_fixes_each_factor_at_its_best_value(tmp_path):
     assert scores[0.1]["mean"] == pytest.approx(90.55) and scores[0.1]["n"] == 2
     assert scores[0.2]["mean"] is None and not scores[0.2]["complete"]
     assert doc["stages"][1]["fixed"] == {"protocol.lr": 0.1}
-    ex2 = FakeExecutor()
+    ex2 = fake_executor()
     assert make_sweep(tmp_path, ex2, **changes).run().chosen == result.chosen
     assert ex2.calls == []
 
 
 def test_sequential_stops_at_a_stage_with_failures_and_continues_on_rerun(tmp_path):
     changes = {"mode": "sequential", "order": ["protocol.lr", "sampler.name"]}
-    ex = FakeExecutor(fail=("protocol.lr=0.1-s0",))
+    ex = fake_executor(fail=("protocol.lr=0.1-s0",))
     result = make_sweep(tmp_path, ex, **changes).run()
     assert not result.complete and "1 run(s) failed" in result.message
     assert len(ex.calls) == 6  # the second stage never started
     doc = json.loads((tmp_path / "sweep" / "sequential.json").read_text())
     assert doc["stages"] == [] and not doc["done"]
-    ex2 = FakeExecutor()
+    ex2 = fake_executor()
     result = make_sweep(tmp_path, ex2, **changes).run()
     assert result.ok and result.chosen == {"protocol.lr": 0.1, "sampler.name": "fairnas"}
     assert len(ex2.calls) == 1 + 2
@@ -240,13 +215,13 @@ def test_sequential_stops_at_a_stage_with_failures_and_continues_on_rerun(tmp_pa
 
 def test_a_decided_stage_is_reused_even_if_scores_would_change(tmp_path):
     changes = {"mode": "sequential", "order": ["protocol.lr", "sampler.name"]}
-    make_sweep(tmp_path, FakeExecutor(), **changes).run()
+    make_sweep(tmp_path, fake_executor(), **changes).run()
     doc_path = tmp_path / "sweep" / "sequential.json"
     doc = json.loads(doc_path.read_text())
     doc["stages"][0]["chosen"] = 0.025  # as if it had been decided so
     doc["stages"] = doc["stages"][:1]
     doc_path.write_text(json.dumps(doc))
-    ex = FakeExecutor()
+    ex = fake_executor()
     result = make_sweep(tmp_path, ex, **changes).run()
     assert result.chosen == {"protocol.lr": 0.025, "sampler.name": "fairnas"}
     assert len(ex.calls) == 2  # only the new stage-2 runs (fairnas at lr 0.025)
