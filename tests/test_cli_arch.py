@@ -40,3 +40,28 @@ def test_with_benchmark_and_file(tmp_path, capsys, shared_data):
 def test_errors(argv, capsys, tmp_path):
     assert main(["arch", "info", "nb201", *argv, "--cache-dir", str(tmp_path)]) == 2
     assert "error" in capsys.readouterr().err
+
+
+ARCH_FOR_ORDER = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["arch", "info", "nb201", "--json", ARCH_FOR_ORDER],
+        ["arch", "info", "--json", "nb201", ARCH_FOR_ORDER],
+        ["arch", "info", "nb201", ARCH_FOR_ORDER, "--json"],
+    ],
+)
+def test_options_and_positionals_mix_in_any_order(argv, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path))
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["arch"] == ARCH_FOR_ORDER
+
+
+def test_a_stray_positional_is_still_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["arch", "info", "nb201", "--json", ARCH_FOR_ORDER, "extra"])
+    assert e.value.code == 2 and "unrecognized arguments: extra" in capsys.readouterr().err

@@ -39,6 +39,34 @@ def _os_error(e: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
+def _verb_parser(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.ArgumentParser, int]:
+    """The innermost sub-command parser ARGV names, and where its own arguments start."""
+    i = 0
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        while i < len(argv) and argv[i].startswith("-"):
+            i += 1
+        if not subs or i >= len(argv) or argv[i] not in subs[0].choices:
+            return parser, i
+        parser, i = subs[0].choices[argv[i]], i + 1
+
+
+def _intermixed(
+    parser: argparse.ArgumentParser, argv: list[str], first: argparse.Namespace
+) -> argparse.Namespace | None:
+    """ARGV parsed with options and positionals in any order (`arch info nb201 --json ARCH`):
+    the verb's own arguments again, on top of FIRST (which names the verb); None where the
+    verb's parser cannot take them that way."""
+    verb, start = _verb_parser(parser, argv)
+    if verb is parser:
+        return None
+    try:
+        rest = verb.parse_intermixed_args(argv[start:])
+    except TypeError:  # argparse refuses intermixing for some parsers
+        return None
+    return argparse.Namespace(**{**vars(first), **vars(rest)})
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -48,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             "=" in a and not a.startswith("-") for a in extra
         ):
             args.overrides = [*args.overrides, *extra]
-        else:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        else:  # a positional after an option: parse again with both in any order
+            again = _intermixed(parser, argv, args)
+            args = again if again is not None else parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = argv  # for commands that record how they were called
     try:
         with warnings.catch_warnings():
