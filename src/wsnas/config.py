@@ -32,10 +32,10 @@ ground truth's content checksum (not bench.source, a path), the effective numeri
 CUDA) and the world size."""
 
 
-def experiment_hash(d: dict[str, Any], *drop: str) -> str:
-    """12 hex digits of a config dict without the NOT_IDENTITY keys nor the dotted keys in DROP."""
+def experiment_hash(d: dict[str, Any]) -> str:
+    """12 hex digits of a config dict without the NOT_IDENTITY keys."""
     d = json.loads(json.dumps(d))
-    for key in (*NOT_IDENTITY, *drop):
+    for key in NOT_IDENTITY:
         *parents, last = key.split(".")
         node = d
         for part in parents:

@@ -14,7 +14,7 @@ from wsnas.config import RunConfig, StandaloneConfig
 from wsnas.data.datasets import DATASETS
 from wsnas.errors import ConfigError, did_you_mean
 from wsnas.spaces.base import SPACES, SearchSpace
-from wsnas.spaces.factors import ANY, factor_fields
+from wsnas.spaces.factors import ANY, factor_fields, show
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
 
 C = TypeVar("C", RunConfig, StandaloneConfig)
@@ -87,12 +87,8 @@ def support_table() -> str:
             if decl is None:
                 cells.append("-")
                 continue
-            vals = "any" if decl.values is ANY else ", ".join(_show(v) for v in decl.values)
-            needs = "".join(f" (non-default needs `{k}={_show(v)}`)" for k, v in decl.requires)
+            vals = "any" if decl.values is ANY else ", ".join(show(v) for v in decl.values)
+            needs = "".join(f" (non-default needs `{k}={show(v)}`)" for k, v in decl.requires)
             cells.append(vals + needs)
         rows.append(f"| `{field}` | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
-
-
-def _show(v: object) -> str:
-    return str(v).lower() if isinstance(v, bool) else str(v)

@@ -53,7 +53,8 @@ def _value(field: str, mapping: Any, lowfi: Any) -> Any:
     return getattr(mapping if sec == "mapping" else lowfi, name)
 
 
-def _show(v: Any) -> str:
+def show(v: Any) -> str:
+    """A factor value as configs spell it (YAML booleans lower-case)."""
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
@@ -75,14 +76,14 @@ def factor_problems(
                 supported = ", ".join(k for k in factors if k.split(".")[0] == field.split(".")[0])
                 why = (why_not or {}).get(field, "its super-net does not implement this factor")
                 problems.append(
-                    f"{field}={_show(value)} has no effect on {space}: {why} "
-                    f"(leave it at {_show(default)}; {space} supports {supported})"
+                    f"{field}={show(value)} has no effect on {space}: {why} "
+                    f"(leave it at {show(default)}; {space} supports {supported})"
                 )
             continue
         if decl.values is not ANY and value not in decl.values:
-            allowed = ", ".join(_show(v) for v in decl.values)
+            allowed = ", ".join(show(v) for v in decl.values)
             why = f": {decl.why}" if decl.why else ""
-            problems.append(f"{field}={_show(value)} is not supported by {space} (use {allowed}){why}")
+            problems.append(f"{field}={show(value)} is not supported by {space} (use {allowed}){why}")
             continue
         if value == default:
             continue
@@ -90,8 +91,8 @@ def factor_problems(
             if _value(need, mapping, lowfi) != want:
                 why = f": {decl.why}" if decl.why else ""
                 problems.append(
-                    f"{field}={_show(value)} has no effect on {space} with "
-                    f"{need}={_show(_value(need, mapping, lowfi))}{why}; use {need}={_show(want)}"
+                    f"{field}={show(value)} has no effect on {space} with "
+                    f"{need}={show(_value(need, mapping, lowfi))}{why}; use {need}={show(want)}"
                 )
     return problems
 
