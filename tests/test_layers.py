@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("wsnas.spaces",),
     ("wsnas.evaluate", "wsnas.rundir", "wsnas.checkpointing", "wsnas.distributed", "wsnas.hooks",
      "wsnas.engine", "wsnas.train", "wsnas.standalone", "wsnas.identity"),
-    ("wsnas.sweep", "wsnas.report", "wsnas.demo", "wsnas.presets"),
+    ("wsnas.sweep", "wsnas.report", "wsnas.demo", "wsnas.presets", "wsnas.search"),
     ("wsnas.commands", "wsnas.cli"),
 ]
 """Lowest first: config -> nn -> bench/data -> spaces -> training -> sweeps/report -> CLI."""

@@ -5,6 +5,7 @@ log.jsonl        one JSON line per epoch and per evaluation
 evals/epoch_NNNN.csv   per-architecture super-net and GT accuracy
 checkpoint.pt    last finished epoch: model, optimizer, scheduler, RNGs, history
 summary.json     final metrics and status (finished | diverged)
+search/          searches of the super-net (`wsnas search`, wsnas.search)
 .wsnas.lock      the writer's pid; an exclusive flock on it while a process writes (wsnas.dirlock)
 
 A run's name is one folder name under out_dir. An existing folder is written into
@@ -33,7 +34,9 @@ from wsnas.dirlock import LOCK_NAME, DirLock
 from wsnas.errors import ConfigError, WsnasError
 from wsnas.spaces.check import check_config
 
-RUN_FILES = frozenset({"config.yaml", "log.jsonl", "checkpoint.pt", "summary.json", "evals", "tb", LOCK_NAME})
+RUN_FILES = frozenset(
+    {"config.yaml", "log.jsonl", "checkpoint.pt", "summary.json", "evals", "tb", "search", LOCK_NAME}
+)
 """What a run dir holds (besides temp files of atomic writes)."""
 
 LEGACY_GLOBALS = [np.empty(0).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32))]

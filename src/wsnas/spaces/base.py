@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from wsnas.bench.loaders import BenchLoader
+from wsnas.errors import ArchError
 from wsnas.registry import Registry
 from wsnas.spaces.factors import ANY, Factor, check_factors
 
@@ -119,6 +120,30 @@ class SearchSpace(ABC):
         """K paths in which every slot takes every op exactly once (FairNAS)."""
         raise NotImplementedError(f"{self.name} has no FairNAS sampler")
 
+    # ---- moves of a search over the space (wsnas.search) ----------------------------------
+
+    def neighbours(self, arch: Any) -> list[Any]:
+        """Every valid architecture one mutation step from ARCH (never ARCH itself), in a fixed order.
+
+        What local search walks and, by default, what `mutate` draws from.
+        """
+        raise NotImplementedError(f"{self.name} has no neighbourhood for search")
+
+    def mutate(self, arch: Any, rng: np.random.Generator) -> Any:
+        """One random mutation of ARCH: valid, and a different encoding (default: a uniform neighbour)."""
+        options = self.neighbours(arch)
+        if not options:
+            raise ArchError(f"{self.name} arch {self.format(arch)}: no valid neighbour to mutate to")
+        return options[int(rng.integers(len(options)))]
+
+    def arch_distance(self, a: Any, b: Any) -> int:
+        """Mutation steps between two encodings (0: the same encoding).
+
+        Used where the ground truth covers only a sample of the space, so a search moves to
+        the benchmark's architectures nearest to the current one.
+        """
+        raise NotImplementedError(f"{self.name} has no architecture distance for search")
+
     def info(self) -> dict[str, Any]:
         return {
             "space": self.name,
@@ -186,6 +211,15 @@ class EdgeOpSpace(SearchSpace):
         """Each edge runs through an independent permutation of the ops."""
         perms = [rng.permutation(len(self.ops)) for _ in self.edges]
         return [tuple(int(p[k]) for p in perms) for k in range(len(self.ops))]
+
+    def neighbours(self, arch: Any) -> list[Any]:
+        """Change one edge's op: len(edges) x (len(ops) - 1) encodings, edge by edge, op by op."""
+        a = tuple(int(o) for o in arch)
+        return [a[:e] + (o,) + a[e + 1 :] for e in range(len(a)) for o in range(len(self.ops)) if o != a[e]]
+
+    def arch_distance(self, a: Any, b: Any) -> int:
+        """Edges whose ops differ."""
+        return sum(int(x) != int(y) for x, y in zip(a, b, strict=True))
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "ops": list(self.ops), "edges": [list(e) for e in self.edges]}

@@ -182,6 +182,35 @@ class DartsSpace(SearchSpace):
             paths.append(_genotype(cells["normal"], cells["reduce"]))
         return paths
 
+    # -- search moves ---------------------------------------------------------------------
+
+    def neighbours(self, arch: Genotype) -> list[Genotype]:
+        """Change one (op, input) pair: any other op and input of its node, in either cell.
+
+        Order: normal then reduction cell, slot by slot, then (op, input) in OPS x inputs order;
+        2 x 2 x (15 + 23 + 31 + 39) = 432 genotypes.
+        """
+        out = []
+        for kind in CELLS:
+            pairs = list(arch.cell(kind)[0])
+            for slot, old in enumerate(pairs):
+                for op in OPS:
+                    for inp in range(NUM_INPUTS[slot // PAIRS_PER_NODE]):
+                        if (op, inp) == tuple(old):
+                            continue
+                        new = [*pairs[:slot], (op, inp), *pairs[slot + 1 :]]
+                        other = list(arch.cell("reduce" if kind == "normal" else "normal")[0])
+                        out.append(_genotype(new, other) if kind == "normal" else _genotype(other, new))
+        return out
+
+    def arch_distance(self, a: Genotype, b: Genotype) -> int:
+        """(op, input) slots that differ, over both cells."""
+        return sum(
+            tuple(x) != tuple(y)
+            for kind in CELLS
+            for x, y in zip(a.cell(kind)[0], b.cell(kind)[0], strict=True)
+        )
+
     # -- networks and facts ---------------------------------------------------------------
 
     def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:

@@ -23,6 +23,7 @@ import numpy as np
 from wsnas.errors import ArchError
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
 from wsnas.spaces.factors import Factor
+from wsnas.spaces.nb101 import moves
 from wsnas.spaces.nb101.benchmark import LOADER
 from wsnas.spaces.nb101.enumerate import (
     Enumeration,
@@ -237,6 +238,20 @@ class NB101Space(SearchSpace):
         return [
             CellSpec(topo.matrix, (INPUT, *(OPS[int(p[k])] for p in perms), OUTPUT)) for k in range(len(OPS))
         ]
+
+    # -- search moves ---------------------------------------------------------------------
+
+    def neighbours(self, arch: CellSpec) -> list[CellSpec]:
+        """One edge flip or one op change of the cell padded to max_vertices; valid cells of a new
+        module hash only, pruned (`wsnas.spaces.nb101.moves`)."""
+        return moves.neighbours(arch, self.max_vertices, self.max_edges)
+
+    def mutate(self, arch: CellSpec, rng: np.random.Generator) -> CellSpec:
+        """The benchmark's edge/op mutation, redrawn until valid (`wsnas.spaces.nb101.moves`)."""
+        return moves.mutate(arch, rng, self.max_vertices, self.max_edges)
+
+    def arch_distance(self, a: CellSpec, b: CellSpec) -> int:
+        return moves.distance(a, b, self.max_vertices)
 
     # -- networks and facts ---------------------------------------------------------------
 

@@ -1,0 +1,73 @@
+"""Where a search may go: the space's own moves, or the benchmark's archs nearest to the current one.
+
+A search starts from (and random search draws) architectures of the ground-truth table,
+so every start has a known GT. Where the table covers every unique architecture of the
+space (NB201, NB101, nb201_mini) a move is the space's mutation or neighbourhood
+(`SearchSpace.mutate` / `neighbours`). Where it covers only a sample (DARTS-NDS: 5,000 of
+~5.8e22 genotypes) the search is restricted to the table: a move goes to one of the
+table's architectures at the smallest `SearchSpace.arch_distance` from the current one.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from wsnas.spaces.base import SearchSpace
+
+
+def covers_space(space: SearchSpace, bench: Any) -> bool:
+    """Whether the GT table has every unique architecture of the space (so any move has GT)."""
+    return len(bench.ids()) >= space.num_unique
+
+
+class Moves:
+    """Starts, mutations and neighbourhoods of a search over SPACE scored against BENCH."""
+
+    def __init__(self, space: SearchSpace, bench: Any, restricted: bool | None = None) -> None:
+        self.space, self.bench = space, bench
+        self.restricted = not covers_space(space, bench) if restricted is None else restricted
+
+    @cached_property
+    def candidates(self) -> list[Any]:
+        """The table's architectures, in its row order (parsed)."""
+        return [self.space.parse(str(a)) for a in self.bench.arch]
+
+    def start(self, i: int) -> Any:
+        return self.candidates[i]
+
+    def mutate(self, arch: Any, rng: np.random.Generator) -> Any:
+        if not self.restricted:
+            return self.space.mutate(arch, rng)
+        near = self.nearest(arch)
+        return near[int(rng.integers(len(near)))]
+
+    def neighbours(self, arch: Any) -> list[Any]:
+        return self.nearest(arch) if self.restricted else self.space.neighbours(arch)
+
+    def nearest(self, arch: Any) -> list[Any]:
+        """The table's architectures at the smallest positive distance from ARCH (table order)."""
+        dist = np.array([self.space.arch_distance(arch, c) for c in self.candidates])
+        canon = self.space.canonical(arch)
+        ok = (dist > 0) & np.array([str(c) != canon for c in self.bench.canonical])
+        if not ok.any():
+            return []
+        best = dist[ok].min()
+        return [self.candidates[i] for i in np.flatnonzero(ok & (dist == best))]
+
+    def describe(self) -> dict[str, Any]:
+        if self.restricted:
+            return {
+                "restricted_to_benchmark": True,
+                "why": f"the ground truth covers {len(self.bench.ids())} unique architectures of "
+                f"{self.space.num_unique:.3g}; a move goes to the benchmark architectures nearest to the "
+                "current one (fewest differing choices, SearchSpace.arch_distance), starts are "
+                "benchmark architectures",
+            }
+        return {
+            "restricted_to_benchmark": False,
+            "why": "the ground truth covers every unique architecture; moves are the space's own "
+            "(SearchSpace.mutate / neighbours), starts are benchmark architectures",
+        }

@@ -1,0 +1,151 @@
+"""`run_search`: one search of one run dir's super-net, resumable, in RUN_DIR/search/NAME/.
+
+search.json    the search's settings (algorithm, seed, budget, options, fitness split,
+               checkpoint checksum, ground truth); a resume under other settings is refused
+trajectory.csv every evaluated architecture, rewritten atomically after each one
+summary.json   what was found, scored against the ground truth (`wsnas.search.summary`)
+.wsnas.lock    one writer per search dir
+
+Resuming replays the algorithm from its seed with the recorded fitness (no evaluation),
+checks that it asks for the recorded architectures in order, and continues from there;
+so a killed search ends with the trajectory of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsnas.atomic import write_text_atomic
+from wsnas.dirlock import DirLock
+from wsnas.errors import WsnasError
+from wsnas.rundir import RunDir
+from wsnas.search.algorithms import SearchOptions, get_algorithm
+from wsnas.search.fitness import GroundTruth, load_fitness, search_config
+from wsnas.search.moves import Moves
+from wsnas.search.oracle import Oracle, SearchStop
+from wsnas.search.summary import summarize_search
+from wsnas.search.trajectory import read_trajectory, write_trajectory
+
+SEARCH_DIR = "search"
+"""The folder of a run dir that holds its searches."""
+
+
+def search_dir_name(algo: str, seed: int, budget: int, opts: SearchOptions | None = None) -> str:
+    """ALGO-sSEED-bBUDGET (evolution with non-default options: ALGO-pP-kK-sSEED-bBUDGET)."""
+    return f"{algo}{(opts or SearchOptions()).suffix(algo)}-s{seed}-b{budget}"
+
+
+@dataclass
+class SearchResult:
+    path: Path
+    summary: dict[str, Any]
+    resumed_rows: int
+    """Rows replayed from an earlier attempt (0: a new search)."""
+
+
+def run_search(
+    run_dir: str | os.PathLike,
+    algo: str,
+    budget: int,
+    seed: int = 0,
+    overrides: Sequence[str] = (),
+    opts: SearchOptions | None = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> SearchResult:
+    """Search RUN_DIR's super-net with ALGO for BUDGET evaluations (or continue that search)."""
+    opts = (opts or SearchOptions()).check(algo)
+    algorithm = get_algorithm(algo)
+    if budget < 1:
+        raise WsnasError(f"--budget: must be >= 1, got {budget}")
+    if seed < 0:
+        raise WsnasError(f"--seed: must be >= 0, got {seed}")
+    run = RunDir(run_dir)
+    if not run.path.is_dir() or not run.is_run_dir():
+        raise WsnasError(f"{run.path} is not a run dir: no config.yaml written by wsnas")
+    saved, cfg = search_config(run, list(overrides))
+    space, bench, fitness = load_fitness(run, saved, cfg)
+    moves = Moves(space, bench)
+    settings = {
+        "space": space.name,
+        "algo": algo,
+        "seed": seed,
+        "budget": budget,
+        **({"population": opts.population, "sample_size": opts.sample_size} if algo == "evolution" else {}),
+        "fitness": fitness.facts,
+        "moves": moves.describe(),
+    }
+    out = run.path / SEARCH_DIR / search_dir_name(algo, seed, budget, opts)
+    out.mkdir(parents=True, exist_ok=True)
+    with DirLock(out, "search dir"):
+        for p in out.iterdir():
+            if p.name.startswith(".") and p.name.endswith(".tmp"):
+                p.unlink(missing_ok=True)  # what a killed writer's atomic write left
+        _check_settings(out / "search.json", settings)
+        log(_fitness_line(fitness.facts))
+        replay = read_trajectory(out / "trajectory.csv")
+        start = time.perf_counter()
+        before = replay[-1].seconds if replay else 0.0
+        trajectory = out / "trajectory.csv"
+        oracle = Oracle(
+            budget,
+            fitness,
+            GroundTruth(space, bench),
+            fitness.path_key,
+            on_row=lambda rows: write_trajectory(trajectory, rows),
+            replay=replay,
+            clock=lambda: before + time.perf_counter() - start,
+        )
+        try:
+            stopped = algorithm(moves, oracle, np.random.default_rng(seed), opts)
+        except SearchStop as s:
+            stopped = s.reason
+        oracle.check_replayed()
+        write_trajectory(trajectory, oracle.rows)
+        summary = {
+            "run_dir": str(run.path),
+            **settings,
+            "stopped": stopped,
+            **summarize_search(oracle.rows, budget, bench, saved.eval.top_k),
+            "wall_time_s": round(before + time.perf_counter() - start, 3),
+            "resumed_rows": len(replay),
+        }
+        write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return SearchResult(out, summary, len(replay))
+
+
+def _fitness_line(f: dict[str, Any]) -> str:
+    held = f["valid_held_out_from_training"]
+    seen = "held out of super-net training" if held else "seen in super-net training"
+    return (f"fitness: super-net accuracy on {f['valid_images']} validation images ({seen}; seed "
+            f"{f['valid_seed']}), not the test split whose accuracy is the ground truth")
+
+
+def _check_settings(path: Path, settings: dict[str, Any]) -> None:
+    """Write SETTINGS to a new search.json, or refuse a search dir made under other ones."""
+    if not path.exists():
+        write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
+        return
+    try:
+        stored = json.loads(path.read_text())
+    except ValueError as e:
+        raise WsnasError(f"{path}: not JSON ({e}); remove the search dir to start again") from None
+    changed = _diff(stored, json.loads(json.dumps(settings)))
+    if changed:
+        raise WsnasError(
+            f"{path.parent} holds a search under other settings ({'; '.join(changed)}); its trajectory "
+            "would mix two searches: remove the search dir or search another checkpoint elsewhere"
+        )
+
+
+def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _diff(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} -> {b!r}"]
