@@ -32,13 +32,13 @@ class SearchOptions:
     sample_size: int = 5
 
     def check(self, algo: str) -> SearchOptions:
+        if algo != "evolution" and self != SearchOptions():
+            raise ConfigError(f"--population and --sample-size are options of evolution, not of {algo}")
         if self.population < 1 or not 1 <= self.sample_size <= self.population:
             raise ConfigError(
                 f"--population {self.population} / --sample-size {self.sample_size}: need population >= 1 "
                 "and 1 <= sample size <= population"
             )
-        if algo != "evolution" and self != SearchOptions():
-            raise ConfigError(f"--population and --sample-size are options of evolution, not of {algo}")
         return self
 
     def suffix(self, algo: str) -> str:

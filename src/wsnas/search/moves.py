@@ -29,6 +29,7 @@ class Moves:
     def __init__(self, space: SearchSpace, bench: Any, restricted: bool | None = None) -> None:
         self.space, self.bench = space, bench
         self.restricted = not covers_space(space, bench) if restricted is None else restricted
+        self._nearest: dict[str, list[Any]] = {}
 
     @cached_property
     def candidates(self) -> list[Any]:
@@ -49,6 +50,12 @@ class Moves:
 
     def nearest(self, arch: Any) -> list[Any]:
         """The table's architectures at the smallest positive distance from ARCH (table order)."""
+        key = self.space.format(arch)
+        if key not in self._nearest:
+            self._nearest[key] = self._find_nearest(arch)
+        return self._nearest[key]
+
+    def _find_nearest(self, arch: Any) -> list[Any]:
         dist = np.array([self.space.arch_distance(arch, c) for c in self.candidates])
         canon = self.space.canonical(arch)
         ok = (dist > 0) & np.array([str(c) != canon for c in self.bench.canonical])

@@ -15,7 +15,7 @@ from typing import Any
 
 from wsnas.errors import WsnasError
 
-STALL_LIMIT = 10_000
+STALL_LIMIT = 1000
 """Consecutive questions without a new evaluation after which a search stops (it has converged)."""
 
 
