@@ -21,6 +21,7 @@ from wsnas.report.figures import (
 )
 from wsnas.report.index import index_html
 from wsnas.report.runs import load_runs
+from wsnas.report.search import search_section
 from wsnas.report.study import load_studies
 from wsnas.report.tables import factor_table, final_table, runs_table, settings_table
 
@@ -75,6 +76,8 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
         figures.append(fig_effects(a, fig_dir))
     figures.append(fig_pairs(runs, fig_dir))
     made = [f for f in figures if f is not None]
+    search = search_section(analyses, out)  # the runs' `wsnas search` dirs (wsnas.report.search)
+    tables, made, table_files = tables + search.tables, made + search.figures, table_files + search.files
 
     index = out / "index.html"
     write_text_atomic(index, index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped))
