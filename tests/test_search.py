@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from wsnas.bench import open_benchmark
@@ -16,8 +17,11 @@ from wsnas.cli import main
 from wsnas.config import load_config
 from wsnas.demo import preset_path
 from wsnas.errors import ConfigError, WsnasError
+from wsnas.report import write_report
+from wsnas.report.search import regret_curve
 from wsnas.search import run_search
 from wsnas.search.algorithms import SearchOptions
+from wsnas.search.oracle import Row
 from wsnas.spaces import get_space
 from wsnas.spaces.check import check_config
 from wsnas.train import train
@@ -78,8 +82,6 @@ def test_every_algorithm_records_the_ground_truth(runs, algo, tmp_path, monkeypa
 
 def test_random_search_is_the_seeded_benchmark_order(runs, tmp_path, monkeypatch):
     monkeypatch.setenv("WSNAS_CACHE", str(runs["out"] / "cache"))
-    import numpy as np
-
     run = tmp_path / "run"
     shutil.copytree(runs["held"], run)
     rows = _rows(run_search(run, "random", 10, seed=4).path)
@@ -168,3 +170,33 @@ def test_resume_after_kill_gives_the_same_trajectory(runs, algo, tmp_path):
     cut_s = json.loads((cut / "search" / name / "summary.json").read_text())
     whole_s = json.loads((whole / "search" / name / "summary.json").read_text())
     assert cut_s["found"] == whole_s["found"] and cut_s["regret_after"] == whole_s["regret_after"]
+
+
+def test_report_shows_search_curves_and_table(runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("WSNAS_CACHE", str(runs["out"] / "cache"))
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["held"], run)
+    for seed in (0, 1):
+        for algo in ("random", "local"):
+            run_search(run, algo, 15, seed=seed)
+    rep = write_report([run], tmp_path / "report")
+    with open(tmp_path / "report" / "tables" / "search.csv", newline="") as f:
+        table = {r["algo"]: r for r in csv.DictReader(f)}
+    assert set(table) == {"random", "local"}
+    assert all(r["n"] == "2" and r["budget"] == "15" for r in table.values())
+    summaries = [json.loads((run / "search" / f"random-s{s}-b15" / "summary.json").read_text())
+                 for s in (0, 1)]
+    regrets = [s["found"]["regret"] for s in summaries]
+    assert float(table["random"]["regret_mean"]) == pytest.approx(sum(regrets) / 2)
+    summary = json.loads((run / "summary.json").read_text())
+    assert float(table["random"]["final_acc_mean"]) == pytest.approx(summary["final"]["final_acc"])
+    assert (tmp_path / "report" / "figures" / "search_regret_nb201_mini.png").is_file()
+    assert any(p.name == "search_regret_nb201_mini.png" for p in rep.figures)
+    assert "search_regret_nb201_mini.png" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_regret_curve_by_hand():
+    rows = [Row("a", "a", 5.0, 1, None, 70.0, 2), Row("b", "b", 5.0, 1, 0, 80.0, 1),
+            Row("c", "c", 4.0, 2, None, 90.0, 0), Row("d", "d", 6.0, 3, None, 60.0, 3)]
+    assert regret_curve(rows, 90.0).tolist() == [15.0, 15.0, 30.0]  # a and b tie: their mean, 75
