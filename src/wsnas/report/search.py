@@ -31,6 +31,8 @@ from wsnas.search.trajectory import read_trajectory
 FITNESS_KEYS = ("split", "valid_images", "valid_held_out_from_training", "eval_batch_size", "numerics",
                 "checkpoint_epoch")
 """What of a search's fitness must agree for two searches to share a curve."""
+LINESTYLES = ("-", "--", "-.", ":")
+"""Searches often share their start (evolution's first population is random search's first draws)."""
 
 
 @dataclass
@@ -148,14 +150,15 @@ def fig_regret(space: str, groups: list[SearchGroup], out: Path) -> FigureFile |
     fig, axes = _figure(1, 1, 5.5, 3.6)
     ax = axes[0, 0]
     settings = {g.setting for g in mine}
-    for g in mine:
+    for k, g in enumerate(mine):
         n = min(len(c) for c in g.curves)
         if n == 0:
             continue
         stack = np.vstack([c[:n] for c in g.curves])
         x = np.arange(1, n + 1)
         label = g.label if len(settings) == 1 else f"{g.setting}: {g.label}"
-        (line,) = ax.plot(x, np.nanmean(stack, axis=0), label=f"{label} (n={len(g.curves)})")
+        (line,) = ax.plot(x, np.nanmean(stack, axis=0), LINESTYLES[k % len(LINESTYLES)],
+                          label=f"{label} (n={len(g.curves)})")
         ax.fill_between(x, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=line.get_color(),
                         alpha=0.2)
     ax.set_xlabel("super-net evaluations")
