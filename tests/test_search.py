@@ -172,7 +172,8 @@ def test_resume_after_kill_gives_the_same_trajectory(runs, algo, tmp_path):
     assert cut_s["found"] == whole_s["found"] and cut_s["regret_after"] == whole_s["regret_after"]
 
 
-def test_report_shows_search_curves_and_table(runs, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_report_shows_search_curves_and_table(runs, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WSNAS_CACHE", str(runs["out"] / "cache"))
 
     run = tmp_path / "run"
@@ -180,7 +181,11 @@ def test_report_shows_search_curves_and_table(runs, tmp_path, monkeypatch):
     for seed in (0, 1):
         for algo in ("random", "local"):
             run_search(run, algo, 15, seed=seed)
+    cut = run / "search" / "local-s9-b15"
+    cut.mkdir()
+    shutil.copy(run / "search" / "local-s0-b15" / "trajectory.csv", cut)  # as a killed search leaves it
     rep = write_report([run], tmp_path / "report")
+    assert f"skipped search {cut} (no summary.json" in capsys.readouterr().err
     with open(tmp_path / "report" / "tables" / "search.csv", newline="") as f:
         table = {r["algo"]: r for r in csv.DictReader(f)}
     assert set(table) == {"random", "local"}

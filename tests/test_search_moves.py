@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from wsnas.bench.table import Benchmark
+from wsnas.errors import ConfigError
 from wsnas.search.algorithms import ALGORITHMS, SearchOptions
 from wsnas.search.moves import Moves
 from wsnas.search.oracle import Oracle, SearchStop
@@ -110,3 +111,39 @@ def test_restricted_search_stays_in_the_benchmark(algo):
     nearest = moves.nearest(archs[0])
     d = {space.arch_distance(archs[0], a) for a in nearest}
     assert len(d) == 1 and min(space.arch_distance(archs[0], b) for b in archs[1:]) == d.pop()
+
+
+@pytest.mark.parametrize("algo", ["evolution", "local"])
+def test_darts_search_is_restricted_to_the_benchmark_sample(algo):
+    space = get_space("darts_nds")
+    rng = np.random.default_rng(5)
+    archs = [space.sample(rng) for _ in range(25)]
+    archs += [space.mutate(a, rng) for a in archs[:15]]  # some pairs one (op, input) apart
+    bench = _table(space, archs)
+    moves = Moves(space, bench)
+    assert moves.restricted and "nearest" in moves.describe()["why"]
+    inside = {space.format(a) for a in archs}
+
+    def evaluate(a):
+        assert space.format(a) in inside
+        return float(hash(space.format(a)) % 97)
+
+    oracle = Oracle(15, evaluate, lambda a: (space.format(a), space.canonical(a), None, None), space.format)
+    opts = SearchOptions(population=5, sample_size=2) if algo == "evolution" else SearchOptions()
+    with contextlib.suppress(SearchStop):
+        ALGORITHMS[algo](moves, oracle, np.random.default_rng(0), opts)
+    assert oracle.evals >= 5
+    near = moves.nearest(archs[0])
+    assert near and all(space.arch_distance(archs[0], a) == 1 for a in near)  # its mutation is in the table
+
+
+def test_a_space_without_moves_allows_only_random_search():
+    class Bare(type(get_space("nb201_mini"))):
+        def neighbours(self, arch):
+            raise NotImplementedError
+
+    space = Bare()
+    moves = Moves(space, _table(space, space.all_archs()))
+    moves.check("random")
+    with pytest.raises(ConfigError, match="no search moves.*--algo random"):
+        moves.check("local")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,19 +87,25 @@ def load_searches(analyses: list[SpaceAnalysis]) -> list[SearchGroup]:
         for setting in a.settings:
             label = setting.label or setting.key
             for run in setting.runs:
+                for cut in sorted((run.path / SEARCH_DIR).glob("*/trajectory.csv")):
+                    if not (cut.parent / "summary.json").exists():
+                        print(f"wsnas report: skipped search {cut.parent} (no summary.json: running or "
+                              "killed; run the same `wsnas search` again to finish it)", file=sys.stderr)
                 for path in sorted((run.path / SEARCH_DIR).glob("*/summary.json")):
                     try:
                         s = json.loads(path.read_text())
+                        budget, best = int(s["budget"]), float(s["benchmark_best"]["gt_acc"])
                         rows = read_trajectory(path.parent / "trajectory.csv")
-                    except (OSError, ValueError, KeyError, WsnasError):  # a broken search is skipped
+                        fitness = {k: s["fitness"].get(k) for k in FITNESS_KEYS}
+                    except (OSError, ValueError, KeyError, TypeError, AttributeError, WsnasError) as e:
+                        print(f"wsnas report: skipped search {path.parent} ({e!r})", file=sys.stderr)
                         continue
-                    fitness = {k: s.get("fitness", {}).get(k) for k in FITNESS_KEYS}
-                    key = (a.space, setting.key, _algo_label(s), s.get("budget"),
+                    key = (a.space, setting.key, _algo_label(s), budget,
                            hashlib.sha256(json.dumps(fitness, sort_keys=True).encode()).hexdigest())
-                    g = groups.setdefault(key, SearchGroup(a.space, label, _algo_label(s), int(s["budget"]),
-                                                           fitness, setting.stat("final_acc")))
+                    g = groups.setdefault(key, SearchGroup(a.space, label, _algo_label(s), budget, fitness,
+                                                           setting.stat("final_acc")))
                     g.summaries.append(s)
-                    g.curves.append(regret_curve(rows, float(s["benchmark_best"]["gt_acc"])))
+                    g.curves.append(regret_curve(rows, best))
     return list(groups.values())
 
 

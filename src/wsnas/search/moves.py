@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from wsnas.errors import ConfigError
 from wsnas.spaces.base import SearchSpace
 
 
@@ -35,6 +36,23 @@ class Moves:
     def candidates(self) -> list[Any]:
         """The table's architectures, in its row order (parsed)."""
         return [self.space.parse(str(a)) for a in self.bench.arch]
+
+    def check(self, algo: str) -> None:
+        """ConfigError if ALGO needs moves this space does not define (random search needs none)."""
+        if algo == "random" or not self.candidates:
+            return
+        arch = self.candidates[0]
+        try:
+            if self.restricted:
+                self.space.arch_distance(arch, arch)
+            else:
+                self.space.neighbours(arch)
+        except NotImplementedError:
+            what = "arch_distance" if self.restricted else "neighbours/mutate"
+            raise ConfigError(
+                f"--algo {algo}: space {self.space.name} defines no search moves (SearchSpace.{what}); "
+                "use --algo random"
+            ) from None
 
     def start(self, i: int) -> Any:
         return self.candidates[i]

@@ -73,6 +73,7 @@ def run_search(
     saved, cfg = search_config(run, list(overrides))
     space, bench, fitness = load_fitness(run, saved, cfg)
     moves = Moves(space, bench)
+    moves.check(algo)
     settings = {
         "space": space.name,
         "algo": algo,
