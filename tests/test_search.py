@@ -147,19 +147,19 @@ def test_resume_after_kill_gives_the_same_trajectory(runs, algo, tmp_path):
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     shutil.copytree(runs["held"], whole)
     shutil.copytree(runs["held"], cut)
-    env = {**os.environ, "PYTHONPATH": SRC, "WSNAS_CACHE": str(runs["out"] / "cache"), "KILL_AFTER": "17",
+    env = {**os.environ, "PYTHONPATH": SRC, "WSNAS_CACHE": str(runs["out"] / "cache"), "KILL_AFTER": "25",
            "OMP_NUM_THREADS": "1"}
     args = ["--algo", algo, "--budget", "40", "--seed", "3", "runtime.threads=1"]
     proc = subprocess.run([sys.executable, "-c", KILLER, "search", str(cut), *args], env=env,
                           capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     name = f"{algo}-s3-b40"
-    assert len(_rows(cut / "search" / name)) == 17 and not (cut / "search" / name / "summary.json").exists()
+    assert len(_rows(cut / "search" / name)) == 25 and not (cut / "search" / name / "summary.json").exists()
     env.pop("KILL_AFTER")
     cli = [sys.executable, "-m", "wsnas.cli", "search"]
     done = subprocess.run([*cli, str(cut), *args], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["resumed_rows"] == 17
+    assert json.loads(done.stdout)["resumed_rows"] == 25
     ref = subprocess.run([*cli, str(whole), *args], env=env, capture_output=True, text=True)
     assert ref.returncode == 0, ref.stderr
 
