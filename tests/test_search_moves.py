@@ -147,3 +147,23 @@ def test_a_space_without_moves_allows_only_random_search():
     moves.check("random")
     with pytest.raises(ConfigError, match="no search moves.*--algo random"):
         moves.check("local")
+
+
+@pytest.mark.parametrize("algo", ["evolution", "local"])
+def test_nb101_official_limits_moves_stay_valid(algo):
+    space = NB101Space()  # 7 vertices, 9 edges; starts from 20 sampled cells, moves unrestricted
+    rng = np.random.default_rng(2)
+    moves = Moves(space, _table(space, [space.sample(rng) for _ in range(20)]), restricted=False)
+    asked = []
+
+    def evaluate(spec):
+        validate(spec)  # the official limits; raises on an invalid cell
+        asked.append(spec)
+        return float(int(space.canonical(spec)[:6], 16) % 1000) / 10
+
+    describe = lambda a: (space.format(a), space.canonical(a), None, None)  # noqa: E731
+    oracle = Oracle(60, evaluate, describe, space.canonical)
+    opts = SearchOptions(5, 2) if algo == "evolution" else SearchOptions()
+    with contextlib.suppress(SearchStop):
+        ALGORITHMS[algo](moves, oracle, np.random.default_rng(0), opts)
+    assert len(asked) == oracle.evals == 60

@@ -49,13 +49,13 @@ class SearchOptions:
 
 
 def random_search(moves: Moves, ask: Oracle, rng: np.random.Generator, opts: SearchOptions) -> str:
-    for i in rng.permutation(len(moves.candidates)):
+    for i in rng.permutation(moves.size):
         ask(moves.start(int(i)))
     return "every benchmark architecture evaluated"
 
 
 def evolution(moves: Moves, ask: Oracle, rng: np.random.Generator, opts: SearchOptions) -> str:
-    order = rng.permutation(len(moves.candidates))
+    order = rng.permutation(moves.size)
     population: deque[tuple[Any, float]] = deque()
     for i in order[: opts.population]:
         arch = moves.start(int(i))
@@ -72,7 +72,7 @@ def evolution(moves: Moves, ask: Oracle, rng: np.random.Generator, opts: SearchO
 
 
 def local_search(moves: Moves, ask: Oracle, rng: np.random.Generator, opts: SearchOptions) -> str:
-    for i in rng.permutation(len(moves.candidates)):
+    for i in rng.permutation(moves.size):
         start = moves.start(int(i))
         if ask.asked(start):
             continue  # a random start is a new architecture

@@ -32,16 +32,21 @@ class Moves:
         self.restricted = not covers_space(space, bench) if restricted is None else restricted
         self._nearest: dict[str, list[Any]] = {}
 
+    @property
+    def size(self) -> int:
+        """Architectures a search may start from: the table's rows."""
+        return int(self.bench.size)
+
     @cached_property
     def candidates(self) -> list[Any]:
-        """The table's architectures, in its row order (parsed)."""
+        """The table's architectures, in its row order (parsed; restricted searches only)."""
         return [self.space.parse(str(a)) for a in self.bench.arch]
 
     def check(self, algo: str) -> None:
         """ConfigError if ALGO needs moves this space does not define (random search needs none)."""
-        if algo == "random" or not self.candidates:
+        if algo == "random" or not self.size:
             return
-        arch = self.candidates[0]
+        arch = self.start(0)
         try:
             if self.restricted:
                 self.space.arch_distance(arch, arch)
@@ -55,7 +60,8 @@ class Moves:
             ) from None
 
     def start(self, i: int) -> Any:
-        return self.candidates[i]
+        """Row I of the table, parsed (NB101's 423,624 rows are not all parsed up front)."""
+        return self.space.parse(str(self.bench.arch[i]))
 
     def mutate(self, arch: Any, rng: np.random.Generator) -> Any:
         if not self.restricted:
