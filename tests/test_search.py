@@ -108,6 +108,9 @@ def test_a_run_without_held_out_images_needs_valid_size(runs, tmp_path, monkeypa
     run_search(held, "random", 5)
     with pytest.raises(WsnasError, match="other settings.*eval_batch_size"):
         run_search(held, "random", 5, overrides=["eval.batch_size=32"])
+    (held / "search" / "random-s0-b5" / "search.json").unlink()
+    with pytest.raises(WsnasError, match="no search.json"):
+        run_search(held, "random", 5)
     with pytest.raises(WsnasError, match="is not a run dir"):
         run_search(tmp_path, "random", 5)
     with pytest.raises(ConfigError, match="known algorithms"):

@@ -132,6 +132,11 @@ def _fitness_line(f: dict[str, Any]) -> str:
 def _check_settings(path: Path, settings: dict[str, Any]) -> None:
     """Write SETTINGS to a new search.json, or refuse a search dir made under other ones."""
     if not path.exists():
+        if (path.parent / "trajectory.csv").exists():
+            raise WsnasError(
+                f"{path.parent} holds a trajectory but no search.json: its settings are unknown, so it "
+                "cannot be continued; remove the search dir to start again"
+            )
         write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
         return
     try:
