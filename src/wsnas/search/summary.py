@@ -83,5 +83,6 @@ def summarize_search(rows: list[Row], budget: int, bench: Any, top_k: int) -> di
             "gt_rank": "architectures of the benchmark with higher GT (0 = best)",
             "pbr": "(1 - gt_rank / benchmark size)^evals: P>R against uniform search of the same budget",
             "pbr_top_k": f"(1 - gt_rank / benchmark size)^{top_k}: the paper's P>R n (eval.top_k)",
+            "wall_time_s": "the search's time over all attempts (trajectory.csv `seconds`), without loading",
         },
     }
