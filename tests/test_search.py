@@ -73,7 +73,7 @@ def test_every_algorithm_records_the_ground_truth(runs, algo, tmp_path, monkeypa
     assert found["regret"] == pytest.approx(float(bench.acc.max()) - found["gt_acc"])
     assert [c["evals"] for c in s["regret_after"]] == [10, 20, 50, 60]
     assert s["fitness"]["split"] == "valid" and s["fitness"]["valid_images"] == 100
-    assert s["fitness"]["valid_held_out_from_training"] is True
+    assert s["fitness"]["valid_held_out_from_training"] is True and s["fitness"]["gt_disjoint_from_valid"]
     assert not s["moves"]["restricted_to_benchmark"] and s["algo"] == algo
     assert res.path.name == (f"{algo}-p10-k3-s1-b60" if algo == "evolution" else f"{algo}-s1-b60")
     again = run_search(run, algo, 60, seed=1, opts=opts, overrides=["runtime.threads=1"])  # replayed

@@ -5,12 +5,14 @@ seed (`wsnas.data.load_splits`), so it never shares an image with the test split
 accuracy is the ground truth. If the run held those images out (`data.valid_size` > 0 in
 its config), the super-net never trained on them; a run with `data.valid_size=0` trained
 on every training image, and searching it needs `data.valid_size=N` given for the search
-only: the summary then says the validation images were seen in training.
+only: the summary then says the validation images were seen in training. A ground truth
+whose metric is not a test accuracy (e.g. NB201's x-valid) is flagged, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,14 +127,21 @@ def load_fitness(run: RunDir, saved: RunConfig, cfg: RunConfig) -> tuple[SearchS
     batches = list(splits.loader(Split(splits.valid.x, splits.valid.y), cfg.eval.batch_size, train=False,
                                  device=device, seed=cfg.seed, channels_last=mf == torch.channels_last))
     held_out = saved.data.valid_size > 0
+    on_test = "test" in bench.metric
+    disjoint = (
+        "the ground truth is test accuracy, on images disjoint from these" if on_test
+        else f"the ground truth metric {bench.metric!r} is not a test accuracy: its images may overlap these"
+    )
+    if not on_test:
+        warnings.warn(f"search of {run.path}: {disjoint}", stacklevel=2)
     facts = {
         "split": "valid",
         "valid_images": len(splits.valid.y),
         "valid_seed": cfg.seed,
         "valid_held_out_from_training": held_out,
+        "gt_disjoint_from_valid": on_test,
         "split_rule": f"data.valid_size={cfg.data.valid_size} images of the official {cfg.data.name} "
-        f"training split, seed {cfg.seed} (wsnas.data.split_indices); the ground truth is test accuracy, on "
-        "images disjoint from these"
+        f"training split, seed {cfg.seed} (wsnas.data.split_indices); {disjoint}"
         + ("" if held_out else "; the run trained on these images (its data.valid_size was 0)"),
         "eval_batch_size": cfg.eval.batch_size,
         "numerics": numerics(device, cfg.runtime.amp),
