@@ -29,8 +29,8 @@ from wsnas.search.oracle import Row
 from wsnas.search.run import SEARCH_DIR
 from wsnas.search.trajectory import read_trajectory
 
-FITNESS_KEYS = ("split", "valid_images", "valid_held_out_from_training", "eval_batch_size", "numerics",
-                "checkpoint_epoch")
+FITNESS_KEYS = ("split", "valid_images", "valid_held_out_from_training", "gt_disjoint_from_valid",
+                "eval_batch_size", "numerics", "checkpoint_epoch")
 """What of a search's fitness must agree for two searches to share a curve."""
 LINESTYLES = ("-", "--", "-.", ":")
 """Searches often share their start (evolution's first population is random search's first draws)."""
@@ -130,6 +130,8 @@ def search_table(groups: list[SearchGroup]) -> Table:
         restricted = any(s.get("moves", {}).get("restricted_to_benchmark") for s in g.summaries)
         held = g.fitness.get("valid_held_out_from_training")
         split = f"valid, {g.fitness.get('valid_images')} images" + ("" if held else " (seen in training)")
+        if g.fitness.get("gt_disjoint_from_valid") is False:
+            split += " (GT not a test accuracy: may overlap)"
         search = g.label + (" [benchmark archs only]" if restricted else "")
         rows.append([space_title(g.space), g.setting, search, str(len(g.summaries)), _fmt(gt, 2),
                      _fmt(rank, 1), _fmt(r20, 2), _fmt(reg, 2),
