@@ -12,7 +12,7 @@ from typing import Any
 from wsnas import __version__
 from wsnas.errors import WsnasError
 
-COMMANDS = ("config", "space", "bench", "arch", "train", "standalone", "sweep", "report", "demo")
+COMMANDS = ("config", "space", "bench", "arch", "train", "standalone", "sweep", "report", "demo", "listing")
 """Modules of wsnas.commands; each has register(subparsers) and sets args.func."""
 
 
