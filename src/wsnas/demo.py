@@ -21,6 +21,7 @@ from wsnas.config import RunConfig, load_config
 from wsnas.presets import shipped_path
 from wsnas.report import write_report
 from wsnas.rundir import RunDir
+from wsnas.runname import run_name
 from wsnas.spaces.check import check_config
 from wsnas.sweep.plan import run_state
 from wsnas.train import train
@@ -56,7 +57,7 @@ def demo_configs(
             check_config(
                 load_config(
                     preset_path(),
-                    [*(overrides or []), *extra, f"seed={seed}", f"out_dir={out}", f"name={name}-s{seed}"],
+                    [*(overrides or []), *extra, f"seed={seed}", f"out_dir={out}", f"name={run_name(name, seed)}"],
                 ),
                 "demo preset",
             )

@@ -72,16 +72,28 @@ def _config_fields(model: type[BaseModel] = RunConfig, prefix: str = "") -> dict
     return out
 
 
+SAMPLER_ORDER = tuple(SearchSpace.samplers)
+"""The samplers in the paper's order (Random-NAS, Random-A, FairNAS); others follow by name."""
+
+
+def choices(field: str) -> list[str] | None:
+    """The values of an enumerated FIELD in declaration order (sampler: the paper's); None otherwise."""
+    if field == "sampler.name":
+        return [*SAMPLER_ORDER, *(n for n in SAMPLERS.names() if n not in SAMPLER_ORDER)]
+    info = _config_fields().get(field)
+    if info is None:
+        return None
+    if typing.get_origin(info.annotation) is typing.Literal:
+        return [show(v) for v in typing.get_args(info.annotation)]
+    return ["false", "true"] if info.annotation is bool else None
+
+
 def config_values(field: str) -> str:
     """What the config accepts for FIELD: the choices of a Literal or bool, else type and bounds."""
-    if field == "sampler.name":
-        return ", ".join(SAMPLERS.names())
+    if choices(field) is not None:
+        return ", ".join(choices(field) or [])
     info = _config_fields()[field]
     ann = info.annotation
-    if typing.get_origin(ann) is typing.Literal:
-        return ", ".join(show(v) for v in typing.get_args(ann))
-    if ann is bool:
-        return "false, true"
     bounds = []
     for m in info.metadata:
         for attr, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
