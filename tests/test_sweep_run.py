@@ -120,7 +120,8 @@ def test_smoke_report_content(smoke_sweep, tmp_path):
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert figures == sorted([
         "fig4_hist_nb201_cifar10.png", "fig8_skdt_epochs_nb201_cifar10.png",
-        "fig10_effects_nb201_cifar10.png", "fig11_metric_pairs.png", "fig_factor_nb201_cifar10_sampler.name.png",
+        "fig10_effects_nb201_cifar10.png", "fig11_metric_pairs.png",
+        "fig_factor_nb201_cifar10_sampler.name.png",
         "fig_factor_nb201_cifar10_mapping.bn_track_running_stats.png"])
     html = (out / "index.html").read_text()
     assert all(f"figures/{f}" in html for f in figures)

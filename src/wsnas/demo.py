@@ -57,7 +57,8 @@ def demo_configs(
             check_config(
                 load_config(
                     preset_path(),
-                    [*(overrides or []), *extra, f"seed={seed}", f"out_dir={out}", f"name={run_name(name, seed)}"],
+                    [*(overrides or []), *extra, f"seed={seed}", f"out_dir={out}",
+                     f"name={run_name(name, seed)}"],
                 ),
                 "demo preset",
             )

@@ -27,6 +27,7 @@ from wsnas.runname import run_name
 from wsnas.spaces.check import check_config
 from wsnas.sweep.spec import RESERVED, SweepSpec, assignment
 
+
 @dataclass(frozen=True)
 class PlannedRun:
     """One run of a sweep: its stable name, what it varies, and its full config."""
