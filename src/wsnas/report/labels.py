@@ -2,8 +2,9 @@
 
 A setting whose runs are named `LABEL-sSEED[-HASH]` (the demo's `bn-batch-stats-s0`, a
 sweep's `sampler.name=fairnas-s0-1a2b3c4d`; `wsnas.runname`) is called LABEL, as on the
-terminal. Other settings, and settings whose names collide, are told apart by the config
-values in which they differ from the scope's reference setting (`base` when none).
+terminal. Other settings are named by the config values in which they differ from the
+scope's reference setting (`base` when none); settings whose names collide get the values
+in which they differ from each other appended, and copies of a repeated seed `[copy k]`.
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ def diff_label(s: Setting, reference: Setting, keys: list[str]) -> str:
 
 
 def assign_labels(settings: list[Setting], reference: Setting, keys: list[str]) -> None:
-    """Give each setting its CLI label (else its difference from REFERENCE), unique in SETTINGS."""
+    """Give each setting its CLI label (else its difference from REFERENCE), unique in SETTINGS:
+    settings that share a label get the values of the KEYS in which they differ appended."""
     for s in settings:
         s.label = cli_label(s) or diff_label(s, reference, keys)
     for label in _repeated(settings):
-        for s in (s for s in settings if s.label == label):
-            diff = diff_label(s, reference, keys)
-            if diff != label:
-                s.label = f"{label} ({diff})"
+        group = [s for s in settings if s.label == label]
+        differ = [k for k in keys if len({s.value(k) for s in group}) > 1]
+        for s in group:
+            if differ:
+                s.label = f"{label} (" + ", ".join(f"{k}={show(s.experiment.get(k))}" for k in differ) + ")"
     for label in _repeated(settings):
         for i, s in enumerate(s for s in settings if s.label == label):
             s.label = f"{label} [copy {s.copy or i + 1}]"
