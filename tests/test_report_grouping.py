@@ -61,6 +61,17 @@ def test_repeated_seeds_are_listed_apart_with_a_warning(tmp_path):
     assert "Warnings" in rep.index.read_text()
 
 
+def test_a_copied_run_never_joins_the_other_folders_seeds(tmp_path):
+    for seed in (0, 1, 2):
+        write_run(tmp_path / "z-sweep" / "runs", f"base-s{seed}-12345678", [], seed, 90.0)
+    write_run(tmp_path / "a-copy", "base-s0-12345678", [], 0, 50.0)  # sorts first by path
+    with pytest.warns(UserWarning, match="repeat seed"):
+        write_report([tmp_path], tmp_path / "rep")
+    rows = settings_rows(tmp_path / "rep")
+    assert (rows["base [copy 1]"]["seeds"], rows["base [copy 1]"]["final_acc_mean"]) == ("0 1 2", "90.0")
+    assert (rows["base [copy 2]"]["seeds"], rows["base [copy 2]"]["final_acc_mean"]) == ("0", "50.0")
+
+
 def test_one_config_with_two_ground_truths_is_two_settings_with_a_warning(tmp_path):
     root = tmp_path / "runs"
     for gt in ("a" * 64, "b" * 64):

@@ -108,18 +108,27 @@ class Setting:
 
 
 def _split_repeated_seeds(s: Setting) -> list[Setting]:
-    """S, or its copies when a seed repeats: copy k holds the k-th run (in path order) of each seed."""
+    """S, or its copies when a seed repeats: one copy per folder holding its runs (most runs first,
+    then path order), and within a folder the k-th run of each seed in copy k; a copy never mixes
+    run dirs of two folders."""
     if max(Counter(r.seed for r in s.runs).values()) == 1:
         return [s]
-    copies: list[Setting] = []
-    seen: Counter[int] = Counter()
+    by_folder: dict[str, list[RunRecord]] = {}
     for r in sorted(s.runs, key=lambda r: str(r.path)):
-        k = seen[r.seed]
-        seen[r.seed] += 1
-        if k == len(copies):
-            copies.append(Setting(f"{s.key}#{k + 1}", s.space, s.experiment, copy=k + 1))
-        copies[k].runs.append(r)
-    return copies
+        by_folder.setdefault(os.path.dirname(str(r.path)), []).append(r)
+    parts: list[list[RunRecord]] = []
+    for runs in sorted(by_folder.values(), key=lambda rs: -len(rs)):
+        seen: Counter[int] = Counter()
+        local: list[list[RunRecord]] = []
+        for r in runs:
+            k = seen[r.seed]
+            seen[r.seed] += 1
+            if k == len(local):
+                local.append([])
+            local[k].append(r)
+        parts += local
+    return [Setting(f"{s.key}#{i + 1}", s.space, s.experiment, runs, copy=i + 1)
+            for i, runs in enumerate(parts)]
 
 
 def group_settings(runs: list[RunRecord], notes: list[str] | None = None) -> dict[Scope, list[Setting]]:
@@ -141,7 +150,8 @@ def group_settings(runs: list[RunRecord], notes: list[str] | None = None) -> dic
                 f"{scope.title}: {len(s.runs)} runs of one setting repeat seed(s) "
                 f"{', '.join(map(str, seeds))} (run dirs under {', '.join(where)}); repeated seeds are not "
                 f"independent, so they are not averaged together: listed as {len(parts)} separate settings "
-                "(copy 1, 2, ...; in path order), and factor rows use copy 1 only")
+                "(copy 1, 2, ...: one per folder, the folder with most runs first), and factor rows use "
+                "copy 1 only")
         for part in parts:
             part.runs.sort(key=lambda r: r.seed)
             scopes.setdefault(scope, []).append(part)
