@@ -111,8 +111,10 @@ def test_report_keeps_runs_of_different_ground_truth_apart(tmp_path, other_gt) -
     legacy = _fake_run(root, _cfg(tmp_path, "name=legacy-0"), None)
     runs, skipped = load_runs([root])
     assert not skipped and len(runs) == 5
-    settings = group_settings(runs)["nb201_mini"]
+    notes: list[str] = []
+    settings = group_settings(runs, notes)[("nb201_mini", "digits")]
     assert sorted(len(s.runs) for s in settings) == [1, 2, 2]
+    assert len(notes) == 1 and "different identities" in notes[0] and "legacy" in notes[0]
     by_name = {r.path.name: r for r in runs}
     assert by_name["legacy-0"].legacy and by_name["legacy-0"].experiment["identity"] == "legacy"
     assert by_name["legacy-0"].setting == RunRecord(legacy, _cfg(tmp_path), {}).setting

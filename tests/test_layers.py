@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "wsnas"
 
 LAYERS: list[tuple[str, ...]] = [
     ("wsnas", "wsnas.errors", "wsnas.registry", "wsnas.atomic", "wsnas.dirlock", "wsnas.cachedir",
-     "wsnas.metrics"),
+     "wsnas.metrics", "wsnas.runname"),
     ("wsnas.config",),
     ("wsnas.runtime", "wsnas.nn"),
     ("wsnas.bench", "wsnas.data"),

@@ -121,8 +121,9 @@ def test_paper_report_has_two_baselines_and_the_compound_row(tmp_path):
     assert "| mapping.wsbn | false (tuned baseline) |" in factors
     final = (rep.out / "tables" / "table_final.md").read_text().splitlines()
     rows = [x for x in final if x.startswith("| ") and "Setting" not in x]
-    assert rows[0].startswith("| Random NAS (ours): tuned baseline | 91.31 ± 0.01 (n=2)")
-    assert rows[1].startswith("| starting point (stand-alone hyper-parameters) |")
+    assert rows[0].startswith("| Random NAS (ours): tuned baseline [")  # + its runs' label
+    assert "| 91.31 ± 0.01 (n=2)" in rows[0]
+    assert rows[1].startswith("| starting point (stand-alone hyper-parameters) [base] |")
 
 
 def test_paper_plan_checks_one_at_a_time_values_against_every_stage_value(tmp_path):

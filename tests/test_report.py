@@ -65,10 +65,10 @@ def study(tmp_path) -> Path:
             write_run(root, f"{label}-s{seed}-0000", ov, seed, 90.0 + effect + seed / 10,
                       skdt=0.5 + effect / 10)
     # a second space, fewer settings; and a diverged seed that must not enter the means
-    for seed in (0, 1):
-        write_run(root, f"nb101-a-s{seed}", [], seed, 92.0 + seed, space="nb101")
-        write_run(root, f"nb101-b-s{seed}", ["sampler.name=fairnas"], seed, 91.0, space="nb101")
-    write_run(root, "nb101-b-s2", ["sampler.name=fairnas"], 2, 0.0, status="diverged", space="nb101")
+    for seed in (0, 1):  # named as a sweep of that space names them: the same labels
+        write_run(root, f"base-s{seed}-1111", [], seed, 92.0 + seed, space="nb101")
+        write_run(root, f"fair-s{seed}-1111", ["sampler.name=fairnas"], seed, 91.0, space="nb101")
+    write_run(root, "fair-s2-1111", ["sampler.name=fairnas"], 2, 0.0, status="diverged", space="nb101")
     (tmp_path / "sweep" / "not-a-run").mkdir()
     (tmp_path / "sweep" / "not-a-run" / "config.yaml").write_text("seed: 1\n")
     return tmp_path / "sweep"
@@ -85,29 +85,37 @@ def test_tables_aggregate_over_seeds(study, tmp_path):
     assert set(rows) == {("sampler.name", "random_nas"), ("sampler.name", "fairnas"),
                          ("protocol.lr", "0.025"), ("protocol.lr", "0.05"), ("protocol.lr", "0.1")}
     fair = rows[("sampler.name", "fairnas")]
-    assert float(fair["nb201_final_acc_mean"]) == pytest.approx(91.1)
-    assert float(fair["nb201_final_acc_std"]) == pytest.approx(0.1)  # sample std of 91.0, 91.1, 91.2
-    assert fair["nb201_final_acc_n"] == "3"
-    assert float(fair["nb101_final_acc_mean"]) == pytest.approx(91.0) and fair["nb101_final_acc_n"] == "2"
-    assert rows[("sampler.name", "random_nas")]["nb201_reference"] == "True"
-    assert rows[("protocol.lr", "0.025")]["nb201_reference"] == "True"
-    assert rows[("protocol.lr", "0.1")]["nb101_final_acc_n"] == "0"  # not studied on nb101
-    assert float(rows[("protocol.lr", "0.1")]["nb201_skdt_mean"]) == pytest.approx(0.3)
+    assert float(fair["nb201_cifar10_final_acc_mean"]) == pytest.approx(91.1)
+    assert float(fair["nb201_cifar10_final_acc_std"]) == pytest.approx(0.1)  # sample std of 91.0, 91.1, 91.2
+    assert fair["nb201_cifar10_final_acc_n"] == "3"
+    assert float(fair["nb101_cifar10_final_acc_mean"]) == pytest.approx(91.0)
+    assert fair["nb101_cifar10_final_acc_n"] == "2"
+    assert rows[("sampler.name", "random_nas")]["nb201_cifar10_reference"] == "True"
+    assert rows[("protocol.lr", "0.025")]["nb201_cifar10_reference"] == "True"
+    assert rows[("protocol.lr", "0.1")]["nb101_cifar10_final_acc_n"] == "0"  # not studied on nb101
+    assert float(rows[("protocol.lr", "0.1")]["nb201_cifar10_skdt_mean"]) == pytest.approx(0.3)
+    assert float(rows[("protocol.lr", "0.1")]["nb201_cifar10_kdt_mean"]) == pytest.approx(0.2)
 
     md = (tmp_path / "rep" / "tables" / "table_factors.md").read_text()
-    assert "| Factor | Value | NASBench-101 SN acc | NASBench-101 s-KdT |" in md
-    assert "| sampler.name | fairnas | 49.10 ± 0.00 | 0.500 ± 0.000 | 91.00 ± 0.00 | 0.910 ± 0.000 " \
-           "| 49.11 ± 0.01 | 0.600 ± 0.000 | 91.10 ± 0.10 | 0.911 ± 0.001 |" in md
-    assert md.index("| protocol.lr |") < md.index("| sampler.name |")  # config (Table 1) order
+    assert ("| Factor | Value | NASBench-101 (cifar10) SN acc | NASBench-101 (cifar10) KdT | "
+            "NASBench-101 (cifar10) s-KdT | NASBench-101 (cifar10) final acc (top-3) |") in md
+    assert ("| sampler.name | fairnas | 49.10 ± 0.00 | 0.400 ± 0.000 | 0.500 ± 0.000 | 91.00 ± 0.00 "
+            "| 0.910 ± 0.000 | 49.11 ± 0.01 | 0.500 ± 0.000 | 0.600 ± 0.000 | 91.10 ± 0.10 "
+            "| 0.911 ± 0.001 |") in md
+    assert md.index("| protocol.lr |") < md.index("| sampler.name |")  # Table 1 order
+    assert md.index("| sampler.name | random_nas") < md.index("| sampler.name | fairnas")  # paper's order
     assert "| protocol.lr | 0.025 (ref) |" in md
 
     final = {r["setting"]: r for r in read_csv(tmp_path / "rep" / "tables" / "table_final.csv")}
-    assert list(final) == ["base", "sampler.name=fairnas", "protocol.lr=0.05", "protocol.lr=0.1"]
-    assert float(final["sampler.name=fairnas"]["nb101_final_acc_mean"]) == pytest.approx(91.0)
-    assert float(final["base"]["nb101_final_acc_mean"]) == pytest.approx(92.5)
-    assert float(final["base"]["nb201_final_acc_mean"]) == pytest.approx(90.1)
+    assert list(final) == ["base", "fair", "lr05", "lr1"]  # the run names' labels, as the CLI printed them
+    assert float(final["fair"]["nb101_cifar10_final_acc_mean"]) == pytest.approx(91.0)
+    assert float(final["base"]["nb101_cifar10_final_acc_mean"]) == pytest.approx(92.5)
+    assert float(final["base"]["nb201_cifar10_final_acc_mean"]) == pytest.approx(90.1)
+    assert "| NASBench-101 (cifar10), top-3 | NASBench-201 (cifar10), top-3 |" in (
+        tmp_path / "rep" / "tables" / "table_final.md").read_text()
     settings = {(r["space"], r["setting"]): r for r in read_csv(tmp_path / "rep" / "tables" / "settings.csv")}
-    fair101 = settings[("nb101", "sampler.name=fairnas")]
+    fair101 = settings[("nb101", "fair")]
+    assert fair101["data"] == "cifar10" and fair101["top_k"] == "3"
     assert (fair101["runs"], fair101["finished"], fair101["diverged"]) == ("3", "2", "1")
     assert len(read_csv(tmp_path / "rep" / "tables" / "runs.csv")) == 17
 
@@ -116,10 +124,11 @@ def test_figures_and_index(study, tmp_path):
     rep = write_report([study], tmp_path / "rep")
     names = sorted(p.name for p in rep.figures)
     assert names == sorted([
-        "fig4_hist_nb101.png", "fig4_hist_nb201.png", "fig8_skdt_epochs_nb101.png",
-        "fig8_skdt_epochs_nb201.png", "fig10_effects_nb101.png", "fig10_effects_nb201.png",
-        "fig11_metric_pairs.png", "fig_factor_nb101_sampler.name.png",
-        "fig_factor_nb201_protocol.lr.png", "fig_factor_nb201_sampler.name.png"])
+        "fig4_hist_nb101_cifar10.png", "fig4_hist_nb201_cifar10.png", "fig8_skdt_epochs_nb101_cifar10.png",
+        "fig8_skdt_epochs_nb201_cifar10.png", "fig10_effects_nb101_cifar10.png",
+        "fig10_effects_nb201_cifar10.png", "fig11_metric_pairs.png",
+        "fig_factor_nb101_cifar10_sampler.name.png", "fig_factor_nb201_cifar10_protocol.lr.png",
+        "fig_factor_nb201_cifar10_sampler.name.png"])
     from PIL import Image
 
     for p in rep.figures:
@@ -153,8 +162,8 @@ def test_grid_rows_pool_over_the_other_factor(tmp_path):
     write_report([root], tmp_path / "rep")
     rows = {(r["factor"], r["value"]): r for r in read_csv(tmp_path / "rep" / "tables" / "table_factors.csv")}
     fair = rows[("sampler.name", "fairnas")]
-    assert fair["nb201_final_acc_n"] == "4"  # 2 lrs x 2 seeds
-    assert float(fair["nb201_final_acc_mean"]) == pytest.approx((91 + 92 + 93 + 94) / 4)
+    assert fair["nb201_cifar10_final_acc_n"] == "4"  # 2 lrs x 2 seeds
+    assert float(fair["nb201_cifar10_final_acc_mean"]) == pytest.approx((91 + 92 + 93 + 94) / 4)
 
 
 def test_no_runs_is_a_clear_error(tmp_path, capsys):

@@ -108,19 +108,21 @@ def test_smoke_report_content(smoke_sweep, tmp_path):
         ("sampler.name", "random_nas"), ("sampler.name", "fairnas"),
         ("mapping.bn_track_running_stats", "false"), ("mapping.bn_track_running_stats", "true")}
     for r in rows:
-        assert r["nb201_final_acc_n"] == "2"
+        assert r["nb201_cifar10_final_acc_n"] == "2"
         golden = SMOKE_GOLDEN[(r["factor"], r["value"])]
-        assert (float(r["nb201_final_acc_mean"]), float(r["nb201_supernet_acc_mean_mean"])) == pytest.approx(
+        assert (float(r["nb201_cifar10_final_acc_mean"]),
+                float(r["nb201_cifar10_supernet_acc_mean_mean"])) == pytest.approx(
             golden, abs=1e-9)
     md = (out / "tables" / "table_factors.md").read_text()
-    assert "| sampler.name | random_nas (ref) |" in md and "NASBench-201 s-KdT" in md
+    assert "| sampler.name | random_nas (ref) |" in md and "NASBench-201 (cifar10) s-KdT" in md
     final = (out / "tables" / "table_final.md").read_text()
     assert "| base |" in final and final.count("(n=2)") == 3
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert figures == sorted([
-        "fig4_hist_nb201.png", "fig8_skdt_epochs_nb201.png", "fig10_effects_nb201.png",
-        "fig11_metric_pairs.png", "fig_factor_nb201_sampler.name.png",
-        "fig_factor_nb201_mapping.bn_track_running_stats.png"])
+        "fig4_hist_nb201_cifar10.png", "fig8_skdt_epochs_nb201_cifar10.png",
+        "fig10_effects_nb201_cifar10.png", "fig11_metric_pairs.png",
+        "fig_factor_nb201_cifar10_sampler.name.png",
+        "fig_factor_nb201_cifar10_mapping.bn_track_running_stats.png"])
     html = (out / "index.html").read_text()
     assert all(f"figures/{f}" in html for f in figures)
     assert_images_exist(out / "index.html", expected=len(figures))

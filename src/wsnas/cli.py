@@ -12,7 +12,9 @@ from typing import Any
 from wsnas import __version__
 from wsnas.errors import WsnasError
 
-COMMANDS = ("config", "space", "bench", "arch", "train", "standalone", "sweep", "report", "demo", "search")
+COMMANDS = (
+    "config", "space", "bench", "arch", "train", "standalone", "sweep", "report", "demo", "listing", "search",
+)
 """Modules of wsnas.commands; each has register(subparsers) and sets args.func."""
 
 

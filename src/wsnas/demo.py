@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wsnas.config import RunConfig, load_config
+from wsnas.presets import shipped_path
 from wsnas.report import write_report
 from wsnas.rundir import RunDir
+from wsnas.runname import run_name
 from wsnas.spaces.check import check_config
 from wsnas.sweep.plan import run_state
 from wsnas.train import train
@@ -41,7 +42,7 @@ VARIANTS: tuple[tuple[str, list[str]], ...] = (
 
 
 def preset_path(name: str = PRESET) -> Path:
-    return Path(str(resources.files("wsnas.presets").joinpath(name)))
+    return shipped_path(name)
 
 
 SEEDS = (0, 1, 2)
@@ -56,7 +57,8 @@ def demo_configs(
             check_config(
                 load_config(
                     preset_path(),
-                    [*(overrides or []), *extra, f"seed={seed}", f"out_dir={out}", f"name={name}-s{seed}"],
+                    [*(overrides or []), *extra, f"seed={seed}", f"out_dir={out}",
+                     f"name={run_name(name, seed)}"],
                 ),
                 "demo preset",
             )
@@ -118,10 +120,12 @@ def format_result(res: DemoResult) -> str:
     first = res.summaries[names[0]]
     width = max(len(label) for _, label, _ in METRICS)
     col = 18
+    runs = sum(len(v) for v in res.summaries.values())
     lines = [
-        "wsnas demo: nb201_mini super-nets on digits, scored against the shipped ground truth",
-        f"({first[0]['benchmark']['size']} architectures, all in the evaluation pool; "
-        f"mean +- std over {len(first)} seed{'s' if len(first) > 1 else ''})",
+        f"wsnas demo: {runs} NB201-mini (nb201_mini) super-nets on digits ({len(names)} settings x "
+        f"{len(first)} seed{'s' if len(first) > 1 else ''}), scored against the shipped ground truth",
+        f"({_pool_text(first[0])}; final searched model = mean GT of the top-{first[0].get('top_k', 3)} "
+        f"by super-net accuracy; mean +- std over {len(first)} seed{'s' if len(first) > 1 else ''})",
         "",
         f"{'':{width}}" + "".join(f"  {n:>{col}}" for n in names),
     ]
@@ -136,13 +140,30 @@ def format_result(res: DemoResult) -> str:
     lines.append(f"run dirs: {res.out}/{{{','.join(names)}}}-s{{{seeds}}}")
     if res.report is not None:
         lines.append(f"report: {res.report}")
-    lines += [
-        "",
-        "Next: the real benchmarks (ground-truth files: see README, 'Main job'):",
-        "  wsnas bench import nb201 NAS-Bench-201-v1_1-096897.pth",
-        "  wsnas train configs/nb201.yaml data.root=DATA",
-    ]
+    lines += ["", *next_steps()]
     return "\n".join(lines)
+
+
+def _pool_text(summary: dict[str, Any]) -> str:
+    size, pool = summary["benchmark"]["size"], summary["final"].get("pool_size")
+    if pool is None or pool == size:
+        return f"{size} architectures, all in the evaluation pool"
+    return f"{size} architectures, {pool} of them in the evaluation pool"
+
+
+def next_steps() -> list[str]:
+    """What to run next, with the installed configs' paths (works from any folder): the CPU-sized
+    NB201 config first, then the paper's protocol."""
+    quick, full = shipped_path("nb201-quick"), shipped_path("nb201")
+    return [
+        "Next: a real benchmark (DATA holds CIFAR-10's cifar-10-batches-py/; ground-truth files: README,",
+        "'Main job'). First the CPU-sized NB201 config (minutes on 2 cores):",
+        f"  wsnas train {quick} data.root=DATA bench.source=nb201_accuracy_200ep.csv",
+        "then the paper's NB201 protocol (400 epochs: a GPU job):",
+        "  wsnas bench import nb201 NAS-Bench-201-v1_1-096897.pth",
+        f"  wsnas train {full} data.root=DATA",
+        "(`wsnas config path NAME` prints a shipped config's path; `wsnas list configs` lists them.)",
+    ]
 
 
 def _finding(batch: list[dict[str, Any]], tracked: list[dict[str, Any]]) -> str:

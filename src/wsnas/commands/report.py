@@ -11,8 +11,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report",
         help="aggregate run dirs over seeds into tables, figures and an index.html",
         description="Find every run dir (config.yaml + summary.json) under DIR..., group runs by "
-        "setting (config without the seed), aggregate over seeds and write tables (CSV, Markdown), "
-        "figures (PNG) and index.html to REPORT_DIR.",
+        "setting (config without the seed, plus the run's identity; each seed once), aggregate over "
+        "seeds and write tables (CSV, Markdown), figures (PNG) and index.html to REPORT_DIR.",
     )
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run dirs, sweep dirs or any folder holding them")
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="where the report goes")
@@ -24,5 +24,6 @@ def _report(args: argparse.Namespace) -> int:
 
     rep = write_report(args.dirs, args.out)
     print(json.dumps({"report": str(rep.index), "runs": rep.num_runs, "settings": rep.num_settings,
-                      "tables": len(rep.tables), "figures": len(rep.figures)}))
+                      "tables": len(rep.tables), "figures": len(rep.figures),
+                      "warnings": len(rep.warnings)}))
     return 0

@@ -1,9 +1,12 @@
-"""Settings and factors: runs grouped into settings, each space's factors found from the configs.
+"""Settings and factors: each scope's settings, its factors found from the configs, its baseline.
 
-A setting is the runs that differ only in their seed, aggregated as mean and sample std
-(ddof=1). Factor k's rows come from the settings that differ from each other only in k
-(a one-at-a-time sweep's baseline and its variants; a sequential stage); in a grid, where
-several such groups exist, the rows pool them (the factor's marginal effect).
+A setting is the runs that differ only in their seed (`report.settings`), aggregated as
+mean and sample std (ddof=1). Factor k's rows come from the settings that differ from
+each other only in k (a one-at-a-time sweep's baseline and its variants; a sequential
+stage); in a grid, where several such groups exist, the rows pool them (the factor's
+marginal effect). The identity (ground truth, numerics, world size) is never a factor:
+settings that differ in it are not compared, and a repeated seed's copies beyond the
+first stay out of the factor rows.
 
 A paper-mode sweep (`report.study`) knows two baselines: its sequential factors (the
 hyper-parameters) are compared against the starting point, every other factor against
@@ -16,19 +19,27 @@ import json
 import math
 import warnings
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from wsnas.config import RunConfig
-from wsnas.report.runs import RunRecord, canon, flatten, show
+from wsnas.report.labels import assign_labels
+from wsnas.report.runs import IDENTITY_KEY, RunRecord, canon, flatten, show
+from wsnas.report.settings import (
+    PAPER_ORDER,
+    Scope,
+    Setting,
+    Stat,
+    group_settings,
+    space_order,
+    space_title,
+    top_k_text,
+)
 from wsnas.report.study import PaperStudy
-from wsnas.spaces import SPACES
+from wsnas.spaces.table1 import choices
 
-PAPER_ORDER = ("nb101", "nb201", "darts_nds")
-"""Spaces in the order of the paper's tables; any other registered space follows, by name."""
+__all__ = ["PAPER_ORDER", "Scope", "Setting", "Stat", "group_settings", "space_order", "space_title"]
+
 PAIR_METRICS = (("supernet_acc_mean", "super-net acc"), ("kdt", "KdT"), ("skdt", "s-KdT"),
                 ("pbr", "P>R"), ("final_acc", "final acc"))
 """Metrics whose pairwise Spearman correlations across runs make the paper's Fig. 11."""
@@ -44,59 +55,6 @@ def show_value(key: str, v: Any) -> str:
         rest = ", ".join(f"{k}={show(x)}" for k, x in v.items() if k != key)
         return f"{show(v[key])} (+ {rest})"
     return show(v)
-
-
-def space_title(space: str) -> str:
-    """The benchmark's own name (`SearchSpace.title`); an unregistered space keeps its config name."""
-    return SPACES.get(space).title if space in SPACES else space
-
-
-def space_order(space: str) -> tuple[int, str]:
-    return (PAPER_ORDER.index(space) if space in PAPER_ORDER else len(PAPER_ORDER), space)
-
-
-@dataclass(frozen=True)
-class Stat:
-    """Mean, sample std (ddof=1) and count of the finite values."""
-
-    mean: float
-    std: float
-    n: int
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> Stat:
-        x = np.array([v for v in values if math.isfinite(v)], dtype=float)
-        if x.size == 0:
-            return cls(math.nan, math.nan, 0)
-        return cls(float(x.mean()), float(x.std(ddof=1)) if x.size > 1 else math.nan, int(x.size))
-
-    def text(self, digits: int) -> str:
-        if self.n == 0:
-            return "–"
-        if self.n == 1 or not math.isfinite(self.std):
-            return f"{self.mean:.{digits}f}"
-        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
-
-
-@dataclass
-class Setting:
-    """Runs that differ only in their seed."""
-
-    key: str
-    space: str
-    experiment: dict[str, Any]
-    runs: list[RunRecord] = field(default_factory=list)
-    label: str = ""
-
-    @property
-    def finished(self) -> list[RunRecord]:
-        return [r for r in self.runs if r.finished]
-
-    def stat(self, metric: str) -> Stat:
-        return Stat.of(r.metric(metric) for r in self.runs)
-
-    def value(self, key: str) -> str:
-        return canon(self.experiment.get(key))
 
 
 @dataclass
@@ -122,18 +80,32 @@ class Factor:
         return Stat.of(r.metric(metric) for r in self.runs[canon(value)])
 
 
-def sort_values(values: list[Any]) -> list[Any]:
-    """Numbers and bools in order, anything else by its label."""
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        return sorted(values)
-    if all(isinstance(v, bool) for v in values):
-        return sorted(values)
-    return sorted(values, key=show)
+def sort_values(values: list[Any], key: str | None = None) -> list[Any]:
+    """Numbers and bools in order; a field with declared choices (sampler, ops_on, ...) in their
+    declared order (the paper's, not alphabetical); anything else by its label. A compound value
+    sorts by its value of KEY."""
+    def main(v: Any) -> Any:
+        return v[key] if isinstance(v, dict) and key in v else v
+
+    mains = [main(v) for v in values]
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in mains) or all(
+            isinstance(v, bool) for v in mains):
+        return [v for _, _, v in sorted((m, show(v), v) for m, v in zip(mains, values, strict=True))]
+    order = (choices(key) if key else None) or []
+
+    def rank(v: Any) -> tuple[int, str]:
+        m = show(main(v))
+        return (order.index(m) if m in order else len(order), show(v) if m in order else m + show(v))
+
+    return sorted(values, key=rank)
 
 
 @dataclass
 class SpaceAnalysis:
+    """One scope (a space on a data set): its settings, factors and baseline."""
+
     space: str
+    dataset: str
     settings: list[Setting]
     varying: list[str]
     factors: list[Factor]
@@ -141,19 +113,42 @@ class SpaceAnalysis:
     start: Setting | None = None
     """paper study: the starting point (the baseline is then the tuned baseline)."""
 
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.space, self.dataset)
 
-def analyse_space(space: str, settings: list[Setting]) -> SpaceAnalysis:
+    @property
+    def title(self) -> str:
+        """`NASBench-201 (cifar10)`: the benchmark's name and the data set."""
+        return self.scope.title
+
+    @property
+    def slug(self) -> str:
+        return self.scope.slug
+
+    @property
+    def top_k(self) -> str:
+        """`top-3`: the k of the final searched model (and P>R's n) in this scope's runs."""
+        return top_k_text(r for s in self.settings for r in s.runs)
+
+
+def analyse_space(scope: Scope | str, settings: list[Setting]) -> SpaceAnalysis:
     """Find the varying keys, each factor's comparable settings, the baseline and the labels."""
+    if not isinstance(scope, Scope):  # a space name: its settings' data set
+        scope = Scope(scope, settings[0].runs[0].cfg.data.name)
     keys = list(settings[0].experiment)
     for s in settings[1:]:
         keys += [k for k in s.experiment if k not in keys]
     varying = [k for k in keys if len({s.value(k) for s in settings}) > 1]
+    firsts = [s for s in settings if s.copy <= 1]  # a repeated seed's later copies compare nothing
 
     groups: dict[str, list[list[Setting]]] = {}
     membership: Counter[str] = Counter()
     for k in varying:
+        if k == IDENTITY_KEY:
+            continue  # other ground truth / numerics: not a factor, never compared
         by_rest: dict[str, list[Setting]] = {}
-        for s in settings:
+        for s in firsts:
             rest = canon({x: v for x, v in s.experiment.items() if x != k})
             by_rest.setdefault(rest, []).append(s)
         fams = [f for f in by_rest.values() if len(f) > 1]
@@ -164,55 +159,53 @@ def analyse_space(space: str, settings: list[Setting]) -> SpaceAnalysis:
                 membership.update(s.key for s in fam)
 
     # a sweep names its baseline runs base-*; otherwise the setting the others vary around
-    named = [s for s in settings if all((r.cfg.name or "").startswith("base-") for r in s.runs)]
+    named = [s for s in firsts if all((r.cfg.name or "").startswith("base-") for r in s.runs)]
     defaults = flatten(RunConfig().to_dict())
 
     def at_defaults(s: Setting) -> int:
         return sum(s.value(k) == canon(defaults.get(k)) for k in varying)
 
     baseline = named[0] if len(named) == 1 else max(
-        settings, key=lambda s: (membership[s.key], at_defaults(s), len(s.finished), -settings.index(s)))
+        firsts, key=lambda s: (membership[s.key], at_defaults(s), len(s.finished), -settings.index(s)))
 
     def reference(k: str) -> str:
         """The baseline's value when the baseline was compared on k, else the most held value."""
         if any(baseline in fam for fam in groups.get(k, [])):
             return baseline.value(k)
-        counts = Counter(s.value(k) for s in settings)
+        counts = Counter(s.value(k) for s in firsts)
         best = max(counts.values())
         tied = [v for v, c in counts.items() if c == best]
-        score = {v: max(membership[s.key] for s in settings if s.value(k) == v) for v in tied}
+        score = {v: max(membership[s.key] for s in firsts if s.value(k) == v) for v in tied}
         return max(tied, key=lambda v: score[v])  # first of equals: first seen
 
-    refs = {k: reference(k) for k in varying}
-    for s in settings:
-        diff = [f"{k}={show(s.experiment.get(k))}" for k in varying if s.value(k) != baseline.value(k)]
-        s.label = ", ".join(diff) or "base"
+    refs = {k: reference(k) for k in groups}
+    assign_labels(settings, baseline, varying)
 
     factors = []
     for k, fams in groups.items():
         members = [s for fam in fams for s in fam]
-        values = sort_values(list({s.value(k): s.experiment.get(k) for s in members}.values()))
+        values = sort_values(list({s.value(k): s.experiment.get(k) for s in members}.values()), k)
         runs = {canon(v): [r for s in members if s.value(k) == canon(v) for r in s.runs] for v in values}
         by_value = {canon(v): [s for s in members if s.value(k) == canon(v)] for v in values}
         ref = refs[k] if refs[k] in runs else max(by_value, key=lambda v: max(
             membership[s.key] for s in by_value[v]))
-        factors.append(Factor(space, k, values, runs, by_value, json.loads(ref), pooled=len(fams) > 1))
-    return SpaceAnalysis(space, settings, varying, factors, baseline)
+        factors.append(Factor(scope.space, k, values, runs, by_value, json.loads(ref), pooled=len(fams) > 1))
+    return SpaceAnalysis(scope.space, scope.dataset, settings, varying, factors, baseline)
 
 
-def analyse_paper(space: str, settings: list[Setting], study: PaperStudy) -> SpaceAnalysis | None:
+def analyse_paper(scope: Scope | str, settings: list[Setting], study: PaperStudy) -> SpaceAnalysis | None:
     """A paper study's factors: hyper-parameters vs the starting point, the rest vs the tuned baseline.
 
     None when the settings lack the study's starting point or tuned baseline (then the
     structural analysis applies).
     """
     def holding(names: set[str]) -> Setting | None:
-        return next((s for s in settings if any(r.path.name in names for r in s.runs)), None)
+        return next((s for s in settings if s.copy <= 1 and any(r.path.name in names for r in s.runs)), None)
 
     start, tuned = holding(study.start_runs), holding(study.tuned_runs)
     if start is None or tuned is None:
         return None
-    plain = analyse_space(space, settings)
+    plain = analyse_space(scope, settings)
     factors = []
     for f in plain.factors:  # the sequential stages: groups that differ in one hyper-parameter
         if f.key in study.sequential:
@@ -231,30 +224,15 @@ def analyse_paper(space: str, settings: list[Setting], study: PaperStudy) -> Spa
             by_value[canon(ref)][1].append(tuned)
         if len(by_value) < 2:
             continue
-        values = sort_values([v for v, _ in by_value.values()])
+        values = sort_values([v for v, _ in by_value.values()], key)
         members = {canon(v): by_value[canon(v)][1] for v in values}
         runs = {c: [r for s in ss for r in s.runs] for c, ss in members.items()}
-        factors.append(Factor(space, key, values, runs, members, ref, pooled=False, against=TUNED))
-    for s in settings:
-        diff = [f"{k}={show(s.experiment.get(k))}" for k in plain.varying if s.value(k) != tuned.value(k)]
-        s.label = ", ".join(diff) or "base"
-    tuned.label = TUNED_LABEL
+        factors.append(Factor(plain.space, key, values, runs, members, ref, pooled=False, against=TUNED))
+    assign_labels(settings, tuned, plain.varying)
+    tuned.label = f"{TUNED_LABEL} [{tuned.label}]"
     if start is not tuned:
-        start.label = START_LABEL
-    return SpaceAnalysis(space, settings, plain.varying, factors, tuned, start)
-
-
-def group_settings(runs: list[RunRecord]) -> dict[str, list[Setting]]:
-    """Space -> its settings (runs grouped by experiment config without the seed)."""
-    by_key: dict[str, Setting] = {}
-    for r in sorted(runs, key=lambda r: (str(r.path))):
-        s = by_key.setdefault(r.setting, Setting(r.setting, r.space, r.experiment))
-        s.runs.append(r)
-    spaces: dict[str, list[Setting]] = {}
-    for s in by_key.values():
-        s.runs.sort(key=lambda r: r.seed)
-        spaces.setdefault(s.space, []).append(s)
-    return {sp: spaces[sp] for sp in sorted(spaces, key=space_order)}
+        start.label = f"{START_LABEL} [{start.label}]"
+    return SpaceAnalysis(plain.space, plain.dataset, settings, plain.varying, factors, tuned, start)
 
 
 def spearman_pairs(runs: list[RunRecord]) -> list[tuple[str, str, float, int]]:

@@ -1,7 +1,8 @@
 """The report's figures (PNG, matplotlib's object API): the paper's Figs. 4-11 forms.
 
 Each fig_* function draws one figure into a folder and returns its FigureFile (name,
-title, caption), or None when the runs give it nothing to show.
+title, caption), or None when the runs give it nothing to show. Every figure of a scope
+is titled with the benchmark's name and the data set, and its file is named by both.
 """
 
 from __future__ import annotations
@@ -14,16 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.report.analysis import (
-    PAIR_METRICS,
-    Factor,
-    SpaceAnalysis,
-    Stat,
-    space_order,
-    space_title,
-    spearman_pairs,
-)
+from wsnas.report.analysis import PAIR_METRICS, Factor, Setting, SpaceAnalysis, Stat, spearman_pairs
 from wsnas.report.runs import RunRecord, canon, show
+from wsnas.report.settings import scope_of, scope_order
 from wsnas.report.tables import TABLE_METRICS
 
 
@@ -75,10 +69,10 @@ def fig_histograms(a: SpaceAnalysis, out: Path) -> FigureFile | None:
         ax.set_visible(False)
     axes.flat[0].set_ylabel("architectures")
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"{space_title(a.space)}: super-net accuracy of the pool (last evaluation)")
-    name = f"fig4_hist_{_safe(a.space)}.png"
+    fig.suptitle(f"{a.title}: super-net accuracy of the pool (last evaluation)")
+    name = f"fig4_hist_{_safe(a.slug)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{space_title(a.space)}: super-net accuracy histograms (Fig. 4)",
+    return FigureFile(name, f"{a.title}: super-net accuracy histograms (Fig. 4)",
                       "Per setting, the pool architectures' super-net accuracy at the last evaluation; "
                       "seeds stacked.")
 
@@ -94,31 +88,46 @@ def fig_factor(a: SpaceAnalysis, f: Factor, out: Path) -> FigureFile:
         ax.errorbar(xs, means, yerr=stds, fmt="o-", capsize=4)
         ax.set_xticks(xs, [_short(f.text(v), 14) for v in f.values], rotation=30 if len(xs) > 3 else 0,
                        fontsize=8)
-        ax.set_title(title)
+        ax.set_title(f"{title} ({a.top_k})" if metric == "final_acc" else title)
         ax.grid(alpha=0.3)
     pooled = " (pooled over the other factors)" if f.pooled else ""
     against = f" (around the {f.against})" if f.against != "reference" else ""
-    fig.suptitle(f"{space_title(a.space)}: {f.key}{pooled}{against}")
-    name = f"fig_factor_{_safe(a.space)}_{_safe(f.key)}.png"
+    fig.suptitle(f"{a.title}: {f.key}{pooled}{against}")
+    name = f"fig_factor_{_safe(a.slug)}_{_safe(f.key)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{space_title(a.space)}: metrics vs {f.key} (Figs. 5-7, 9)",
+    return FigureFile(name, f"{a.title}: metrics vs {f.key} (Figs. 5-7, 9)",
                       "Mean ± sample std over seeds at each value of the factor.")
 
 
-def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
-    """Fig. 8c: s-KdT over training epochs, one line per sampler."""
+def sampler_family(a: SpaceAnalysis) -> list[Setting]:
+    """The settings Fig. 8c compares: one setting's runs with each sampler, nothing else varied.
+
+    With a sampler factor, the settings that differ from each other only in the sampler (the
+    group holding the baseline, else the largest; a grid's other groups are never pooled in);
+    without one, the baseline alone."""
     f = next((f for f in a.factors if f.key == "sampler.name"), None)
-    if f is not None:
-        groups = {show(v): f.runs[canon(v)] for v in f.values}
-    else:
-        groups = {}
-        for s in a.settings:
-            groups.setdefault(show(s.experiment.get("sampler.name")), []).extend(s.runs)
+    if f is None:
+        return [a.baseline]
+    members = list({s.key: s for ss in f.settings.values() for s in ss}.values())
+    groups: dict[str, list[Setting]] = {}
+    for s in members:
+        rest = canon({k: v for k, v in s.experiment.items() if k != f.key})
+        groups.setdefault(rest, []).append(s)
+    with_base = [g for g in groups.values() if a.baseline in g]
+    family = with_base[0] if with_base else max(groups.values(), key=len)
+    order = [canon(v) for v in f.values]
+    return sorted(family, key=lambda s: order.index(s.value(f.key)) if s.value(f.key) in order
+                  else len(order))
+
+
+def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
+    """Fig. 8c: s-KdT over training epochs, one line per sampler, all within one setting."""
+    family = sampler_family(a)
     fig, axes = _figure(1, 1, 5.0, 3.4)
     ax, drawn = axes[0, 0], False
-    for sampler, runs in groups.items():
+    for s in family:
         by_epoch: dict[int, list[float]] = {}
-        for r in runs:
+        for r in s.runs:
             for e in r.eval_log():
                 v = e.get("skdt")
                 if isinstance(v, int | float):
@@ -127,9 +136,9 @@ def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
             continue
         epochs = sorted(by_epoch)
         stats = [Stat.of(by_epoch[e]) for e in epochs]
-        ax.errorbar(epochs, [s.mean for s in stats],
-                    yerr=[s.std if math.isfinite(s.std) else 0.0 for s in stats],
-                    fmt="o-", capsize=3, label=sampler)
+        ax.errorbar(epochs, [st.mean for st in stats],
+                    yerr=[st.std if math.isfinite(st.std) else 0.0 for st in stats],
+                    fmt="o-", capsize=3, label=f"{show(s.experiment.get('sampler.name'))} (n={len(s.runs)})")
         drawn = True
     if not drawn:
         return None
@@ -140,46 +149,65 @@ def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     ax.set_ylabel("s-KdT")
     ax.grid(alpha=0.3)
     ax.legend(title="sampler")
-    ax.set_title(f"{space_title(a.space)}: s-KdT during training")
-    name = f"fig8_skdt_epochs_{_safe(a.space)}.png"
+    held = a.baseline.label if len(family) == 1 else _common_label(a, family)
+    ax.set_title(f"{a.title}: s-KdT during training\n{_short(held, 60)}", fontsize=10)
+    name = f"fig8_skdt_epochs_{_safe(a.slug)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{space_title(a.space)}: s-KdT over epochs per sampler (Fig. 8c)",
-                      "From each run's evaluation records (log.jsonl); mean ± sample std over runs.")
+    return FigureFile(name, f"{a.title}: s-KdT over epochs per sampler (Fig. 8c)",
+                      "One line per sampler, all other config values equal (" + held + "); from each run's "
+                      "evaluation records (log.jsonl), mean ± sample std over the setting's seeds. Settings "
+                      "that differ in anything but the sampler are never pooled into a line.")
+
+
+def _common_label(a: SpaceAnalysis, family: list[Setting]) -> str:
+    """What the settings of FAMILY share, in words: the setting around which the sampler varies."""
+    base = next((s for s in family if s is a.baseline), None)
+    if base is not None:
+        return f"around {base.label}"
+    return "settings " + ", ".join(s.label for s in family)
+
+
+EFFECT_METRICS = (("supernet_acc_mean", "super-net acc (points)"), ("skdt", "s-KdT"),
+                  ("final_acc", "final acc (points)"))
+"""Fig. 10's panels: each factor value's effect on these metrics."""
 
 
 def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
-    """Fig. 10: final accuracy of each factor value minus that of the factor's reference value."""
-    bars: list[tuple[str, float, float]] = []
+    """Fig. 10: each factor value minus the factor's reference value, on super-net accuracy, s-KdT
+    and final accuracy (one panel each, the same bars)."""
+    bars: list[tuple[str, Factor, Any]] = []
     for f in a.factors:
-        ref = f.stat(f.reference, "final_acc")
         for v in f.values:
-            if canon(v) == canon(f.reference):
-                continue
-            st = f.stat(v, "final_acc")
-            if st.n and ref.n:
-                err = math.sqrt(sum(x**2 for x in (st.std, ref.std) if math.isfinite(x)))
+            if canon(v) != canon(f.reference) and f.stat(v, "final_acc").n and f.stat(f.reference,
+                                                                                      "final_acc").n:
                 vs = f" (vs {f.against})" if f.against != "reference" else ""
-                bars.append((f"{f.key}={f.text(v)}{vs}", st.mean - ref.mean, err))
+                bars.append((f"{f.key}={f.text(v)}{vs}", f, v))
     if not bars:
         return None
-    fig, axes = _figure(1, 1, 7.0, 1.2 + 0.35 * len(bars))
-    ax = axes[0, 0]
+    fig, axes = _figure(1, len(EFFECT_METRICS), 4.2, 1.2 + 0.35 * len(bars))
     ys = np.arange(len(bars))
-    deltas = [b[1] for b in bars]
-    ax.barh(ys, deltas, xerr=[b[2] for b in bars], capsize=3,
-            color=["tab:green" if d >= 0 else "tab:red" for d in deltas])
-    ax.set_yticks(ys, [_short(b[0], 60) for b in bars], fontsize=8)
-    ax.axvline(0.0, color="black", lw=0.8)
-    ax.invert_yaxis()
-    ax.set_xlabel("Δ final acc (points) vs the factor's reference value")
-    ax.set_title(f"{space_title(a.space)}: effect of each factor")
-    name = f"fig10_effects_{_safe(a.space)}.png"
+    for i, (ax, (metric, title)) in enumerate(zip(axes.flat, EFFECT_METRICS, strict=True)):
+        deltas, errs = [], []
+        for _, f, v in bars:
+            st, ref = f.stat(v, metric), f.stat(f.reference, metric)
+            deltas.append(st.mean - ref.mean if st.n and ref.n else math.nan)
+            errs.append(math.sqrt(sum(x**2 for x in (st.std, ref.std) if math.isfinite(x))))
+        ax.barh(ys, np.nan_to_num(deltas), xerr=errs, capsize=3,
+                color=["tab:green" if d >= 0 else "tab:red" for d in np.nan_to_num(deltas)])
+        ax.set_yticks(ys, [_short(b[0], 60) for b in bars] if i == 0 else [], fontsize=8)
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"Δ {title}")
+        ax.set_title(title.split(" (")[0] + (f" ({a.top_k})" if metric == "final_acc" else ""), fontsize=10)
+    fig.suptitle(f"{a.title}: effect of each factor vs its reference value")
+    name = f"fig10_effects_{_safe(a.slug)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{space_title(a.space)}: per-factor effect on final accuracy (Fig. 10)",
-                      "Mean final accuracy at each value minus the mean at the factor's reference value "
-                      "(marked (ref) in the factor table; in the paper's protocol the hyper-parameters "
-                      "against the starting point, every other factor against the tuned baseline, as "
-                      "each bar says); error bars combine both stds.")
+    return FigureFile(name, f"{a.title}: per-factor effect on super-net accuracy, s-KdT and final accuracy "
+                            "(Fig. 10)",
+                      "Mean at each value minus the mean at the factor's reference value (marked (ref) in "
+                      "the factor table; in the paper's protocol the hyper-parameters against the starting "
+                      "point, every other factor against the tuned baseline, as each bar says), for "
+                      "super-net accuracy, s-KdT and final accuracy; error bars combine both stds.")
 
 
 def fig_pairs(runs: list[RunRecord], out: Path) -> FigureFile | None:
@@ -191,11 +219,11 @@ def fig_pairs(runs: list[RunRecord], out: Path) -> FigureFile | None:
     titles = dict(PAIR_METRICS)
     ncols = 5
     fig, axes = _figure(math.ceil(len(pairs) / ncols), ncols, 2.8, 2.6)
-    spaces = sorted({r.space for r in finished}, key=space_order)
+    scopes = sorted({scope_of(r) for r in finished}, key=scope_order)
     for ax, (ma, mb, rho, n) in zip(axes.flat, pairs, strict=False):
-        for sp in spaces:
-            rs = [r for r in finished if r.space == sp]
-            ax.scatter([r.metric(ma) for r in rs], [r.metric(mb) for r in rs], s=14, label=space_title(sp))
+        for sc in scopes:
+            rs = [r for r in finished if scope_of(r) == sc]
+            ax.scatter([r.metric(ma) for r in rs], [r.metric(mb) for r in rs], s=14, label=sc.title)
         ax.set_xlabel(titles[ma], fontsize=8)
         ax.set_ylabel(titles[mb], fontsize=8)
         ax.set_title(f"ρ = {rho:.2f} (n={n})" if math.isfinite(rho) else f"ρ undefined (n={n})", fontsize=9)
@@ -207,6 +235,7 @@ def fig_pairs(runs: list[RunRecord], out: Path) -> FigureFile | None:
     name = "fig11_metric_pairs.png"
     fig.savefig(out / name, dpi=90)
     return FigureFile(name, "Metric pairs across runs (Fig. 11)",
-                      "Every finished run is a point (colour = space); ρ is Spearman's rank correlation "
+                      "Every finished run is a point (colour = space and data set); ρ is Spearman's rank "
+                      "correlation "
                       "over all runs (undefined with fewer than 3 runs or a constant metric).")
 

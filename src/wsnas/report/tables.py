@@ -1,5 +1,7 @@
 """The report's tables: the paper's Tables 3-5 forms plus all settings and all runs.
 
+Every column and row names its scope: the benchmark's name (SearchSpace.title) and the data set.
+
 Each Table holds its numbers (for CSV) and its mean ± std text (for Markdown and HTML).
 """
 
@@ -14,13 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wsnas.config import RunConfig
 from wsnas.report.analysis import START, TUNED, SpaceAnalysis, Stat, show_value, sort_values, space_title
-from wsnas.report.runs import METRICS, canon, flatten
+from wsnas.report.runs import METRICS, canon
+from wsnas.report.settings import top_k_text
+from wsnas.spaces.table1 import table1_rank
 
-TABLE_METRICS = (("supernet_acc_mean", "SN acc", 2), ("skdt", "s-KdT", 3), ("final_acc", "final acc", 2),
-                 ("pbr", "P>R", 3))
-"""The four columns of the paper's Tables 3 and 4, with their display precision."""
+TABLE_METRICS = (("supernet_acc_mean", "SN acc", 2), ("kdt", "KdT", 3), ("skdt", "s-KdT", 3),
+                 ("final_acc", "final acc", 2), ("pbr", "P>R", 3))
+"""The columns of the paper's Tables 3 and 4 (plus KdT, next to s-KdT), with their display precision."""
+METRIC_NOTE = ("SN acc: mean super-net accuracy of the pool (%); KdT and s-KdT: Kendall-Tau and sparse "
+               "Kendall-Tau between super-net and ground-truth accuracies; final acc: mean ground-truth "
+               "accuracy (%) of the top-k pool architectures by super-net accuracy (k as each column "
+               "says: eval.top_k); P>R = (1 - r/r_max)^k, r the best ground-truth rank among those k.")
 
 
 @dataclass
@@ -66,44 +73,48 @@ class Table:
                 f"<tbody>{body}</tbody></table>{links}")
 
 
+def _metric_header(a: SpaceAnalysis, title: str) -> str:
+    return f"{title} ({a.top_k})" if title == "final acc" else title
+
+
 def factor_table(analyses: list[SpaceAnalysis]) -> Table:
-    """Paper Tables 3 and 4: rows = factor values, columns = space x (SN acc, s-KdT, final acc, P>R)."""
-    spaces = [a.space for a in analyses]
-    header = ["Factor", "Value"] + [f"{space_title(sp)} {m[1]}" for sp in spaces for m in TABLE_METRICS]
-    csv_header = ["factor", "value"] + [f"{sp}_{m[0]}_{x}" for sp in spaces for m in TABLE_METRICS
-                                        for x in ("mean", "std", "n")] + [f"{sp}_reference" for sp in spaces]
-    fields = list(flatten(RunConfig().to_dict()))
-    order = sorted({f.key for a in analyses for f in a.factors},
-                   key=lambda k: (fields.index(k) if k in fields else len(fields), k))
+    """Paper Tables 3 and 4: rows = factor values (Table 1's order), columns = scope x the metrics."""
+    slugs = [a.slug for a in analyses]
+    header = ["Factor", "Value"] + [f"{a.title} {_metric_header(a, m[1])}" for a in analyses
+                                    for m in TABLE_METRICS]
+    csv_header = ["factor", "value"] + [f"{sl}_{m[0]}_{x}" for sl in slugs for m in TABLE_METRICS
+                                        for x in ("mean", "std", "n")] + [f"{sl}_reference" for sl in slugs]
+    order = sorted({f.key for a in analyses for f in a.factors}, key=table1_rank)
     rows, csv_rows = [], []
     for key in order:
-        per_space = {a.space: next((f for f in a.factors if f.key == key), None) for a in analyses}
+        per_scope = {a.slug: next((f for f in a.factors if f.key == key), None) for a in analyses}
         values: dict[str, Any] = {}
-        for f in per_space.values():
+        for f in per_scope.values():
             if f is not None:
                 values.update((canon(v), v) for v in f.values)
-        for v in sort_values(list(values.values())):
+        for v in sort_values(list(values.values()), key):
             cells, nums, refs = [], [], []
-            for sp in spaces:
-                f = per_space[sp]
+            for sl in slugs:
+                f = per_scope[sl]
                 has = f is not None and canon(v) in f.runs
                 refs.append(bool(has and canon(v) == canon(f.reference)))
                 for metric, _, digits in TABLE_METRICS:
                     st = f.stat(v, metric) if has else Stat(math.nan, math.nan, 0)
                     cells.append(st.text(digits))
                     nums += [st.mean, st.std, st.n]
-            studied = [sp for sp in spaces if per_space[sp] is not None and canon(v) in per_space[sp].runs]
-            marked = [sp for sp, ref in zip(spaces, refs, strict=True) if ref]
-            against = {f.against for sp in marked for f in [per_space[sp]] if f is not None}
+            studied = [a for a in analyses if per_scope[a.slug] is not None
+                       and canon(v) in per_scope[a.slug].runs]
+            marked = [a for a, ref in zip(analyses, refs, strict=True) if ref]
+            against = {f.against for a in marked for f in [per_scope[a.slug]] if f is not None}
             word = against.pop() if len(against) == 1 and "reference" not in against else "ref"
             mark = "" if not marked else f" ({word})" if marked == studied else (
-                f" ({word}: " + ", ".join(space_title(sp) for sp in marked) + ")")
+                f" ({word}: " + ", ".join(a.title for a in marked) + ")")
             text = show_value(key, v)
             rows.append([key, text + mark, *cells])
             csv_rows.append([key, text, *nums, *refs])
     note = ("Mean ± sample std over seeds of the final evaluation. Rows of a factor compare settings "
-            "that differ only in that factor; (ref) marks the reference value (the value the factor is "
-            "held at while others vary).")
+            "that differ only in that factor, in the order of the paper's Table 1; (ref) marks the "
+            "reference value (the value the factor is held at while others vary). " + METRIC_NOTE)
     if any(f.against != "reference" for a in analyses for f in a.factors):
         note += (f" In the paper's protocol the hyper-parameters are compared against the {START} "
                  f"(marked ({START}): the stand-alone hyper-parameters, validated sequentially) and every "
@@ -114,59 +125,62 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
 
 
 def final_table(analyses: list[SpaceAnalysis]) -> Table:
-    """Paper Table 5: the final searched model's accuracy, rows = settings, columns = spaces."""
-    spaces = [a.space for a in analyses]
+    """Paper Table 5: the final searched model's accuracy, rows = settings, columns = scopes."""
     labels: list[str] = []
     for a in analyses:
         ordered = sorted(a.settings, key=lambda s: (s is not a.baseline, s is not a.start))
         labels += [s.label for s in ordered if s.label not in labels]
-    header = ["Setting"] + [space_title(sp) for sp in spaces]
-    csv_header = ["setting"] + [f"{sp}_final_acc_{x}" for sp in spaces for x in ("mean", "std", "n")]
+    header = ["Setting"] + [f"{a.title}, {a.top_k}" for a in analyses]
+    csv_header = ["setting"] + [f"{a.slug}_final_acc_{x}" for a in analyses for x in ("mean", "std", "n")]
     rows, csv_rows = [], []
     for label in labels:
         cells, nums = [], []
         for a in analyses:
             s = next((s for s in a.settings if s.label == label), None)
             st = s.stat("final_acc") if s is not None else Stat(math.nan, math.nan, 0)
-            cells.append(st.text(2) + (f" (n={st.n})" if st.n else ""))
+            ref = " (ref)" if s is not None and s is a.baseline and a.start is None else ""
+            cells.append(st.text(2) + (f" (n={st.n})" if st.n else "") + ref)
             nums += [st.mean, st.std, st.n]
         rows.append([label, *cells])
         csv_rows.append([label, *nums])
-    note = ("Final searched model: mean GT accuracy of the top-k pool architectures by super-net accuracy; "
-            "mean ± sample std over seeds. 'base' is each space's reference setting; in the paper's "
-            "protocol the first row, Random NAS (ours), is the tuned baseline.")
+    note = ("Final searched model: mean GT accuracy of the top-k pool architectures by super-net accuracy "
+            "(k as each column says); mean ± sample std over seeds. A setting is named as the CLI named "
+            "its runs (LABEL-sSEED); (ref) marks each column's reference setting, listed first; in the "
+            "paper's protocol the first row, Random NAS (ours), is the tuned baseline.")
     return Table("table_final", "Final searched model (paper Table 5 form)", csv_header, csv_rows, header,
                  rows, note)
 
 
 def settings_table(analyses: list[SpaceAnalysis]) -> Table:
-    header = ["Space", "Setting", "Seeds", "Diverged"] + [m[1] for m in TABLE_METRICS] + ["KdT"]
-    csv_header = ["space", "setting", "setting_hash", "seeds", "runs", "finished", "diverged"] + [
-        f"{m}_{x}" for m in METRICS for x in ("mean", "std", "n")]
+    header = ["Space", "Data", "Setting", "Seeds", "Diverged"] + [
+        m[1] if m[0] != "final_acc" else "final acc (top-k)" for m in TABLE_METRICS] + ["k"]
+    csv_header = ["space", "data", "setting", "setting_hash", "seeds", "runs", "finished", "diverged",
+                  "top_k"] + [f"{m}_{x}" for m in METRICS for x in ("mean", "std", "n")]
     rows, csv_rows = [], []
     for a in analyses:
         for s in a.settings:
             seeds = " ".join(str(r.seed) for r in s.runs)
             div = sum(1 for r in s.runs if r.status == "diverged")
-            cells = [s.stat(m).text(d) for m, _, d in TABLE_METRICS] + [s.stat("kdt").text(3)]
-            rows.append([space_title(a.space), s.label, seeds, str(div), *cells])
+            k = top_k_text(s.runs).removeprefix("top-")
+            cells = [s.stat(m).text(d) for m, _, d in TABLE_METRICS]
+            rows.append([space_title(a.space), a.dataset, s.label, seeds, str(div), *cells, k])
             nums = [x for m in METRICS for st in [s.stat(m)] for x in (st.mean, st.std, st.n)]
-            csv_rows.append([a.space, s.label, s.key, seeds, len(s.runs), len(s.finished), div, *nums])
+            csv_rows.append([a.space, a.dataset, s.label, s.key, seeds, len(s.runs), len(s.finished), div, k,
+                             *nums])
     return Table("settings", "All settings", csv_header, csv_rows, header, rows,
-                 "One row per setting (runs that differ only in their seed).")
+                 "One row per setting (runs that differ only in their seed, each seed once). " + METRIC_NOTE)
 
 
 def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
-    header = ["Space", "Setting", "Seed", "Status"] + [m[1] for m in TABLE_METRICS] + ["Run dir"]
-    csv_header = ["space", "setting", "seed", "status", *METRICS, "run_dir"]
+    header = ["Space", "Data", "Setting", "Seed", "Status"] + [m[1] for m in TABLE_METRICS] + ["Run dir"]
+    csv_header = ["space", "data", "setting", "seed", "status", *METRICS, "run_dir"]
     rows, csv_rows = [], []
     for a in analyses:
         for s in a.settings:
             for r in s.runs:
                 rel = os.path.relpath(r.path, root)
-                rows.append([space_title(a.space), s.label, str(r.seed), r.status,
+                rows.append([space_title(a.space), a.dataset, s.label, str(r.seed), r.status,
                              *[Stat.of([r.metric(m)]).text(d) for m, _, d in TABLE_METRICS], rel])
-                csv_rows.append([a.space, s.label, r.seed, r.status, *[r.metric(m) for m in METRICS],
-                                 str(r.path)])
+                csv_rows.append([a.space, a.dataset, s.label, r.seed, r.status,
+                                 *[r.metric(m) for m in METRICS], str(r.path)])
     return Table("runs", "All runs", csv_header, csv_rows, header, rows)
-

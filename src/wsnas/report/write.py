@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ class Report:
     tables: list[Path]
     figures: list[Path]
     skipped: list[str]
+    warnings: list[str]
+    """What the reader must know about the grouping (repeated seeds, several identities of a config)."""
 
 
 def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> Report:
@@ -51,10 +54,13 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     studies = load_studies(runs)
+    notes: list[str] = []
     analyses = []
-    for sp, ss in group_settings(runs).items():
-        paper = analyse_paper(sp, ss, studies[sp]) if sp in studies else None
-        analyses.append(paper or analyse_space(sp, ss))
+    for scope, ss in group_settings(runs, notes).items():
+        paper = analyse_paper(scope, ss, studies[scope.space]) if scope.space in studies else None
+        analyses.append(paper or analyse_space(scope, ss))
+    for note in notes:
+        warnings.warn(f"wsnas report: {note}", stacklevel=2)
 
     tables = [factor_table(analyses), final_table(analyses), settings_table(analyses),
               runs_table(analyses, out)]
@@ -80,6 +86,7 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     tables, made, table_files = tables + search.tables, made + search.figures, table_files + search.files
 
     index = out / "index.html"
-    write_text_atomic(index, index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped))
+    write_text_atomic(index, index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped,
+                                        notes))
     return Report(out, index, len(runs), sum(len(a.settings) for a in analyses), table_files,
-                  [fig_dir / f.name for f in made], skipped)
+                  [fig_dir / f.name for f in made], skipped, notes)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from wsnas.config import RunConfig, load_config, validate
 from wsnas.errors import ConfigError
+from wsnas.runname import run_name
 from wsnas.spaces.check import check_config
 from wsnas.sweep.spec import RESERVED, SweepSpec, assignment
-
-LABEL_MAX = 96
-"""Longest label kept in a run name (grids over many factors); the hash keeps names unique."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +63,6 @@ def set_key(d: dict[str, Any], key: str, value: Any, source: str) -> None:
 def format_value(v: Any) -> str:
     """A factor value as it appears in labels: strings bare, everything else as JSON."""
     return v if isinstance(v, str) else json.dumps(v)
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=+,-]+", "_", text)
 
 
 class Planner:
@@ -173,7 +166,7 @@ class Planner:
     def run(self, assign: dict[str, Any], seed: int) -> PlannedRun:
         cfg = self.config(assign, seed)
         label = self.label(cfg)
-        name = f"{_safe(label)[:LABEL_MAX]}-s{seed}-{cfg.hash()[:8]}"
+        name = run_name(label, seed, cfg.hash()[:8])
         return PlannedRun(name=name, label=label, seed=seed, assign=dict(assign),
                           cfg=cfg.model_copy(update={"name": name}))
 

@@ -1,0 +1,62 @@
+"""`wsnas list spaces|samplers|configs|factors`: what is installed, one line each.
+
+`factors` prints the paper's Table 1 (factor -> config field -> accepted values -> the
+spaces whose super-net honours it) from the declarations the config check uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+KINDS = ("spaces", "samplers", "configs", "factors")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list installed spaces, samplers, shipped configs or Table 1's factors")
+    p.add_argument("kind", choices=KINDS, help="what to list")
+    p.set_defaults(func=_list)
+
+
+def _list(args: argparse.Namespace) -> None:
+    for line in LISTERS[args.kind]():
+        print(line)
+
+
+def _spaces() -> list[str]:
+    from wsnas.spaces import SPACES
+
+    rows = []
+    for name in SPACES.names():
+        cls = SPACES.get(name)
+        rows.append((name, cls.title or name, "samplers: " + ", ".join(cls.samplers)))
+    return _columns(rows)
+
+
+def _samplers() -> list[str]:
+    from wsnas.spaces.samplers import SAMPLERS
+
+    return _columns([(n, _first_line(SAMPLERS.get(n).__doc__)) for n in SAMPLERS.names()])
+
+
+def _configs() -> list[str]:
+    from wsnas.presets import describe, shipped
+
+    return _columns([(name, kind, str(path), describe(path)) for name, (kind, path) in shipped().items()])
+
+
+def _factors() -> list[str]:
+    from wsnas.spaces.table1 import factor_lines
+
+    return factor_lines()
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
+
+
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)] if rows else []
+    return ["  ".join([*(f"{c:{w}}" for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip() for r in rows]
+
+
+LISTERS = {"spaces": _spaces, "samplers": _samplers, "configs": _configs, "factors": _factors}

@@ -1,0 +1,49 @@
+"""Setting labels: the name the CLI printed for a setting, made unique within its scope.
+
+A setting whose runs are named `LABEL-sSEED[-HASH]` (the demo's `bn-batch-stats-s0`, a
+sweep's `sampler.name=fairnas-s0-1a2b3c4d`; `wsnas.runname`) is called LABEL, as on the
+terminal. Other settings are named by the config values in which they differ from the
+scope's reference setting (`base` when none); settings whose names collide get the values
+in which they differ from each other appended, and copies of a repeated seed `[copy k]`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from wsnas.report.runs import show
+from wsnas.report.settings import Setting
+from wsnas.runname import label_of
+
+
+def cli_label(s: Setting) -> str | None:
+    """The label all of S's run dir names carry, or None (names given by hand, or several)."""
+    found = {label_of(r.path.name, r.seed) for r in s.runs}
+    return found.pop() if len(found) == 1 else None
+
+
+def diff_label(s: Setting, reference: Setting, keys: list[str]) -> str:
+    """`key=value, ...` for the KEYS where S differs from REFERENCE; `base` when it does not."""
+    diff = [f"{k}={show(s.experiment.get(k))}" for k in keys if s.value(k) != reference.value(k)]
+    return ", ".join(diff) or "base"
+
+
+def assign_labels(settings: list[Setting], reference: Setting, keys: list[str]) -> None:
+    """Give each setting its CLI label (else its difference from REFERENCE), unique in SETTINGS:
+    settings that share a label get the values of the KEYS in which they differ appended."""
+    for s in settings:
+        s.label = cli_label(s) or diff_label(s, reference, keys)
+    for label in _repeated(settings):
+        group = [s for s in settings if s.label == label]
+        differ = [k for k in keys if len({s.value(k) for s in group}) > 1]
+        for s in group:
+            if differ:
+                s.label = f"{label} (" + ", ".join(f"{k}={show(s.experiment.get(k))}" for k in differ) + ")"
+    for label in _repeated(settings):
+        for i, s in enumerate(s for s in settings if s.label == label):
+            s.label = f"{label} [copy {s.copy or i + 1}]"
+
+
+def _repeated(settings: list[Setting]) -> list[str]:
+    counts = Counter(s.label for s in settings)
+    return [label for label, n in counts.items() if n > 1]
