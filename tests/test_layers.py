@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("wsnas.evaluate", "wsnas.rundir", "wsnas.checkpointing", "wsnas.distributed", "wsnas.hooks",
      "wsnas.engine", "wsnas.train", "wsnas.standalone", "wsnas.identity"),
     ("wsnas.sweep", "wsnas.report", "wsnas.demo", "wsnas.presets", "wsnas.search"),
-    ("wsnas.commands", "wsnas.cli"),
+    ("wsnas.commands", "wsnas.cli", "wsnas.__main__"),
 ]
 """Lowest first: config -> nn -> bench/data -> spaces -> training -> sweeps/report -> CLI."""
 
