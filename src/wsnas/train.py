@@ -30,7 +30,7 @@ from wsnas.identity import record_identity, run_identity
 from wsnas.rundir import RunDir
 from wsnas.runtime import autocast
 from wsnas.spaces import get_space
-from wsnas.spaces.check import check_config, pool_size_used
+from wsnas.spaces.check import bench_metric, check_config, pool_size_used
 from wsnas.spaces.samplers import build_sampler
 
 __all__ = ["SYNC_EVERY", "Diverged", "Trainer", "train"]
@@ -59,7 +59,7 @@ class Trainer(EpochTrainer):
         self.bench = open_benchmark(
             self.space,
             source=cfg.bench.source,
-            metric=cfg.bench.metric,
+            metric=bench_metric(self.space, cfg),
             schedule=cfg.bench.schedule,
             cache_dir=cfg.bench.cache_dir,
         )
