@@ -161,6 +161,7 @@ class Trainer(EpochTrainer):
             "sparse_threshold": self.cfg.eval.sparse_threshold,
             "top_k": self.cfg.eval.top_k,
             "benchmark": {"space": self.cfg.space.name, "metric": self.bench.metric, "size": self.bench.size},
+            "data": {"name": self.cfg.data.name, "eval_split": self.cfg.data.eval_split},
         }
 
 

@@ -47,12 +47,20 @@ def show_value(key: str, v: Any) -> str:
 
 
 def space_title(space: str) -> str:
-    """The benchmark's own name (`SearchSpace.title`); an unregistered space keeps its config name."""
-    return SPACES.get(space).title if space in SPACES else space
+    """The benchmark's own name (`SearchSpace.title`); an unregistered space keeps its config name.
+    A section of one data set among several (`nb201:cifar100`, see `group_settings`) adds it."""
+    name, _, data = space.partition(DATA_SEP)
+    title = SPACES.get(name).title if name in SPACES else name
+    return f"{title} ({data})" if data else title
 
 
 def space_order(space: str) -> tuple[int, str]:
-    return (PAPER_ORDER.index(space) if space in PAPER_ORDER else len(PAPER_ORDER), space)
+    name = space.partition(DATA_SEP)[0]
+    return (PAPER_ORDER.index(name) if name in PAPER_ORDER else len(PAPER_ORDER), space)
+
+
+DATA_SEP = ":"
+"""Joins space and data set in the key of a report section holding one data set of several."""
 
 
 @dataclass(frozen=True)
@@ -245,14 +253,25 @@ def analyse_paper(space: str, settings: list[Setting], study: PaperStudy) -> Spa
 
 
 def group_settings(runs: list[RunRecord]) -> dict[str, list[Setting]]:
-    """Space -> its settings (runs grouped by experiment config without the seed)."""
+    """Section -> its settings (runs grouped by experiment config without the seed).
+
+    A section is one space on one data set: runs on different data sets (NB201 on cifar10 and
+    cifar100) are never pooled into one factor row or one table column. A space with runs on
+    one data set keeps its name as the key; with several, each gets `space:data`.
+    """
     by_key: dict[str, Setting] = {}
     for r in sorted(runs, key=lambda r: (str(r.path))):
         s = by_key.setdefault(r.setting, Setting(r.setting, r.space, r.experiment))
         s.runs.append(r)
+    data_of = {s.key: str(s.runs[0].cfg.data.name) for s in by_key.values()}
+    data_sets: dict[str, set[str]] = {}
+    for s in by_key.values():
+        data_sets.setdefault(s.space, set()).add(data_of[s.key])
     spaces: dict[str, list[Setting]] = {}
     for s in by_key.values():
         s.runs.sort(key=lambda r: r.seed)
+        if len(data_sets[s.space]) > 1:
+            s.space = f"{s.space}{DATA_SEP}{data_of[s.key]}"
         spaces.setdefault(s.space, []).append(s)
     return {sp: spaces[sp] for sp in sorted(spaces, key=space_order)}
 
