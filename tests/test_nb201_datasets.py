@@ -34,7 +34,8 @@ ARCHS = {  # the three cells of the NATS sample (index: arch)
     11: "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|",
     284: "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|none~0|nor_conv_1x1~1|none~2|",
 }
-METRICS = {"cifar10": "cifar10/ori-test", "cifar100": "cifar100/x-test", "imagenet16_120": "ImageNet16-120/x-test"}
+METRICS = {"cifar10": "cifar10/ori-test", "cifar100": "cifar100/x-test",
+           "imagenet16_120": "ImageNet16-120/x-test"}
 
 
 def _stamped(n: int, size: int, start: int = 0) -> np.ndarray:
@@ -316,7 +317,8 @@ def test_shipped_halves_are_the_official_ones():
     and a digest of each half, so a changed table cannot pass unnoticed."""
     c = nb201_splits.nb201_halves("cifar100", 10_000, "t")
     i = nb201_splits.nb201_halves("imagenet16_120", 6_000, "t")
-    assert [len(c["x-valid"]), len(c["x-test"]), len(i["x-valid"]), len(i["x-test"])] == [5000, 5000, 3000, 3000]
+    sizes = [len(c["x-valid"]), len(c["x-test"]), len(i["x-valid"]), len(i["x-test"])]
+    assert sizes == [5000, 5000, 3000, 3000]
     assert c["x-valid"][:8].tolist() == [1, 3, 4, 5, 8, 10, 13, 14]
     assert c["x-test"][:8].tolist() == [0, 2, 6, 7, 9, 11, 12, 17]
     assert c["x-valid"][-3:].tolist() == [9996, 9997, 9999]
@@ -447,3 +449,100 @@ def test_networks_take_the_data_sets_classes_and_size():
     assert net(torch.zeros(2, 3, 16, 16), arch).shape == (2, 120)
     solo = space.standalone(arch, channels=4, cells=1, num_classes=100)
     assert solo(torch.zeros(2, 3, 32, 32)).shape[-1] == 100
+
+
+# ---- end to end: a CPU-sized run on each new data set, scored on the metric's half -------------
+
+
+def write_gt_csv(path: Path, n: int = 12) -> Path:
+    """A CSV export in the NB201 layout: index, arch_str, the three data sets' test columns."""
+    space = get_space("nb201")
+    rng = np.random.default_rng(1)
+    lines = ["index,arch_str,cifar10_test,cifar100_test,imagenet16_120_test"]
+    for i in range(n):
+        arch = space.format(tuple(int(v) for v in np.unravel_index(i * 1301 % 15625, (5,) * 6)))
+        a, b, c = rng.uniform(10, 90, 3)
+        lines.append(f"{i},{arch},{a:.2f},{b:.2f},{c:.2f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+E2E = ["lowfi.channels=4", "lowfi.cells_per_stage=1", "protocol.epochs=1", "protocol.batch_size=16",
+       "eval.pool_size=6", "eval.num_images=48", "eval.batch_size=48", "runtime.progress=false",
+       "runtime.threads=1", "runtime.device=cpu"]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*ground truth for 12 of the 15625")
+@pytest.mark.parametrize(("config", "fixture"), [("nb201-cifar100.yaml", "c100_root"),
+                                                   ("nb201-imagenet16.yaml", "in16_root")])
+def test_end_to_end_on_official_structure_files(tmp_path, request, config, fixture):
+    from wsnas.rundir import RunDir
+    from wsnas.train import Trainer, train
+
+    root, _ = request.getfixturevalue(fixture)
+    args = [f"data.root={root}", f"bench.source={write_gt_csv(tmp_path / 'gt.csv')}",
+            f"bench.cache_dir={tmp_path / 'cache'}", f"out_dir={tmp_path / 'runs'}", *E2E]
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / config, args)
+    data = cfg.data.name
+    summary = train(cfg)
+    assert summary["status"] == "finished" and summary["final"]["eval_images"] == 48
+    assert summary["benchmark"]["metric"] == METRICS[data]
+    assert summary["data"] == {"name": data, "eval_split": "x-test"}
+    run = Path(summary["run_dir"])
+    assert f"name: {data}" in (run / "config.yaml").read_text()  # the report labels runs by it
+    # the super-net was scored on the first 48 images of NAS-Bench-201's x-test half
+    trainer = Trainer(cfg, RunDir(tmp_path / "inspect"))
+    seen = np.concatenate([x.numpy() for x, _ in trainer.eval_batches])
+    info = DATASETS[data]
+    mean, std = np.array(info.mean).reshape(1, 3, 1, 1), np.array(info.std).reshape(1, 3, 1, 1)
+    pixels = np.rint((seen * std + mean) * 255).astype(np.int64)
+    n_test = 10_000 if data == "cifar100" else 6_000
+    want = nb201_splits.nb201_halves(data, n_test, "t")["x-test"][:48]
+    np.testing.assert_array_equal(pixels[:, 0, 0, 0] + 256 * pixels[:, 0, 0, 1], want)
+    assert seen.shape[1:] == (3, info.image_size, info.image_size)
+    assert trainer.model.classifier.out_features == info.num_classes
+
+
+# ---- studies: a sweep and a report per data set ------------------------------------------------
+
+
+def test_a_spec_can_vary_the_data_set_and_runs_stay_separate_settings(tmp_path):
+    from wsnas.sweep import Planner, parse_spec
+
+    spec = parse_spec({
+        "base": {"space": {"name": "nb201"}, "protocol": {"epochs": 1}},
+        "overrides": ["eval.pool_size=12"],
+        "factors": {"data.name": ["cifar10", {"data.name": "cifar100", "data.eval_split": "x-test"},
+                                  {"data.name": "imagenet16_120", "data.eval_split": "x-test"}]},
+        "seeds": [0], "mode": "one-at-a-time"})
+    runs = Planner(spec, None, tmp_path).one_at_a_time()
+    assert sorted(r.cfg.data.name for r in runs) == ["cifar10", "cifar100", "imagenet16_120"]
+    assert len({r.cfg.hash() for r in runs}) == 3
+    space = get_space("nb201")
+    for r in runs:  # each run is scored against its own data set's ground truth
+        check_config(r.cfg)
+        metric = space.loader.resolve_metric(bench_metric(space, r.cfg), r.cfg.data.name)
+        assert metric == METRICS[r.cfg.data.name]
+
+
+def test_report_keeps_data_sets_apart(tmp_path):
+    from test_report import read_csv, write_run
+    from wsnas.report import write_report
+
+    root = tmp_path / "runs"
+    for seed in (0, 1):
+        write_run(root, f"c10-s{seed}", [], seed, 90.0 + seed)
+        write_run(root, f"c10-fair-s{seed}", ["sampler.name=fairnas"], seed, 91.0)
+        write_run(root, f"c100-s{seed}", ["data.name=cifar100", "data.eval_split=x-test"], seed, 70.0 + seed)
+        write_run(root, f"c100-fair-s{seed}", ["data.name=cifar100", "data.eval_split=x-test",
+                                               "sampler.name=fairnas"], seed, 72.0)
+    write_report([root], tmp_path / "rep")
+    settings = read_csv(tmp_path / "rep" / "tables" / "settings.csv")
+    assert sorted({r["space"] for r in settings}) == ["nb201:cifar10", "nb201:cifar100"]
+    rows = {(r["factor"], r["value"]): r for r in read_csv(tmp_path / "rep" / "tables" / "table_factors.csv")}
+    fair = rows[("sampler.name", "fairnas")]  # one column per data set, never their average
+    assert float(fair["nb201:cifar10_final_acc_mean"]) == pytest.approx(91.0)
+    assert float(fair["nb201:cifar100_final_acc_mean"]) == pytest.approx(72.0)
+    md = (tmp_path / "rep" / "tables" / "table_factors.md").read_text()
+    assert "NASBench-201 (cifar100)" in md and "NASBench-201 (cifar10)" in md

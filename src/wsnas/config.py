@@ -27,8 +27,9 @@ from wsnas.errors import ConfigError, did_you_mean
 NOT_IDENTITY: tuple[str, ...] = ("out_dir", "name", "runtime", "logging", "data.root", "bench.cache_dir",
                                  "bench.source", "bench.allow_metric_mismatch")
 """Dotted config keys that never define a run's config hash: where files live or go, how a run is
-run and whether a check is waived (the data, split and metric it waives are in the hash). What of them still changes the numbers is in the run's full identity (`wsnas.identity`): the
-ground truth's content checksum (not bench.source, a path), the effective numerics (runtime.amp on
+run and whether a check is waived (the data, split and metric it waives are in the hash). What of
+them still changes the numbers is in the run's full identity (`wsnas.identity`): the ground truth's
+content checksum (not bench.source, a path), the effective numerics (runtime.amp on
 CUDA) and the world size."""
 
 

@@ -61,10 +61,10 @@ class BenchLoader:
     def resolve_metric(self, metric: str | None, data: str | None = None) -> str:
         """The cache's spelling of METRIC (None = the default for data set DATA, else the space's);
         built tables' names pass as they are."""
-        if metric is None:
-            m = self.metric_by_data.get(data, self.default_metric) if data is not None else self.default_metric
-        else:
+        if metric is not None:
             m = str(metric)
+        else:
+            m = self.metric_by_data.get(data, self.default_metric) if data else self.default_metric
         return m if m.startswith(BUILT_PREFIX) else self.normalize_metric(m)
 
     def measured_on(self, metric: str) -> MeasuredOn | None:

@@ -40,7 +40,9 @@ def read_pickled_dict(path: Path, what: str, kind: str, hint: str) -> dict[bytes
             "(only numpy arrays and plain containers are read)"
         ) from None
     except Exception as e:  # truncated/garbage pickles raise many different types
-        raise DataError(f"{what} file {path} is corrupt or not {kind} ({type(e).__name__}: {e}); {hint}") from None
+        raise DataError(
+            f"{what} file {path} is corrupt or not {kind} ({type(e).__name__}: {e}); {hint}"
+        ) from None
     if not isinstance(obj, dict):
         raise DataError(f"{what} file {path}: expected a pickled dict, got {type(obj).__name__}")
     return {k.encode("latin1") if isinstance(k, str) else k: v for k, v in obj.items()}
@@ -71,7 +73,8 @@ def image_batch(
         raise DataError(f"{what} file {path}: {y.size} labels for {data.shape[0]} images")
     lo, hi = labels
     if y.size and (y.min() < lo or y.max() > hi):
-        raise DataError(f"{what} file {path}: labels must be in {lo}..{hi}, got {int(y.min())}..{int(y.max())}")
+        got = f"{int(y.min())}..{int(y.max())}"
+        raise DataError(f"{what} file {path}: labels must be in {lo}..{hi}, got {got}")
     return Split(data.reshape(-1, *shape), y)
 
 

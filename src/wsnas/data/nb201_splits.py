@@ -53,7 +53,8 @@ def parse_split_file(text: str, where: str) -> dict[str, np.ndarray]:
     out = {}
     for key, half in _KEYS.items():
         entry = obj[key]
-        if not (isinstance(entry, list) and len(entry) == 2 and entry[0] == "int" and isinstance(entry[1], list)):
+        typed = isinstance(entry, list) and len(entry) == 2 and entry[0] == "int"
+        if not (typed and isinstance(entry[1], list)):
             raise DataError(f'NAS-Bench-201 split file {where}: "{key}" must be ["int", [indices]]')
         try:
             idx = np.array([int(str(v)) for v in entry[1]], dtype=np.int64)
@@ -106,7 +107,9 @@ def _table() -> dict[str, np.ndarray]:
         with np.load(TABLE, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:
-        raise DataError(f"wsnas's NAS-Bench-201 split table {TABLE} cannot be read ({e}); reinstall wsnas") from None
+        raise DataError(
+            f"wsnas's NAS-Bench-201 split table {TABLE} cannot be read ({e}); reinstall wsnas"
+        ) from None
 
 
 def source() -> dict:
@@ -136,7 +139,8 @@ def nb201_halves(name: str, n_test: int, where: str) -> dict[str, np.ndarray]:
             f"but {n_test:,} were read; use the complete official files"
         )
     valid = np.unpackbits(t[f"{name}_xvalid_bits"], count=n).astype(bool)
-    return {"x-valid": np.flatnonzero(valid).astype(np.int64), "x-test": np.flatnonzero(~valid).astype(np.int64)}
+    return {"x-valid": np.flatnonzero(valid).astype(np.int64),
+            "x-test": np.flatnonzero(~valid).astype(np.int64)}
 
 
 def main(argv: list[str]) -> int:

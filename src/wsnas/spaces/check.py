@@ -88,9 +88,10 @@ def check_metric_data(space: SearchSpace, cfg: RunConfig) -> None:
     problem = None
     if cfg.data.name not in where.data:
         default = loader.measured_on(loader.resolve_metric(None))
-        has_data = cfg.data.name in loader.metric_by_data or (default is not None and cfg.data.name in default.data)
-        other = f"a bench.metric measured on {cfg.data.name}" + (
-            "" if has_data or default is None else f" ({space.title}'s ground truth is on {' / '.join(default.data)})")
+        own = default.data if default is not None else ()
+        other = f"a bench.metric measured on {cfg.data.name}"
+        if own and cfg.data.name not in loader.metric_by_data and cfg.data.name not in own:
+            other += f" ({space.title}'s ground truth is on {' / '.join(own)})"
         problem = (
             f"the super-net is trained and scored on data.name={cfg.data.name}, but the ground truth "
             f"{metric} was measured on {' / '.join(where.data)}; set data.name={where.data[0]} or {other}"
