@@ -546,3 +546,12 @@ def test_report_keeps_data_sets_apart(tmp_path):
     assert float(fair["nb201:cifar100_final_acc_mean"]) == pytest.approx(72.0)
     md = (tmp_path / "rep" / "tables" / "table_factors.md").read_text()
     assert "NASBench-201 (cifar100)" in md and "NASBench-201 (cifar10)" in md
+
+
+def test_facts_on_a_data_set_only_where_the_space_has_that_network():
+    nb201, mini = get_space("nb201"), get_space("nb201_mini")
+    arch = nb201.parse(ARCHS[284])
+    assert nb201.arch_facts_on(arch, "imagenet16_120") == {"params_m": 0.108456, "flops_m": 2.93644}
+    cell = mini.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|")
+    assert mini.arch_facts_on(cell, "digits") == mini.arch_facts(cell)
+    assert mini.arch_facts_on(cell, "cifar100") is None  # a built table there gets NaN FLOPs, not digits'

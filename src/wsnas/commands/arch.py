@@ -75,19 +75,14 @@ def describe(space: Any, arch: Any, bench: Any, data: str | None = None) -> dict
 
 
 def _facts_on(space: Any, arch: Any, data: str) -> dict[str, Any]:
-    import inspect
-
+    from wsnas.data import dataset_info
     from wsnas.errors import ConfigError
 
-    if "data" not in inspect.signature(space.arch_facts).parameters:
-        default = space.loader.measured_on(space.loader.resolve_metric(None))
-        if default is not None and data in default.data:
-            return {**space.arch_facts(arch), "data": data}
-        raise ConfigError(f"--data {data}: {space.name}'s params/FLOPs are of its own network only")
-    from wsnas.data import dataset_info
-
     dataset_info(data)  # a DataError naming the known data sets
-    return {**space.arch_facts(arch, data=data), "data": data}
+    facts = space.arch_facts_on(arch, data)
+    if facts is None:
+        raise ConfigError(f"--data {data}: {space.name}'s params/FLOPs are of its own network only")
+    return {**facts, "data": data}
 
 
 def _info(args: argparse.Namespace) -> None:

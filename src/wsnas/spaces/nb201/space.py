@@ -75,6 +75,9 @@ class NB201Space(EdgeOpSpace):
         flops = flops_millions(arch, num_classes=info.num_classes, image_size=info.image_size)
         return {"params_m": round(params / 1e6, 6), "flops_m": round(flops, 6)}
 
+    def arch_facts_on(self, arch: Arch, data: str) -> dict[str, Any] | None:
+        return self.arch_facts(arch, data=data)
+
     def unique_classes(self) -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
         return unique_classes()
 
