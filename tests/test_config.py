@@ -96,7 +96,8 @@ def test_errors_name_key_value_and_allowed(override, needles):
         (["space.name=darts_nds", "mapping.wsbn=true", "mapping.ops_on=edges"],
          ["mapping.wsbn=true has no effect on darts_nds with mapping.ops_on=edges"]),
         (["sampler.fairnas_k=2"], ["key 'sampler.fairnas_k'", "sampler.name=fairnas"]),
-        (["data.name=cifar100"], ["key 'data.name'", "known data sets: cifar10, digits"]),
+        (["data.name=imagenet"],
+         ["key 'data.name'", "known data sets: cifar10, cifar100, imagenet16_120, digits"]),
     ],
 )
 def test_factors_a_space_ignores_are_errors(overrides, needles):

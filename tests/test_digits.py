@@ -42,9 +42,9 @@ def test_load_splits_digits_honours_portion_and_valid():
 
 
 def test_unknown_dataset_is_named():
-    with pytest.raises(DataError, match="known data sets are cifar10, digits"):
+    with pytest.raises(DataError, match="known data sets are cifar10, cifar100, imagenet16_120, digits"):
         dataset_info("mnist")
-    assert set(DATASETS) == {"cifar10", "digits"}
+    assert set(DATASETS) == {"cifar10", "cifar100", "imagenet16_120", "digits"}
 
 
 def test_loader_without_flip_only_crops():

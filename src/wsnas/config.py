@@ -25,10 +25,11 @@ from wsnas.atomic import write_text_atomic
 from wsnas.errors import ConfigError, did_you_mean
 
 NOT_IDENTITY: tuple[str, ...] = ("out_dir", "name", "runtime", "logging", "data.root", "bench.cache_dir",
-                                 "bench.source")
-"""Dotted config keys that never define a run's config hash: where files live or go and how a run is
-run. What of them still changes the numbers is in the run's full identity (`wsnas.identity`): the
-ground truth's content checksum (not bench.source, a path), the effective numerics (runtime.amp on
+                                 "bench.source", "bench.allow_metric_mismatch")
+"""Dotted config keys that never define a run's config hash: where files live or go, how a run is
+run and whether a check is waived (the data, split and metric it waives are in the hash). What of
+them still changes the numbers is in the run's full identity (`wsnas.identity`): the ground truth's
+content checksum (not bench.source, a path), the effective numerics (runtime.amp on
 CUDA) and the world size."""
 
 
@@ -79,7 +80,11 @@ class BenchConfig(_Section):
     source: str | None = None
     """Official ground-truth file/folder (or CSV); imported into the cache on first use."""
     metric: str | None = None
-    """Ground-truth metric; None = the space's default (NB201: cifar10/ori-test, NB101: test)."""
+    """Ground-truth metric; None = the space's default for data.name (NB201: cifar10/ori-test,
+    cifar100/x-test, ImageNet16-120/x-test; NB101: test)."""
+    allow_metric_mismatch: bool = False
+    """Score against ground truth measured on another data set or split than data.name /
+    data.eval_split (a config error otherwise); the run still records both."""
     schedule: str | None = None
     """Benchmark training schedule in epochs; None = the space's default (NB201: 200, NB101: 108)."""
     cache_dir: str | None = None
@@ -93,19 +98,22 @@ class BenchConfig(_Section):
 
 class DataConfig(_Section):
     name: str = "cifar10"
-    """Registered data set: cifar10, or digits (scikit-learn's 8x8 digits, the mini benchmark's)."""
+    """Registered data set: cifar10, cifar100, imagenet16_120 (NAS-Bench-201's three), or digits
+    (scikit-learn's 8x8 digits, the mini benchmark's)."""
     root: str = "data"
-    """Folder holding cifar-10-batches-py/ (the official python version); unused by digits."""
+    """Folder holding cifar-10-batches-py/, cifar-100-python/ (the official python versions) or
+    ImageNet16/ (the downsampled 16x16 files); unused by digits."""
     download: bool = False
-    """Fetch the official archive (md5-checked) when the files are absent."""
+    """Fetch the official archive (md5-checked) when the files are absent (CIFAR-10, CIFAR-100)."""
     train_portion: float = Field(1.0, gt=0.0, le=1.0)
     """Factor 'train portion': fraction of the training set the super-net sees."""
     valid_size: int = Field(0, ge=0)
     """Images held out of the training set as a validation split (seeded)."""
-    eval_split: Literal["test", "valid", "train"] = "test"
-    """Split the super-net is evaluated on (paper: the CIFAR-10 test set)."""
+    eval_split: Literal["test", "valid", "train", "x-valid", "x-test"] = "test"
+    """Split the super-net is evaluated on (paper: the CIFAR-10 test set); x-valid / x-test:
+    NAS-Bench-201's fixed halves of the CIFAR-100 test / ImageNet16-120 validation set."""
     augment: bool = True
-    """Pad-4 random crop + horizontal flip (normalisation is always on)."""
+    """Random crop (pad 4; ImageNet16: pad 2) + horizontal flip (normalisation is always on)."""
 
 
 class MappingConfig(_Section):

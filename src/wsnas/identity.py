@@ -31,6 +31,7 @@ from wsnas.config import RunConfig
 from wsnas.errors import WsnasError
 from wsnas.runtime import resolve_device
 from wsnas.spaces import get_space
+from wsnas.spaces.check import bench_metric
 
 IDENTITY_FILE = "identity.json"
 VERSION = 1
@@ -78,12 +79,13 @@ def planned_identity(
 ) -> dict[str, Any]:
     """The identity a run of CFG would get here: its benchmark opened (via BENCHES, a cache), its
     device resolved on this machine."""
-    b = cfg.bench
-    key = (cfg.space.name, b.source, b.metric, b.schedule, b.cache_dir)
+    b, space = cfg.bench, get_space(cfg.space.name)
+    metric = bench_metric(space, cfg)
+    key = (cfg.space.name, b.source, metric, b.schedule, b.cache_dir)
     benches = {} if benches is None else benches
     if key not in benches:
-        benches[key] = open_benchmark(get_space(cfg.space.name), source=b.source, metric=b.metric,
-                                      schedule=b.schedule, cache_dir=b.cache_dir)
+        benches[key] = open_benchmark(space, source=b.source, metric=metric, schedule=b.schedule,
+                                      cache_dir=b.cache_dir)
     return run_identity(cfg, benches[key], resolve_device(cfg.runtime), world_size)
 
 

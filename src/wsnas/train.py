@@ -30,7 +30,7 @@ from wsnas.identity import record_identity, run_identity
 from wsnas.rundir import RunDir
 from wsnas.runtime import autocast
 from wsnas.spaces import get_space
-from wsnas.spaces.check import check_config, pool_size_used
+from wsnas.spaces.check import bench_metric, check_config, pool_size_used
 from wsnas.spaces.samplers import build_sampler
 
 __all__ = ["SYNC_EVERY", "Diverged", "Trainer", "train"]
@@ -59,7 +59,7 @@ class Trainer(EpochTrainer):
         self.bench = open_benchmark(
             self.space,
             source=cfg.bench.source,
-            metric=cfg.bench.metric,
+            metric=bench_metric(self.space, cfg),
             schedule=cfg.bench.schedule,
             cache_dir=cfg.bench.cache_dir,
         )
@@ -161,6 +161,7 @@ class Trainer(EpochTrainer):
             "sparse_threshold": self.cfg.eval.sparse_threshold,
             "top_k": self.cfg.eval.top_k,
             "benchmark": {"space": self.cfg.space.name, "metric": self.bench.metric, "size": self.bench.size},
+            "data": {"name": self.cfg.data.name, "eval_split": self.cfg.data.eval_split},
         }
 
 

@@ -1,13 +1,14 @@
 """Benchmark ground truth: read-only tables, their cache, and the loader shape spaces fill in."""
 
 from wsnas.bench.cache import cache_path, check_source, import_benchmark, open_benchmark
-from wsnas.bench.loaders import BenchLoader, HasGroundTruth
+from wsnas.bench.loaders import BenchLoader, HasGroundTruth, MeasuredOn
 from wsnas.bench.table import Benchmark
 
 __all__ = [
     "BenchLoader",
     "Benchmark",
     "HasGroundTruth",
+    "MeasuredOn",
     "cache_path",
     "check_source",
     "import_benchmark",

@@ -7,10 +7,10 @@ names it as `SearchSpace.loader`; this module only defines the shape.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from wsnas.bench.table import Benchmark
 from wsnas.errors import BenchmarkError, did_you_mean
@@ -22,6 +22,16 @@ class ReadFn(Protocol):
 
 class NormFn(Protocol):
     def __call__(self, metric: str) -> str: ...
+
+
+class MeasuredOn(NamedTuple):
+    """The images a ground-truth metric was measured on, in config terms."""
+
+    data: tuple[str, ...]
+    """data.name values of that data set."""
+    split: str | None
+    """The data.eval_split that scores the same images; None where no split of ours matches it
+    exactly (e.g. NB201's cifar10-valid, whose x-valid half of the training set we do not ship)."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +52,27 @@ class BenchLoader:
     """Schedule used when the caller names none (NB201: 200 epochs, NB101: 108)."""
     default_source: Path | None = None
     """Ground truth shipped with wsnas, used when no source is named (nb201_mini's table)."""
+    metric_by_data: Mapping[str, str] = field(default_factory=dict)
+    """data.name -> the default metric for super-nets trained on it, where it is not `default_metric`
+    (NB201: cifar100 -> cifar100/x-test)."""
+    measured: Callable[[str], MeasuredOn | None] | None = None
+    """What data a (normalised) metric was measured on; None or a None answer: not known, not checked."""
 
-    def resolve_metric(self, metric: str | None) -> str:
-        """The cache's spelling of METRIC (None = the default); built tables' names pass as they are."""
-        m = self.default_metric if metric is None else str(metric)
+    def resolve_metric(self, metric: str | None, data: str | None = None) -> str:
+        """The cache's spelling of METRIC (None = the default for data set DATA, else the space's);
+        built tables' names pass as they are."""
+        if metric is not None:
+            m = str(metric)
+        else:
+            m = self.metric_by_data.get(data, self.default_metric) if data else self.default_metric
         return m if m.startswith(BUILT_PREFIX) else self.normalize_metric(m)
+
+    def measured_on(self, metric: str) -> MeasuredOn | None:
+        """The images METRIC (as `resolve_metric` spells it) was measured on, if known."""
+        if metric.startswith(BUILT_PREFIX):  # standalone/<data>-<split>: data names hold no '-'
+            data, sep, split = metric.removeprefix(BUILT_PREFIX).partition("-")
+            return MeasuredOn((data,), split) if sep and data and split else None
+        return self.measured(metric) if self.measured is not None else None
 
 
 def metric_from_aliases(

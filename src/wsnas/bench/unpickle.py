@@ -1,9 +1,11 @@
 """Reading pickles from the internet without running code from them.
 
-Benchmark files (bz2 pickles, torch.save files) come from the internet and a plain
-unpickler would run whatever they name. Here every global a pickle names goes through
-an allowlist (containers, OrderedDict, numpy scalars; for torch files also numpy arrays
-and tensors) and anything else is refused.
+Benchmark files (bz2 pickles, torch.save files) and data set batches (CIFAR, ImageNet16)
+come from the internet and a plain unpickler would run whatever they name. Here every
+global a pickle names goes through an allowlist (containers, OrderedDict, numpy scalars;
+for data set batches also numpy arrays; for torch files also numpy arrays and tensors) and
+anything else is refused. One allowlist for every reader: the data readers use
+`loads_with_arrays` and phrase their own errors.
 """
 
 from __future__ import annotations
@@ -45,19 +47,30 @@ _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
 _BUILTINS = ("builtins", "__builtin__")
 """Protocol <= 2 pickles (torch.save's default) write builtins as Python 2's __builtin__."""
 
+
+
+def latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """What Python 3 protocol-2 pickles store bytes as, `_codecs.encode(str, 'latin1')`; no other codec
+    (a codec such as zlib or bz2 would let a file decompress arbitrary data through the unpickler)."""
+    norm = str(encoding).lower().replace("-", "").replace("_", "")
+    if norm not in ("latin1", "iso88591", "l1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return codecs.encode(text, "latin1", errors)
+
+
 _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): OrderedDict,
     **{(m, "set"): set for m in _BUILTINS},
     **{(m, "frozenset"): frozenset for m in _BUILTINS},
-    ("_codecs", "encode"): codecs.encode,
+    ("_codecs", "encode"): latin1_encode,
     **{(m, "scalar"): numpy_scalar() for m in _NUMPY_MODULES},
     ("numpy", "dtype"): np.dtype,
 }
 """Everything the official pickles need; any other global is refused."""
 
 
-class _RefusedGlobal(pickle.UnpicklingError):
-    """A pickle names a global outside the allowlist."""
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle names a global outside the allowlist (`qualname`: module.name)."""
 
     def __init__(self, qualname: str, allowed: str) -> None:
         super().__init__(f"refused global {qualname} (only {allowed} are allowed)")
@@ -100,7 +113,7 @@ class _AllowlistUnpickler(pickle.Unpickler):
         try:
             obj = self.allowed()[(module, name)]
         except KeyError:
-            raise _RefusedGlobal(f"{module}.{name}", self.allowed_kinds) from None
+            raise RefusedGlobal(f"{module}.{name}", self.allowed_kinds) from None
         # A plain Python function could have its attributes (__defaults__) changed by a BUILD
         # opcode; hand out a fresh wrapper so a file cannot alter it for the rest of the process.
         return functools.partial(obj) if isinstance(obj, types.FunctionType) else obj
@@ -116,10 +129,38 @@ def load_pbz2(path: Path) -> Any:
         raise BenchmarkError(f"{path}: not a valid bz2 file or truncated ({e})") from None
     try:
         return _AllowlistUnpickler(io.BytesIO(raw)).load()
-    except _RefusedGlobal as e:
+    except RefusedGlobal as e:
         raise BenchmarkError(f"{path}: {e}") from None
     except Exception as e:  # truncated or garbled pickles raise many types
         raise BenchmarkError(f"{path}: corrupt pickle ({type(e).__name__}: {e})") from None
+
+
+# -- data set batches (pickled dicts of numpy arrays) ----------------------------------
+
+
+_ARRAY_GLOBALS: dict[tuple[str, str], Any] = {
+    **_ALLOWED_GLOBALS,
+    **{(m, "_reconstruct"): _numpy_multiarray("_reconstruct") for m in _NUMPY_MODULES},
+    ("numpy", "ndarray"): np.ndarray,
+}
+"""The allowlist plus plain numpy arrays: what a CIFAR or ImageNet16 python batch holds."""
+
+
+class _ArrayUnpickler(_AllowlistUnpickler):
+    allowed_kinds: ClassVar[str] = "containers, numpy scalars and numpy arrays"
+
+    def allowed(self) -> Mapping[tuple[str, str], Any]:
+        return _ARRAY_GLOBALS
+
+
+def loads_with_arrays(raw: bytes, encoding: str = "bytes") -> Any:
+    """A plain pickle that may hold numpy arrays, through the allowlist.
+
+    ENCODING is how Python 2 byte strings come back ("bytes": as bytes, the way the official
+    CIFAR batches are read). Raises RefusedGlobal for a global outside the allowlist and
+    whatever the unpickler raises for a truncated or garbled file: the caller names the file.
+    """
+    return _ArrayUnpickler(io.BytesIO(raw), encoding=encoding).load()
 
 
 # -- torch.save files ---------------------------------------------------------------
@@ -233,7 +274,7 @@ def load_torch_file(path: Path, expected: str) -> Any:
             return torch.load(f, map_location="cpu", weights_only=False, pickle_module=RESTRICTED_PICKLE)
     except BenchmarkError:
         raise
-    except _RefusedGlobal as e:
+    except RefusedGlobal as e:
         raise BenchmarkError(
             f"{where}: holds objects outside the allowlist ({e.qualname}); not {expected}"
         ) from None

@@ -112,6 +112,12 @@ class SearchSpace(ABC):
     def arch_facts(self, arch: Any) -> dict[str, Any]:
         """Stand-alone network facts: at least params_m and flops_m."""
 
+    def arch_facts_on(self, arch: Any, data: str) -> dict[str, Any] | None:
+        """`arch_facts` of the network for data set DATA (its classes, input size); None where the
+        space knows only its own network and DATA is not the data set of its ground truth."""
+        own = self.loader.measured_on(self.loader.resolve_metric(None))
+        return self.arch_facts(arch) if own is not None and data in own.data else None
+
     def fair_num_ops(self) -> int:
         """Ops per slot, i.e. FairNAS's K."""
         raise NotImplementedError(f"{self.name} has no FairNAS sampler")

@@ -1,8 +1,10 @@
-"""Config checks that need the registries: names of spaces, samplers and data sets, and factors.
+"""Config checks that need the registries: names of spaces, samplers and data sets, factors, and
+whether the ground truth was measured on the data the super-net is scored on.
 
 `config` validates types and ranges only (it sits below the spaces); a run or
 stand-alone config is checked here before anything is trained or written, so an
-unknown name or a factor the space would ignore is an error at load time.
+unknown name, a factor the space would ignore or a CIFAR-100 super-net scored against
+CIFAR-10 ground truth is an error at load time.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import warnings
 from typing import TypeVar
 
 from wsnas.config import RunConfig, StandaloneConfig
-from wsnas.data.datasets import DATASETS
-from wsnas.errors import ConfigError, did_you_mean
+from wsnas.data.datasets import DATASETS, halves_hint
+from wsnas.data.nb201_splits import HALVES, has_halves
+from wsnas.errors import BenchmarkError, ConfigError, did_you_mean
 from wsnas.spaces.base import SPACES, SearchSpace
 from wsnas.spaces.factors import ANY, factor_fields, show
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
@@ -39,6 +42,8 @@ def check_config(cfg: C, source: str = "config") -> C:
     try:
         space = space_of(cfg)
         _known("data.name", cfg.data.name, list(DATASETS), "data sets")
+        if cfg.data.eval_split in HALVES and not has_halves(cfg.data.name):
+            raise ConfigError(f"key 'data.eval_split': {halves_hint(cfg.data.name)}")
         if isinstance(cfg, RunConfig):
             _check_run(space, cfg)
     except ConfigError as e:
@@ -55,8 +60,53 @@ def _check_run(space: SearchSpace, cfg: RunConfig) -> None:
             f"{cfg.sampler.name!r}; remove sampler.fairnas_k or use sampler.name=fairnas"
         )
     space.check_factors(cfg.mapping, cfg.lowfi)
+    check_metric_data(space, cfg)
     if cfg.eval.pool_size > space.num_archs:
         pool_size_used(cfg.eval.pool_size, space.num_archs, f"the {space.name} space", at_most=True)
+
+
+def bench_metric(space: SearchSpace, cfg: RunConfig) -> str | None:
+    """The metric a run opens its ground truth with: bench.metric, else the space's default for
+    data.name (NB201 on cifar100: cifar100/x-test); None = the space's own default."""
+    if cfg.bench.metric is not None:
+        return cfg.bench.metric
+    return space.loader.metric_by_data.get(cfg.data.name)
+
+
+def check_metric_data(space: SearchSpace, cfg: RunConfig) -> None:
+    """ConfigError if the ground truth was measured on another data set or split than the super-net
+    is scored on (unless bench.allow_metric_mismatch, then a warning). Metrics the space cannot
+    place are left to the benchmark's own error when it opens."""
+    loader = space.loader
+    try:
+        metric = loader.resolve_metric(cfg.bench.metric, cfg.data.name)
+    except BenchmarkError:
+        return  # an unknown metric: opening the benchmark says so
+    where = loader.measured_on(metric)
+    if where is None:
+        return
+    problem = None
+    if cfg.data.name not in where.data:
+        default = loader.measured_on(loader.resolve_metric(None))
+        own = default.data if default is not None else ()
+        other = f"a bench.metric measured on {cfg.data.name}"
+        if own and cfg.data.name not in loader.metric_by_data and cfg.data.name not in own:
+            other += f" ({space.title}'s ground truth is on {' / '.join(own)})"
+        problem = (
+            f"the super-net is trained and scored on data.name={cfg.data.name}, but the ground truth "
+            f"{metric} was measured on {' / '.join(where.data)}; set data.name={where.data[0]} or {other}"
+        )
+    elif where.split is not None and cfg.data.eval_split != where.split:
+        problem = (
+            f"the super-net is scored on data.eval_split={cfg.data.eval_split}, but the ground truth "
+            f"{metric} was measured on the {where.split} images; set data.eval_split={where.split}"
+        )
+    if problem is None:
+        return
+    if not cfg.bench.allow_metric_mismatch:
+        raise ConfigError(f"key 'bench.metric': {problem} (or bench.allow_metric_mismatch=true to score "
+                          "against it anyway)")
+    warnings.warn(f"bench.allow_metric_mismatch=true: {problem}", stacklevel=2)
 
 
 def pool_size_used(requested: int, available: int, what: str, at_most: bool = False) -> int:

@@ -282,11 +282,12 @@ class Build:
         return BuildResult(table, cache, bench)
 
     def _flops(self, arch: str) -> float:
+        """FLOPs of the benchmark's network on the build's data set; NaN where the space has none."""
         try:
-            facts = self.space.arch_facts(self.space.parse(arch))
+            facts = self.space.arch_facts_on(self.space.parse(arch), self.base.data.name)
         except NotImplementedError:
             return float("nan")
-        return float(facts.get("flops_m", float("nan")))
+        return float(facts.get("flops_m", float("nan"))) if facts is not None else float("nan")
 
 
 def results_csv(rows: list[dict[str, Any]]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsnas.bench.loaders import BenchLoader
+from wsnas.bench.loaders import BenchLoader, MeasuredOn
 from wsnas.bench.table import Benchmark
 from wsnas.errors import BenchmarkError
 from wsnas.spaces.nb201.gt_common import SOURCES, schedule_epochs
@@ -55,6 +55,30 @@ def normalize_metric(metric: str) -> str:
     return _SHORT_NAMES.get(m, m)
 
 
+DATA_NAMES: dict[str, str] = {
+    "cifar10-valid": "cifar10",
+    "cifar10": "cifar10",
+    "cifar100": "cifar100",
+    "ImageNet16-120": "imagenet16_120",
+}
+"""The benchmark's data sets -> data.name of the images they were trained and scored on."""
+_SPLITS: dict[str, dict[str, str]] = {
+    "cifar10": {"ori-test": "test"},
+    "cifar100": {"ori-test": "test", "x-valid": "x-valid", "x-test": "x-test"},
+    "ImageNet16-120": {"ori-test": "test", "x-valid": "x-valid", "x-test": "x-test"},
+}
+"""(data set, eval name) -> the data.eval_split scoring the same images. cifar10-valid's x-valid is
+a fixed half of the training set that wsnas does not ship, so its split is not checked."""
+
+
+def measured_on(metric: str) -> MeasuredOn | None:
+    """The data.name / data.eval_split a normalised metric ('dataset/eval') was measured on."""
+    ds, _, ev = metric.partition("/")
+    if ds not in DATA_NAMES:
+        return None
+    return MeasuredOn((DATA_NAMES[ds],), _SPLITS.get(ds, {}).get(ev))
+
+
 def read_nb201(source: Path, metric: str, schedule: str) -> Benchmark:
     """Pick the reader by what SOURCE is: folder, .csv, .pbz2, else a torch file."""
     source = Path(source)
@@ -84,5 +108,7 @@ LOADER = BenchLoader(
     sources=SOURCES,
     default_metric="cifar10/ori-test",
     default_schedule="200",
+    metric_by_data={"cifar100": "cifar100/x-test", "imagenet16_120": "ImageNet16-120/x-test"},
+    measured=measured_on,
 )
 """How wsnas reads this space's ground truth (`SearchSpace.loader`)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wsnas.data.datasets import dataset_info
 from wsnas.nn.params import count_params
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace
 from wsnas.spaces.factors import Factor
@@ -66,10 +67,16 @@ class NB201Space(EdgeOpSpace):
         """The benchmark's stand-alone network (f_proxy) of one cell."""
         return StandaloneNet(arch, C=channels, N=cells, num_classes=num_classes)
 
-    def arch_facts(self, arch: Arch) -> dict[str, Any]:
-        """Params and FLOPs (millions) of the benchmark's stand-alone CIFAR-10 network."""
-        params = count_params(self.standalone(arch))
-        return {"params_m": round(params / 1e6, 6), "flops_m": round(flops_millions(arch), 6)}
+    def arch_facts(self, arch: Arch, data: str = "cifar10") -> dict[str, Any]:
+        """Params and FLOPs (millions) of the benchmark's stand-alone network on data set DATA
+        (its classes and input size: cifar10, cifar100, imagenet16_120), as the benchmark reports them."""
+        info = dataset_info(data)
+        params = count_params(self.standalone(arch, num_classes=info.num_classes))
+        flops = flops_millions(arch, num_classes=info.num_classes, image_size=info.image_size)
+        return {"params_m": round(params / 1e6, 6), "flops_m": round(flops, 6)}
+
+    def arch_facts_on(self, arch: Arch, data: str) -> dict[str, Any] | None:
+        return self.arch_facts(arch, data=data)
 
     def unique_classes(self) -> tuple[tuple[str, ...], tuple[tuple[Arch, ...], ...]]:
         return unique_classes()
