@@ -12,6 +12,7 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from _common import sync
 
-from wsnas.config import LowFidelityConfig, MappingConfig, SamplerConfig
+from wsnas.config import LowFidelityConfig, MappingConfig, SamplerConfig, load_config
 from wsnas.data import DeviceLoader
 from wsnas.evaluate import supernet_accuracies
 from wsnas.identity import numerics
@@ -33,6 +34,13 @@ PAPER_SIZES: dict[str, tuple[int, int]] = {
     "darts_nds": (16, 2),  # 16 channels, 3 x 2 + 2 = 8 cells
 }
 """(lowfi.channels, lowfi.cells_per_stage) of each space's super-net at the paper's size."""
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def shipped_mapping(space_name: str) -> MappingConfig:
+    """The mapping of the space's shipped config (configs/<space>.yaml): NB101 and DARTS put ops on nodes."""
+    path = CONFIGS / f"{space_name}.yaml"
+    return load_config(path).mapping if path.exists() else MappingConfig()
 
 
 @dataclass
@@ -58,7 +66,8 @@ def build(space_name: str, channels: int, cells: int, device: torch.device, *, a
           channels_last: bool, seed: int = 0, sampler: str = "random_nas", fast_path: bool = True) -> Setup:
     torch.manual_seed(seed)
     space = get_space(space_name)
-    model = space.supernet(MappingConfig(), LowFidelityConfig(channels=channels, cells_per_stage=cells))
+    lowfi = LowFidelityConfig(channels=channels, cells_per_stage=cells)
+    model = space.supernet(shipped_mapping(space_name), lowfi)
     if hasattr(model, "fast_path"):
         model.fast_path = fast_path
     mf = memory_format(device, channels_last)
