@@ -96,8 +96,12 @@ def sizes(a: argparse.Namespace) -> dict[str, Any]:
                 pack_warmup=10, num_steps=300, num_channels=16, num_cells=5, num_pool=125)
 
 
-def section(out: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]]) -> None:
-    """Run one section into out[name]; an exception becomes its `error` (the others still run)."""
+def section(out: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]], path: Path) -> None:
+    """Run one section into out[name]; an exception becomes its `error` (the others still run).
+
+    The JSON so far is written to `path` after each section, so a run cut by a time limit
+    still leaves the figures it measured (`complete` stays false until the end).
+    """
     t0 = time.perf_counter()
     try:
         out[name] = fn()
@@ -105,6 +109,7 @@ def section(out: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]]) ->
         out[name] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=8)[-3000:]}
     out[name]["seconds"] = round(time.perf_counter() - t0, 1)
     print(f"device_check: {name} done in {out[name]['seconds']} s", file=sys.stderr, flush=True)
+    write_text_atomic(path, json.dumps(out, indent=1) + "\n")
 
 
 def median_and_all(values: list[float]) -> dict[str, Any]:
@@ -383,8 +388,9 @@ def main() -> None:
         z["packing"] = sorted({int(k) for k in a.packing.split(",")} | {1})
     t0 = time.perf_counter()
     device = setup_runtime(RuntimeConfig(device=a.device))
+    path = Path(a.out)
     out: dict[str, Any] = {
-        "benchmark": "device_check", "quick": a.quick, "device": device_name(device),
+        "benchmark": "device_check", "complete": False, "quick": a.quick, "device": device_name(device),
         "device_type": device.type, "torch": torch.__version__, "cuda": torch.version.cuda,
         "python": platform.python_version(), "cores": os.cpu_count(),
         "gpu_memory_gib": round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1)
@@ -395,22 +401,23 @@ def main() -> None:
     if a.skip_tests:
         out["cuda_tests"] = {"skipped": "--skip-tests"}
     else:
-        section(out, "cuda_tests", lambda: cuda_tests(device))
-    section(out, "throughput", lambda: throughput(device, z, a.seed))
-    section(out, "numerics", lambda: numerics_check(device, z, a.seed))
-    section(out, "packing", lambda: packing(device, z, z["packing"], a.seed))
+        section(out, "cuda_tests", lambda: cuda_tests(device), path)
+    section(out, "throughput", lambda: throughput(device, z, a.seed), path)
+    section(out, "numerics", lambda: numerics_check(device, z, a.seed), path)
+    section(out, "packing", lambda: packing(device, z, z["packing"], a.seed), path)
     if "error" in out["throughput"]:
         out["projection"] = {"skipped": "no throughput figures"}
     else:
         pk = out["packing"] if "error" not in out["packing"] else None
-        section(out, "projection", lambda: projection(out["throughput"], pk))
+        section(out, "projection", lambda: projection(out["throughput"], pk), path)
     broken = [k for k in ("cuda_tests", "throughput", "numerics", "packing", "projection")
               if "error" in out[k] or out[k].get("ok") is False]
     out["ok"] = not broken
     out["broken_sections"] = broken
     out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["complete"] = True
     text = json.dumps(out, indent=1)
-    write_text_atomic(Path(a.out), text + "\n")
+    write_text_atomic(path, text + "\n")
     print(text)
 
 

@@ -57,7 +57,8 @@ def test_quick_cpu_run_writes_sane_json(tmp_path):
     printed = json.loads(proc.stdout)
     assert json.loads(out.read_text()) == printed
     d = printed
-    assert d["ok"] is True and d["broken_sections"] == [] and d["device_type"] == "cpu" and d["quick"]
+    assert d["ok"] is True and d["complete"] and d["broken_sections"] == [] and d["device_type"] == "cpu"
+    assert d["quick"]
     assert "synthetic" in d["data"]["throughput_and_packing"]
     assert d["cuda_tests"]["failed"] == 0 and d["cuda_tests"]["skipped"] >= 4  # no CUDA: every test skips
     for space in ("nb201", "nb101", "darts_nds"):
