@@ -327,6 +327,9 @@ def pack_level(k: int, device: torch.device, z: dict[str, Any], seed: int) -> di
 
 
 def packing(device: torch.device, z: dict[str, Any], ks: list[int], seed: int) -> dict[str, Any]:
+    gc.collect()
+    if device.type == "cuda":  # hand the GPU's cached blocks back before K other processes want them
+        torch.cuda.empty_cache()
     channels, cells = z["nets"]["nb201"]
     out: dict[str, Any] = {"net": f"nb201 C={channels} N={cells}, batch {z['batch']}, default runtime "
                            "(bf16 + channels-last on CUDA)", "data": SYNTHETIC,
