@@ -239,3 +239,18 @@ def test_ray_schedules_fractional_gpu_tasks_on_logical_gpus():
         ray.shutdown()
     assert len(results) == 3 and all(r["status"] == "failed" for r in results)
     assert {r["cuda_visible_devices"] for r in results} == {"0"}  # set by Ray from the request
+
+
+def test_bench_build_takes_the_gpu_options_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(ex_mod, "cuda_device_count", lambda: 0)
+    spec = {"space": "nb201_mini", "overrides": ["data.name=digits", "proxy.epochs=1", "proxy.channels=4"],
+            "archs": ["|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|"], "seeds": [0],
+            "executor": {"name": "local", "workers": 1, "threads": 1}}
+    f = tmp_path / "build.yaml"
+    f.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "b"
+    assert main(["bench", "build", str(f), "--out", str(out), "--gpus", "1", "--runs-per-gpu", "2"]) == 2
+    assert "--gpus 1: this machine shows no GPU to wsnas" in capsys.readouterr().err
+    assert not (out / "runs").exists()  # refused before any run started
+    assert main(["bench", "build", str(f), "--out", str(out), "--workers", "3", "--gpus", "1"]) == 2
+    assert "--workers 3 contradicts --gpus 1" in capsys.readouterr().err
