@@ -18,7 +18,7 @@ Sections (each records its own error instead of stopping the others, and its sec
   evaluations) and the NB201 study (sweeps/nb201.yaml, via the sweep planner) in hours
   at these rates, one run at a time and packed (see _projection.py for the model).
 
-    python benchmarks/device_check.py --out device.json              # a GPU: about 5 minutes
+    python benchmarks/device_check.py --out device.json   # a GPU: ~5 min (an estimate, not yet run)
     python benchmarks/device_check.py --device cpu --quick --out x.json   # tiny sizes: seconds
 """
 
