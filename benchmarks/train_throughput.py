@@ -15,21 +15,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
-import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from _common import add_protocol_args, device_name, projected_hours, sync
+from _common import add_protocol_args, device_name, projected_hours
+from _supernet import (
+    build,
+    eval_batches,
+    peak_memory,
+    reset_peak,
+    synthetic,
+    time_eval,
+    time_train,
+    train_loader,
+)
 
-from wsnas.config import LowFidelityConfig, MappingConfig, RuntimeConfig, SamplerConfig
-from wsnas.data import DeviceLoader
-from wsnas.evaluate import supernet_accuracies
-from wsnas.runtime import autocast, memory_format, setup_runtime
-from wsnas.spaces import get_space
-from wsnas.spaces.samplers import build_sampler
+from wsnas.config import RuntimeConfig
+from wsnas.runtime import setup_runtime
 
 
 def parse() -> argparse.Namespace:
@@ -57,60 +60,19 @@ def main() -> None:
     a = parse()
     rt = RuntimeConfig(device=a.device, threads=a.threads, amp=not a.no_amp)
     device = setup_runtime(rt)
-    torch.manual_seed(a.seed)
-    space = get_space("nb201")
-    model = space.supernet(MappingConfig(), LowFidelityConfig(channels=a.channels, cells_per_stage=a.cells))
-    model.fast_path = not a.plain
-    mf = memory_format(device, rt.channels_last)
-    model.to(device, memory_format=mf)
-    opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.9, weight_decay=5e-4)
-    sampler = build_sampler(space, SamplerConfig(name=a.sampler))
-    rng = np.random.default_rng(a.seed)
-    n = a.batch_size * (a.steps + a.warmup)
+    s = build("nb201", a.channels, a.cells, device, amp=rt.amp, channels_last=rt.channels_last,
+              seed=a.seed, sampler=a.sampler, fast_path=not a.plain)
     gen = np.random.default_rng(a.seed)
-    x = gen.integers(0, 256, size=(n, 3, 32, 32), dtype=np.uint8)
-    y = gen.integers(0, 10, size=n).astype(np.int64)
-    loader = DeviceLoader(x, y, a.batch_size, device=device, shuffle=True, drop_last=True,
-                          augment=True, channels_last=mf == torch.channels_last, seed=a.seed)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    x, y = synthetic(gen, a.batch_size * (a.steps + a.warmup))
+    loader = train_loader(s, x, y, a.batch_size, seed=a.seed)
+    reset_peak(device)
+    train_rates = [time_train(s, loader, a.steps, a.warmup, epoch=r) for r in range(a.repeats)]
 
-    def train_repeat(epoch: int) -> float:
-        model.train()
-        loader.set_epoch(epoch)
-        it = iter(loader)
-        for step in range(a.warmup + a.steps):
-            if step == a.warmup:
-                sync(device)
-                t0 = time.perf_counter()
-            xb, yb = next(it)
-            opt.zero_grad(set_to_none=True)
-            for arch in sampler.step_paths(rng):
-                with autocast(device, rt.amp):
-                    loss = F.cross_entropy(model(xb, arch), yb)
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-        sync(device)
-        return a.steps * a.batch_size / (time.perf_counter() - t0)
-
-    train_rates = [train_repeat(r) for r in range(a.repeats)]
-
-    ex = gen.integers(0, 256, size=(a.eval_images, 3, 32, 32), dtype=np.uint8)
-    ey = gen.integers(0, 10, size=a.eval_images).astype(np.int64)
-    ev = DeviceLoader(ex, ey, a.eval_batch_size, device=device, channels_last=mf == torch.channels_last)
-    batches = list(ev)
-    archs = [space.sample(rng) for _ in range(a.eval_archs)]
-    eval_rates = []
-    for _ in range(a.repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        supernet_accuracies(model, archs, batches, rt.amp)
-        sync(device)
-        eval_rates.append(len(archs) * a.eval_images / (time.perf_counter() - t0))
-
-    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    ex, ey = synthetic(gen, a.eval_images)
+    batches = eval_batches(s, ex, ey, a.eval_batch_size)
+    archs = [s.space.sample(s.rng) for _ in range(a.eval_archs)]
+    eval_rates = [time_eval(s, archs, batches) for _ in range(a.repeats)]
+    peak_mb, peak_kind = peak_memory(device)
     print(json.dumps({
         "benchmark": "nb201_supernet_throughput",
         "device": device_name(device),
@@ -121,8 +83,8 @@ def main() -> None:
         "eval_images_per_s_median": round(statistics.median(eval_rates), 1),
         "eval_images_per_s": [round(r, 1) for r in eval_rates],
         "eval_archs": a.eval_archs, "eval_images": a.eval_images,
-        "peak_memory_mb": round(peak / 2**20, 1),
-        "peak_memory_kind": "cuda max_allocated" if device.type == "cuda" else "process max RSS",
+        "peak_memory_mb": peak_mb,
+        "peak_memory_kind": peak_kind,
         "fast_path": not a.plain,
         "projected_protocol_hours": projected_hours(
             statistics.median(train_rates), statistics.median(eval_rates), a

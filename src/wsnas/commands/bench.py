@@ -6,6 +6,7 @@ import argparse
 import time
 
 from wsnas.commands._io import print_record
+from wsnas.commands.sweep import add_gpu_args, gpu_request
 
 DEFAULT_METRIC = "cifar10/ori-test"
 """NB201's default, as BenchConfig.metric (kept literal so the CLI need not import pydantic);
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--workers", type=int, help="concurrent runs (default: the spec's, else 1)")
     build.add_argument("--threads", type=int, help="torch threads per run")
     build.add_argument("--address", help="Ray cluster address")
+    add_gpu_args(build)
     build.add_argument("--json", action="store_true", help="one JSON object")
     build.set_defaults(func=_build)
 
@@ -132,7 +134,7 @@ def _build(args: argparse.Namespace) -> None:
 
     spec, spec_dir = load_build_spec(args.spec)
     build = Build(spec, spec_dir, args.out, args.cache_dir, args.workers, args.threads, args.executor,
-                  args.address)
+                  args.address, gpus=gpu_request(args))
     command = "wsnas " + " ".join(shlex.quote(a) for a in args.argv)
     res = build.run(command=command)
     best = res.bench.best()

@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="local: concurrent runs (default 1); ray: most runs in flight")
     p.add_argument("--threads", type=int, metavar="T", help="torch threads per run (default: cores / N)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
+    add_gpu_args(p)
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs known now and their state; train nothing")
     p.add_argument("--status", action="store_true",
@@ -48,6 +49,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.__class__ = _OverridesAnywhere
 
 
+def add_gpu_args(p: argparse.ArgumentParser) -> None:
+    """GPU placement options (`wsnas.sweep.placement`); shared with `wsnas bench build`."""
+    p.add_argument("--gpus", type=int, metavar="N",
+                   help="local: fill the first N GPUs; each worker process sees one (CUDA_VISIBLE_DEVICES)")
+    p.add_argument("--runs-per-gpu", type=int, metavar="K",
+                   help="local, with --gpus: concurrent runs per GPU (default 1); workers = N x K")
+    p.add_argument("--gpus-per-run", type=float, metavar="F",
+                   help="ray: GPUs each run asks Ray for (0.25: four runs share a GPU)")
+
+
+def gpu_request(args: argparse.Namespace) -> Any:
+    """The placement options as a `GpuRequest`, range-checked (a machine without GPUs refuses later)."""
+    from wsnas.errors import WsnasError
+    from wsnas.sweep.placement import GpuRequest
+
+    for name in ("gpus", "runs_per_gpu"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise WsnasError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.gpus_per_run is not None and not args.gpus_per_run > 0:
+        raise WsnasError(f"--gpus-per-run must be > 0, got {args.gpus_per_run}")
+    return GpuRequest(args.gpus, args.runs_per_gpu, args.gpus_per_run)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from wsnas.errors import WsnasError
     from wsnas.sweep import Sweep, load_spec, run_state
@@ -57,7 +82,8 @@ def _sweep(args: argparse.Namespace) -> int:
             raise WsnasError(f"--{name} must be >= 1, got {getattr(args, name)}")
     spec, spec_dir = load_spec(args.spec)
     sweep = Sweep(spec, spec_dir, args.out, list(args.overrides), args.executor, args.workers,
-                  args.threads, args.address, log=lambda m: print(m, flush=True), force=args.force)
+                  args.threads, args.address, log=lambda m: print(m, flush=True), force=args.force,
+                  gpus=gpu_request(args))
     if args.status:
         for line in sweep.status_lines():
             print(line)

@@ -38,6 +38,7 @@ from wsnas.errors import ConfigError, WsnasError
 from wsnas.spaces import get_space
 from wsnas.spaces.check import check_config
 from wsnas.sweep.executors import make_executor
+from wsnas.sweep.placement import GpuRequest, local_workers
 from wsnas.sweep.plan import run_state
 from wsnas.sweep.spec import ExecutorSpec
 
@@ -127,6 +128,7 @@ class Build:
         executor: str | None = None,
         address: str | None = None,
         log: Any = None,
+        gpus: GpuRequest | None = None,
     ) -> None:
         self.spec, self.out, self.cache_dir = spec, Path(out), cache_dir
         self.space = get_space(spec.space)
@@ -140,6 +142,11 @@ class Build:
         self.workers = workers or ex.workers
         self.threads = threads or ex.threads
         self.address = address or ex.address
+        g = gpus or GpuRequest()
+        self.gpus = GpuRequest(g.gpus or ex.gpus, g.runs_per_gpu or ex.runs_per_gpu,
+                               g.gpus_per_run or ex.gpus_per_run)
+        if self.executor_name == "local" and self.gpus.any:  # GPU slots size the pool (as in a sweep)
+            self.workers = local_workers(workers if workers is not None or g.any else ex.workers, self.gpus)
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.archs = self._archs(spec_dir)
 
@@ -200,7 +207,7 @@ class Build:
         )
         failed: list[dict[str, Any]] = []
         if todo:
-            with make_executor(self.executor_name, self.workers, self.threads, self.address) as ex:
+            with make_executor(self.executor_name, self.workers, self.threads, self.address, self.gpus) as ex:
                 for t in todo:
                     t["threads"] = t["config"]["runtime"]["threads"] or ex.threads
                 for n, result in enumerate(ex.run(todo), start=1):

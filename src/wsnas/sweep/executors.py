@@ -5,7 +5,8 @@ fork do not mix) that die with the driver, even on kill -9. `ray`: Ray tasks on 
 local instance or a cluster; Ray is an optional dependency (`pip install 'wsnas[ray]'`).
 Nothing is detached: a local Ray dies with the driver, a cluster ends the driver's job
 (and kills its tasks) when the driver goes, and tasks in flight are cancelled when the
-sweep stops early (an exception, Ctrl-C).
+sweep stops early (an exception, Ctrl-C). GPU placement (K runs per GPU) is
+`wsnas.sweep.placement`'s.
 """
 
 from __future__ import annotations
@@ -19,8 +20,19 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+import torch
+
 from wsnas.errors import WsnasError
-from wsnas.sweep.worker import init_pool_worker, run_task
+from wsnas.sweep.placement import (
+    VISIBLE_VAR,
+    GpuRequest,
+    check_run_device,
+    gpu_slots,
+    local_workers,
+    ray_gpu_options,
+    visible_gpu_ids,
+)
+from wsnas.sweep.worker import init_gpu_pool_worker, init_pool_worker, run_task
 
 CRASH_RETRIES = 1
 """A task whose worker process died is retried this often (it resumes from its checkpoint)."""
@@ -31,6 +43,13 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def _check_devices(tasks: list[dict[str, Any]]) -> None:
+    """With GPU placement every run must follow its worker's GPU (`placement.check_run_device`)."""
+    for t in tasks:
+        if "config" in t:
+            check_run_device(str(t["config"].get("runtime", {}).get("device", "auto")), t["name"])
 
 
 def _failed(task: dict[str, Any], error: str) -> dict[str, Any]:
@@ -58,12 +77,20 @@ class Executor:
 
 
 class LocalExecutor(Executor):
-    """N concurrent spawned processes on this machine; the cores are split between them."""
+    """N concurrent spawned processes on this machine; the cores are split between them.
+
+    With `gpu_slots` (one CUDA_VISIBLE_DEVICES value per worker, `placement.gpu_slots`)
+    there is one worker per slot, and each sees only its slot's GPU.
+    """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, threads: int | None = None) -> None:
-        self.workers = workers or 1
+    def __init__(self, workers: int | None = None, threads: int | None = None,
+                 gpu_slots: list[str] | None = None) -> None:
+        if gpu_slots is not None and workers is not None and workers != len(gpu_slots):
+            raise WsnasError(f"{workers} workers for {len(gpu_slots)} GPU slots; give one worker per slot")
+        self.gpu_slots = list(gpu_slots) if gpu_slots is not None else None
+        self.workers = len(self.gpu_slots) if self.gpu_slots is not None else workers or 1
         self.threads = threads or max(1, available_cores() // self.workers)
         self._pool: ProcessPoolExecutor | None = None
 
@@ -75,15 +102,21 @@ class LocalExecutor(Executor):
         elsewhere it would fire when that thread ends. The workers' watch thread covers both.
         """
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=init_pool_worker,
-                initargs=(self.threads, os.getpid(), threading.current_thread() is threading.main_thread()),
-            )
+            ctx = multiprocessing.get_context("spawn")
+            args = (self.threads, os.getpid(), threading.current_thread() is threading.main_thread())
+            init: Any = init_pool_worker
+            if self.gpu_slots is not None:  # a fresh queue of slots for each pool's workers
+                slots = ctx.Queue()
+                for slot in self.gpu_slots:
+                    slots.put(slot)
+                init, args = init_gpu_pool_worker, (slots, *args)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                             initializer=init, initargs=args)
         return self._pool
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        if self.gpu_slots is not None:
+            _check_devices(tasks)
         pending, crashes = list(tasks), Counter[str]()
         while pending:
             pool, clean = self._get_pool(), False
@@ -132,30 +165,40 @@ class RayExecutor(Executor):
 
     The sweep dir must be on storage every node sees (the runs write there), and
     wsnas must be installed on every node. A Ray already initialised by the caller
-    is used as it is and left running.
+    is used as it is and left running. `gpus_per_run` asks Ray for that many GPUs per
+    run (`num_gpus`; 0.25 packs four runs on a GPU); Ray sets each task's CUDA_VISIBLE_DEVICES.
     """
 
     name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, gpus_per_run: float | None = None) -> None:
         ray = import_ray()
         self._started = False
+        self._inflight: dict[Any, dict[str, Any]] = {}
         if not ray.is_initialized():
             if address:
                 ray.init(address=address)
             else:
                 ray.init(include_dashboard=False)
             self._started = True
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        try:
+            resources = ray.cluster_resources()
+            gpu = {} if gpus_per_run is None else ray_gpu_options(gpus_per_run, resources.get("GPU", 0))
+        except BaseException:
+            self.close()  # the Ray started here goes with the refused executor
+            raise
+        cpus = int(resources.get("CPU", 1))
         self.threads = max(1, min(threads or 1, cpus))
         self.workers = workers
+        self.gpus_per_run = gpus_per_run
         # plain (non-detached) tasks owned by this driver: Ray kills them when its job ends
-        self._remote = ray.remote(run_task).options(num_cpus=self.threads, max_retries=CRASH_RETRIES)
-        self._inflight: dict[Any, dict[str, Any]] = {}
+        self._remote = ray.remote(run_task).options(num_cpus=self.threads, max_retries=CRASH_RETRIES, **gpu)
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         ray = import_ray()
+        if self.gpus_per_run is not None:
+            _check_devices(tasks)
         queue, inflight = list(tasks), self._inflight
         try:
             while queue or inflight:
@@ -190,12 +233,26 @@ class RayExecutor(Executor):
             self._started = False
 
 
+def cuda_device_count() -> int:
+    """GPUs CUDA shows this process (0 without CUDA); does not start CUDA here."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def make_executor(name: str, workers: int | None = None, threads: int | None = None,
-                  address: str | None = None) -> Executor:
+                  address: str | None = None, gpus: GpuRequest | None = None) -> Executor:
+    req = gpus or GpuRequest()
     if name == "local":
         if address:
             raise WsnasError("--address is for --executor ray")
-        return LocalExecutor(workers=workers, threads=threads)
+        workers = local_workers(workers, req)
+        slots = None
+        if req.gpus is not None:
+            visible = visible_gpu_ids(os.environ.get(VISIBLE_VAR), cuda_device_count())
+            slots = gpu_slots(req.gpus, req.runs_per_gpu or 1, visible)
+        return LocalExecutor(workers=workers, threads=threads, gpu_slots=slots)
     if name == "ray":
-        return RayExecutor(address=address, workers=workers, threads=threads)
+        if req.gpus is not None or req.runs_per_gpu is not None:
+            raise WsnasError("--gpus and --runs-per-gpu are for --executor local; Ray packs runs on "
+                             "GPUs with --gpus-per-run F (e.g. 0.25: four runs per GPU)")
+        return RayExecutor(address=address, workers=workers, threads=threads, gpus_per_run=req.gpus_per_run)
     raise WsnasError(f"unknown executor {name!r}; known: local, ray")

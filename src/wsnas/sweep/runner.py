@@ -41,6 +41,7 @@ from wsnas.config import dump_config
 from wsnas.dirlock import holder
 from wsnas.errors import WsnasError
 from wsnas.sweep.executors import Executor, make_executor
+from wsnas.sweep.placement import GpuRequest, local_workers
 from wsnas.sweep.plan import PlannedRun, Planner, format_value, get_key, run_state
 from wsnas.sweep.progress import Progress, duration_text, run_seconds
 from wsnas.sweep.reuse import check_reuse
@@ -87,15 +88,25 @@ class Sweep:
     log: Log = print
     force: bool = False
     """Delete and retrain runs whose stored identity differs from the planned one (`--force`)."""
+    gpus: GpuRequest | None = None
+    """GPU placement (`--gpus`, `--runs-per-gpu`, `--gpus-per-run`), each over the spec's."""
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
         self.planner = Planner(self.spec, self.spec_dir, self.out_dir, self.overrides)
         ex = self.spec.executor
+        cli_workers, cli_gpus = self.workers, self.gpus or GpuRequest()
         self.executor = self.executor or ex.name
         self.workers = self.workers or ex.workers
         self.threads = self.threads or ex.threads
         self.address = self.address or ex.address
+        self.gpus = GpuRequest(cli_gpus.gpus or ex.gpus, cli_gpus.runs_per_gpu or ex.runs_per_gpu,
+                               cli_gpus.gpus_per_run or ex.gpus_per_run)
+        if self.executor == "local" and self.gpus.any:
+            # GPU slots size the pool (progress, ETA); GPU options on the command line override
+            # the spec's workers, an explicit --workers must agree with them
+            asked = cli_workers if cli_workers is not None or cli_gpus.any else ex.workers
+            self.workers = local_workers(asked, self.gpus)
         self._executor: Executor | None = None
         self._status: dict[str, dict[str, Any]] = {}
         self._planned: dict[str, PlannedRun] = {}
@@ -166,7 +177,7 @@ class Sweep:
     def _get_executor(self) -> Executor:
         if self._executor is None:
             self._executor = make_executor(self.executor or "local", self.workers, self.threads,
-                                           self.address)
+                                           self.address, self.gpus)
         return self._executor
 
     def _task(self, run: PlannedRun, threads: int) -> dict[str, Any]:
@@ -264,6 +275,8 @@ class Sweep:
         return runs, fixed, decided
 
     def run(self) -> SweepResult:
+        if self.gpus is not None and self.gpus.any:  # no GPUs to place on: refused before anything is written
+            self._get_executor()
         self._write_records()
         try:
             self._start_progress()

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from wsnas.config import read_yaml_mapping
 from wsnas.errors import ConfigError, did_you_mean
+from wsnas.sweep.placement import GpuRequest
 
 Mode = Literal["grid", "one-at-a-time", "sequential", "paper"]
 Select = Literal["final_acc", "skdt", "kdt", "spearman", "supernet_acc_mean", "pbr"]
@@ -75,6 +76,15 @@ class ExecutorSpec(_Section):
     """Torch threads per run; default: the machine's cores / workers (local), 1 (ray)."""
     address: str | None = None
     """Ray cluster address (e.g. `auto` or `ray://head:10001`); None starts a local Ray."""
+    gpus: int | None = Field(None, ge=1)
+    """local: GPUs to fill (the first N visible); each worker process sees one (`sweep.placement`)."""
+    runs_per_gpu: int | None = Field(None, ge=1)
+    """local, with gpus: concurrent runs per GPU (default 1); workers = gpus x runs_per_gpu."""
+    gpus_per_run: float | None = Field(None, gt=0.0)
+    """ray: GPUs each run asks Ray for (0.25: four runs share a GPU)."""
+
+    def gpu_request(self) -> GpuRequest:
+        return GpuRequest(self.gpus, self.runs_per_gpu, self.gpus_per_run)
 
 
 class SweepSpec(_Section):

@@ -39,6 +39,17 @@ def init_pool_worker(threads: int | None, driver_pid: int, pdeathsig: bool = Tru
     die_with_driver(driver_pid, pdeathsig=pdeathsig)
 
 
+def init_gpu_pool_worker(slots: Any, threads: int | None, driver_pid: int, pdeathsig: bool = True) -> None:
+    """Local pool initializer with GPU placement: take one slot, see only its GPU, then as above.
+
+    `slots` is a queue holding one CUDA_VISIBLE_DEVICES value per worker (`placement.gpu_slots`);
+    the pool starts exactly that many workers, so each takes one and keeps it for its life. The
+    variable is set before anything here starts CUDA, so `cuda:0` in this process is that GPU.
+    """
+    os.environ["CUDA_VISIBLE_DEVICES"] = slots.get(timeout=60)
+    init_pool_worker(threads, driver_pid, pdeathsig)
+
+
 def die_with_driver(driver_pid: int, pdeathsig: bool = True,
                     watch_s: float | None = WATCH_INTERVAL_S) -> None:
     """Make this process exit when `driver_pid`, its parent, dies, however it dies.
@@ -91,7 +102,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     after its worker died resumes from the run's last checkpoint.
     """
     t0 = time.perf_counter()
-    result: dict[str, Any] = {"name": task["name"], "run_dir": task["run_dir"], "pid": os.getpid()}
+    result: dict[str, Any] = {"name": task["name"], "run_dir": task["run_dir"], "pid": os.getpid(),
+                              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
     try:
         init_worker(task.get("threads"))
         import torch
