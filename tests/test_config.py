@@ -87,7 +87,7 @@ def test_errors_name_key_value_and_allowed(override, needles):
             ["mapping.wsbn=true has no effect on nb201 with mapping.ops_on=edges",
              "every edge already has its own BN", "use mapping.ops_on=nodes"],
         ),
-        (["mapping.super_kernel=true"], ["mapping.super_kernel=true has no effect on nb201"]),
+        (["mapping.dynamic_channels=shuffle"], ["mapping.dynamic_channels=shuffle has no effect on nb201"]),
         (["space.name=darts_nds", "mapping.dynamic_channels=interpolate"],
          ["mapping.dynamic_channels=interpolate has no effect on darts_nds"]),
         (["space.name=nb201_mini", "mapping.ops_on=nodes"],

@@ -21,6 +21,7 @@ from wsnas.nn.dynamic import (
     interp_map,
     interp_matrix,
     prefix_map,
+    random_map,
     shuffle_maps,
 )
 from wsnas.nn.superkernel import SuperKernelConv2d
@@ -185,6 +186,7 @@ MAPPINGS = {
     "interpolate": {"dynamic_channels": "interpolate"},
     "interpolate-tracked": {"dynamic_channels": "interpolate", "bn_track_running_stats": True},
     "shuffle": {"dynamic_channels": "shuffle"},
+    "shuffle-consistent": {"dynamic_channels": "shuffle_consistent"},
     "combined": {"wsbn": True, "super_kernel": True, "dynamic_channels": "interpolate", "bn_affine": False},
 }
 
@@ -194,7 +196,7 @@ def test_supernet_path_equals_standalone(mapping: dict[str, object]) -> None:
     net = _net(LowFidelityConfig(channels=11, cells_per_stage=1), **mapping)
     x = _x()
     # train mode is deterministic except for shuffle's random channel subsets
-    modes = (False,) if mapping.get("dynamic_channels") == "shuffle" else (False, True)
+    modes = (False,) if str(mapping.get("dynamic_channels", "")).startswith("shuffle") else (False, True)
     for spec in SPECS:
         for train in modes:
             net.train(train)
@@ -290,7 +292,7 @@ def test_shuffle_and_interpolate_shapes_and_differ_from_fixed() -> None:
     x = _x()
     fixed = _net()
     outs = {}
-    for policy in ("shuffle", "interpolate"):
+    for policy in ("shuffle", "shuffle_consistent", "interpolate"):
         net = _net(dynamic_channels=policy)
         net.load_state_dict(fixed.state_dict())  # same weights, different channel policy
         net.train()
@@ -300,18 +302,51 @@ def test_shuffle_and_interpolate_shapes_and_differ_from_fixed() -> None:
         assert y.shape == (4, 10) and torch.isfinite(y).all()
         assert not torch.allclose(y, fixed(x, INCEPTION))
         outs[policy] = y
-        # a full-width spec (one vertex): every policy equals fixed
-        torch.testing.assert_close(net(x, CHAIN), fixed(x, CHAIN))
-    # shuffle draws from torch's RNG: same seed, same subsets; new draw, new output
+        # a full-width spec (one vertex): the consistent policies equal fixed; the authors'
+        # shuffle permutes even a full-width axis, so it does not
+        same = torch.allclose(net(x, CHAIN), fixed(x, CHAIN), rtol=1e-5, atol=1e-5)
+        assert same == (policy != "shuffle"), policy
+    for policy in ("shuffle", "shuffle_consistent"):
+        # the shuffles draw from torch's RNG: same seed, same subsets; new draw, new output
+        net = _net(dynamic_channels=policy)
+        net.load_state_dict(fixed.state_dict())
+        torch.manual_seed(5)
+        torch.testing.assert_close(net(x, INCEPTION), outs[policy])
+        assert not torch.allclose(net(x, INCEPTION), outs[policy])
+        # eval: deterministic, [0:c] (docs/factors.md: the authors' code draws at eval too)
+        net.eval()
+        fixed.eval()
+        torch.testing.assert_close(net(x, INCEPTION), fixed(x, INCEPTION))
+
+
+def test_shuffle_is_the_authors_channel_select_dropout() -> None:
+    """`shuffle`: per conv call, each weight axis takes the first c of its own fresh permutation
+    (unsorted, unrelated to the other axis and to the previous layer); the BN takes [0:c]."""
     net = _net(dynamic_channels="shuffle")
-    net.load_state_dict(fixed.state_dict())
-    torch.manual_seed(5)
-    torch.testing.assert_close(net(x, INCEPTION), outs["shuffle"])
-    assert not torch.allclose(net(x, INCEPTION), outs["shuffle"])
-    # eval: shuffle is deterministic and uses [0:c]
-    net.eval()
-    fixed.eval()
-    torch.testing.assert_close(net(x, INCEPTION), fixed(x, INCEPTION))
+    cell = net.cells()[0]
+    cell.train()
+    torch.manual_seed(0)
+    C = cell.C
+    op = cell.conv_maps(None, 5, False, torch.device("cpu"))
+    assert op.out is not None and op.inp is not None and op.bn is not None
+    assert op.out.size == op.inp.size == 5 and op.out.full == op.inp.full == C
+    assert not torch.equal(op.out.index, op.inp.index)
+    assert op.bn.kind == "prefix" and op.bn.size == 5
+    proj = cell.conv_maps(None, 5, True, torch.device("cpu"))
+    assert proj.inp is not None and proj.inp.size == proj.inp.full == cell.C_in  # a full permutation
+    assert sorted(proj.inp.index.tolist()) == list(range(cell.C_in))
+    unsorted = False
+    for _ in range(20):
+        m = random_map(16, 6)
+        assert m.index is not None and len(set(m.index.tolist())) == 6 and int(m.index.max()) < 16
+        unsorted |= not torch.equal(m.index, m.index.sort().values)
+    assert unsorted
+    full = random_map(16, 16)
+    assert full.index is not None and not torch.equal(full.index, torch.arange(16))
+    # eval mode and the consistent policies: one map for both axes and the BN
+    cell.eval()
+    same = cell.conv_maps(prefix_map(C, 5), 5, False, torch.device("cpu"))
+    assert same.out is same.inp is same.bn
 
 
 def test_shuffle_maps_are_nested_sorted_subsets() -> None:

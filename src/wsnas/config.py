@@ -126,10 +126,10 @@ class MappingConfig(_Section):
     """Separate BN per incoming edge where weights are shared."""
     dropout_global: float = Field(0.0, ge=0.0, lt=1.0)
     dropout_path: float = Field(0.0, ge=0.0, lt=1.0)
-    dynamic_channels: Literal["fixed", "shuffle", "interpolate"] = "fixed"
-    """NB101 only: how a vertex with fewer channels takes its weights."""
+    dynamic_channels: Literal["fixed", "shuffle", "shuffle_consistent", "interpolate"] = "fixed"
+    """NB101 only: how a vertex with fewer channels takes its weights (docs/factors.md)."""
     super_kernel: bool = False
-    """OFA super-kernel for kernel groups (NB101, DARTS)."""
+    """OFA super-kernel for kernel groups (NB101, DARTS, NB201 and nb201_mini)."""
 
 
 class LowFidelityConfig(_Section):

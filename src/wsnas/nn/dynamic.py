@@ -1,14 +1,16 @@
 """Dynamic channels: layers whose weights are sized for C channels and run with c <= C of them.
 
 A `ChannelMap` says how c of a layer's C channels are taken (`fixed`, `shuffle`,
-`interpolate`: the super-net's `mapping.dynamic_channels`); `None` means all C.
-What each policy does: `docs/factors.md`, dynamic channels.
+`shuffle_consistent`, `interpolate`: the super-net's `mapping.dynamic_channels`);
+`None` means all C. `ConvMaps` says which map cuts each axis of one conv call and
+its BN. What each policy does: `docs/factors.md`, dynamic channels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +71,23 @@ def interp_map(full: int, size: int, device: torch.device | str = "cpu") -> Chan
     return ChannelMap(
         "matrix", size, full, matrix=interp_matrix(full, size, torch.device(device), torch.float32)
     )
+
+
+def random_map(full: int, size: int, device: torch.device | str = "cpu") -> ChannelMap:
+    """The authors' `shuffle` (their `channel_select_dropout`): the first `size` entries of a fresh
+    random permutation of `full` channels, unsorted, drawn from torch's RNG on `device`.
+
+    At `size == full` it is still a permutation, not the identity: every call reorders the axis.
+    """
+    return ChannelMap("index", size, full, index=torch.randperm(full, device=device)[:size])
+
+
+class ConvMaps(NamedTuple):
+    """The maps of one conv call: its weight's output axis, its input axis, and the BN after it."""
+
+    out: ChannelMap | None
+    inp: ChannelMap | None
+    bn: ChannelMap | None
 
 
 def shuffle_maps(
@@ -209,5 +228,7 @@ __all__ = [
     "interp_map",
     "interp_matrix",
     "prefix_map",
+    "random_map",
     "shuffle_maps",
+    "ConvMaps",
 ]

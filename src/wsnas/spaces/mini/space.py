@@ -18,6 +18,7 @@ from typing import Any
 
 from wsnas.nn.params import count_params
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace
+from wsnas.spaces.factors import Factor
 from wsnas.spaces.mini.benchmark import LOADER
 from wsnas.spaces.mini.cell import EDGES, OPS, Arch, embed, format_arch, parse_arch, unique_classes
 from wsnas.spaces.mini.supernet import MiniSuperNet
@@ -25,6 +26,12 @@ from wsnas.spaces.nb201 import arch as nb201
 from wsnas.spaces.nb201.flops import flops_millions
 from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
+
+MINI_FACTORS: dict[str, Factor] = {
+    **COMMON_FACTORS,
+    "mapping.super_kernel": Factor((False, True)),
+}
+"""Its edges carry NB201's ops, so the kernel group nor_conv_3x3 / nor_conv_1x1 (OFA super-kernel) acts."""
 
 
 @SPACES.register("nb201_mini")
@@ -34,12 +41,11 @@ class MiniSpace(EdgeOpSpace):
     name = "nb201_mini"
     title = "NB201-mini"
     loader = LOADER
-    factors = COMMON_FACTORS
+    factors = MINI_FACTORS
     why_not = {
         "mapping.ops_on": "ops on nodes share an op set only among a node's inputs from nodes >= 1, and "
         "node 2 of the 3-node cell has one such input, so nothing would be shared",
         "mapping.wsbn": "WSBN splits the BN of a shared op, and no op is shared in the 3-node cell",
-        "mapping.super_kernel": "NB201's super-net has no super-kernel yet",
         "mapping.dynamic_channels": "every NB201 op keeps its channels",
     }
     ops = OPS

@@ -86,7 +86,7 @@ NB101_FACTORS: dict[str, Factor] = {
         ("nodes",), why="its ops live on nodes (a vertex sums its inputs, then applies one op)"
     ),
     "mapping.wsbn": Factor((False, True)),
-    "mapping.dynamic_channels": Factor(("fixed", "shuffle", "interpolate")),
+    "mapping.dynamic_channels": Factor(("fixed", "shuffle", "shuffle_consistent", "interpolate")),
     "mapping.super_kernel": Factor((False, True)),
 }
 """The NB101 super-net's factors (docs/factors.md)."""

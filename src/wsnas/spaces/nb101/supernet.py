@@ -21,10 +21,12 @@ from wsnas.errors import ConfigError
 from wsnas.nn.drop import drop_path
 from wsnas.nn.dynamic import (
     ChannelMap,
+    ConvMaps,
     DynamicBatchNorm2d,
     DynamicConv2d,
     interp_map,
     prefix_map,
+    random_map,
     shuffle_maps,
 )
 from wsnas.nn.superkernel import SuperKernelConv2d
@@ -71,8 +73,10 @@ class DynamicConvBNReLU(nn.Module):
         self.conv = DynamicConv2d(C_in, C_out, kernel_size)
         self.bn = _bn(C_out, mapping, width_stats)
 
-    def forward(self, x: torch.Tensor, cmap: ChannelMap | None = None) -> torch.Tensor:
-        return F.relu(self.bn(self.conv(x, cmap, None), cmap))
+    def forward(self, x: torch.Tensor, maps: ConvMaps | None = None) -> torch.Tensor:
+        if maps is None:
+            return F.relu(self.bn(self.conv(x)))
+        return F.relu(self.bn(self.conv(x, maps.out, maps.inp), maps.bn))
 
 
 class NB101Slot(nn.Module):
@@ -125,12 +129,16 @@ class NB101Slot(nn.Module):
             return conv.weight_for(cmap, cmap, KERNEL[op])
         return conv.weight_for(cmap, cmap)
 
-    def forward(self, h: torch.Tensor, op: str, mask: int, cmap: ChannelMap | None) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, op: str, mask: int, maps: ConvMaps | None) -> torch.Tensor:
         if op == MAXPOOL3X3:
             return self.pool(h)
+        assert maps is not None
         conv = self.conv(op)
-        y = conv(h, cmap, cmap, KERNEL[op]) if isinstance(conv, SuperKernelConv2d) else conv(h, cmap, cmap)
-        return F.relu(self.bn(op, mask)(y, cmap))
+        if isinstance(conv, SuperKernelConv2d):
+            y = conv(h, maps.out, maps.inp, KERNEL[op])
+        else:
+            y = conv(h, maps.out, maps.inp)
+        return F.relu(self.bn(op, mask)(y, maps.bn))
 
 
 class NB101SuperCell(nn.Module):
@@ -159,12 +167,28 @@ class NB101SuperCell(nn.Module):
     ) -> dict[int, ChannelMap | None]:
         """Width -> ChannelMap for this call (None = full width)."""
         C = self.C
-        if self.policy == "shuffle" and training:
+        if self.policy == "shuffle_consistent" and training:
             maps: dict[int, ChannelMap | None] = dict(shuffle_maps(C, plan.widths, device))
             return {w: maps.get(w) for w in plan.widths}
         if self.policy == "interpolate":
             return {w: None if w == C else interp_map(C, w, device) for w in plan.widths}
         return {w: None if w == C else prefix_map(C, w) for w in plan.widths}
+
+    def conv_maps(self, cmap: ChannelMap | None, width: int, proj: bool, device: torch.device) -> ConvMaps:
+        """The maps of one conv call of a vertex of `width` channels: its input projection
+        (`proj`: reads all C_in channels of the cell input) or its op (reads `width` channels).
+
+        Under `shuffle` in training, the authors' variant: each weight axis draws its own random
+        subset (`random_map`: a fresh permutation per call and axis, unrelated to the channels the
+        previous layer produced; a full-width axis is permuted too) and the BN takes its first
+        `width` channels. Otherwise one map (`channel_maps`) cuts the output axis, the BN and,
+        for an op, the input axis.
+        """
+        if self.policy == "shuffle" and self.training:
+            bn = None if width == self.C else prefix_map(self.C, width)
+            inp = random_map(self.C_in, self.C_in, device) if proj else random_map(self.C, width, device)
+            return ConvMaps(random_map(self.C, width, device), inp, bn)
+        return ConvMaps(cmap, None if proj else cmap, cmap)
 
     def forward(self, x: torch.Tensor, plan: CellPlan) -> torch.Tensor:
         p = self.drop_path_p if self.training else 0.0
@@ -182,12 +206,13 @@ class NB101SuperCell(nn.Module):
                     t = drop_path(t, p)
                 h = t if h is None else h + t
             if v.from_input:
-                t = slot.proj(x, cmap)
+                t = slot.proj(x, self.conv_maps(cmap, v.width, True, x.device))
                 if p > 0.0:
                     t = drop_path(t, p)
                 h = t if h is None else h + t
             assert h is not None
-            outs.append(slot(h, v.op, v.mask, cmap))
+            op_maps = None if v.op == MAXPOOL3X3 else self.conv_maps(cmap, v.width, False, x.device)
+            outs.append(slot(h, v.op, v.mask, op_maps))
         out: torch.Tensor | None = None
         if plan.concat:
             parts = [outs[t] for t in plan.concat]
@@ -268,7 +293,7 @@ class NB101SuperNet(PlanCache, SuperNet, nn.Module):
     def extract_standalone(self, spec: SpecLike) -> StandaloneNet:
         """A StandaloneNet for `spec` holding copies of the weights this path runs in eval mode.
 
-        Channel maps are the eval-mode ones (`fixed` and `shuffle`: [0:c];
+        Channel maps are the eval-mode ones (`fixed` and both shuffles: [0:c];
         `interpolate`: the averaged weights), super-kernels are materialised for
         the op's kernel size and WSBN picks the BN of the vertex's input set. The
         copy has the super-net's BN flags and no dropout, so in eval mode (and

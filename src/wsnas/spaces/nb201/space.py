@@ -22,8 +22,10 @@ NB201_FACTORS: dict[str, Factor] = {
         requires=(("mapping.ops_on", "nodes"),),
         why="every edge already has its own BN (no op is shared)",
     ),
+    "mapping.super_kernel": Factor((False, True)),
 }
-"""The NB201 super-net's factors (docs/factors.md); WSBN acts only where ops are shared."""
+"""The NB201 super-net's factors (docs/factors.md); WSBN acts only where ops are shared.
+The super-kernel merges the kernel group nor_conv_3x3 / nor_conv_1x1 of every op set."""
 
 
 @SPACES.register("nb201")
@@ -35,7 +37,6 @@ class NB201Space(EdgeOpSpace):
     loader = LOADER
     factors = NB201_FACTORS
     why_not = {
-        "mapping.super_kernel": "NB201's super-net has no super-kernel yet",
         "mapping.dynamic_channels": "every NB201 op keeps its channels",
     }
     ops = OPS

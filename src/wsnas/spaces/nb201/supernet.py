@@ -19,6 +19,7 @@ from wsnas.nn.bn import BNFactory, bn_factory
 from wsnas.nn.drop import drop_path
 from wsnas.spaces.base import SuperNet
 from wsnas.spaces.nb201.arch import EDGES, NUM_NODES, OPS, Arch, check_encoding
+from wsnas.spaces.nb201.kernel_group import GROUP, KernelConv, KernelGroup, KernelPath
 from wsnas.spaces.nb201.ops import (
     CONV_OPS,
     POOL,
@@ -32,12 +33,14 @@ from wsnas.spaces.nb201.ops import (
 from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.plan_cache import PlanCache
 
-PathStep = tuple[int, nn.Module | None, nn.Module | None]
+ConvOp = ReLUConvBN | KernelPath
+"""A conv op an edge runs: its own ReLU-Conv-BN, or one kernel size of the super-kernel group."""
+PathStep = tuple[int, nn.Module | KernelPath | None, nn.Module | None]
 """(source node, op module or None for identity, per-edge BN or None)."""
 SuperCellPlan = tuple[tuple[PathStep, ...], ...]
 
 KIND_SKIP, KIND_POOL, KIND_CONV = 0, 1, 2
-FastStep = tuple[int, int, nn.Module | None, nn.Module | None]
+FastStep = tuple[int, int, nn.Module | KernelConv | None, nn.Module | None]
 """(source node, KIND_*, the bare Conv2d or None, the BN that follows it or None)."""
 FastCellPlan = tuple[tuple[FastStep, ...], ...]
 
@@ -52,39 +55,49 @@ def op_set_keys(ops_on: str) -> tuple[str, ...]:
 
 
 class NB201SuperCell(nn.Module):
-    """One cell's shared weights: conv op sets keyed by `op_set_keys`, WSBN BNs per edge."""
+    """One cell's shared weights: conv op sets keyed by `op_set_keys`, WSBN BNs per edge.
+
+    An op set holds nor_conv_1x1 and nor_conv_3x3 (ReLU-Conv-BN each), or, with
+    `mapping.super_kernel`, one `KernelGroup` serving both (key `GROUP`).
+    """
 
     def __init__(self, C: int, mapping: MappingConfig, bn: BNFactory) -> None:
         super().__init__()
         self.C = C
         self.drop_path_p = float(mapping.dropout_path)
+        self.super_kernel = bool(mapping.super_kernel)
         self.edge_keys = op_set_keys(mapping.ops_on)
         uses = Counter(self.edge_keys)
         per_edge_bn = {k for k, n in uses.items() if n > 1} if mapping.wsbn else set()
         self.op_sets = nn.ModuleDict()
         for key in uses:
-            self.op_sets[key] = nn.ModuleDict(
-                {
-                    OPS[op]: ReLUConvBN(C, C, k, 1, bn, with_bn=key not in per_edge_bn)
-                    for op, k in CONV_OPS.items()
-                }
-            )
+            with_bn = key not in per_edge_bn
+            ops: dict[str, nn.Module]
+            if self.super_kernel:
+                ops = {GROUP: KernelGroup(C, bn, with_bn=with_bn)}
+            else:
+                ops = {OPS[op]: ReLUConvBN(C, C, k, 1, bn, with_bn=with_bn) for op, k in CONV_OPS.items()}
+            self.op_sets[key] = nn.ModuleDict(ops)
+        bn_names = [GROUP] if self.super_kernel else [OPS[op] for op in CONV_OPS]
         self.edge_bns = nn.ModuleDict()
         for e, key in enumerate(self.edge_keys):
             if key in per_edge_bn:
-                self.edge_bns[f"e{e}"] = nn.ModuleDict({OPS[op]: bn(C) for op in CONV_OPS})
+                self.edge_bns[f"e{e}"] = nn.ModuleDict({name: bn(C) for name in bn_names})
         self.pool = avg_pool_3x3()
         self.in_dim = self.out_dim = C
 
-    def edge_op(self, edge: int, op: int) -> tuple[nn.Module | None, nn.Module | None]:
+    def edge_op(self, edge: int, op: int) -> tuple[nn.Module | KernelPath | None, nn.Module | None]:
         """(module, per-edge BN or None) that `edge` runs for `op`; (None, None) is identity."""
         if op == SKIP:
             return None, None
         if op == POOL:
             return self.pool, None
         if op in CONV_OPS:
-            name = OPS[op]
-            conv = self.op_sets[self.edge_keys[edge]][name]
+            name = GROUP if self.super_kernel else OPS[op]
+            conv: ConvOp = self.op_sets[self.edge_keys[edge]][name]
+            if self.super_kernel:
+                assert isinstance(conv, KernelGroup)
+                conv = KernelPath(conv, CONV_OPS[op])
             key = f"e{edge}"
             if key in self.edge_bns:
                 return conv, self.edge_bns[key][name]
@@ -110,7 +123,7 @@ class NB201SuperCell(nn.Module):
                     node.append((src, KIND_POOL, None, None))
                 else:
                     conv, edge_bn = self.edge_op(e, op)
-                    assert isinstance(conv, ReLUConvBN)
+                    assert isinstance(conv, ReLUConvBN | KernelPath)
                     node.append((src, KIND_CONV, conv.conv, edge_bn if edge_bn is not None else conv.bn))
             nodes.append(tuple(node))
         return tuple(nodes)
@@ -292,9 +305,12 @@ class NB201SuperNet(PlanCache, SuperNet, nn.Module):
                 if op not in CONV_OPS:
                     continue
                 conv, edge_bn = mine.edge_op(e, op)
-                assert isinstance(conv, ReLUConvBN)
                 target = theirs.edges[e]
-                target.conv.load_state_dict(conv.conv.state_dict())
+                if isinstance(conv, KernelPath):  # the super-kernel at this size, transform applied
+                    target.conv.weight.copy_(conv.conv.weight())
+                else:
+                    assert isinstance(conv, ReLUConvBN)
+                    target.conv.load_state_dict(conv.conv.state_dict())
                 source_bn = edge_bn if edge_bn is not None else conv.bn
                 assert source_bn is not None
                 target.bn.load_state_dict(source_bn.state_dict())
