@@ -57,7 +57,7 @@ def test_list_factors_is_table1_from_the_declarations(capsys):
         assert line.split("  ")[0].strip() == f"{row.group}: {row.factor}" and f" {row.field} " in line
     assert set(factor_fields()) <= {r.field for r in TABLE1}  # every declared factor field is listed
     dyn = next(x for x in rows if " mapping.dynamic_channels " in x)
-    assert "fixed, shuffle, interpolate" in dyn and dyn.endswith("spaces: nb101")
+    assert "fixed, shuffle, shuffle_consistent, interpolate" in dyn and dyn.endswith("spaces: nb101")
     ops = next(x for x in rows if " mapping.ops_on " in x)
     assert "nb101 (nodes)" in ops and "nb201_mini" not in ops
 
