@@ -165,3 +165,32 @@ def test_sigterm_to_the_sweep_driver_stops_its_runs_resumably(tmp_path):
     assert rerun.returncode == 0, err
     assert _epochs(run) == list(range(1, 41))
     assert json.loads((run / "summary.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.slow  # a build driver and its spawned worker
+def test_ctrl_c_to_bench_build_stops_its_runs_resumably(tmp_path):
+    spec = {"space": "nb201_mini", "archs": [ARCH], "seeds": [0],
+            "overrides": ["data.name=digits", "proxy.epochs=30", "proxy.channels=4", "runtime.device=cpu"],
+            "executor": {"name": "local", "workers": 1, "threads": 1}}
+    (tmp_path / "build.yaml").write_text(yaml.safe_dump(spec))
+    argv = ["bench", "build", str(tmp_path / "build.yaml"), "--out", str(tmp_path / "b"),
+            "--cache-dir", str(tmp_path / "cache")]
+    proc = subprocess.Popen([sys.executable, "-m", "wsnas.cli", *argv], env=ENV, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 300
+    while not list((tmp_path / "b").rglob("checkpoint.pt")) and proc.poll() is None:
+        assert time.time() < deadline, "no checkpoint in 300 s"
+        time.sleep(0.05)
+    (ckpt,) = list((tmp_path / "b").rglob("checkpoint.pt"))
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the driver and its worker at once
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith(
+        "wsnas: interrupted; the runs in flight stopped at their last checkpoints, finished runs are kept; "
+        f"resume with: wsnas {argv[0]}")
+    assert 1 <= torch.load(ckpt, weights_only=True)["epoch"] < 30
+    rerun = subprocess.run([sys.executable, "-m", "wsnas.cli", *argv], env=ENV, capture_output=True,
+                           text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _epochs(ckpt.parent) == list(range(1, 31)) and (tmp_path / "b" / "table.npz").exists()
