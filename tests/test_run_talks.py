@@ -249,3 +249,17 @@ def test_a_pool_smaller_than_asked_is_a_warning_in_the_start_line_and_the_summar
     assert "| pool 5 archs (of 12 asked: the GT has no more) |" in err
     summary = json.loads((tmp_path / "runs" / "s" / "summary.json").read_text())
     assert summary["final"]["pool_size"] == 5 and summary["pool_size_requested"] == 12
+
+
+def test_show_reads_a_standalone_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))
+    arch = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|"
+    assert main(["standalone", "train", "nb201_mini", arch, "data.name=digits", "proxy.channels=4",
+                 "proxy.epochs=2", "runtime.device=cpu", "runtime.threads=1", f"out_dir={tmp_path}",
+                 "name=sa"]) == 0
+    final = json.loads(capsys.readouterr().out)
+    lines = show(tmp_path / "sa").splitlines()
+    assert lines[0] == f"{tmp_path / 'sa'}: finished (2/2 epochs)"
+    assert lines[2].split() == ["epoch", "lr", "train", "loss", "train", "acc", "eval", "acc"]
+    assert lines[4].split()[-1] == f"{final['eval_acc']:.2f}" and len(lines[3].split()) == 4
+    assert lines[6] == f"nb201_mini stand-alone: {arch}"
