@@ -100,7 +100,7 @@ def test_resume_says_where_it_restarts(tmp_path, mini, monkeypatch):
     trainer.fit()
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith(f"wsnas train: {run.path} | ")
-    assert lines[1] == f"resuming {run.path} at epoch 2/3 (epochs 1-1 are in its checkpoint)"
+    assert lines[1] == f"resuming {run.path} at epoch 2/3 (epoch 1 is in its checkpoint)"
     assert len(lines) == 2  # no bars, no per-eval lines off a terminal
 
 

@@ -72,8 +72,9 @@ class ProgressHook(HookBase):
         self.eval_s = [r["seconds"] for r in trainer.history if r["type"] == "eval" and "seconds" in r]
         self._print(start_line(trainer))
         if 0 < trainer.epoch < trainer.epochs:
+            done = "epoch 1 is" if trainer.epoch == 1 else f"epochs 1-{trainer.epoch} are"
             self._print(f"resuming {trainer.run.path} at epoch {trainer.epoch + 1}/{trainer.epochs} "
-                        f"(epochs 1-{trainer.epoch} are in its checkpoint)")
+                        f"({done} in its checkpoint)")
 
     def before_epoch(self, trainer: EpochTrainer, steps: int) -> None:
         self._new_bar(steps, f"epoch {trainer.epoch + 1}/{trainer.epochs}", "train")
