@@ -10,11 +10,12 @@ which the driver stops).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Literal
@@ -82,13 +83,14 @@ def install(second: Literal["exit", "ignore"] = "ignore") -> None:
         signal.signal(s, _handler(second))
 
 
-def _handler(second: Literal["exit", "ignore"]):  # noqa: ANN202 - a signal handler
+def _handler(second: Literal["exit", "ignore"]) -> Callable[[int, FrameType | None], None]:
     def handle(signum: int, frame: FrameType | None) -> None:
         _requested.append(signum)
         if len(_requested) == 1:
             raise Interrupted(signum)
         if second == "exit":
-            os.write(sys.stderr.fileno(), b"\nwsnas: interrupted again: exiting now\n")
+            with contextlib.suppress(OSError, ValueError):  # a closed stderr must not stop the exit
+                os.write(sys.stderr.fileno(), b"\nwsnas: interrupted again: exiting now\n")
             os._exit(128 + signum)
 
     return handle
