@@ -16,13 +16,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "wsnas"
 
 LAYERS: list[tuple[str, ...]] = [
     ("wsnas", "wsnas.errors", "wsnas.registry", "wsnas.atomic", "wsnas.dirlock", "wsnas.cachedir",
-     "wsnas.metrics", "wsnas.runname"),
+     "wsnas.metrics", "wsnas.runname", "wsnas.interrupt"),
     ("wsnas.config",),
     ("wsnas.runtime", "wsnas.nn"),
     ("wsnas.bench", "wsnas.data"),
     ("wsnas.spaces",),
     ("wsnas.evaluate", "wsnas.rundir", "wsnas.checkpointing", "wsnas.distributed", "wsnas.hooks",
-     "wsnas.engine", "wsnas.train", "wsnas.standalone", "wsnas.identity"),
+     "wsnas.engine", "wsnas.train", "wsnas.standalone", "wsnas.identity", "wsnas.progress",
+     "wsnas.runview"),
     ("wsnas.sweep", "wsnas.report", "wsnas.demo", "wsnas.presets", "wsnas.search"),
     ("wsnas.commands", "wsnas.cli", "wsnas.__main__"),
 ]

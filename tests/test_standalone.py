@@ -98,6 +98,8 @@ def test_cli_train_resume_and_errors(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "finished" and out["arch"] == ARCH and "eval_acc" in out
     assert main(["standalone", "train", "--resume", str(tmp_path / "r")]) == 0  # finished: nothing left
+    resumed, err = capsys.readouterr()
+    assert json.loads(resumed) == out and f"{tmp_path / 'r'} is finished (1 epochs): nothing to resume" in err
     cfg_file = tmp_path / "sa.yaml"
     cfg_file.write_text("data:\n  name: digits\nproxy:\n  epochs: 1\n  channels: 4\n")
     assert main(["standalone", "train", "nb201_mini", ARCH, "--config", str(cfg_file), "runtime.threads=1",

@@ -128,7 +128,7 @@ def test_base_file_relative_to_the_spec(tmp_path):
         "factors": {"protocol.lr": [0.05]}, "seeds": [3]}))
     s, spec_dir = load_spec(tmp_path / "sweeps" / "s.yaml")
     runs = Planner(s, spec_dir, tmp_path / "out").one_at_a_time()
-    assert runs[0].cfg.protocol.epochs == 10 and runs[0].cfg.lowfi.channels == 8  # from the quick config
+    assert runs[0].cfg.protocol.epochs == 30 and runs[0].cfg.lowfi.channels == 8  # from the quick config
     assert {r.seed for r in runs} == {3}
 
 

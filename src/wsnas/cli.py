@@ -11,9 +11,11 @@ from typing import Any
 
 from wsnas import __version__
 from wsnas.errors import WsnasError
+from wsnas.interrupt import Interrupted, handle_signals
 
 COMMANDS = (
-    "config", "space", "bench", "arch", "train", "standalone", "sweep", "report", "demo", "listing", "search",
+    "config", "space", "bench", "arch", "train", "show", "standalone", "sweep", "report", "demo", "listing",
+    "search",
 )
 """Modules of wsnas.commands; each has register(subparsers) and sets args.func."""
 
@@ -83,9 +85,12 @@ def main(argv: list[str] | None = None) -> int:
             args = again if again is not None else parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = argv  # for commands that record how they were called
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), handle_signals():
             warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
+    except Interrupted as e:  # SIGINT/SIGTERM: where it stopped and how to go on, no trace
+        print(f"{chr(10) if sys.stderr.isatty() else ''}wsnas: {e.message()}", file=sys.stderr)
+        return e.exit_code
     except WsnasError as e:
         print(f"wsnas: error: {e}", file=sys.stderr)
         return 2

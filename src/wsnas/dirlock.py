@@ -79,7 +79,7 @@ class DirLock:
 
     def _open(self) -> int:
         try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)  # minus the umask
         except OSError as e:
             raise WsnasError(f"cannot lock {self.what} {self.folder}: {e.strerror}") from None
 

@@ -6,7 +6,9 @@ batches, SGD with a per-epoch cosine, the loop over epochs and over an epoch's b
 the eval schedule, log records, the per-epoch checkpoint and exact resume, the
 divergence status, timing and summary.json. A trainer supplies its model,
 `train_step`, `evaluate` and `summarize`. `HookBase` is the extension point
-(TensorBoard: `wsnas.hooks`).
+(TensorBoard: `wsnas.hooks`; what a person sees on the terminal: `wsnas.progress`).
+A SIGINT/SIGTERM (`wsnas.interrupt.Interrupted`) leaves the run at its last
+checkpoint; `fit` says which epoch that is and how to resume.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from collections.abc import Iterable
 from typing import Any, NoReturn
 
 import torch
-from tqdm import tqdm
 
 from wsnas import distributed
 from wsnas.checkpointing import Checkpointed
 from wsnas.config import AnyConfig, DataConfig, RuntimeConfig
 from wsnas.data import DatasetInfo, Split, load_splits
 from wsnas.errors import WsnasError
+from wsnas.interrupt import Interrupted
 from wsnas.rundir import RunDir
 from wsnas.runtime import memory_format, seed_everything, setup_runtime
 
@@ -39,14 +41,28 @@ class HookBase:
 
     `after_epoch` and `after_eval` get each log record after it is in log.jsonl and the
     epoch's checkpoint is written, so a hook never sees an epoch that a resume would
-    replay. `after_train` runs also when training stops with an error.
+    replay. `after_train` runs also when training stops with an error. The progress
+    calls (`before_epoch`, `after_sync`, `before_eval`, `eval_progress`) come from rank 0
+    only and at host syncs only, so a hook that reads `trainer.stats` adds no sync.
     """
 
     def before_train(self, trainer: EpochTrainer) -> None:
         """Before the first epoch of this process (after a resume has loaded its checkpoint)."""
 
+    def before_epoch(self, trainer: EpochTrainer, steps: int) -> None:
+        """Before epoch `trainer.epoch + 1`'s STEPS steps."""
+
+    def after_sync(self, trainer: EpochTrainer, steps_done: int) -> None:
+        """At each host sync of an epoch (every SYNC_EVERY steps and its last one)."""
+
     def after_epoch(self, trainer: EpochTrainer, record: dict[str, Any]) -> None:
         """After each epoch record (`type` "epoch")."""
+
+    def before_eval(self, trainer: EpochTrainer, total: int) -> None:
+        """Before an evaluation of TOTAL items (a super-net's pool archs, a stand-alone net's batches)."""
+
+    def eval_progress(self, trainer: EpochTrainer, done: int, total: int) -> None:
+        """DONE of the evaluation's TOTAL items are scored."""
 
     def after_eval(self, trainer: EpochTrainer, record: dict[str, Any]) -> None:
         """After each evaluation record (`type` "eval"), which follows its epoch's record."""
@@ -117,6 +133,8 @@ class EpochTrainer(Checkpointed):
         self.hooks: list[HookBase] = []
         seed_everything(cfg.seed)
         self.epoch = 0
+        self.saved_epoch = 0
+        """The epoch of the run dir's checkpoint (what a resume starts after)."""
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0
 
@@ -206,18 +224,43 @@ class EpochTrainer(Checkpointed):
         """Multi-process: the epoch record over all ranks (one process: as is)."""
         return record
 
+    resume_command = "wsnas train --resume"
+    """What continues a cut run of this trainer (followed by the run dir)."""
+
+    def describe(self) -> dict[str, str]:
+        """What the start line names besides the run dir, device and epochs (a trainer adds its own)."""
+        return {}
+
+    def call_hooks(self, name: str, *args: Any) -> None:
+        """Call hook method NAME on every hook with (self, *ARGS)."""
+        for hook in self.hooks:
+            getattr(hook, name)(self, *args)
+
     # ---- loop ---------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
-        """Train the epochs not yet done (all, or those after a resumed checkpoint); the summary."""
-        for hook in self.hooks:
-            hook.before_train(self)
+        """Train the epochs not yet done (all, or those after a resumed checkpoint); the summary.
+
+        An `Interrupted` (SIGINT/SIGTERM) leaves with `where` and `resume` filled in: the
+        checkpoint on disk is the last finished epoch's (writes are atomic), never a torn one.
+        """
+        self.saved_epoch = self.epoch
         try:
+            self.call_hooks("before_train")
             while self.epoch < self.epochs:
                 self.run_epoch()
             return self.finish()
+        except Interrupted as e:
+            e.where = e.where or self.interrupted_at()
+            e.resume = e.resume or f"{self.resume_command} {self.run.path}"
+            raise
         finally:
-            for hook in self.hooks:
-                hook.after_train(self)
+            self.call_hooks("after_train")
+
+    def interrupted_at(self) -> str:
+        """Where a stop now leaves the run, in words."""
+        if self.saved_epoch == 0:
+            return f"in epoch 1/{self.epochs} (no epoch finished yet)"
+        return f"at epoch {self.saved_epoch}/{self.epochs} (its checkpoint is intact)"
 
     def run_epoch(self) -> None:
         """Train, evaluate when scheduled, checkpoint, then log each record and call the hooks."""
@@ -230,13 +273,10 @@ class EpochTrainer(Checkpointed):
         self.elapsed += time.perf_counter() - t0
         self.history.extend(records)
         self.run.save_checkpoint(self.state_dict())
+        self.saved_epoch = self.epoch
         for r in records:
             self.run.append_log(r)
-            for hook in self.hooks:
-                if r["type"] == "epoch":
-                    hook.after_epoch(self, r)
-                else:
-                    hook.after_eval(self, r)
+            self.call_hooks("after_epoch" if r["type"] == "epoch" else "after_eval", r)
 
     def train_epoch(self) -> dict[str, Any]:
         """One pass over the training batches and the scheduler step; the epoch record."""
@@ -245,22 +285,15 @@ class EpochTrainer(Checkpointed):
         lr = self.optimizer.param_groups[0]["lr"]
         self.stats = stats = EpochStats(self.device)
         steps = len(self.loader)
-        bar = tqdm(
-            total=steps,
-            desc=f"epoch {self.epoch + 1}/{self.epochs}",
-            disable=not self.progress,
-            leave=False,
-            dynamic_ncols=True,
-        )
+        if self.dist.is_main:
+            self.call_hooks("before_epoch", steps)
         for step, (x, y) in enumerate(self.loader):
             self.train_step(step, x, y)
             stats.images += y.numel()
             if (step + 1) % SYNC_EVERY == 0 or step + 1 == steps:
                 self.check_sync(step)
-                if not bar.disable:
-                    bar.set_postfix(stats.postfix(step + 1))
-                bar.update((step + 1) - bar.n)
-        bar.close()
+                if self.dist.is_main:
+                    self.call_hooks("after_sync", step + 1)
         seconds = time.perf_counter() - stats.t0
         train_loss = stats.loss_sum.item() / max(steps, 1)
         self.check_epoch(train_loss)

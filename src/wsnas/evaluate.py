@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def supernet_accuracies(
     batches: list[tuple[torch.Tensor, torch.Tensor]],
     amp: bool,
     dedup: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Top-1 accuracy (%) of each architecture with the shared weights, in eval mode.
 
@@ -80,7 +82,8 @@ def supernet_accuracies(
     statistics, as the paper evaluates; so the numbers depend (slightly) on the
     eval batch size. No autograd (inference mode). With `dedup`, archs that run
     the same path (`same_path_groups`) are computed once: in eval mode nothing is
-    random, so their accuracies would be identical anyway.
+    random, so their accuracies would be identical anyway. `progress(done, total)` is
+    called after each arch (no host sync: the counts stay on the device).
     """
     model.eval()
     device = batches[0][0].device
@@ -88,12 +91,13 @@ def supernet_accuracies(
     groups = same_path_groups(model, archs) if dedup else list(range(len(archs)))
     correct = torch.zeros(len(archs), dtype=torch.long, device=device)
     for i, arch in enumerate(archs):
-        if groups[i] != i:
-            continue
-        for x, y in batches:
-            with autocast(device, amp):
-                out = model(x, arch)
-            correct[i] += (out.argmax(1) == y).sum()
+        if groups[i] == i:
+            for x, y in batches:
+                with autocast(device, amp):
+                    out = model(x, arch)
+                correct[i] += (out.argmax(1) == y).sum()
+        if progress is not None:
+            progress(i + 1, len(archs))
     correct = correct[torch.as_tensor(groups, device=device)]
     return correct.cpu().numpy() * 100.0 / total
 
@@ -104,6 +108,7 @@ def evaluate_pool(
     batches: list[tuple[torch.Tensor, torch.Tensor]],
     cfg: EvalConfig,
     amp: bool,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Super-net accuracies of the pool and their metrics, with two counts that explain ties.
 
@@ -112,7 +117,7 @@ def evaluate_pool(
     `pool_shared_path`: pool archs that run the same pruned path (`SuperNet.path_key`) as
     another pool arch, so tie by construction.
     """
-    accs = supernet_accuracies(model, pool.archs, batches, amp)
+    accs = supernet_accuracies(model, pool.archs, batches, amp, progress=progress)
     metrics = summarize(accs, pool.gt, pool.gt_rank, pool.total, threshold=cfg.sparse_threshold, k=cfg.top_k)
     return accs, {**metrics, **tie_counts(accs, same_path_groups(model, pool.archs))}
 
@@ -125,6 +130,27 @@ def tie_counts(accs: np.ndarray, groups: list[int]) -> dict[str, Any]:
         "pool_shared_path": sum(1 for g in groups if sizes[g] > 1),
         "pool_distinct_scores_definition": "distinct super-net accuracies in the pool",
         "pool_shared_path_definition": "pool archs whose pruned path (SuperNet.path_key) another one runs",
+    }
+
+
+def top_archs(csv_path: Path, k: int) -> dict[str, Any]:
+    """The K best pool archs by super-net accuracy in an eval CSV, with their ground truth.
+
+    Order: super-net accuracy, then pool order. `tied_beyond`: archs left out that share the
+    k-th score (final_acc and P>R count the expectation over them; this list names k of them).
+    """
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    ranked = sorted(rows, key=lambda r: -float(r["supernet_acc"]))
+    top = ranked[:k]
+    cut = float(top[-1]["supernet_acc"]) if top else None
+    return {
+        "archs": [
+            {"arch": r["arch"], "supernet_acc": float(r["supernet_acc"]), "gt_acc": float(r["gt_acc"]),
+             "gt_rank": int(r["gt_rank"])}
+            for r in top
+        ],
+        "tied_beyond": sum(1 for r in ranked[k:] if float(r["supernet_acc"]) == cut),
     }
 
 

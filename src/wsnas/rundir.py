@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,10 +33,11 @@ from wsnas.atomic import atomic_write, write_text_atomic
 from wsnas.config import AnyConfig, RunConfig, dump_config, load_config
 from wsnas.dirlock import LOCK_NAME, DirLock
 from wsnas.errors import ConfigError, WsnasError
+from wsnas.identity import IDENTITY_FILE
 from wsnas.spaces.check import check_config
 
 RUN_FILES = frozenset(
-    {"config.yaml", "log.jsonl", "checkpoint.pt", "summary.json", "evals", "tb", "search", LOCK_NAME}
+    {"config.yaml", "log.jsonl", "checkpoint.pt", "summary.json", "evals", "tb", "search", LOCK_NAME, IDENTITY_FILE}
 )
 """What a run dir holds (besides temp files of atomic writes)."""
 
@@ -104,11 +106,19 @@ class RunDir:
             )
 
     def create(self, cfg: AnyConfig, resume_hint: str | None = None) -> None:
-        """Start a new run (write config.yaml); refuse to clobber one that has started."""
+        """Start a new run (write config.yaml); refuse to clobber one that has started.
+
+        What an earlier attempt left before its first checkpoint (it failed or was stopped
+        in epoch 1) is removed: its log, identity.json (which would refuse this attempt's
+        ground truth or numerics), evaluations and TensorBoard events.
+        """
         self.check_new(resume_hint)
         self.path.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, self.config)
         self.log.unlink(missing_ok=True)
+        (self.path / IDENTITY_FILE).unlink(missing_ok=True)
+        for folder in (self.evals, self.path / "tb"):
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextmanager
     def writing(self, new: bool, resume_hint: str | None = None) -> Iterator[RunDir]:

@@ -25,7 +25,9 @@ from wsnas.distributed import DistEnv
 from wsnas.engine import EpochTrainer
 from wsnas.errors import WsnasError
 from wsnas.hooks import logging_hooks, require_tensorboard
+from wsnas.interrupt import Interrupted
 from wsnas.nn.params import count_params
+from wsnas.progress import progress_hooks
 from wsnas.rundir import RunDir, check_run_name
 from wsnas.runtime import autocast, setup_runtime
 from wsnas.spaces import get_space
@@ -64,6 +66,15 @@ class StandaloneTrainer(EpochTrainer):
         )
         self.rng = np.random.default_rng(cfg.seed)  # unused by training; keeps rng_state uniform
 
+    resume_command = "wsnas standalone train --resume"
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "space": self.space.name,
+            "arch": self.space.format(self.arch),
+            "net": f"{count_params(self.model) / 1e6:.3f} M params",
+        }
+
     def train_step(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.cfg.runtime.amp):
@@ -89,12 +100,14 @@ class StandaloneTrainer(EpochTrainer):
         """Top-1 accuracy (%) and mean loss on the eval split, in eval mode."""
         self.model.eval()
         correct, loss, n = 0, 0.0, 0
-        for x, y in self.eval_batches:
+        self.call_hooks("before_eval", len(self.eval_batches))
+        for i, (x, y) in enumerate(self.eval_batches, start=1):
             with autocast(self.device, self.cfg.runtime.amp):
                 out = self.model(x)
             loss += float(F.cross_entropy(out.float(), y, reduction="sum"))
             correct += int((out.argmax(1) == y).sum())
             n += int(y.numel())
+            self.call_hooks("eval_progress", i, len(self.eval_batches))
         return {"eval_acc": 100.0 * correct / n, "eval_loss": loss / n, "eval_images": n}
 
     def summarize(self) -> dict[str, Any]:
@@ -132,11 +145,14 @@ def train_standalone(cfg: StandaloneConfig, resume_dir: str | None = None) -> di
         require_tensorboard()  # before anything is written
     run = RunDir(resume_dir) if resume_dir is not None else run_dir_for(cfg)
     hint = f"wsnas standalone train --resume {run.path}"
-    with run.writing(new=resume_dir is None, resume_hint=hint):
-        trainer = StandaloneTrainer(cfg, run)
-        if resume_dir is not None:
-            trainer.resume()
-        else:
-            run.create(cfg, resume_hint=hint)
-        trainer.register_hooks(logging_hooks(trainer, cfg.logging))
-        return trainer.fit()
+    try:
+        with run.writing(new=resume_dir is None, resume_hint=hint):
+            trainer = StandaloneTrainer(cfg, run)
+            if resume_dir is not None:
+                trainer.resume()
+            else:
+                run.create(cfg, resume_hint=hint)
+            trainer.register_hooks([*logging_hooks(trainer, cfg.logging), *progress_hooks(trainer)])
+            return trainer.fit()
+    except Interrupted as e:
+        raise e.starting(run.path, StandaloneTrainer.resume_command, run.config.exists()) from None

@@ -24,9 +24,12 @@ from wsnas.bench import open_benchmark
 from wsnas.config import RunConfig
 from wsnas.engine import SYNC_EVERY, Diverged, EpochTrainer, init_runtime
 from wsnas.errors import WsnasError
-from wsnas.evaluate import evaluate_pool, make_pool, write_eval_csv
+from wsnas.evaluate import evaluate_pool, make_pool, top_archs, write_eval_csv
 from wsnas.hooks import logging_hooks, require_tensorboard
 from wsnas.identity import record_identity, run_identity
+from wsnas.interrupt import Interrupted
+from wsnas.nn.params import count_params
+from wsnas.progress import progress_hooks
 from wsnas.rundir import RunDir
 from wsnas.runtime import autocast
 from wsnas.spaces import get_space
@@ -63,7 +66,8 @@ class Trainer(EpochTrainer):
             schedule=cfg.bench.schedule,
             cache_dir=cfg.bench.cache_dir,
         )
-        size = pool_size_used(cfg.eval.pool_size, self.bench.size, f"the ground truth ({self.bench.metric})")
+        where = f"the ground truth ({self.bench.metric}{', ' + cfg.bench.source if cfg.bench.source else ''})"
+        size = pool_size_used(cfg.eval.pool_size, self.bench.size, where)
         self.pool = make_pool(self.space, self.bench, size, cfg.eval.pool_seed)
         self.identity = run_identity(cfg, self.bench, device, env.world_size)
         p = cfg.protocol
@@ -86,6 +90,16 @@ class Trainer(EpochTrainer):
         """Record the run's identity (identity.json; checked on resume), then the engine's loop."""
         record_identity(self.run, self.identity)
         return super().fit()
+
+    def describe(self) -> dict[str, str]:
+        asked = self.cfg.eval.pool_size
+        pool = f"{len(self.pool)} archs" + (f" (of {asked} asked: the GT has no more)"
+                                             if len(self.pool) < asked else "")
+        return {
+            "space": f"{self.space.title or self.space.name} ({self.space.name})",
+            "super-net": f"{count_params(self.model) / 1e6:.3f} M params",
+            "pool": pool,
+        }
 
     def train_step(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
         """The step's paths, their gradients summed, averaged over ranks, clipped; one SGD step."""
@@ -129,8 +143,10 @@ class Trainer(EpochTrainer):
     def evaluate(self) -> dict[str, Any]:
         """The pool's super-net accuracies and their metrics; writes evals/epoch_NNNN.csv."""
         t0 = time.perf_counter()
+        self.call_hooks("before_eval", len(self.pool))
         accs, metrics = evaluate_pool(
-            self.model, self.pool, self.eval_batches, self.cfg.eval, self.cfg.runtime.amp
+            self.model, self.pool, self.eval_batches, self.cfg.eval, self.cfg.runtime.amp,
+            progress=lambda done, total: self.call_hooks("eval_progress", done, total),
         )
         path = self.run.evals / f"epoch_{self.epoch:04d}.csv"
         write_eval_csv(path, self.pool, accs)
@@ -145,6 +161,7 @@ class Trainer(EpochTrainer):
     def summarize(self) -> dict[str, Any]:
         evals = [r for r in self.history if r["type"] == "eval"]
         final = evals[-1] if evals else {}
+        top = top_archs(self.run.path / final["csv"], self.cfg.eval.top_k) if "csv" in final else None
         return {
             "run_dir": str(self.run.path),
             "epochs": self.epoch,
@@ -158,6 +175,8 @@ class Trainer(EpochTrainer):
                 }
                 for r in evals
             ],
+            "top_archs": top,
+            "pool_size_requested": self.cfg.eval.pool_size,
             "sparse_threshold": self.cfg.eval.sparse_threshold,
             "top_k": self.cfg.eval.top_k,
             "benchmark": {"space": self.cfg.space.name, "metric": self.bench.metric, "size": self.bench.size},
@@ -175,16 +194,18 @@ def train(cfg: RunConfig, resume_dir: str | None = None) -> dict[str, Any]:
     if cfg.logging.tensorboard:
         require_tensorboard()  # before anything is written
     env, device = init_runtime(cfg.runtime)  # the process group, under torchrun
+    run = RunDir(resume_dir) if resume_dir is not None else RunDir.for_config(cfg)
     try:
-        run = RunDir(resume_dir) if resume_dir is not None else RunDir.for_config(cfg)
         with _writer(run, resume_dir is None, env):
             trainer = Trainer(cfg, run, env, device)
             if resume_dir is not None:
                 trainer.resume()
             elif env.is_main:
                 run.create(cfg)
-            trainer.register_hooks(logging_hooks(trainer, cfg.logging))
+            trainer.register_hooks([*logging_hooks(trainer, cfg.logging), *progress_hooks(trainer)])
             return trainer.fit()
+    except Interrupted as e:
+        raise e.starting(run.path, Trainer.resume_command, run.config.exists()) from None
     finally:
         distributed.shutdown(env)
 

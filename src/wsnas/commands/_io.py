@@ -48,3 +48,17 @@ def print_record(record: dict[str, Any], as_json: bool) -> None:
     width = max(len(k) for k in record)
     for k, v in record.items():
         print(f"{k:<{width}}  {v}")
+
+
+def stoppable(work: Any, argv: list[str]) -> Any:
+    """WORK(); a Ctrl-C/SIGTERM says that the runs in flight were stopped and how to go on."""
+    import shlex
+
+    from wsnas.interrupt import Interrupted
+
+    try:
+        return work()
+    except Interrupted as e:
+        e.where = "; the runs in flight stopped at their last checkpoints, finished runs are kept"
+        e.resume = "wsnas " + shlex.join(argv) + " (the same command: it skips finished runs)"
+        raise

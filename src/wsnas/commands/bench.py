@@ -136,7 +136,9 @@ def _build(args: argparse.Namespace) -> None:
     build = Build(spec, spec_dir, args.out, args.cache_dir, args.workers, args.threads, args.executor,
                   args.address, gpus=gpu_request(args))
     command = "wsnas " + " ".join(shlex.quote(a) for a in args.argv)
-    res = build.run(command=command)
+    from wsnas.commands._io import stoppable
+
+    res = stoppable(lambda: build.run(command=command), args.argv)
     best = res.bench.best()
     meta = res.bench.meta
     print_record(

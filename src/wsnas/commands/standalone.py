@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from wsnas.errors import WsnasError
 
@@ -21,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from wsnas.commands.train import finished_summary
     from wsnas.config import StandaloneConfig, load_config
     from wsnas.rundir import RunDir
     from wsnas.spaces.check import check_config
@@ -33,7 +35,11 @@ def _train(args: argparse.Namespace) -> int:
             raise WsnasError("--resume takes the run dir's own config; give only key=value overrides")
         overrides = extra + overrides
         cfg = RunDir(args.resume).resume_config(overrides, StandaloneConfig)
-        summary = train_standalone(cfg, resume_dir=args.resume)
+        finished = finished_summary(RunDir(args.resume))
+        if finished is not None:
+            print(f"{args.resume} is finished ({finished.get('epochs')} epochs): nothing to resume; "
+                  "its result:", file=sys.stderr)
+        summary = finished or train_standalone(cfg, resume_dir=args.resume)
     else:
         if args.space is None or args.arch is None:
             raise WsnasError("usage: wsnas standalone train SPACE ARCH [key=value ...] [--config F]")

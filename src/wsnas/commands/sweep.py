@@ -92,7 +92,9 @@ def _sweep(args: argparse.Namespace) -> int:
         for r in sweep.plan():
             print(f"{run_state(r.run_dir):<9} {r.name}")
         return 0
-    result = sweep.run()
+    from wsnas.commands._io import stoppable
+
+    result = stoppable(sweep.run, args.argv)
     counts = {s: result.count(s) for s in ("finished", "diverged", "failed", "pending")}
     print(json.dumps({"sweep_dir": str(result.out_dir), "runs": len(result.runs), **counts,
                       "complete": result.complete,
@@ -101,3 +103,4 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"wsnas: {counts['failed']} run(s) failed; see {result.out_dir / 'failed.jsonl'}; "
               "rerun the same command to retry them", file=sys.stderr)
     return 0 if result.ok else 1
+

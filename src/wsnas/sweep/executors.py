@@ -11,8 +11,10 @@ sweep stops early (an exception, Ctrl-C). GPU placement (K runs per GPU) is
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from typing import Any
 
 import torch
 
+from wsnas import interrupt
 from wsnas.errors import WsnasError
 from wsnas.sweep.placement import (
     VISIBLE_VAR,
@@ -145,8 +148,18 @@ class LocalExecutor(Executor):
 
     def close(self) -> None:
         if self._pool is not None:
+            if interrupt.requested():  # stop the runs in flight at their last checkpoint, now
+                _signal_workers(self._pool, signal.SIGTERM)
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _signal_workers(pool: ProcessPoolExecutor, sig: int) -> None:
+    """Send SIG to the pool's live worker processes (each stops its run cleanly: `worker`)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(ProcessLookupError, AttributeError, TypeError):
+            if proc.is_alive():
+                os.kill(proc.pid, sig)
 
 
 def import_ray() -> Any:

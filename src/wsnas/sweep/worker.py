@@ -34,9 +34,14 @@ def init_worker(threads: int | None) -> None:
 
 
 def init_pool_worker(threads: int | None, driver_pid: int, pdeathsig: bool = True) -> None:
-    """Local pool initializer: cap threads, and die with the driver (`die_with_driver`)."""
+    """Local pool initializer: cap threads, die with the driver (`die_with_driver`), and stop a
+    run cleanly at its last checkpoint on SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole
+    process group; a driver that gets SIGTERM alone forwards it)."""
+    from wsnas.interrupt import install
+
     init_worker(threads)
     die_with_driver(driver_pid, pdeathsig=pdeathsig)
+    install(second="ignore")
 
 
 def init_gpu_pool_worker(slots: Any, threads: int | None, driver_pid: int, pdeathsig: bool = True) -> None:
@@ -130,6 +135,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
                 result.update(status="finished", final=summary["final"])
             except Diverged as e:
                 result.update(status="diverged", error=str(e))
+    except KeyboardInterrupt as e:  # wsnas.interrupt.Interrupted: stopped at its last checkpoint
+        result.update(status="interrupted", error=getattr(e, "message", lambda: "interrupted")())
     except Exception as e:  # noqa: BLE001 - the record of the failure is the product
         result.update(
             status="failed",
