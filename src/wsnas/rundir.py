@@ -37,7 +37,8 @@ from wsnas.identity import IDENTITY_FILE
 from wsnas.spaces.check import check_config
 
 RUN_FILES = frozenset(
-    {"config.yaml", "log.jsonl", "checkpoint.pt", "summary.json", "evals", "tb", "search", LOCK_NAME, IDENTITY_FILE}
+    {"config.yaml", "log.jsonl", "checkpoint.pt", "summary.json", "evals", "tb", "search", LOCK_NAME,
+     IDENTITY_FILE}
 )
 """What a run dir holds (besides temp files of atomic writes)."""
 
