@@ -55,6 +55,17 @@ def test_hash_ignores_paths_only():
     assert a.hash() != load_config(None, ["seed=1"]).hash()
 
 
+def test_a_value_whose_meaning_changed_never_shares_a_hash_with_its_old_meaning(monkeypatch):
+    import wsnas.config as config
+
+    shuffle = load_config(None, ["space.name=nb101", "mapping.dynamic_channels=shuffle"]).to_dict()
+    fixed = load_config(None, ["space.name=nb101"]).to_dict()
+    new_shuffle, new_fixed = config.experiment_hash(shuffle), config.experiment_hash(fixed)
+    monkeypatch.setattr(config, "MEANING_VERSIONS", {})  # the hash as it was before the change
+    assert config.experiment_hash(shuffle) != new_shuffle  # an old shuffle run is not resumed as new
+    assert config.experiment_hash(fixed) == new_fixed  # every other config keeps its hash (and dir name)
+
+
 @pytest.mark.parametrize(
     ("override", "needles"),
     [

@@ -33,15 +33,32 @@ content checksum (not bench.source, a path), the effective numerics (runtime.amp
 CUDA) and the world size."""
 
 
+MEANING_VERSIONS: dict[tuple[str, str], int] = {("mapping.dynamic_channels", "shuffle"): 2}
+"""Config values whose meaning changed after runs were made with them, and the meaning's version.
+They are hashed as `VALUE@vN`, so a run made under the old meaning never shares a config hash
+(run dir name, checkpoint guard, identity) with one made under the new: resuming or reusing it
+is refused, and a report keeps the two apart. v2 of `shuffle`: the authors' per-axis random
+channel subsets (the old meaning is now `shuffle_consistent`, docs/factors.md)."""
+
+
+def _parent(d: dict[str, Any], key: str) -> tuple[dict[str, Any], str]:
+    *parents, last = key.split(".")
+    node = d
+    for part in parents:
+        node = node.get(part, {})
+    return node, last
+
+
 def experiment_hash(d: dict[str, Any]) -> str:
-    """12 hex digits of a config dict without the NOT_IDENTITY keys."""
+    """12 hex digits of a config dict without the NOT_IDENTITY keys (MEANING_VERSIONS tagged)."""
     d = json.loads(json.dumps(d))
     for key in NOT_IDENTITY:
-        *parents, last = key.split(".")
-        node = d
-        for part in parents:
-            node = node.get(part, {})
+        node, last = _parent(d, key)
         node.pop(last, None)
+    for (key, value), version in MEANING_VERSIONS.items():
+        node, last = _parent(d, key)
+        if node.get(last) == value:
+            node[last] = f"{value}@v{version}"
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
