@@ -17,7 +17,7 @@ from wsnas.errors import ConfigError
 from wsnas.presets import shipped, shipped_path
 from wsnas.spaces import SPACES
 from wsnas.spaces.check import check_config
-from wsnas.spaces.factors import factor_fields
+from wsnas.spaces.factors import Above, factor_fields
 from wsnas.spaces.samplers import SAMPLERS
 from wsnas.spaces.table1 import TABLE1, config_values, space_support
 
@@ -76,7 +76,8 @@ def test_listed_support_is_what_the_config_check_accepts(field):
         space = SPACES.get(name)()
         support = space_support(space, field)
         decl = space.factors.get(field)
-        needs = [f"{k}={str(v).lower()}" for k, v in (decl.requires if decl else ())]
+        needs = [f"{k}={str(v.bound + 0.5 if isinstance(v, Above) else v).lower()}"
+                 for k, v in (decl.requires if decl else ())]
         default = str(load_config(base).to_dict()[section][key]).lower()
         for value in values:
             if value == default:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from wsnas.cli import main
-from wsnas.config import RunConfig, dump_config, load_config
+from wsnas.config import ADDED_FIELDS, RunConfig, dump_config, experiment_hash, load_config
 from wsnas.errors import ConfigError
 from wsnas.spaces.check import check_config
 
@@ -64,6 +64,17 @@ def test_a_value_whose_meaning_changed_never_shares_a_hash_with_its_old_meaning(
     monkeypatch.setattr(config, "MEANING_VERSIONS", {})  # the hash as it was before the change
     assert config.experiment_hash(shuffle) != new_shuffle  # an old shuffle run is not resumed as new
     assert config.experiment_hash(fixed) == new_fixed  # every other config keeps its hash (and dir name)
+
+
+def test_added_field_at_its_default_keeps_the_hash_a_config_had_before_it() -> None:
+    d = load_config(None, []).to_dict()
+    assert d["mapping"]["dropout_path_at"] == ADDED_FIELDS["mapping.dropout_path_at"]
+    before = {**d, "mapping": {k: v for k, v in d["mapping"].items() if k != "dropout_path_at"}}
+    assert experiment_hash(d) == experiment_hash(before)  # old run dirs keep their names
+    cell = load_config(None, ["mapping.dropout_path=0.2", "mapping.dropout_path_at=cell"]).to_dict()
+    edges = load_config(None, ["mapping.dropout_path=0.2"]).to_dict()
+    assert experiment_hash(cell) != experiment_hash(edges)  # a new value is a new run
+    assert experiment_hash(d) != experiment_hash(edges)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.errors import ConfigError
 from wsnas.spaces import get_space
 from wsnas.spaces.check import support_table
-from wsnas.spaces.factors import ANY, SECTIONS, default_of, factor_fields
+from wsnas.spaces.factors import ANY, SECTIONS, Above, default_of, factor_fields
 
 SIZES = {  # tiny super-nets: (lowfi channels, cells per stage, image size)
     "nb201": (4, 1, 8),
@@ -109,6 +109,11 @@ def acts(space, base: dict[str, Any], changed: dict[str, Any], check: bool = Tru
     return any(not torch.equal(u, v) for u, v in zip(outputs(a, x, archs), outputs(b, x, archs), strict=True))
 
 
+def met(requires: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """Values that meet a declaration's `requires` (`Above(b)`: b + 0.5, a rate switched on)."""
+    return {k: v.bound + 0.5 if isinstance(v, Above) else v for k, v in requires}
+
+
 def declared_cases():
     for name in SIZES:
         space = get_space(name)
@@ -134,8 +139,8 @@ def undeclared_cases():
 def test_declared_factor_changes_the_supernet(name, field, value):
     space = get_space(name)
     decl = space.factors[field]
-    changed = {field: value, **dict(decl.requires)}
-    base = {**baseline(space), **{k: v for k, v in decl.requires if k != field}}
+    changed = {field: value, **met(decl.requires)}
+    base = {**baseline(space), **{k: v for k, v in met(decl.requires).items() if k != field}}
     assert acts(space, base, changed), f"{name}: {field}={value} declared but changes nothing"
 
 
@@ -155,6 +160,14 @@ def test_unmet_requirement_is_refused_and_would_change_nothing():
     with pytest.raises(ConfigError, match="every edge already has its own BN"):
         build(space, {"mapping.wsbn": True})
     assert not acts(space, {}, {"mapping.wsbn": True}, check=False)
+
+
+@pytest.mark.parametrize("name", ["nb201", "nb201_mini"])
+def test_cell_path_dropout_without_a_rate_is_refused_and_would_change_nothing(name):
+    space = get_space(name)
+    with pytest.raises(ConfigError, match=r"nothing is dropped.*use mapping.dropout_path > 0"):
+        build(space, {"mapping.dropout_path_at": "cell"})
+    assert not acts(space, {}, {"mapping.dropout_path_at": "cell"}, check=False)
 
 
 def test_docs_table_is_the_declarations():

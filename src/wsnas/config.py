@@ -41,6 +41,13 @@ is refused, and a report keeps the two apart. v2 of `shuffle`: the authors' per-
 channel subsets (the old meaning is now `shuffle_consistent`, docs/factors.md)."""
 
 
+ADDED_FIELDS: dict[str, Any] = {"mapping.dropout_path_at": "edges"}
+"""Config fields added after runs were made, each with its default (the behaviour before it existed).
+A field at that default is left out of the hash, so every config that existed before keeps its hash
+(run dir name, checkpoint guard, identity) and its runs stay resumable and reusable; any other value
+is hashed and makes a new run. A default must therefore be exactly what the code did before."""
+
+
 def _parent(d: dict[str, Any], key: str) -> tuple[dict[str, Any], str]:
     *parents, last = key.split(".")
     node = d
@@ -50,11 +57,16 @@ def _parent(d: dict[str, Any], key: str) -> tuple[dict[str, Any], str]:
 
 
 def experiment_hash(d: dict[str, Any]) -> str:
-    """12 hex digits of a config dict without the NOT_IDENTITY keys (MEANING_VERSIONS tagged)."""
+    """12 hex digits of a config dict without the NOT_IDENTITY keys and the ADDED_FIELDS at their
+    default (MEANING_VERSIONS tagged)."""
     d = json.loads(json.dumps(d))
     for key in NOT_IDENTITY:
         node, last = _parent(d, key)
         node.pop(last, None)
+    for key, default in ADDED_FIELDS.items():
+        node, last = _parent(d, key)
+        if last in node and node[last] == default:
+            node.pop(last)
     for (key, value), version in MEANING_VERSIONS.items():
         node, last = _parent(d, key)
         if node.get(last) == value:
@@ -143,6 +155,9 @@ class MappingConfig(_Section):
     """Separate BN per incoming edge where weights are shared."""
     dropout_global: float = Field(0.0, ge=0.0, lt=1.0)
     dropout_path: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout_path_at: Literal["edges", "cell"] = "edges"
+    """Where `dropout_path` drops (NB201 spaces): each edge's output between nodes (the paper's text)
+    or each cell's output at p * (layer index + 1) / layers (the authors' code); docs/factors.md."""
     dynamic_channels: Literal["fixed", "shuffle", "shuffle_consistent", "interpolate"] = "fixed"
     """NB101 only: how a vertex with fewer channels takes its weights (docs/factors.md)."""
     super_kernel: bool = False

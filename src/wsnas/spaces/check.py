@@ -17,7 +17,7 @@ from wsnas.data.datasets import DATASETS, halves_hint
 from wsnas.data.nb201_splits import HALVES, has_halves
 from wsnas.errors import BenchmarkError, ConfigError, did_you_mean
 from wsnas.spaces.base import SPACES, SearchSpace
-from wsnas.spaces.factors import ANY, factor_fields, show
+from wsnas.spaces.factors import ANY, factor_fields, need_text, show
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
 
 C = TypeVar("C", RunConfig, StandaloneConfig)
@@ -138,7 +138,7 @@ def support_table() -> str:
                 cells.append("-")
                 continue
             vals = "any" if decl.values is ANY else ", ".join(show(v) for v in decl.values)
-            needs = "".join(f" (non-default needs `{k}={show(v)}`)" for k, v in decl.requires)
+            needs = "".join(f" (non-default needs `{need_text(k, v)}`)" for k, v in decl.requires)
             cells.append(vals + needs)
         rows.append(f"| `{field}` | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"

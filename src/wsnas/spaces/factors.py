@@ -25,11 +25,31 @@ ANY = None
 
 
 @dataclass(frozen=True)
+class Above:
+    """A `Factor.requires` condition met by any value greater than `bound` (a rate switched on)."""
+
+    bound: float
+
+    def holds(self, value: Any) -> bool:
+        return value > self.bound
+
+
+def need_text(field: str, want: Any) -> str:
+    """A `requires` pair as a person reads it: `field=value`, or `field > bound`."""
+    return f"{field} > {show(want.bound)}" if isinstance(want, Above) else f"{field}={show(want)}"
+
+
+def need_holds(value: Any, want: Any) -> bool:
+    return want.holds(value) if isinstance(want, Above) else value == want
+
+
+@dataclass(frozen=True)
 class Factor:
     """How a space honours one factor field.
 
     `values`: the values it supports (ANY = every value the config accepts).
-    `requires`: (field, value) pairs that must hold for a non-default value to act.
+    `requires`: (field, value) pairs that must hold for a non-default value to act (value may be
+    `Above(bound)`: the field must exceed bound).
     `why`: what the space does instead when `requires` fails, for the error message.
     """
 
@@ -88,11 +108,11 @@ def factor_problems(
         if value == default:
             continue
         for need, want in decl.requires:
-            if _value(need, mapping, lowfi) != want:
+            if not need_holds(_value(need, mapping, lowfi), want):
                 why = f": {decl.why}" if decl.why else ""
                 problems.append(
                     f"{field}={show(value)} has no effect on {space} with "
-                    f"{need}={show(_value(need, mapping, lowfi))}{why}; use {need}={show(want)}"
+                    f"{need}={show(_value(need, mapping, lowfi))}{why}; use {need_text(need, want)}"
                 )
     return problems
 

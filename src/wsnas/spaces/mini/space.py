@@ -24,14 +24,17 @@ from wsnas.spaces.mini.cell import EDGES, OPS, Arch, embed, format_arch, parse_a
 from wsnas.spaces.mini.supernet import MiniSuperNet
 from wsnas.spaces.nb201 import arch as nb201
 from wsnas.spaces.nb201.flops import flops_millions
+from wsnas.spaces.nb201.space import DROPOUT_PATH_AT
 from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 MINI_FACTORS: dict[str, Factor] = {
     **COMMON_FACTORS,
     "mapping.super_kernel": Factor((False, True)),
+    "mapping.dropout_path_at": DROPOUT_PATH_AT,
 }
-"""Its edges carry NB201's ops, so the kernel group nor_conv_3x3 / nor_conv_1x1 (OFA super-kernel) acts."""
+"""Its edges carry NB201's ops, so the kernel group nor_conv_3x3 / nor_conv_1x1 (OFA super-kernel) acts;
+it runs NB201's super-net, so path dropout can sit on edges or on cell outputs as there."""
 
 
 @SPACES.register("nb201_mini")

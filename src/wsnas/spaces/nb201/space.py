@@ -7,12 +7,20 @@ from typing import Any
 from wsnas.data.datasets import dataset_info
 from wsnas.nn.params import count_params
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace
-from wsnas.spaces.factors import Factor
+from wsnas.spaces.factors import Above, Factor
 from wsnas.spaces.nb201.arch import EDGES, OPS, Arch, canonical_id, format_arch, parse_arch, unique_classes
 from wsnas.spaces.nb201.benchmark import LOADER
 from wsnas.spaces.nb201.flops import flops_millions
 from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
+
+DROPOUT_PATH_AT = Factor(
+    ("edges", "cell"),
+    requires=(("mapping.dropout_path", Above(0.0)),),
+    why="nothing is dropped without a path-dropout rate",
+)
+"""Path dropout on each edge (the paper's text) or on each cell's output scaled by depth (the authors'
+NB201 code); shared with nb201_mini, which runs this super-net."""
 
 NB201_FACTORS: dict[str, Factor] = {
     **COMMON_FACTORS,
@@ -23,6 +31,7 @@ NB201_FACTORS: dict[str, Factor] = {
         why="every edge already has its own BN (no op is shared)",
     ),
     "mapping.super_kernel": Factor((False, True)),
+    "mapping.dropout_path_at": DROPOUT_PATH_AT,
 }
 """The NB201 super-net's factors (docs/factors.md); WSBN acts only where ops are shared.
 The super-kernel merges the kernel group nor_conv_3x3 / nor_conv_1x1 of every op set."""

@@ -54,6 +54,14 @@ def op_set_keys(ops_on: str) -> tuple[str, ...]:
     raise ValueError(f"ops_on must be 'edges' or 'nodes', got {ops_on!r}")
 
 
+def cell_drop_rates(p: float, layers: int) -> tuple[float, ...]:
+    """Per layer (cells and residual blocks, in forward order), the rate its output is dropped at
+    with `dropout_path_at=cell`: p * (index + 1) / layers, so deeper layers drop more and the last
+    drops at p. The authors' rule (NAO's `apply_drop_path`, step ratio 1, layers counting the
+    residual blocks); the residual blocks themselves are never dropped."""
+    return tuple(float(p) * (i + 1) / layers for i in range(layers))
+
+
 class NB201SuperCell(nn.Module):
     """One cell's shared weights: conv op sets keyed by `op_set_keys`, WSBN BNs per edge.
 
@@ -64,7 +72,11 @@ class NB201SuperCell(nn.Module):
     def __init__(self, C: int, mapping: MappingConfig, bn: BNFactory) -> None:
         super().__init__()
         self.C = C
-        self.drop_path_p = float(mapping.dropout_path)
+        at_edges = mapping.dropout_path_at == "edges"
+        self.drop_path_p = float(mapping.dropout_path) if at_edges else 0.0
+        """Drop rate of each edge's output (`dropout_path_at=edges`)."""
+        self.cell_drop_p = 0.0
+        """Drop rate of the cell's output (`dropout_path_at=cell`), set by the net from the cell's depth."""
         self.super_kernel = bool(mapping.super_kernel)
         self.edge_keys = op_set_keys(mapping.ops_on)
         uses = Counter(self.edge_keys)
@@ -163,8 +175,15 @@ class NB201SuperCell(nn.Module):
                     h = drop_path(h, p)
                 out = h if out is None else out + h
             nodes[j] = out
-        out = nodes[-1]
-        return torch.zeros_like(x) if out is None else out
+        return self._cell_output(x, nodes[-1])
+
+    def _cell_output(self, x: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+        """The last node (zeros when it has no input), dropped per sample at `cell_drop_p` in training."""
+        if out is None:
+            return torch.zeros_like(x)
+        if self.training and self.cell_drop_p > 0.0:
+            out = drop_path(out, self.cell_drop_p)
+        return out
 
     def forward_plain(self, x: torch.Tensor, plan: SuperCellPlan) -> torch.Tensor:
         """The straightforward path: every edge runs its op module as is."""
@@ -184,8 +203,7 @@ class NB201SuperCell(nn.Module):
                     h = drop_path(h, p)
                 out = h if out is None else out + h
             nodes.append(out)
-        out = nodes[-1]
-        return torch.zeros_like(x) if out is None else out
+        return self._cell_output(x, nodes[-1])
 
 
 class NB201SuperNet(PlanCache, SuperNet, nn.Module):
@@ -222,6 +240,10 @@ class NB201SuperNet(PlanCache, SuperNet, nn.Module):
         self.stem, self.cells, self.lastact, c_prev = macro_skeleton(
             C, N, bn, lambda c: NB201SuperCell(c, mapping, bn)
         )
+        if mapping.dropout_path_at == "cell":
+            for index, rate in enumerate(cell_drop_rates(mapping.dropout_path, len(self.cells))):
+                if isinstance(self.cells[index], NB201SuperCell):
+                    self.cells[index].cell_drop_p = rate
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         p = mapping.dropout_global
         self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
