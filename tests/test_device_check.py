@@ -78,5 +78,5 @@ def test_quick_cpu_run_writes_sane_json(tmp_path):
     p = d["projection"]
     proto, first = p["protocol"], p["study"]["choices_first"]
     assert proto["epochs"] == 400 and proto["evaluations"] == 4 and proto["minutes"] > 0
-    assert first["runs"] == 72 and set(first["hours_by_runs_per_gpu"]) == {"1", "2"}
+    assert first["runs"] == 75 and set(first["hours_by_runs_per_gpu"]) == {"1", "2"}
     assert "caveat" in p

@@ -183,6 +183,18 @@ def test_setting_drops_exactly_what_the_config_hash_drops_plus_the_seed(tmp_path
     assert "seed" not in NOT_IDENTITY and "bench.source" in NOT_IDENTITY
 
 
+def test_report_keeps_an_old_meaning_apart_from_the_new(tmp_path, monkeypatch):
+    """A value whose meaning changed (config.MEANING_VERSIONS) gives another setting key, as it gives
+    another config hash: old-meaning runs are never averaged with new ones."""
+    import wsnas.config as config
+
+    cfg = RunConfig.model_validate({"space": {"name": "nb101"}, "mapping": {"dynamic_channels": "shuffle"}})
+    new = RunRecord(tmp_path, cfg, {}).setting
+    monkeypatch.setattr(config, "MEANING_VERSIONS", {})
+    assert RunRecord(tmp_path, cfg, {}).setting != new
+    assert RunRecord(tmp_path, RunConfig(), {}).setting == "2e8d72cd9a06"  # others unchanged
+
+
 def test_config_and_setting_hashes_are_golden(tmp_path):
     """Values from before NOT_IDENTITY was shared: run dirs, bench caches and settings keep their names."""
     assert RunConfig().hash() == "fcdc89f7c0dc"

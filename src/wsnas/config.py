@@ -56,9 +56,10 @@ def _parent(d: dict[str, Any], key: str) -> tuple[dict[str, Any], str]:
     return node, last
 
 
-def experiment_hash(d: dict[str, Any]) -> str:
-    """12 hex digits of a config dict without the NOT_IDENTITY keys and the ADDED_FIELDS at their
-    default (MEANING_VERSIONS tagged)."""
+def identity_view(d: dict[str, Any]) -> dict[str, Any]:
+    """A config dict as its hash sees it: without the NOT_IDENTITY keys and the ADDED_FIELDS at their
+    default, MEANING_VERSIONS tagged. The config hash and the report's setting key both use it, so
+    what keeps two runs apart in one keeps them apart in the other."""
     d = json.loads(json.dumps(d))
     for key in NOT_IDENTITY:
         node, last = _parent(d, key)
@@ -71,6 +72,12 @@ def experiment_hash(d: dict[str, Any]) -> str:
         node, last = _parent(d, key)
         if node.get(last) == value:
             node[last] = f"{value}@v{version}"
+    return d
+
+
+def experiment_hash(d: dict[str, Any]) -> str:
+    """12 hex digits of a config dict's `identity_view`."""
+    d = identity_view(d)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.config import NOT_IDENTITY, RunConfig, load_config
+from wsnas.config import NOT_IDENTITY, RunConfig, identity_view, load_config
 from wsnas.errors import WsnasError
 from wsnas.identity import describe, read_identity
 
@@ -60,6 +60,12 @@ def show(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
 
+def _setting_part(d: dict[str, Any]) -> dict[str, Any]:
+    """The flattened config keys that define a setting (not NOT_SETTING)."""
+    flat = flatten(d)
+    return {k: v for k, v in flat.items() if not any(k == x or k.startswith(x + ".") for x in NOT_SETTING)}
+
+
 @dataclass
 class RunRecord:
     """One run dir as the report sees it."""
@@ -69,14 +75,12 @@ class RunRecord:
     summary: dict[str, Any]
 
     def __post_init__(self) -> None:
-        flat = flatten(self.cfg.to_dict())
-        config = {
-            k: v for k, v in flat.items() if not any(k == x or k.startswith(x + ".") for x in NOT_SETTING)
-        }
+        config = _setting_part(self.cfg.to_dict())
+        hashed = _setting_part(identity_view(self.cfg.to_dict()))  # as the config hash sees it
         found = self.summary.get("identity")
         self.identity: dict[str, Any] | None = found if isinstance(found, dict) else read_identity(self.path)
         # a legacy run's setting is its config's, as before identities were recorded
-        keyed = config if self.identity is None else {**config, "identity": identity_key(self.identity)}
+        keyed = hashed if self.identity is None else {**hashed, "identity": identity_key(self.identity)}
         self.setting = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
         self.experiment = {**config, IDENTITY_KEY: describe(self.identity)}
 
