@@ -34,6 +34,12 @@ class MeasuredOn(NamedTuple):
     exactly (e.g. NB201's cifar10-valid, whose x-valid half of the training set we do not ship)."""
 
 
+def cifar10_only(metric: str) -> MeasuredOn:
+    """`BenchLoader.measured` of a benchmark whose every metric was measured on CIFAR-10 (its
+    valid/test split is its own, so no split of ours is claimed)."""
+    return MeasuredOn(("cifar10",), None)
+
+
 @dataclass(frozen=True)
 class BenchLoader:
     """How one space's ground truth is read.

@@ -44,14 +44,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsnas.bench.loaders import BenchLoader, MeasuredOn, metric_from_aliases
+from wsnas.bench.loaders import BenchLoader, cifar10_only, metric_from_aliases
 from wsnas.bench.table import Benchmark
 from wsnas.errors import ArchError, BenchmarkError, did_you_mean
 from wsnas.spaces.darts.genotype import FIELDS, Genotype, canonical_id, format_genotype, make_genotype
 
 DEFAULT_METRIC = "test"
-CIFAR10_ONLY = MeasuredOn(("cifar10",), None)
-"""Every metric of this benchmark was measured on CIFAR-10 (its valid/test split is its own)."""
 DEFAULT_SCHEDULE = "all"
 METRICS: dict[str, str] = {"test": "test_ep_top1", "train": "train_ep_top1"}
 """Metric -> per-epoch top-1 error list; GT = 100 - its final entry."""
@@ -299,7 +297,7 @@ LOADER = BenchLoader(
     normalize_metric=normalize_metric,
     sources=SOURCES,
     default_metric=DEFAULT_METRIC,
-    measured=lambda metric: CIFAR10_ONLY,
+    measured=cifar10_only,  # every metric of this benchmark is CIFAR-10's
     default_schedule=DEFAULT_SCHEDULE,
 )
 """How wsnas reads this space's ground truth (`SearchSpace.loader`)."""

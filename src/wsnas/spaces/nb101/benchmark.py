@@ -41,15 +41,13 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from wsnas.bench.loaders import BenchLoader, MeasuredOn, metric_from_aliases
+from wsnas.bench.loaders import BenchLoader, cifar10_only, metric_from_aliases
 from wsnas.bench.table import Benchmark
 from wsnas.errors import BenchmarkError, did_you_mean
 
 SCHEDULES: tuple[str, ...] = ("4", "12", "36", "108")
 """Epoch budgets of nasbench_full; nasbench_only108 has "108" only."""
 DEFAULT_METRIC = "test"
-CIFAR10_ONLY = MeasuredOn(("cifar10",), None)
-"""Every metric of this benchmark was measured on CIFAR-10 (its valid/test split is its own)."""
 DEFAULT_SCHEDULE = "108"
 METRICS: dict[str, str] = {"test": "test_accuracy", "valid": "validation_accuracy"}
 """Metric name -> EvaluationData field (a fraction in the file, percent in the table)."""
@@ -441,7 +439,7 @@ LOADER = BenchLoader(
     normalize_metric=normalize_metric,
     sources=SOURCES,
     default_metric=DEFAULT_METRIC,
-    measured=lambda metric: CIFAR10_ONLY,
+    measured=cifar10_only,  # every metric of this benchmark is CIFAR-10's
     default_schedule=DEFAULT_SCHEDULE,
 )
 """How wsnas reads this space's ground truth (`SearchSpace.loader`)."""
