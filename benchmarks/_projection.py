@@ -27,8 +27,13 @@ from wsnas.sweep import Planner, load_spec
 CIFAR10_TRAIN, CIFAR10_TEST = 50_000, 10_000
 
 
-def run_seconds(cfg: RunConfig, train_rate: float, eval_rate: float,
-                train_images: int = CIFAR10_TRAIN, eval_images: int = CIFAR10_TEST) -> dict[str, Any]:
+def run_seconds(
+    cfg: RunConfig,
+    train_rate: float,
+    eval_rate: float,
+    train_images: int = CIFAR10_TRAIN,
+    eval_images: int = CIFAR10_TEST,
+) -> dict[str, Any]:
     """Training and evaluation seconds of one run of `cfg` at the given images/s."""
     p = cfg.protocol
     n_train = int((train_images - cfg.data.valid_size) * cfg.data.train_portion)
@@ -37,9 +42,16 @@ def run_seconds(cfg: RunConfig, train_rate: float, eval_rate: float,
     n_eval = min(cfg.eval.num_images or eval_images, eval_images)
     train_s = p.epochs * per_epoch / train_rate
     eval_s = evals * cfg.eval.pool_size * n_eval / eval_rate
-    return {"train_s": train_s, "eval_s": eval_s, "total_s": train_s + eval_s, "epochs": p.epochs,
-            "train_images_per_epoch": per_epoch, "evaluations": evals, "pool_size": cfg.eval.pool_size,
-            "eval_images": n_eval}
+    return {
+        "train_s": train_s,
+        "eval_s": eval_s,
+        "total_s": train_s + eval_s,
+        "epochs": p.epochs,
+        "train_images_per_epoch": per_epoch,
+        "evaluations": evals,
+        "pool_size": cfg.eval.pool_size,
+        "eval_images": n_eval,
+    }
 
 
 def study_stages(spec_path: Path, cost: Callable[[RunConfig], float], choose: str) -> list[dict[str, Any]]:
@@ -70,8 +82,10 @@ def study_stages(spec_path: Path, cost: Callable[[RunConfig], float], choose: st
             add(factor, runs)
             values = spec.factors[factor]
             if choose == "longest":
+
                 def value_cost(v: Any, runs: list[Any] = runs, factor: str = factor) -> float:
                     return sum(cost(r.cfg) for r in runs if r.assign.get(factor) == v)
+
                 fixed[factor] = max(values, key=value_cost)
             else:
                 fixed[factor] = values[0]

@@ -1,6 +1,6 @@
 """A super-net training step and a pool evaluation, timed: what train_throughput.py and device_check.py share.
 
-The step is `wsnas.train.Trainer.train_step` without the trainer's logging (sampler
+The step is `wsnas.trainers.supernet_trainer.Trainer.train_step` without the trainer's logging (sampler
 paths, autocast, gradient sum, clip 5, SGD), on `DeviceLoader` batches (uint8 on the
 device, batched augmentation), so images/s is end to end. Data is synthetic
 (uniform uint8 pixels, random labels): the work per image is that of CIFAR-10, the
@@ -22,11 +22,11 @@ from _common import sync
 
 from wsnas.config import LowFidelityConfig, MappingConfig, SamplerConfig, load_config
 from wsnas.data import DeviceLoader
-from wsnas.evaluate import supernet_accuracies
-from wsnas.identity import numerics
-from wsnas.runtime import autocast, memory_format
+from wsnas.engine.identity import numerics
+from wsnas.engine.runtime import autocast, memory_format
 from wsnas.spaces import get_space
 from wsnas.spaces.samplers import build_sampler
+from wsnas.trainers.evaluate import supernet_accuracies
 
 PAPER_SIZES: dict[str, tuple[int, int]] = {
     "nb201": (16, 5),  # C=16, N=5 cells per stage
@@ -34,7 +34,7 @@ PAPER_SIZES: dict[str, tuple[int, int]] = {
     "darts_nds": (16, 2),  # 16 channels, 3 x 2 + 2 = 8 cells
 }
 """(lowfi.channels, lowfi.cells_per_stage) of each space's super-net at the paper's size."""
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "src" / "wsnas" / "configs"
 
 
 def shipped_mapping(space_name: str) -> MappingConfig:
@@ -58,12 +58,22 @@ class Setup:
 
     @property
     def numerics(self) -> str:
-        """bf16 / tf32 / fp32, as `wsnas.identity.numerics` names what a run computes in."""
+        """bf16 / tf32 / fp32, as `wsnas.engine.identity.numerics` names what a run computes in."""
         return numerics(self.device, self.amp)
 
 
-def build(space_name: str, channels: int, cells: int, device: torch.device, *, amp: bool,
-          channels_last: bool, seed: int = 0, sampler: str = "random_nas", fast_path: bool = True) -> Setup:
+def build(
+    space_name: str,
+    channels: int,
+    cells: int,
+    device: torch.device,
+    *,
+    amp: bool,
+    channels_last: bool,
+    seed: int = 0,
+    sampler: str = "random_nas",
+    fast_path: bool = True,
+) -> Setup:
     torch.manual_seed(seed)
     space = get_space(space_name)
     lowfi = LowFidelityConfig(channels=channels, cells_per_stage=cells)
@@ -73,8 +83,16 @@ def build(space_name: str, channels: int, cells: int, device: torch.device, *, a
     mf = memory_format(device, channels_last)
     model.to(device, memory_format=mf)
     opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.9, weight_decay=5e-4)
-    return Setup(space, model, device, amp and device.type == "cuda", mf == torch.channels_last, opt,
-                 build_sampler(space, SamplerConfig(name=sampler)), np.random.default_rng(seed))
+    return Setup(
+        space,
+        model,
+        device,
+        amp and device.type == "cuda",
+        mf == torch.channels_last,
+        opt,
+        build_sampler(space, SamplerConfig(name=sampler)),
+        np.random.default_rng(seed),
+    )
 
 
 def synthetic(gen: np.random.Generator, n: int, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +102,17 @@ def synthetic(gen: np.random.Generator, n: int, size: int = 32) -> tuple[np.ndar
 
 
 def train_loader(s: Setup, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int = 0) -> DeviceLoader:
-    return DeviceLoader(x, y, batch_size, device=s.device, shuffle=True, drop_last=True, augment=True,
-                        channels_last=s.channels_last, seed=seed)
+    return DeviceLoader(
+        x,
+        y,
+        batch_size,
+        device=s.device,
+        shuffle=True,
+        drop_last=True,
+        augment=True,
+        channels_last=s.channels_last,
+        seed=seed,
+    )
 
 
 def eval_batches(s: Setup, x: np.ndarray, y: np.ndarray, batch_size: int) -> list[Any]:

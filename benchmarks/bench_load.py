@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wsnas.bench import Benchmark, import_benchmark, open_benchmark
+from wsnas.groundtruth import Benchmark, import_benchmark, open_benchmark
 from wsnas.spaces import get_space
 
 

@@ -135,7 +135,7 @@ def read_once(path: Path, reader: str) -> dict[str, Any]:
     """Time one read of PATH; peak RSS is taken before the (untimed) digest of what was read."""
     import torch
 
-    from wsnas.bench import unpickle
+    from wsnas.groundtruth import unpickle
     from wsnas.spaces.nb201 import gt_pth
 
     base = _peak_rss_mib()

@@ -42,11 +42,11 @@ from torch import nn
 
 from wsnas.config import LowFidelityConfig, MappingConfig, RuntimeConfig
 from wsnas.data import CIFAR10_MEAN, CIFAR10_STD, DeviceLoader
-from wsnas.evaluate import supernet_accuracies
-from wsnas.runtime import autocast, memory_format, setup_runtime
+from wsnas.engine.runtime import autocast, memory_format, setup_runtime
 from wsnas.spaces.nb201.arch import EDGES, OPS, format_arch
 from wsnas.spaces.nb201.ops import CONV_OPS, ResidualBlock
 from wsnas.spaces.nb201.supernet import NB201SuperCell, NB201SuperNet
+from wsnas.trainers.evaluate import supernet_accuracies
 
 XAUTODL_MISSING = (
     "compare_reference.py needs the NAS-Bench-201 authors' package `xautodl` in this environment "
@@ -288,8 +288,14 @@ def main() -> None:
     n_img = a.batch_size * n_steps
     x_u8 = gen.integers(0, 256, size=(n_img, 3, 32, 32), dtype=np.uint8)
     y_np = gen.integers(0, 10, size=n_img).astype(np.int64)
-    loader_kw = {"batch_size": a.batch_size, "device": device, "shuffle": True, "drop_last": True,
-                 "augment": True, "seed": a.seed}
+    loader_kw = {
+        "batch_size": a.batch_size,
+        "device": device,
+        "shuffle": True,
+        "drop_last": True,
+        "augment": True,
+        "seed": a.seed,
+    }
     loader = DeviceLoader(x_u8, y_np, channels_last=mf == torch.channels_last, **loader_kw)
     loader.set_epoch(0)
     ref_batches = [(xb.contiguous(), yb) for xb, yb in DeviceLoader(x_u8, y_np, **loader_kw)]
@@ -305,8 +311,9 @@ def main() -> None:
             check.append(float((ours(xb, arch).float() - ref(xb)[1].float()).abs().max()))
 
     def sgd(model: nn.Module) -> torch.optim.SGD:
-        return torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.9, weight_decay=5e-4,
-                               nesterov=a.nesterov)
+        return torch.optim.SGD(
+            model.parameters(), lr=0.025, momentum=0.9, weight_decay=5e-4, nesterov=a.nesterov
+        )
 
     def wsnas_runner(model: NB201SuperNet) -> Callable[[int], float]:
         opt = sgd(model)
@@ -465,8 +472,13 @@ def data_pipeline(a: argparse.Namespace, device: torch.device) -> dict[str, Any]
     nchw = np.ascontiguousarray(hwc.transpose(0, 3, 1, 2))
     dataset, impl = per_image_dataset(hwc, labels)
     dl = torch.utils.data.DataLoader(
-        dataset, batch_size=a.batch_size, shuffle=True, drop_last=True, num_workers=a.threads,
-        persistent_workers=a.threads > 0, pin_memory=device.type == "cuda",
+        dataset,
+        batch_size=a.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=a.threads,
+        persistent_workers=a.threads > 0,
+        pin_memory=device.type == "cuda",
     )
     dev = DeviceLoader(nchw, labels, a.batch_size, device=device, shuffle=True, drop_last=True, augment=True)
     nb = min(a.data_batches, len(dev) - 1, len(dl) - 1)
@@ -486,8 +498,9 @@ def data_pipeline(a: argparse.Namespace, device: torch.device) -> dict[str, Any]
         "torch_threads": torch.get_num_threads(),
         "batches_timed": nb,
         "images_per_s": {k: summary(v) for k, v in rates.items()},
-        "ratio_device_over_per_image": ratio_summary(rates["wsnas_device_loader"],
-                                                     rates["per_image_dataloader"]),
+        "ratio_device_over_per_image": ratio_summary(
+            rates["wsnas_device_loader"], rates["per_image_dataloader"]
+        ),
     }
 
 

@@ -21,7 +21,7 @@ import torch
 
 
 def one_demo(threads: int | None, seeds: tuple[int, ...]) -> dict[str, object]:
-    from wsnas.demo import run_demo
+    from wsnas.presets.demo import run_demo
     from wsnas.report import write_report
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,10 +33,17 @@ def one_demo(threads: int | None, seeds: tuple[int, ...]) -> dict[str, object]:
         runs = [s["run_dir"] for group in res.summaries.values() for s in group]
         write_report(runs, Path(tmp) / "demo" / "report")
         t2 = time.perf_counter()
-        train = {Path(s["run_dir"]).name: round(s["timing"]["seconds"], 2)
-                 for group in res.summaries.values() for s in group}
-    return {"total_s": round(t2 - t0, 2), "runs_s": round(t1 - t0, 2), "report_s": round(t2 - t1, 2),
-            "train_s_per_run": train}
+        train = {
+            Path(s["run_dir"]).name: round(s["timing"]["seconds"], 2)
+            for group in res.summaries.values()
+            for s in group
+        }
+    return {
+        "total_s": round(t2 - t0, 2),
+        "runs_s": round(t1 - t0, 2),
+        "report_s": round(t2 - t1, 2),
+        "train_s_per_run": train,
+    }
 
 
 def main() -> None:
@@ -47,16 +54,21 @@ def main() -> None:
     args = ap.parse_args()
     reps = [one_demo(args.threads, tuple(args.seeds)) for _ in range(args.repeats)]
     totals = [r["total_s"] for r in reps]
-    print(json.dumps({
-        "total_s_median": statistics.median(totals),
-        "total_s": totals,
-        "repeats": reps,
-        "seeds": args.seeds,
-        "threads": args.threads or torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "torch": torch.__version__,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "total_s_median": statistics.median(totals),
+                "total_s": totals,
+                "repeats": reps,
+                "seeds": args.seeds,
+                "threads": args.threads or torch.get_num_threads(),
+                "cpu_count": os.cpu_count(),
+                "machine": platform.machine(),
+                "torch": torch.__version__,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

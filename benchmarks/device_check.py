@@ -8,7 +8,7 @@ Sections (each records its own error instead of stopping the others, and its sec
   bf16 autocast + channels-last vs the same without (on CUDA wsnas then computes in TF32;
   on CPU both are fp32, so only one variant is measured there). Synthetic CIFAR-shaped data
   (uniform uint8 pixels, random labels): the work per image is CIFAR-10's;
-- `numerics`: two real runs (`wsnas.train.train`, nb201_mini on scikit-learn's digits, its
+- `numerics`: two real runs (`wsnas.trainers.supernet_trainer.train`, nb201_mini on scikit-learn's digits, its
   shipped ground truth) from the same seed, a few hundred steps, with and without bf16:
   the per-arch super-net accuracies of the pool and the ranking metrics, and their differences;
 - `packing`: K = 1, 2, 4, 8 processes training the NB201 super-net at once on one GPU, each
@@ -61,16 +61,19 @@ from _supernet import (
 )
 
 import wsnas.presets
-from wsnas.atomic import write_text_atomic
 from wsnas.config import RuntimeConfig, load_config
-from wsnas.metrics import kendall_tau
-from wsnas.runtime import setup_runtime
+from wsnas.core.atomic import write_text_atomic
+from wsnas.core.metrics import kendall_tau
+from wsnas.engine.runtime import setup_runtime
 from wsnas.sweep.placement import gpu_slots
-from wsnas.train import train
+from wsnas.trainers.supernet_trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNTHETIC = ("synthetic CIFAR-shaped data (uint8 3x32x32, uniform pixels, random labels): "
-             "throughput only, accuracies meaningless")
+SHIPPED = ROOT / "src" / "wsnas" / "configs"
+SYNTHETIC = (
+    "synthetic CIFAR-shaped data (uint8 3x32x32, uniform pixels, random labels): "
+    "throughput only, accuracies meaningless"
+)
 QUICK_SIZES = {"nb201": (4, 1), "nb101": (16, 1), "darts_nds": (4, 1)}
 
 
@@ -88,12 +91,42 @@ def parse() -> argparse.Namespace:
 def sizes(a: argparse.Namespace) -> dict[str, Any]:
     """Every size the check uses: the paper's, or tiny ones with --quick."""
     if a.quick:
-        return dict(quick=True, nets=QUICK_SIZES, batch=32, steps=2, warmup=1, repeats=2,
-                    eval_archs=2, eval_images=64, eval_batch=64, packing=[1, 2], pack_steps=4,
-                    pack_warmup=2, num_steps=18, num_channels=4, num_cells=1, num_pool=10)
-    return dict(quick=False, nets=PAPER_SIZES, batch=256, steps=25, warmup=10, repeats=3,
-                eval_archs=10, eval_images=5120, eval_batch=256, packing=[1, 2, 4, 8], pack_steps=40,
-                pack_warmup=10, num_steps=300, num_channels=16, num_cells=5, num_pool=125)
+        return dict(
+            quick=True,
+            nets=QUICK_SIZES,
+            batch=32,
+            steps=2,
+            warmup=1,
+            repeats=2,
+            eval_archs=2,
+            eval_images=64,
+            eval_batch=64,
+            packing=[1, 2],
+            pack_steps=4,
+            pack_warmup=2,
+            num_steps=18,
+            num_channels=4,
+            num_cells=1,
+            num_pool=10,
+        )
+    return dict(
+        quick=False,
+        nets=PAPER_SIZES,
+        batch=256,
+        steps=25,
+        warmup=10,
+        repeats=3,
+        eval_archs=10,
+        eval_images=5120,
+        eval_batch=256,
+        packing=[1, 2, 4, 8],
+        pack_steps=40,
+        pack_warmup=10,
+        num_steps=300,
+        num_channels=16,
+        num_cells=5,
+        num_pool=125,
+    )
 
 
 def section(out: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]], path: Path) -> None:
@@ -120,8 +153,20 @@ def median_and_all(values: list[float]) -> dict[str, Any]:
 def cuda_tests(device: torch.device) -> dict[str, Any]:
     """`pytest -m cuda`; ok when nothing failed and, on a GPU, something ran (all skipped is not ok)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "pytest", "-m", "cuda", "tests/test_cuda.py", "-o", "addopts=", "-q", "-rs",
-           "-p", "no:cacheprovider"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-m",
+        "cuda",
+        "tests/test_cuda.py",
+        "-o",
+        "addopts=",
+        "-q",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     text = proc.stdout + proc.stderr
     summary = text.strip().splitlines()[-1] if text.strip() else ""
@@ -129,10 +174,13 @@ def cuda_tests(device: torch.device) -> dict[str, Any]:
     for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)\b", summary):
         counts["errors" if kind.startswith("error") else kind] += int(n)
     ran = counts["passed"] > 0 or device.type != "cuda"
-    res: dict[str, Any] = {"command": "python " + " ".join(cmd[1:]), "returncode": proc.returncode,
-                           "summary": summary, **counts,
-                           "ok": proc.returncode in (0, 5) and not counts["failed"] + counts["errors"]
-                           and ran}
+    res: dict[str, Any] = {
+        "command": "python " + " ".join(cmd[1:]),
+        "returncode": proc.returncode,
+        "summary": summary,
+        **counts,
+        "ok": proc.returncode in (0, 5) and not counts["failed"] + counts["errors"] and ran,
+    }
     if not res["ok"]:
         res["output_tail"] = text[-3000:]
     return res
@@ -146,8 +194,16 @@ def variants(device: torch.device) -> list[tuple[str, bool, bool]]:
     return [("fp32", False, False)]
 
 
-def measure(space: str, channels: int, cells: int, device: torch.device, amp: bool, channels_last: bool,
-            z: dict[str, Any], seed: int) -> dict[str, Any]:
+def measure(
+    space: str,
+    channels: int,
+    cells: int,
+    device: torch.device,
+    amp: bool,
+    channels_last: bool,
+    z: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
     s = build(space, channels, cells, device, amp=amp, channels_last=channels_last, seed=seed)
     gen = np.random.default_rng(seed)
     warmup = z["warmup"] * (2 if space == "nb101" else 1)  # NB101's many vertex widths: more shapes to tune
@@ -161,9 +217,14 @@ def measure(space: str, channels: int, cells: int, device: torch.device, amp: bo
     time_eval(s, archs[:1], batches[:1])  # warm the eval shapes
     evals = [time_eval(s, archs, batches) for _ in range(z["repeats"])]
     peak_mb, kind = peak_memory(device)
-    res = {"numerics": s.numerics, "channels_last": s.channels_last,
-           "train_images_per_s": median_and_all(train), "eval_images_per_s": median_and_all(evals),
-           "peak_memory_mb": peak_mb, "peak_memory_kind": kind}
+    res = {
+        "numerics": s.numerics,
+        "channels_last": s.channels_last,
+        "train_images_per_s": median_and_all(train),
+        "eval_images_per_s": median_and_all(evals),
+        "peak_memory_mb": peak_mb,
+        "peak_memory_kind": kind,
+    }
     del s, loader, batches
     gc.collect()
     if device.type == "cuda":
@@ -172,10 +233,17 @@ def measure(space: str, channels: int, cells: int, device: torch.device, amp: bo
 
 
 def throughput(device: torch.device, z: dict[str, Any], seed: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"data": SYNTHETIC, "quick": z["quick"], "batch_size": z["batch"],
-                           "eval_batch_size": z["eval_batch"],
-                           "eval_archs": z["eval_archs"], "eval_images": z["eval_images"],
-                           "steps": z["steps"], "warmup_steps": z["warmup"], "repeats": z["repeats"]}
+    out: dict[str, Any] = {
+        "data": SYNTHETIC,
+        "quick": z["quick"],
+        "batch_size": z["batch"],
+        "eval_batch_size": z["eval_batch"],
+        "eval_archs": z["eval_archs"],
+        "eval_images": z["eval_images"],
+        "steps": z["steps"],
+        "warmup_steps": z["warmup"],
+        "repeats": z["repeats"],
+    }
     for space, (channels, cells) in z["nets"].items():
         row: dict[str, Any] = {"channels": channels, "cells_per_stage": cells}
         for name, amp, cl in variants(device):
@@ -203,12 +271,22 @@ def best_rates(tp: dict[str, Any]) -> tuple[float, float, str]:
 # ---- numerics --------------------------------------------------------------------------------
 def one_run(root: Path, name: str, device: str, amp: bool, z: dict[str, Any], seed: int) -> dict[str, Any]:
     epochs = math.ceil(z["num_steps"] / (1198 // 64))  # digits: 1,198 training images, batch 64
-    cfg = load_config(Path(wsnas.presets.__file__).parent / "demo.yaml", [
-        f"lowfi.channels={z['num_channels']}", f"lowfi.cells_per_stage={z['num_cells']}",
-        f"protocol.epochs={epochs}", "eval.epochs=[]", f"eval.pool_size={z['num_pool']}",
-        f"runtime.device={device}", f"runtime.amp={str(amp).lower()}",
-        f"runtime.channels_last={str(amp).lower()}", f"seed={seed}", f"out_dir={root}", f"name={name}",
-    ])
+    cfg = load_config(
+        Path(wsnas.presets.__file__).parent / "demo.yaml",
+        [
+            f"lowfi.channels={z['num_channels']}",
+            f"lowfi.cells_per_stage={z['num_cells']}",
+            f"protocol.epochs={epochs}",
+            "eval.epochs=[]",
+            f"eval.pool_size={z['num_pool']}",
+            f"runtime.device={device}",
+            f"runtime.amp={str(amp).lower()}",
+            f"runtime.channels_last={str(amp).lower()}",
+            f"seed={seed}",
+            f"out_dir={root}",
+            f"name={name}",
+        ],
+    )
     summary = train(cfg)
     run = root / name
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -218,10 +296,14 @@ def one_run(root: Path, name: str, device: str, amp: bool, z: dict[str, Any], se
     header = lines[0].split(",")
     accs = [float(line.split(",")[header.index("supernet_acc")]) for line in lines[1:]]
     final = summary["final"]
-    return {"numerics": summary["identity"]["numerics"], "epochs": epochs,
-            "steps": epochs * (1198 // 64), "train_loss_last_epoch": round(last_epoch["train_loss"], 5),
-            **{k: final[k] for k in ("supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr") if k in final},
-            "supernet_acc": accs}
+    return {
+        "numerics": summary["identity"]["numerics"],
+        "epochs": epochs,
+        "steps": epochs * (1198 // 64),
+        "train_loss_last_epoch": round(last_epoch["train_loss"], 5),
+        **{k: final[k] for k in ("supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr") if k in final},
+        "supernet_acc": accs,
+    }
 
 
 def numerics_check(device: torch.device, z: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -233,27 +315,42 @@ def numerics_check(device: torch.device, z: dict[str, Any], seed: int) -> dict[s
     diff = np.abs(a - b)
     same = low["numerics"] == full["numerics"]
     return {
-        "setting": "wsnas.train.train: nb201_mini on digits (real data, shipped GT), presets/demo.yaml "
+        "setting": "wsnas.trainers.supernet_trainer.train: nb201_mini on digits (real data, shipped GT), "
+        "presets/demo.yaml "
         f"with {z['num_channels']} channels, {z['num_cells']} cell(s) per stage, batch 64, same seed",
         "compared": [low["numerics"], full["numerics"]],
-        "note": ("on this device bf16 autocast does not act: both runs compute in "
-                 f"{low['numerics']}, so this checks the comparison and same-seed reproducibility")
-        if same else "the only difference between the runs is runtime.amp (and channels_last)",
-        "with_amp": low, "without_amp": full,
+        "note": (
+            "on this device bf16 autocast does not act: both runs compute in "
+            f"{low['numerics']}, so this checks the comparison and same-seed reproducibility"
+        )
+        if same
+        else "the only difference between the runs is runtime.amp (and channels_last)",
+        "with_amp": low,
+        "without_amp": full,
         "pool_size": int(a.size),
         "supernet_acc_abs_diff_mean": round(float(diff.mean()), 4),
         "supernet_acc_abs_diff_max": round(float(diff.max()), 4),
-        "kendall_tau_between_runs": None if np.ptp(a) == 0 or np.ptp(b) == 0
+        "kendall_tau_between_runs": None
+        if np.ptp(a) == 0 or np.ptp(b) == 0
         else round(float(kendall_tau(a, b)), 4),
-        "kdt_diff": None if low.get("kdt") is None or full.get("kdt") is None
+        "kdt_diff": None
+        if low.get("kdt") is None or full.get("kdt") is None
         else round(low["kdt"] - full["kdt"], 4),
         "train_loss_diff": round(low["train_loss_last_epoch"] - full["train_loss_last_epoch"], 5),
     }
 
 
 # ---- packing ---------------------------------------------------------------------------------
-def pack_worker(rank: int, slot: str | None, device: str, z: dict[str, Any], threads: int, seed: int,
-                barrier: Any, results: Any) -> None:
+def pack_worker(
+    rank: int,
+    slot: str | None,
+    device: str,
+    z: dict[str, Any],
+    threads: int,
+    seed: int,
+    barrier: Any,
+    results: Any,
+) -> None:
     """One of K concurrent trainers: warm up, wait for the others, time the same number of steps."""
     try:
         if slot is not None:
@@ -276,9 +373,16 @@ def pack_worker(rank: int, slot: str | None, device: str, z: dict[str, Any], thr
             train_step(s, *next(it))
         sync(dev)
         t1 = time.monotonic()
-        results.put({"rank": rank, "t0": t0, "t1": t1, "images": z["pack_steps"] * z["batch"],
-                     "peak_memory_mb": peak_memory(dev)[0],
-                     "visible": os.environ.get("CUDA_VISIBLE_DEVICES")})
+        results.put(
+            {
+                "rank": rank,
+                "t0": t0,
+                "t1": t1,
+                "images": z["pack_steps"] * z["batch"],
+                "peak_memory_mb": peak_memory(dev)[0],
+                "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            }
+        )
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         barrier.abort()
         results.put({"rank": rank, "error": f"{type(e).__name__}: {e}"})
@@ -298,8 +402,10 @@ def pack_level(k: int, device: torch.device, z: dict[str, Any], seed: int) -> di
     threads = max(1, cores // k) if device.type == "cuda" else 1
     barrier, results = ctx.Barrier(k), ctx.Queue()
     dev = "cuda" if device.type == "cuda" else "cpu"
-    procs = [ctx.Process(target=pack_worker, args=(r, slots[r], dev, z, threads, seed, barrier, results))
-             for r in range(k)]
+    procs = [
+        ctx.Process(target=pack_worker, args=(r, slots[r], dev, z, threads, seed, barrier, results))
+        for r in range(k)
+    ]
     for p in procs:
         p.start()
     got: list[dict[str, Any]] = []
@@ -319,11 +425,14 @@ def pack_level(k: int, device: torch.device, z: dict[str, Any], seed: int) -> di
         raise RuntimeError(f"K={k}: {'; '.join(errors)}")
     start, end = min(g["t0"] for g in got), max(g["t1"] for g in got)
     images = sum(g["images"] for g in got)
-    return {"aggregate_train_images_per_s": round(images / (end - start), 1),
-            "per_run_train_images_per_s": [round(g["images"] / (g["t1"] - g["t0"]), 1) for g in got],
-            "peak_memory_mb_per_run": [g["peak_memory_mb"] for g in got],
-            "peak_memory_kind": "cuda max_allocated" if device.type == "cuda" else "process max RSS",
-            "cuda_visible_devices": sorted({str(g["visible"]) for g in got}), "threads_per_run": threads}
+    return {
+        "aggregate_train_images_per_s": round(images / (end - start), 1),
+        "per_run_train_images_per_s": [round(g["images"] / (g["t1"] - g["t0"]), 1) for g in got],
+        "peak_memory_mb_per_run": [g["peak_memory_mb"] for g in got],
+        "peak_memory_kind": "cuda max_allocated" if device.type == "cuda" else "process max RSS",
+        "cuda_visible_devices": sorted({str(g["visible"]) for g in got}),
+        "threads_per_run": threads,
+    }
 
 
 def packing(device: torch.device, z: dict[str, Any], ks: list[int], seed: int) -> dict[str, Any]:
@@ -331,56 +440,76 @@ def packing(device: torch.device, z: dict[str, Any], ks: list[int], seed: int) -
     if device.type == "cuda":  # hand the GPU's cached blocks back before K other processes want them
         torch.cuda.empty_cache()
     channels, cells = z["nets"]["nb201"]
-    out: dict[str, Any] = {"net": f"nb201 C={channels} N={cells}, batch {z['batch']}, default runtime "
-                           "(bf16 + channels-last on CUDA)", "data": SYNTHETIC,
-                           "timed_steps_per_run": z["pack_steps"],
-                           "aggregate": "all runs' images / (last run's end - first run's start), "
-                           "timed after a common barrier", "levels": {}}
+    out: dict[str, Any] = {
+        "net": f"nb201 C={channels} N={cells}, batch {z['batch']}, default runtime "
+        "(bf16 + channels-last on CUDA)",
+        "data": SYNTHETIC,
+        "timed_steps_per_run": z["pack_steps"],
+        "aggregate": "all runs' images / (last run's end - first run's start), timed after a common barrier",
+        "levels": {},
+    }
     for k in ks:
         out["levels"][str(k)] = pack_level(k, device, z, seed)
     one = out["levels"][str(ks[0])]["aggregate_train_images_per_s"]
-    out["speedup_over_k1"] = {k: round(v["aggregate_train_images_per_s"] / one, 3)
-                              for k, v in out["levels"].items()}
+    out["speedup_over_k1"] = {
+        k: round(v["aggregate_train_images_per_s"] / one, 3) for k, v in out["levels"].items()
+    }
     return out
 
 
 # ---- projection ------------------------------------------------------------------------------
 def projection(tp: dict[str, Any], pk: dict[str, Any] | None) -> dict[str, Any]:
     train_rate, eval_rate, variant = best_rates(tp)
-    cfg = load_config(ROOT / "configs" / "nb201.yaml")
+    cfg = load_config(SHIPPED / "nb201.yaml")
     proto = run_seconds(cfg, train_rate, eval_rate)
     cost = lambda c: run_seconds(c, train_rate, eval_rate)["total_s"]  # noqa: E731
     out: dict[str, Any] = {
-        "rates": {"train_images_per_s": train_rate, "eval_images_per_s": eval_rate,
-                  "from": f"throughput.nb201.{variant} (batch {tp['batch_size']}, eval batch "
-                  f"{tp['eval_batch_size']})"},
-        "protocol": {"config": "configs/nb201.yaml",
-                     **{k: v for k, v in proto.items() if not k.endswith("_s")},
-                     "train_minutes": round(proto["train_s"] / 60, 2),
-                     "eval_minutes": round(proto["eval_s"] / 60, 2),
-                     "minutes": round(proto["total_s"] / 60, 2),
-                     "goal_minutes": 30, "meets_goal": proto["total_s"] <= 1800},
-        "study": {"spec": "sweeps/nb201.yaml", "model": "benchmarks/_projection.py (every run at the "
-                  "measured NB201 paper-size rates; stages one after another)", "goal_hours": 24},
+        "rates": {
+            "train_images_per_s": train_rate,
+            "eval_images_per_s": eval_rate,
+            "from": f"throughput.nb201.{variant} (batch {tp['batch_size']}, eval batch "
+            f"{tp['eval_batch_size']})",
+        },
+        "protocol": {
+            "config": "configs/nb201.yaml",
+            **{k: v for k, v in proto.items() if not k.endswith("_s")},
+            "train_minutes": round(proto["train_s"] / 60, 2),
+            "eval_minutes": round(proto["eval_s"] / 60, 2),
+            "minutes": round(proto["total_s"] / 60, 2),
+            "goal_minutes": 30,
+            "meets_goal": proto["total_s"] <= 1800,
+        },
+        "study": {
+            "spec": "sweeps/nb201.yaml",
+            "model": "benchmarks/_projection.py (every run at the "
+            "measured NB201 paper-size rates; stages one after another)",
+            "goal_hours": 24,
+        },
     }
     aggregate = None
     if pk is not None and "levels" in pk:
         aggregate = {int(k): v["aggregate_train_images_per_s"] for k, v in pk["levels"].items()}
     for choose in ("first", "longest"):
-        stages = study_stages(ROOT / "sweeps" / "nb201.yaml", cost, choose)
+        stages = study_stages(SHIPPED / "sweeps" / "nb201.yaml", cost, choose)
         hours = sum(sum(st["seconds"]) for st in stages) / 3600
-        row: dict[str, Any] = {"runs": sum(st["runs"] for st in stages),
-                               "stages": [{"stage": st["stage"], "runs": st["runs"],
-                                           "hours": round(sum(st["seconds"]) / 3600, 2)} for st in stages],
-                               "hours_one_run_at_a_time": round(hours, 2)}
+        row: dict[str, Any] = {
+            "runs": sum(st["runs"] for st in stages),
+            "stages": [
+                {"stage": st["stage"], "runs": st["runs"], "hours": round(sum(st["seconds"]) / 3600, 2)}
+                for st in stages
+            ],
+            "hours_one_run_at_a_time": round(hours, 2),
+        }
         if aggregate is not None and 1 in aggregate:
             row["hours_by_runs_per_gpu"] = packed_hours(stages, aggregate)
             row["meets_goal"] = min(row["hours_by_runs_per_gpu"].values()) <= 24
         out["study"][f"choices_{choose}"] = row
     if tp.get("quick"):
         out["caveat"] = "--quick: tiny nets and few steps; these hours are not the paper's sizes"
-    out["study"]["choices"] = ("choices_first: every sequential stage keeps its first listed value (the "
-                               "starting point); choices_longest: every stage picks its most expensive value")
+    out["study"]["choices"] = (
+        "choices_first: every sequential stage keeps its first listed value (the "
+        "starting point); choices_longest: every stage picks its most expensive value"
+    )
     return out
 
 
@@ -393,13 +522,22 @@ def main() -> None:
     device = setup_runtime(RuntimeConfig(device=a.device))
     path = Path(a.out)
     out: dict[str, Any] = {
-        "benchmark": "device_check", "complete": False, "quick": a.quick, "device": device_name(device),
-        "device_type": device.type, "torch": torch.__version__, "cuda": torch.version.cuda,
-        "python": platform.python_version(), "cores": os.cpu_count(),
+        "benchmark": "device_check",
+        "complete": False,
+        "quick": a.quick,
+        "device": device_name(device),
+        "device_type": device.type,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
         "gpu_memory_gib": round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1)
-        if device.type == "cuda" else None,
-        "data": {"throughput_and_packing": SYNTHETIC,
-                 "numerics": "scikit-learn's digits (real, ships with a dependency)"},
+        if device.type == "cuda"
+        else None,
+        "data": {
+            "throughput_and_packing": SYNTHETIC,
+            "numerics": "scikit-learn's digits (real, ships with a dependency)",
+        },
     }
     if a.skip_tests:
         out["cuda_tests"] = {"skipped": "--skip-tests"}
@@ -413,8 +551,11 @@ def main() -> None:
     else:
         pk = out["packing"] if "error" not in out["packing"] else None
         section(out, "projection", lambda: projection(out["throughput"], pk), path)
-    broken = [k for k in ("cuda_tests", "throughput", "numerics", "packing", "projection")
-              if "error" in out[k] or out[k].get("ok") is False]
+    broken = [
+        k
+        for k in ("cuda_tests", "throughput", "numerics", "packing", "projection")
+        if "error" in out[k] or out[k].get("ok") is False
+    ]
     out["ok"] = not broken
     out["broken_sections"] = broken
     out["seconds"] = round(time.perf_counter() - t0, 1)

@@ -1,6 +1,6 @@
 """Super-net evaluation throughput of an architecture pool, per eval batch size; prints one JSON object.
 
-Times `wsnas.evaluate.supernet_accuracies` (what the trainer runs after scheduled
+Times `wsnas.trainers.evaluate.supernet_accuracies` (what the trainer runs after scheduled
 epochs): eval mode, inference mode (no autograd), every arch of the pool over
 every image, archs that run the same pruned path computed once. images/s counts
 archs x images, i.e. the work the pool needs, whatever was de-duplicated.
@@ -31,9 +31,9 @@ from _common import device_name, sync
 
 from wsnas.config import LowFidelityConfig, MappingConfig, RuntimeConfig
 from wsnas.data import DeviceLoader
-from wsnas.evaluate import same_path_groups, supernet_accuracies
-from wsnas.runtime import memory_format, setup_runtime
+from wsnas.engine.runtime import memory_format, setup_runtime
 from wsnas.spaces import get_space
+from wsnas.trainers.evaluate import same_path_groups, supernet_accuracies
 
 
 def parse() -> argparse.Namespace:

@@ -37,21 +37,25 @@ def main() -> None:
         load_seconds = time.perf_counter() - t1
         size = os.path.getsize(path)
     official = (args.max_vertices, args.max_edges) == (7, 9)
-    print(json.dumps({
-        "count": len(enum),
-        "expected": NUM_UNIQUE if official else None,
-        "matches_official": len(enum) == NUM_UNIQUE if official else None,
-        "seconds": round(seconds, 2),
-        "seconds_structure": enum.meta["seconds_structure"],
-        "topologies": enum.meta["topologies"],
-        "isomorphism_classes": enum.meta["isomorphism_classes"],
-        "hash_collisions": enum.meta["hash_collisions"],
-        "processes": enum.meta["processes"],
-        "cpu_count": os.cpu_count(),
-        "cache_bytes": size,
-        "load_seconds": round(load_seconds, 3),
-        "load_ok": len(loaded) == len(enum),
-    }))
+    print(
+        json.dumps(
+            {
+                "count": len(enum),
+                "expected": NUM_UNIQUE if official else None,
+                "matches_official": len(enum) == NUM_UNIQUE if official else None,
+                "seconds": round(seconds, 2),
+                "seconds_structure": enum.meta["seconds_structure"],
+                "topologies": enum.meta["topologies"],
+                "isomorphism_classes": enum.meta["isomorphism_classes"],
+                "hash_collisions": enum.meta["hash_collisions"],
+                "processes": enum.meta["processes"],
+                "cpu_count": os.cpu_count(),
+                "cache_bytes": size,
+                "load_seconds": round(load_seconds, 3),
+                "load_ok": len(loaded) == len(enum),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

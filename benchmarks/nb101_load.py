@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.bench import Benchmark, open_benchmark
-from wsnas.bench.cache import fingerprint
+from wsnas.groundtruth import Benchmark, open_benchmark
+from wsnas.groundtruth.cache import fingerprint
 from wsnas.spaces import get_space
 from wsnas.spaces.nb101 import benchmark as nbb
 

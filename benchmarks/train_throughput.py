@@ -1,7 +1,7 @@
 """NB201 super-net training and evaluation throughput; prints one JSON object.
 
 Training images/s is end to end: on-device augmentation of uint8 batches, forward,
-backward and SGD step of the sampled path(s), exactly as `wsnas.train.Trainer`
+backward and SGD step of the sampled path(s), exactly as `wsnas.trainers.supernet_trainer.Trainer`
 does it. Evaluation images/s: super-net accuracy of a pool of archs, no autograd.
 `projected_protocol_hours` turns both rates into the wall time of the paper's
 protocol: train images x epochs / train rate + evaluations x archs x eval
@@ -32,7 +32,7 @@ from _supernet import (
 )
 
 from wsnas.config import RuntimeConfig
-from wsnas.runtime import setup_runtime
+from wsnas.engine.runtime import setup_runtime
 
 
 def parse() -> argparse.Namespace:
@@ -60,8 +60,17 @@ def main() -> None:
     a = parse()
     rt = RuntimeConfig(device=a.device, threads=a.threads, amp=not a.no_amp)
     device = setup_runtime(rt)
-    s = build("nb201", a.channels, a.cells, device, amp=rt.amp, channels_last=rt.channels_last,
-              seed=a.seed, sampler=a.sampler, fast_path=not a.plain)
+    s = build(
+        "nb201",
+        a.channels,
+        a.cells,
+        device,
+        amp=rt.amp,
+        channels_last=rt.channels_last,
+        seed=a.seed,
+        sampler=a.sampler,
+        fast_path=not a.plain,
+    )
     gen = np.random.default_rng(a.seed)
     x, y = synthetic(gen, a.batch_size * (a.steps + a.warmup))
     loader = train_loader(s, x, y, a.batch_size, seed=a.seed)
@@ -73,26 +82,36 @@ def main() -> None:
     archs = [s.space.sample(s.rng) for _ in range(a.eval_archs)]
     eval_rates = [time_eval(s, archs, batches) for _ in range(a.repeats)]
     peak_mb, peak_kind = peak_memory(device)
-    print(json.dumps({
-        "benchmark": "nb201_supernet_throughput",
-        "device": device_name(device),
-        "threads": torch.get_num_threads(), "channels": a.channels, "cells": a.cells,
-        "batch_size": a.batch_size, "sampler": a.sampler, "amp": rt.amp and device.type == "cuda",
-        "train_images_per_s_median": round(statistics.median(train_rates), 1),
-        "train_images_per_s": [round(r, 1) for r in train_rates],
-        "eval_images_per_s_median": round(statistics.median(eval_rates), 1),
-        "eval_images_per_s": [round(r, 1) for r in eval_rates],
-        "eval_archs": a.eval_archs, "eval_images": a.eval_images,
-        "peak_memory_mb": peak_mb,
-        "peak_memory_kind": peak_kind,
-        "fast_path": not a.plain,
-        "projected_protocol_hours": projected_hours(
-            statistics.median(train_rates), statistics.median(eval_rates), a
-        ),
-        "projection": f"{a.protocol_train_images} x {a.protocol_epochs} / train rate + {a.protocol_evals} x "
-        f"{a.protocol_archs} x {a.protocol_eval_images} / eval rate, at batch {a.batch_size}",
-        "torch": torch.__version__,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "nb201_supernet_throughput",
+                "device": device_name(device),
+                "threads": torch.get_num_threads(),
+                "channels": a.channels,
+                "cells": a.cells,
+                "batch_size": a.batch_size,
+                "sampler": a.sampler,
+                "amp": rt.amp and device.type == "cuda",
+                "train_images_per_s_median": round(statistics.median(train_rates), 1),
+                "train_images_per_s": [round(r, 1) for r in train_rates],
+                "eval_images_per_s_median": round(statistics.median(eval_rates), 1),
+                "eval_images_per_s": [round(r, 1) for r in eval_rates],
+                "eval_archs": a.eval_archs,
+                "eval_images": a.eval_images,
+                "peak_memory_mb": peak_mb,
+                "peak_memory_kind": peak_kind,
+                "fast_path": not a.plain,
+                "projected_protocol_hours": projected_hours(
+                    statistics.median(train_rates), statistics.median(eval_rates), a
+                ),
+                "projection": f"{a.protocol_train_images} x {a.protocol_epochs} / train rate + "
+                f"{a.protocol_evals} x "
+                f"{a.protocol_archs} x {a.protocol_eval_images} / eval rate, at batch {a.batch_size}",
+                "torch": torch.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

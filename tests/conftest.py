@@ -46,8 +46,7 @@ def cifar10_root():
     cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=cache, prefix=".cifar10-"))
     try:
-        subprocess.run([sys.executable, str(script), str(work)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, str(script), str(work)], check=True, stdout=subprocess.DEVNULL)
         try:
             os.rename(work, root)
         except OSError:
@@ -58,7 +57,7 @@ def cifar10_root():
     return root
 
 
-# ---- ../shared/data for ground-truth tests (wsnas.bench) --------------------------------------
+# ---- ../shared/data for ground-truth tests (wsnas.groundtruth) --------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -42,8 +42,13 @@ class FakeExecutor(Executor):
             if (run / "checkpoint.pt").exists():
                 self.resumed.append(t["name"])
             if any(f in t["name"] for f in self.fail):
-                yield {"name": t["name"], "status": "failed", "error": "OSError: disk on fire",
-                       "traceback": "Traceback ...", "seconds": self.seconds}
+                yield {
+                    "name": t["name"],
+                    "status": "failed",
+                    "error": "OSError: disk on fire",
+                    "traceback": "Traceback ...",
+                    "seconds": self.seconds,
+                }
                 continue
             if self.diverges(t["config"]):
                 summary: dict[str, Any] = {"status": "diverged", "message": "run diverged at epoch 1 step 3"}
@@ -52,5 +57,10 @@ class FakeExecutor(Executor):
                 if self.seconds:
                     summary["timing"] = {"seconds": self.seconds}
             (run / "summary.json").write_text(json.dumps(summary))
-            yield {"name": t["name"], "status": summary["status"], "final": summary.get("final", {}),
-                   "error": summary.get("message"), "seconds": self.seconds}
+            yield {
+                "name": t["name"],
+                "status": summary["status"],
+                "final": summary.get("final", {}),
+                "error": summary.get("message"),
+                "seconds": self.seconds,
+            }

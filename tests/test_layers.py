@@ -15,21 +15,21 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "wsnas"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("wsnas", "wsnas.errors", "wsnas.registry", "wsnas.atomic", "wsnas.dirlock", "wsnas.cachedir",
-     "wsnas.metrics", "wsnas.runname", "wsnas.interrupt"),
+    ("wsnas", "wsnas.core"),
     ("wsnas.config",),
-    ("wsnas.runtime", "wsnas.nn"),
-    ("wsnas.bench", "wsnas.data"),
+    ("wsnas.nn",),
+    ("wsnas.groundtruth", "wsnas.data"),
     ("wsnas.spaces",),
-    ("wsnas.evaluate", "wsnas.rundir", "wsnas.checkpointing", "wsnas.distributed", "wsnas.hooks",
-     "wsnas.engine", "wsnas.train", "wsnas.standalone", "wsnas.identity", "wsnas.progress",
-     "wsnas.runview"),
-    ("wsnas.sweep", "wsnas.report", "wsnas.demo", "wsnas.presets", "wsnas.search"),
-    ("wsnas.commands", "wsnas.cli", "wsnas.__main__"),
+    ("wsnas.engine",),
+    ("wsnas.trainers",),
+    ("wsnas.sweep", "wsnas.report", "wsnas.presets", "wsnas.search"),
+    ("wsnas.cli", "wsnas.__main__"),
 ]
-"""Lowest first: config -> nn -> bench/data -> spaces -> training -> sweeps/report -> CLI."""
+"""Lowest first: core -> config -> nn -> groundtruth/data -> spaces -> engine -> trainers -> studies -> CLI.
 
-LAZY_OK = ("wsnas.commands", "wsnas.cli", "wsnas.sweep.worker")
+Each layer is one folder of src/wsnas, so the tree shows the layers."""
+
+LAZY_OK = ("wsnas.cli.commands", "wsnas.cli.main", "wsnas.sweep.worker")
 """Where imports inside functions are intended (see the module docstring)."""
 
 

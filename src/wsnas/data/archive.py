@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wsnas.errors import DataError
+from wsnas.core.errors import DataError
 
 
 def fetch_archive(
@@ -101,8 +101,16 @@ def missing_files(folder: Path, files: tuple[str, ...]) -> list[str]:
 
 
 def missing_message(
-    root: Path, *, what: str, official: str, folder: str, files: tuple[str, ...], missing: list[str],
-    archive: str, url: str, md5: str,
+    root: Path,
+    *,
+    what: str,
+    official: str,
+    folder: str,
+    files: tuple[str, ...],
+    missing: list[str],
+    archive: str,
+    url: str,
+    md5: str,
 ) -> str:
     """Where WHAT's files should be and how to get them (data.download or by hand)."""
     path = root / folder
@@ -119,7 +127,12 @@ def missing_message(
 
 
 def read_or_fetch(
-    root: Path, download: bool, *, folder: str, files: tuple[str, ...], fetch: Callable[[Path], Path],
+    root: Path,
+    download: bool,
+    *,
+    folder: str,
+    files: tuple[str, ...],
+    fetch: Callable[[Path], Path],
     message: Callable[[list[str]], str],
 ) -> Path:
     """ROOT/FOLDER once every one of FILES is there; fetched first if DOWNLOAD and the folder is absent.

@@ -3,7 +3,7 @@
 Every such file is a pickled dict holding a uint8 array [N, C*H*W] of R, G, B planes and a
 list of integer labels. Files written by Python 2 (the official CIFAR archives) come back
 with byte-string keys, Python 3 files with str keys; both are read through the shared
-allowlist unpickler (`wsnas.bench.unpickle`), so a tampered file cannot run code, and every
+allowlist unpickler (`wsnas.groundtruth.unpickle`), so a tampered file cannot run code, and every
 failure is a DataError that names the file.
 """
 
@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from wsnas.bench.unpickle import RefusedGlobal, loads_with_arrays
-from wsnas.errors import DataError
+from wsnas.core.errors import DataError
+from wsnas.groundtruth.unpickle import RefusedGlobal, loads_with_arrays
 
 
 class Split(NamedTuple):

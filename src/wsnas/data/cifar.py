@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from wsnas.core.errors import DataError
 from wsnas.data.archive import fetch_archive, missing_message, read_or_fetch
 from wsnas.data.batches import Split, concat, image_batch, read_pickled_dict
-from wsnas.errors import DataError
 
 __all__ = ["CIFAR10_MD5", "CIFAR10_URL", "Split", "download_cifar10", "load_cifar10", "split_indices"]
 
@@ -60,8 +60,15 @@ def _read_batch(path: Path) -> Split:
 
 def _missing_message(root: Path, missing: list[str]) -> str:
     return missing_message(
-        root, what=WHAT, official="CIFAR-10 python version", folder=BATCH_DIR, files=ALL_FILES,
-        missing=missing, archive="cifar-10-python.tar.gz", url=CIFAR10_URL, md5=CIFAR10_MD5,
+        root,
+        what=WHAT,
+        official="CIFAR-10 python version",
+        folder=BATCH_DIR,
+        files=ALL_FILES,
+        missing=missing,
+        archive="cifar-10-python.tar.gz",
+        url=CIFAR10_URL,
+        md5=CIFAR10_MD5,
     )
 
 
@@ -73,7 +80,11 @@ def load_cifar10(root: str | os.PathLike, download: bool = False) -> tuple[Split
     """
     root = Path(root).expanduser()
     folder = read_or_fetch(
-        root, download, folder=BATCH_DIR, files=ALL_FILES, fetch=download_cifar10,
+        root,
+        download,
+        folder=BATCH_DIR,
+        files=ALL_FILES,
+        fetch=download_cifar10,
         message=lambda missing: _missing_message(root, missing),
     )
     read_pickled_dict(folder / META_FILE, WHAT, "a CIFAR-10 python batch", _HINT)  # a broken meta file
@@ -85,8 +96,13 @@ def load_cifar10(root: str | os.PathLike, download: bool = False) -> tuple[Split
 def download_cifar10(root: str | os.PathLike, url: str | None = None, md5: str | None = None) -> Path:
     """Fetch the official archive into ROOT/cifar-10-batches-py atomically; returns that folder."""
     return fetch_archive(
-        Path(root).expanduser(), what=WHAT, url=url or CIFAR10_URL, md5=md5 or CIFAR10_MD5,
-        folder=BATCH_DIR, files=ALL_FILES, opener=_urlopen,
+        Path(root).expanduser(),
+        what=WHAT,
+        url=url or CIFAR10_URL,
+        md5=md5 or CIFAR10_MD5,
+        folder=BATCH_DIR,
+        files=ALL_FILES,
+        opener=_urlopen,
     )
 
 

@@ -43,10 +43,21 @@ def load_cifar100(root: str | os.PathLike, download: bool = False) -> tuple[Spli
     """(train 50,000, test 10,000) with fine labels from ROOT/cifar-100-python; fetch it first if allowed."""
     root = Path(root).expanduser()
     folder = read_or_fetch(
-        root, download, folder=FOLDER, files=ALL_FILES, fetch=download_cifar100,
+        root,
+        download,
+        folder=FOLDER,
+        files=ALL_FILES,
+        fetch=download_cifar100,
         message=lambda missing: missing_message(
-            root, what=WHAT, official="CIFAR-100 python version", folder=FOLDER, files=ALL_FILES,
-            missing=missing, archive="cifar-100-python.tar.gz", url=CIFAR100_URL, md5=CIFAR100_MD5,
+            root,
+            what=WHAT,
+            official="CIFAR-100 python version",
+            folder=FOLDER,
+            files=ALL_FILES,
+            missing=missing,
+            archive="cifar-100-python.tar.gz",
+            url=CIFAR100_URL,
+            md5=CIFAR100_MD5,
         ),
     )
     read_pickled_dict(folder / META_FILE, WHAT, _KIND, _HINT)  # a broken meta file says the copy is broken
@@ -56,6 +67,11 @@ def load_cifar100(root: str | os.PathLike, download: bool = False) -> tuple[Spli
 def download_cifar100(root: str | os.PathLike, url: str | None = None, md5: str | None = None) -> Path:
     """Fetch the official archive into ROOT/cifar-100-python atomically; returns that folder."""
     return fetch_archive(
-        Path(root).expanduser(), what=WHAT, url=url or CIFAR100_URL, md5=md5 or CIFAR100_MD5,
-        folder=FOLDER, files=ALL_FILES, opener=_urlopen,
+        Path(root).expanduser(),
+        what=WHAT,
+        url=url or CIFAR100_URL,
+        md5=md5 or CIFAR100_MD5,
+        folder=FOLDER,
+        files=ALL_FILES,
+        opener=_urlopen,
     )

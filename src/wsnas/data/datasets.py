@@ -16,13 +16,13 @@ import numpy as np
 import torch
 
 from wsnas.config import DataConfig
+from wsnas.core.errors import DataError
 from wsnas.data.cifar import Split, load_cifar10, split_indices
 from wsnas.data.cifar100 import CIFAR100_MEAN, CIFAR100_STD, load_cifar100
 from wsnas.data.device_loader import CIFAR10_MEAN, CIFAR10_STD, DeviceLoader
 from wsnas.data.digits import DIGITS_MEAN, DIGITS_STD, load_digits_splits
 from wsnas.data.imagenet16 import IMAGENET16_MEAN, IMAGENET16_STD, load_imagenet16_120
 from wsnas.data.nb201_splits import HALVES, has_halves, nb201_halves
-from wsnas.errors import DataError
 
 EVAL_SPLITS = ("test", "valid", "train", *HALVES)
 """data.eval_split values: the official test set, the seeded hold-out, the training images,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wsnas.errors import DataError
+from wsnas.core.errors import DataError
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 """Per-channel (R, G, B) mean of the 50,000 CIFAR-10 training images, pixels scaled to [0, 1]."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from wsnas.core.errors import DataError
 from wsnas.data.cifar import Split
-from wsnas.errors import DataError
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 8, 8)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from wsnas.core.errors import DataError
 from wsnas.data.archive import missing_files
 from wsnas.data.batches import Split, concat, image_batch, read_pickled_dict
-from wsnas.errors import DataError
 
 FOLDER = "ImageNet16"
 TRAIN_FILES = tuple(f"train_data_batch_{i}" for i in range(1, 11))
@@ -51,8 +51,11 @@ def load_imagenet16_120(root: str | os.PathLike, download: bool = False) -> tupl
     folder = root / FOLDER
     missing = missing_files(folder, ALL_FILES)
     if missing:
-        found = f"folder {folder} lacks {', '.join(missing)}" if folder.is_dir() else (
-            f"folder {folder} does not exist")
+        found = (
+            f"folder {folder} lacks {', '.join(missing)}"
+            if folder.is_dir()
+            else (f"folder {folder} does not exist")
+        )
         auto = " (data.download cannot fetch it: ImageNet is distributed by hand)" if download else ""
         raise DataError(
             f"{WHAT} not found: {found}{auto}. Put the downsampled ImageNet 16x16 files "

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wsnas.atomic import atomic_write
-from wsnas.errors import DataError
+from wsnas.core.atomic import atomic_write
+from wsnas.core.errors import DataError
 
 TABLE = Path(__file__).resolve().parent / "nb201_test_splits.npz"
 HALVES = ("x-valid", "x-test")
@@ -139,8 +139,10 @@ def nb201_halves(name: str, n_test: int, where: str) -> dict[str, np.ndarray]:
             f"but {n_test:,} were read; use the complete official files"
         )
     valid = np.unpackbits(t[f"{name}_xvalid_bits"], count=n).astype(bool)
-    return {"x-valid": np.flatnonzero(valid).astype(np.int64),
-            "x-test": np.flatnonzero(~valid).astype(np.int64)}
+    return {
+        "x-valid": np.flatnonzero(valid).astype(np.int64),
+        "x-test": np.flatnonzero(~valid).astype(np.int64),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -40,8 +40,13 @@ from wsnas.spaces.table1 import choices
 
 __all__ = ["PAPER_ORDER", "Scope", "Setting", "Stat", "group_settings", "space_order", "space_title"]
 
-PAIR_METRICS = (("supernet_acc_mean", "super-net acc"), ("kdt", "KdT"), ("skdt", "s-KdT"),
-                ("pbr", "P>R"), ("final_acc", "final acc"))
+PAIR_METRICS = (
+    ("supernet_acc_mean", "super-net acc"),
+    ("kdt", "KdT"),
+    ("skdt", "s-KdT"),
+    ("pbr", "P>R"),
+    ("final_acc", "final acc"),
+)
 """Metrics whose pairwise Spearman correlations across runs make the paper's Fig. 11."""
 START = "starting point"
 TUNED = "tuned baseline"
@@ -84,12 +89,14 @@ def sort_values(values: list[Any], key: str | None = None) -> list[Any]:
     """Numbers and bools in order; a field with declared choices (sampler, ops_on, ...) in their
     declared order (the paper's, not alphabetical); anything else by its label. A compound value
     sorts by its value of KEY."""
+
     def main(v: Any) -> Any:
         return v[key] if isinstance(v, dict) and key in v else v
 
     mains = [main(v) for v in values]
     if all(isinstance(v, int | float) and not isinstance(v, bool) for v in mains) or all(
-            isinstance(v, bool) for v in mains):
+        isinstance(v, bool) for v in mains
+    ):
         return [v for _, _, v in sorted((m, show(v), v) for m, v in zip(mains, values, strict=True))]
     order = (choices(key) if key else None) or []
 
@@ -165,8 +172,13 @@ def analyse_space(scope: Scope | str, settings: list[Setting]) -> SpaceAnalysis:
     def at_defaults(s: Setting) -> int:
         return sum(s.value(k) == canon(defaults.get(k)) for k in varying)
 
-    baseline = named[0] if len(named) == 1 else max(
-        firsts, key=lambda s: (membership[s.key], at_defaults(s), len(s.finished), -settings.index(s)))
+    baseline = (
+        named[0]
+        if len(named) == 1
+        else max(
+            firsts, key=lambda s: (membership[s.key], at_defaults(s), len(s.finished), -settings.index(s))
+        )
+    )
 
     def reference(k: str) -> str:
         """The baseline's value when the baseline was compared on k, else the most held value."""
@@ -187,8 +199,11 @@ def analyse_space(scope: Scope | str, settings: list[Setting]) -> SpaceAnalysis:
         values = sort_values(list({s.value(k): s.experiment.get(k) for s in members}.values()), k)
         runs = {canon(v): [r for s in members if s.value(k) == canon(v) for r in s.runs] for v in values}
         by_value = {canon(v): [s for s in members if s.value(k) == canon(v)] for v in values}
-        ref = refs[k] if refs[k] in runs else max(by_value, key=lambda v: max(
-            membership[s.key] for s in by_value[v]))
+        ref = (
+            refs[k]
+            if refs[k] in runs
+            else max(by_value, key=lambda v: max(membership[s.key] for s in by_value[v]))
+        )
         factors.append(Factor(scope.space, k, values, runs, by_value, json.loads(ref), pooled=len(fams) > 1))
     return SpaceAnalysis(scope.space, scope.dataset, settings, varying, factors, baseline)
 
@@ -199,6 +214,7 @@ def analyse_paper(scope: Scope | str, settings: list[Setting], study: PaperStudy
     None when the settings lack the study's starting point or tuned baseline (then the
     structural analysis applies).
     """
+
     def holding(names: set[str]) -> Setting | None:
         return next((s for s in settings if s.copy <= 1 and any(r.path.name in names for r in s.runs)), None)
 
@@ -242,7 +258,7 @@ def spearman_pairs(runs: list[RunRecord]) -> list[tuple[str, str, float, int]]:
     out = []
     names = [m for m, _ in PAIR_METRICS]
     for i, ma in enumerate(names):
-        for mb in names[i + 1:]:
+        for mb in names[i + 1 :]:
             pts = [(r.metric(ma), r.metric(mb)) for r in runs if r.finished]
             pts = [(x, y) for x, y in pts if math.isfinite(x) and math.isfinite(y)]
             rho = math.nan
@@ -252,4 +268,3 @@ def spearman_pairs(runs: list[RunRecord]) -> list[tuple[str, str, float, int]]:
                     rho = float(spearmanr([p[0] for p in pts], [p[1] for p in pts]).statistic)
             out.append((ma, mb, rho, len(pts)))
     return out
-

@@ -61,20 +61,23 @@ def fig_histograms(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     hi = max(float(x.max()) for _, ps in data for _, x in ps)
     bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
     for ax, (s, per_seed) in zip(axes.flat, data, strict=False):
-        ax.hist([x for _, x in per_seed], bins=bins, stacked=True,
-                label=[f"seed {seed}" for seed, _ in per_seed])
+        ax.hist(
+            [x for _, x in per_seed], bins=bins, stacked=True, label=[f"seed {seed}" for seed, _ in per_seed]
+        )
         ax.set_title(_short(s.label), fontsize=9)
         ax.set_xlabel("super-net accuracy (%)")
-    for ax in list(axes.flat)[len(data):]:
+    for ax in list(axes.flat)[len(data) :]:
         ax.set_visible(False)
     axes.flat[0].set_ylabel("architectures")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"{a.title}: super-net accuracy of the pool (last evaluation)")
     name = f"fig4_hist_{_safe(a.slug)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{a.title}: super-net accuracy histograms (Fig. 4)",
-                      "Per setting, the pool architectures' super-net accuracy at the last evaluation; "
-                      "seeds stacked.")
+    return FigureFile(
+        name,
+        f"{a.title}: super-net accuracy histograms (Fig. 4)",
+        "Per setting, the pool architectures' super-net accuracy at the last evaluation; seeds stacked.",
+    )
 
 
 def fig_factor(a: SpaceAnalysis, f: Factor, out: Path) -> FigureFile:
@@ -86,8 +89,9 @@ def fig_factor(a: SpaceAnalysis, f: Factor, out: Path) -> FigureFile:
         means = np.array([s.mean for s in stats])
         stds = np.array([s.std if math.isfinite(s.std) else 0.0 for s in stats])
         ax.errorbar(xs, means, yerr=stds, fmt="o-", capsize=4)
-        ax.set_xticks(xs, [_short(f.text(v), 14) for v in f.values], rotation=30 if len(xs) > 3 else 0,
-                       fontsize=8)
+        ax.set_xticks(
+            xs, [_short(f.text(v), 14) for v in f.values], rotation=30 if len(xs) > 3 else 0, fontsize=8
+        )
         ax.set_title(f"{title} ({a.top_k})" if metric == "final_acc" else title)
         ax.grid(alpha=0.3)
     pooled = " (pooled over the other factors)" if f.pooled else ""
@@ -95,8 +99,11 @@ def fig_factor(a: SpaceAnalysis, f: Factor, out: Path) -> FigureFile:
     fig.suptitle(f"{a.title}: {f.key}{pooled}{against}")
     name = f"fig_factor_{_safe(a.slug)}_{_safe(f.key)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{a.title}: metrics vs {f.key} (Figs. 5-7, 9)",
-                      "Mean ± sample std over seeds at each value of the factor.")
+    return FigureFile(
+        name,
+        f"{a.title}: metrics vs {f.key} (Figs. 5-7, 9)",
+        "Mean ± sample std over seeds at each value of the factor.",
+    )
 
 
 def sampler_family(a: SpaceAnalysis) -> list[Setting]:
@@ -116,8 +123,9 @@ def sampler_family(a: SpaceAnalysis) -> list[Setting]:
     with_base = [g for g in groups.values() if a.baseline in g]
     family = with_base[0] if with_base else max(groups.values(), key=len)
     order = [canon(v) for v in f.values]
-    return sorted(family, key=lambda s: order.index(s.value(f.key)) if s.value(f.key) in order
-                  else len(order))
+    return sorted(
+        family, key=lambda s: order.index(s.value(f.key)) if s.value(f.key) in order else len(order)
+    )
 
 
 def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
@@ -136,9 +144,14 @@ def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
             continue
         epochs = sorted(by_epoch)
         stats = [Stat.of(by_epoch[e]) for e in epochs]
-        ax.errorbar(epochs, [st.mean for st in stats],
-                    yerr=[st.std if math.isfinite(st.std) else 0.0 for st in stats],
-                    fmt="o-", capsize=3, label=f"{show(s.experiment.get('sampler.name'))} (n={len(s.runs)})")
+        ax.errorbar(
+            epochs,
+            [st.mean for st in stats],
+            yerr=[st.std if math.isfinite(st.std) else 0.0 for st in stats],
+            fmt="o-",
+            capsize=3,
+            label=f"{show(s.experiment.get('sampler.name'))} (n={len(s.runs)})",
+        )
         drawn = True
     if not drawn:
         return None
@@ -153,10 +166,13 @@ def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     ax.set_title(f"{a.title}: s-KdT during training\n{_short(held, 60)}", fontsize=10)
     name = f"fig8_skdt_epochs_{_safe(a.slug)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{a.title}: s-KdT over epochs per sampler (Fig. 8c)",
-                      "One line per sampler, all other config values equal (" + held + "); from each run's "
-                      "evaluation records (log.jsonl), mean ± sample std over the setting's seeds. Settings "
-                      "that differ in anything but the sampler are never pooled into a line.")
+    return FigureFile(
+        name,
+        f"{a.title}: s-KdT over epochs per sampler (Fig. 8c)",
+        "One line per sampler, all other config values equal (" + held + "); from each run's "
+        "evaluation records (log.jsonl), mean ± sample std over the setting's seeds. Settings "
+        "that differ in anything but the sampler are never pooled into a line.",
+    )
 
 
 def _common_label(a: SpaceAnalysis, family: list[Setting]) -> str:
@@ -167,8 +183,11 @@ def _common_label(a: SpaceAnalysis, family: list[Setting]) -> str:
     return "settings " + ", ".join(s.label for s in family)
 
 
-EFFECT_METRICS = (("supernet_acc_mean", "super-net acc (points)"), ("skdt", "s-KdT"),
-                  ("final_acc", "final acc (points)"))
+EFFECT_METRICS = (
+    ("supernet_acc_mean", "super-net acc (points)"),
+    ("skdt", "s-KdT"),
+    ("final_acc", "final acc (points)"),
+)
 """Fig. 10's panels: each factor value's effect on these metrics."""
 
 
@@ -178,8 +197,11 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     bars: list[tuple[str, Factor, Any]] = []
     for f in a.factors:
         for v in f.values:
-            if canon(v) != canon(f.reference) and f.stat(v, "final_acc").n and f.stat(f.reference,
-                                                                                      "final_acc").n:
+            if (
+                canon(v) != canon(f.reference)
+                and f.stat(v, "final_acc").n
+                and f.stat(f.reference, "final_acc").n
+            ):
                 vs = f" (vs {f.against})" if f.against != "reference" else ""
                 bars.append((f"{f.key}={f.text(v)}{vs}", f, v))
     if not bars:
@@ -192,8 +214,13 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
             st, ref = f.stat(v, metric), f.stat(f.reference, metric)
             deltas.append(st.mean - ref.mean if st.n and ref.n else math.nan)
             errs.append(math.sqrt(sum(x**2 for x in (st.std, ref.std) if math.isfinite(x))))
-        ax.barh(ys, np.nan_to_num(deltas), xerr=errs, capsize=3,
-                color=["tab:green" if d >= 0 else "tab:red" for d in np.nan_to_num(deltas)])
+        ax.barh(
+            ys,
+            np.nan_to_num(deltas),
+            xerr=errs,
+            capsize=3,
+            color=["tab:green" if d >= 0 else "tab:red" for d in np.nan_to_num(deltas)],
+        )
         ax.set_yticks(ys, [_short(b[0], 60) for b in bars] if i == 0 else [], fontsize=8)
         ax.axvline(0.0, color="black", lw=0.8)
         ax.invert_yaxis()
@@ -202,12 +229,14 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     fig.suptitle(f"{a.title}: effect of each factor vs its reference value")
     name = f"fig10_effects_{_safe(a.slug)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{a.title}: per-factor effect on super-net accuracy, s-KdT and final accuracy "
-                            "(Fig. 10)",
-                      "Mean at each value minus the mean at the factor's reference value (marked (ref) in "
-                      "the factor table; in the paper's protocol the hyper-parameters against the starting "
-                      "point, every other factor against the tuned baseline, as each bar says), for "
-                      "super-net accuracy, s-KdT and final accuracy; error bars combine both stds.")
+    return FigureFile(
+        name,
+        f"{a.title}: per-factor effect on super-net accuracy, s-KdT and final accuracy (Fig. 10)",
+        "Mean at each value minus the mean at the factor's reference value (marked (ref) in "
+        "the factor table; in the paper's protocol the hyper-parameters against the starting "
+        "point, every other factor against the tuned baseline, as each bar says), for "
+        "super-net accuracy, s-KdT and final accuracy; error bars combine both stds.",
+    )
 
 
 def fig_pairs(runs: list[RunRecord], out: Path) -> FigureFile | None:
@@ -228,14 +257,16 @@ def fig_pairs(runs: list[RunRecord], out: Path) -> FigureFile | None:
         ax.set_ylabel(titles[mb], fontsize=8)
         ax.set_title(f"ρ = {rho:.2f} (n={n})" if math.isfinite(rho) else f"ρ undefined (n={n})", fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(pairs):]:
+    for ax in list(axes.flat)[len(pairs) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Pairwise metrics across runs, Spearman ρ")
     name = "fig11_metric_pairs.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, "Metric pairs across runs (Fig. 11)",
-                      "Every finished run is a point (colour = space and data set); ρ is Spearman's rank "
-                      "correlation "
-                      "over all runs (undefined with fewer than 3 runs or a constant metric).")
-
+    return FigureFile(
+        name,
+        "Metric pairs across runs (Fig. 11)",
+        "Every finished run is a point (colour = space and data set); ρ is Spearman's rank "
+        "correlation "
+        "over all runs (undefined with fewer than 3 runs or a constant metric).",
+    )

@@ -1,7 +1,7 @@
 """Setting labels: the name the CLI printed for a setting, made unique within its scope.
 
 A setting whose runs are named `LABEL-sSEED[-HASH]` (the demo's `bn-batch-stats-s0`, a
-sweep's `sampler.name=fairnas-s0-1a2b3c4d`; `wsnas.runname`) is called LABEL, as on the
+sweep's `sampler.name=fairnas-s0-1a2b3c4d`; `wsnas.core.runname`) is called LABEL, as on the
 terminal. Other settings are named by the config values in which they differ from the
 scope's reference setting (`base` when none); settings whose names collide get the values
 in which they differ from each other appended, and copies of a repeated seed `[copy k]`.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from wsnas.core.runname import label_of
 from wsnas.report.runs import show
 from wsnas.report.settings import Setting
-from wsnas.runname import label_of
 
 
 def cli_label(s: Setting) -> str | None:

@@ -3,7 +3,7 @@
 Only config.yaml and summary.json are needed (log.jsonl and the eval CSVs feed the
 figures), so runs from sweeps, single runs and other machines mix freely. A record's
 setting is its config without NOT_IDENTITY and the seed, plus what else its identity
-(`wsnas.identity`: ground-truth checksum, numerics, world size) records, as the key
+(`wsnas.engine.identity`: ground-truth checksum, numerics, world size) records, as the key
 `identity`; a run dir without an identity is read too, with `identity` = "legacy".
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from wsnas.config import NOT_IDENTITY, RunConfig, identity_view, load_config
-from wsnas.errors import WsnasError
-from wsnas.identity import describe, read_identity
+from wsnas.core.errors import WsnasError
+from wsnas.engine.identity import describe, read_identity
 
 METRICS = ("supernet_acc_mean", "kdt", "skdt", "spearman", "final_acc", "pbr")
 """The summary's final metrics the report reads."""

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.atomic import write_text_atomic
-from wsnas.errors import WsnasError
+from wsnas.core.atomic import write_text_atomic
+from wsnas.core.errors import WsnasError
 from wsnas.report.analysis import SpaceAnalysis, Stat, space_title
 from wsnas.report.figures import FigureFile, _figure
 from wsnas.report.tables import Table
@@ -29,8 +29,15 @@ from wsnas.search.oracle import Row
 from wsnas.search.run import SEARCH_DIR
 from wsnas.search.trajectory import read_trajectory
 
-FITNESS_KEYS = ("split", "valid_images", "valid_held_out_from_training", "gt_disjoint_from_valid",
-                "eval_batch_size", "numerics", "checkpoint_epoch")
+FITNESS_KEYS = (
+    "split",
+    "valid_images",
+    "valid_held_out_from_training",
+    "gt_disjoint_from_valid",
+    "eval_batch_size",
+    "numerics",
+    "checkpoint_epoch",
+)
 """What of a search's fitness must agree for two searches to share a curve."""
 LINESTYLES = ("-", "--", "-.", ":")
 """Searches often share their start (evolution's first population is random search's first draws)."""
@@ -89,8 +96,11 @@ def load_searches(analyses: list[SpaceAnalysis]) -> list[SearchGroup]:
             for run in setting.runs:
                 for cut in sorted((run.path / SEARCH_DIR).glob("*/trajectory.csv")):
                     if not (cut.parent / "summary.json").exists():
-                        print(f"wsnas report: skipped search {cut.parent} (no summary.json: running or "
-                              "killed; run the same `wsnas search` again to finish it)", file=sys.stderr)
+                        print(
+                            f"wsnas report: skipped search {cut.parent} (no summary.json: running or "
+                            "killed; run the same `wsnas search` again to finish it)",
+                            file=sys.stderr,
+                        )
                 for path in sorted((run.path / SEARCH_DIR).glob("*/summary.json")):
                     try:
                         s = json.loads(path.read_text())
@@ -100,10 +110,19 @@ def load_searches(analyses: list[SpaceAnalysis]) -> list[SearchGroup]:
                     except (OSError, ValueError, KeyError, TypeError, AttributeError, WsnasError) as e:
                         print(f"wsnas report: skipped search {path.parent} ({e!r})", file=sys.stderr)
                         continue
-                    key = (a.space, setting.key, _algo_label(s), budget,
-                           hashlib.sha256(json.dumps(fitness, sort_keys=True).encode()).hexdigest())
-                    g = groups.setdefault(key, SearchGroup(a.space, label, _algo_label(s), budget, fitness,
-                                                           setting.stat("final_acc")))
+                    key = (
+                        a.space,
+                        setting.key,
+                        _algo_label(s),
+                        budget,
+                        hashlib.sha256(json.dumps(fitness, sort_keys=True).encode()).hexdigest(),
+                    )
+                    g = groups.setdefault(
+                        key,
+                        SearchGroup(
+                            a.space, label, _algo_label(s), budget, fitness, setting.stat("final_acc")
+                        ),
+                    )
                     g.summaries.append(s)
                     g.curves.append(regret_curve(rows, best))
     return list(groups.values())
@@ -114,11 +133,39 @@ def _fmt(st: Stat, digits: int) -> str:
 
 
 def search_table(groups: list[SearchGroup]) -> Table:
-    header = ["Space", "Setting", "Search", "n", "Found GT acc", "GT rank", "Regret @20", "Regret (end)",
-              "P>R (n = evals)", "Final searched model", "Fitness split"]
-    csv_header = ["space", "setting", "algo", "budget", "n", "found_gt_mean", "found_gt_std", "gt_rank_mean",
-                  "regret20_mean", "regret20_std", "regret_mean", "regret_std", "pbr_mean",
-                  "final_acc_mean", "final_acc_std", "valid_images", "valid_held_out", "restricted"]
+    header = [
+        "Space",
+        "Setting",
+        "Search",
+        "n",
+        "Found GT acc",
+        "GT rank",
+        "Regret @20",
+        "Regret (end)",
+        "P>R (n = evals)",
+        "Final searched model",
+        "Fitness split",
+    ]
+    csv_header = [
+        "space",
+        "setting",
+        "algo",
+        "budget",
+        "n",
+        "found_gt_mean",
+        "found_gt_std",
+        "gt_rank_mean",
+        "regret20_mean",
+        "regret20_std",
+        "regret_mean",
+        "regret_std",
+        "pbr_mean",
+        "final_acc_mean",
+        "final_acc_std",
+        "valid_images",
+        "valid_held_out",
+        "restricted",
+    ]
     rows, csv_rows = [], []
     for g in groups:
         found = [s["found"] for s in g.summaries]
@@ -133,16 +180,49 @@ def search_table(groups: list[SearchGroup]) -> Table:
         if g.fitness.get("gt_disjoint_from_valid") is False:
             split += " (GT not a test accuracy: may overlap)"
         search = g.label + (" [benchmark archs only]" if restricted else "")
-        rows.append([space_title(g.space), g.setting, search, str(len(g.summaries)), _fmt(gt, 2),
-                     _fmt(rank, 1), _fmt(r20, 2), _fmt(reg, 2),
-                     _fmt(pbr, 3), _fmt(g.final_acc, 2), split])
-        csv_rows.append([g.space, g.setting, g.algo, g.budget, len(g.summaries), gt.mean, gt.std, rank.mean,
-                         r20.mean, r20.std, reg.mean, reg.std, pbr.mean, g.final_acc.mean, g.final_acc.std,
-                         g.fitness.get("valid_images"), held, restricted])
-    note = ("`wsnas search` results, mean ± std over searches (search seeds and runs of the setting). "
-            "Fitness: super-net accuracy on validation images, never the test split; GT = the benchmark's "
-            "accuracy. Regret = best GT of the benchmark - found GT (ties at the best fitness: their mean). "
-            "Final searched model: the paper's metric of the same runs (top 3 of the evaluation pool).")
+        rows.append(
+            [
+                space_title(g.space),
+                g.setting,
+                search,
+                str(len(g.summaries)),
+                _fmt(gt, 2),
+                _fmt(rank, 1),
+                _fmt(r20, 2),
+                _fmt(reg, 2),
+                _fmt(pbr, 3),
+                _fmt(g.final_acc, 2),
+                split,
+            ]
+        )
+        csv_rows.append(
+            [
+                g.space,
+                g.setting,
+                g.algo,
+                g.budget,
+                len(g.summaries),
+                gt.mean,
+                gt.std,
+                rank.mean,
+                r20.mean,
+                r20.std,
+                reg.mean,
+                reg.std,
+                pbr.mean,
+                g.final_acc.mean,
+                g.final_acc.std,
+                g.fitness.get("valid_images"),
+                held,
+                restricted,
+            ]
+        )
+    note = (
+        "`wsnas search` results, mean ± std over searches (search seeds and runs of the setting). "
+        "Fitness: super-net accuracy on validation images, never the test split; GT = the benchmark's "
+        "accuracy. Regret = best GT of the benchmark - found GT (ties at the best fitness: their mean). "
+        "Final searched model: the paper's metric of the same runs (top 3 of the evaluation pool)."
+    )
     title = "Search: found architectures' ground truth"
     return Table("search", title, csv_header, csv_rows, header, rows, note)
 
@@ -166,10 +246,15 @@ def fig_regret(space: str, groups: list[SearchGroup], out: Path) -> FigureFile |
         stack = np.vstack([c[:n] for c in g.curves])
         x = np.arange(1, n + 1)
         label = g.label if len(settings) == 1 else f"{g.setting}: {g.label}"
-        (line,) = ax.plot(x, np.nanmean(stack, axis=0), LINESTYLES[k % len(LINESTYLES)],
-                          label=f"{label} (n={len(g.curves)})")
-        ax.fill_between(x, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=line.get_color(),
-                        alpha=0.2)
+        (line,) = ax.plot(
+            x,
+            np.nanmean(stack, axis=0),
+            LINESTYLES[k % len(LINESTYLES)],
+            label=f"{label} (n={len(g.curves)})",
+        )
+        ax.fill_between(
+            x, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=line.get_color(), alpha=0.2
+        )
     ax.set_xlabel("super-net evaluations")
     ax.set_ylabel("regret (GT accuracy points)")
     ax.grid(alpha=0.3)
@@ -177,10 +262,13 @@ def fig_regret(space: str, groups: list[SearchGroup], out: Path) -> FigureFile |
     ax.set_title(f"{space_title(space)}: search regret")
     name = f"search_regret_{''.join(c if c.isalnum() else '_' for c in space)}.png"
     fig.savefig(out / name, dpi=90)
-    return FigureFile(name, f"{space_title(space)}: regret vs evaluations per search algorithm",
-                      "From each search's trajectory.csv (`wsnas search`): mean over searches "
-                      "(seeds), band = min..max; fitness on validation images; regret against the "
-                      "benchmark's best GT.")
+    return FigureFile(
+        name,
+        f"{space_title(space)}: regret vs evaluations per search algorithm",
+        "From each search's trajectory.csv (`wsnas search`): mean over searches "
+        "(seeds), band = min..max; fitness on validation images; regret against the "
+        "benchmark's best GT.",
+    )
 
 
 @dataclass

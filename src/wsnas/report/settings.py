@@ -127,8 +127,9 @@ def _split_repeated_seeds(s: Setting) -> list[Setting]:
                 local.append([])
             local[k].append(r)
         parts += local
-    return [Setting(f"{s.key}#{i + 1}", s.space, s.experiment, runs, copy=i + 1)
-            for i, runs in enumerate(parts)]
+    return [
+        Setting(f"{s.key}#{i + 1}", s.space, s.experiment, runs, copy=i + 1) for i, runs in enumerate(parts)
+    ]
 
 
 def group_settings(runs: list[RunRecord], notes: list[str] | None = None) -> dict[Scope, list[Setting]]:
@@ -151,7 +152,8 @@ def group_settings(runs: list[RunRecord], notes: list[str] | None = None) -> dic
                 f"{', '.join(map(str, seeds))} (run dirs under {', '.join(where)}); repeated seeds are not "
                 f"independent, so they are not averaged together: listed as {len(parts)} separate settings "
                 "(copy 1, 2, ...: one per folder, the folder with most runs first), and factor rows use "
-                "copy 1 only")
+                "copy 1 only"
+            )
         for part in parts:
             part.runs.sort(key=lambda r: r.seed)
             scopes.setdefault(scope, []).append(part)
@@ -165,7 +167,8 @@ def group_settings(runs: list[RunRecord], notes: list[str] | None = None) -> dic
                 notes.append(
                     f"{scope.title}: runs of one config have different identities (ground truth, numerics "
                     f"or world size: {'; '.join(sorted(identities))}); their numbers are not comparable, so "
-                    "they are listed as separate settings and never averaged together")
+                    "they are listed as separate settings and never averaged together"
+                )
     return {sc: scopes[sc] for sc in sorted(scopes, key=scope_order)}
 
 

@@ -21,13 +21,20 @@ from wsnas.report.runs import METRICS, canon
 from wsnas.report.settings import top_k_text
 from wsnas.spaces.table1 import table1_rank
 
-TABLE_METRICS = (("supernet_acc_mean", "SN acc", 2), ("kdt", "KdT", 3), ("skdt", "s-KdT", 3),
-                 ("final_acc", "final acc", 2), ("pbr", "P>R", 3))
+TABLE_METRICS = (
+    ("supernet_acc_mean", "SN acc", 2),
+    ("kdt", "KdT", 3),
+    ("skdt", "s-KdT", 3),
+    ("final_acc", "final acc", 2),
+    ("pbr", "P>R", 3),
+)
 """The columns of the paper's Tables 3 and 4 (plus KdT, next to s-KdT), with their display precision."""
-METRIC_NOTE = ("SN acc: mean super-net accuracy of the pool (%); KdT and s-KdT: Kendall-Tau and sparse "
-               "Kendall-Tau between super-net and ground-truth accuracies; final acc: mean ground-truth "
-               "accuracy (%) of the top-k pool architectures by super-net accuracy (k as each column "
-               "says: eval.top_k); P>R = (1 - r/r_max)^k, r the best ground-truth rank among those k.")
+METRIC_NOTE = (
+    "SN acc: mean super-net accuracy of the pool (%); KdT and s-KdT: Kendall-Tau and sparse "
+    "Kendall-Tau between super-net and ground-truth accuracies; final acc: mean ground-truth "
+    "accuracy (%) of the top-k pool architectures by super-net accuracy (k as each column "
+    "says: eval.top_k); P>R = (1 - r/r_max)^k, r the best ground-truth rank among those k."
+)
 
 
 @dataclass
@@ -49,8 +56,7 @@ class Table:
         lines = [f"# {self.title}", ""]
         if self.note:
             lines += [self.note, ""]
-        lines += ["| " + " | ".join(esc(h) for h in self.header) + " |",
-                  "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(esc(h) for h in self.header) + " |", "|" + "---|" * len(self.header)]
         lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in self.rows]
         return "\n".join(lines) + "\n"
 
@@ -58,19 +64,25 @@ class Table:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(self.csv_header)
-        w.writerows([["" if isinstance(c, float) and math.isnan(c) else c for c in row]
-                     for row in self.csv_rows])
+        w.writerows(
+            [["" if isinstance(c, float) and math.isnan(c) else c for c in row] for row in self.csv_rows]
+        )
         return buf.getvalue()
 
     def html(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                       for row in self.rows)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in self.rows
+        )
         note = f"<p class='note'>{html.escape(self.note)}</p>" if self.note else ""
-        links = (f"<p class='files'><a href='tables/{self.name}.csv'>CSV</a> · "
-                 f"<a href='tables/{self.name}.md'>Markdown</a></p>")
-        return (f"<h3>{html.escape(self.title)}</h3>{note}<table><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table>{links}")
+        links = (
+            f"<p class='files'><a href='tables/{self.name}.csv'>CSV</a> · "
+            f"<a href='tables/{self.name}.md'>Markdown</a></p>"
+        )
+        return (
+            f"<h3>{html.escape(self.title)}</h3>{note}<table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>{links}"
+        )
 
 
 def _metric_header(a: SpaceAnalysis, title: str) -> str:
@@ -80,10 +92,14 @@ def _metric_header(a: SpaceAnalysis, title: str) -> str:
 def factor_table(analyses: list[SpaceAnalysis]) -> Table:
     """Paper Tables 3 and 4: rows = factor values (Table 1's order), columns = scope x the metrics."""
     slugs = [a.slug for a in analyses]
-    header = ["Factor", "Value"] + [f"{a.title} {_metric_header(a, m[1])}" for a in analyses
-                                    for m in TABLE_METRICS]
-    csv_header = ["factor", "value"] + [f"{sl}_{m[0]}_{x}" for sl in slugs for m in TABLE_METRICS
-                                        for x in ("mean", "std", "n")] + [f"{sl}_reference" for sl in slugs]
+    header = ["Factor", "Value"] + [
+        f"{a.title} {_metric_header(a, m[1])}" for a in analyses for m in TABLE_METRICS
+    ]
+    csv_header = (
+        ["factor", "value"]
+        + [f"{sl}_{m[0]}_{x}" for sl in slugs for m in TABLE_METRICS for x in ("mean", "std", "n")]
+        + [f"{sl}_reference" for sl in slugs]
+    )
     order = sorted({f.key for a in analyses for f in a.factors}, key=table1_rank)
     rows, csv_rows = [], []
     for key in order:
@@ -102,26 +118,37 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
                     st = f.stat(v, metric) if has else Stat(math.nan, math.nan, 0)
                     cells.append(st.text(digits))
                     nums += [st.mean, st.std, st.n]
-            studied = [a for a in analyses if per_scope[a.slug] is not None
-                       and canon(v) in per_scope[a.slug].runs]
+            studied = [
+                a for a in analyses if per_scope[a.slug] is not None and canon(v) in per_scope[a.slug].runs
+            ]
             marked = [a for a, ref in zip(analyses, refs, strict=True) if ref]
             against = {f.against for a in marked for f in [per_scope[a.slug]] if f is not None}
             word = against.pop() if len(against) == 1 and "reference" not in against else "ref"
-            mark = "" if not marked else f" ({word})" if marked == studied else (
-                f" ({word}: " + ", ".join(a.title for a in marked) + ")")
+            mark = (
+                ""
+                if not marked
+                else f" ({word})"
+                if marked == studied
+                else (f" ({word}: " + ", ".join(a.title for a in marked) + ")")
+            )
             text = show_value(key, v)
             rows.append([key, text + mark, *cells])
             csv_rows.append([key, text, *nums, *refs])
-    note = ("Mean ± sample std over seeds of the final evaluation. Rows of a factor compare settings "
-            "that differ only in that factor, in the order of the paper's Table 1; (ref) marks the "
-            "reference value (the value the factor is held at while others vary). " + METRIC_NOTE)
+    note = (
+        "Mean ± sample std over seeds of the final evaluation. Rows of a factor compare settings "
+        "that differ only in that factor, in the order of the paper's Table 1; (ref) marks the "
+        "reference value (the value the factor is held at while others vary). " + METRIC_NOTE
+    )
     if any(f.against != "reference" for a in analyses for f in a.factors):
-        note += (f" In the paper's protocol the hyper-parameters are compared against the {START} "
-                 f"(marked ({START}): the stand-alone hyper-parameters, validated sequentially) and every "
-                 f"other factor against the {TUNED} (marked ({TUNED}): the hyper-parameters' winners); "
-                 "a value with (+ key=value) changes those keys too.")
-    return Table("table_factors", "Factors (paper Tables 3 and 4 form)", csv_header, csv_rows, header,
-                 rows, note)
+        note += (
+            f" In the paper's protocol the hyper-parameters are compared against the {START} "
+            f"(marked ({START}): the stand-alone hyper-parameters, validated sequentially) and every "
+            f"other factor against the {TUNED} (marked ({TUNED}): the hyper-parameters' winners); "
+            "a value with (+ key=value) changes those keys too."
+        )
+    return Table(
+        "table_factors", "Factors (paper Tables 3 and 4 form)", csv_header, csv_rows, header, rows, note
+    )
 
 
 def final_table(analyses: list[SpaceAnalysis]) -> Table:
@@ -143,19 +170,34 @@ def final_table(analyses: list[SpaceAnalysis]) -> Table:
             nums += [st.mean, st.std, st.n]
         rows.append([label, *cells])
         csv_rows.append([label, *nums])
-    note = ("Final searched model: mean GT accuracy of the top-k pool architectures by super-net accuracy "
-            "(k as each column says); mean ± sample std over seeds. A setting is named as the CLI named "
-            "its runs (LABEL-sSEED); (ref) marks each column's reference setting, listed first; in the "
-            "paper's protocol the first row, Random NAS (ours), is the tuned baseline.")
-    return Table("table_final", "Final searched model (paper Table 5 form)", csv_header, csv_rows, header,
-                 rows, note)
+    note = (
+        "Final searched model: mean GT accuracy of the top-k pool architectures by super-net accuracy "
+        "(k as each column says); mean ± sample std over seeds. A setting is named as the CLI named "
+        "its runs (LABEL-sSEED); (ref) marks each column's reference setting, listed first; in the "
+        "paper's protocol the first row, Random NAS (ours), is the tuned baseline."
+    )
+    return Table(
+        "table_final", "Final searched model (paper Table 5 form)", csv_header, csv_rows, header, rows, note
+    )
 
 
 def settings_table(analyses: list[SpaceAnalysis]) -> Table:
-    header = ["Space", "Data", "Setting", "Seeds", "Diverged"] + [
-        m[1] if m[0] != "final_acc" else "final acc (top-k)" for m in TABLE_METRICS] + ["k"]
-    csv_header = ["space", "data", "setting", "setting_hash", "seeds", "runs", "finished", "diverged",
-                  "top_k"] + [f"{m}_{x}" for m in METRICS for x in ("mean", "std", "n")]
+    header = (
+        ["Space", "Data", "Setting", "Seeds", "Diverged"]
+        + [m[1] if m[0] != "final_acc" else "final acc (top-k)" for m in TABLE_METRICS]
+        + ["k"]
+    )
+    csv_header = [
+        "space",
+        "data",
+        "setting",
+        "setting_hash",
+        "seeds",
+        "runs",
+        "finished",
+        "diverged",
+        "top_k",
+    ] + [f"{m}_{x}" for m in METRICS for x in ("mean", "std", "n")]
     rows, csv_rows = [], []
     for a in analyses:
         for s in a.settings:
@@ -165,10 +207,18 @@ def settings_table(analyses: list[SpaceAnalysis]) -> Table:
             cells = [s.stat(m).text(d) for m, _, d in TABLE_METRICS]
             rows.append([space_title(a.space), a.dataset, s.label, seeds, str(div), *cells, k])
             nums = [x for m in METRICS for st in [s.stat(m)] for x in (st.mean, st.std, st.n)]
-            csv_rows.append([a.space, a.dataset, s.label, s.key, seeds, len(s.runs), len(s.finished), div, k,
-                             *nums])
-    return Table("settings", "All settings", csv_header, csv_rows, header, rows,
-                 "One row per setting (runs that differ only in their seed, each seed once). " + METRIC_NOTE)
+            csv_rows.append(
+                [a.space, a.dataset, s.label, s.key, seeds, len(s.runs), len(s.finished), div, k, *nums]
+            )
+    return Table(
+        "settings",
+        "All settings",
+        csv_header,
+        csv_rows,
+        header,
+        rows,
+        "One row per setting (runs that differ only in their seed, each seed once). " + METRIC_NOTE,
+    )
 
 
 def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
@@ -179,8 +229,26 @@ def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
         for s in a.settings:
             for r in s.runs:
                 rel = os.path.relpath(r.path, root)
-                rows.append([space_title(a.space), a.dataset, s.label, str(r.seed), r.status,
-                             *[Stat.of([r.metric(m)]).text(d) for m, _, d in TABLE_METRICS], rel])
-                csv_rows.append([a.space, a.dataset, s.label, r.seed, r.status,
-                                 *[r.metric(m) for m in METRICS], str(r.path)])
+                rows.append(
+                    [
+                        space_title(a.space),
+                        a.dataset,
+                        s.label,
+                        str(r.seed),
+                        r.status,
+                        *[Stat.of([r.metric(m)]).text(d) for m, _, d in TABLE_METRICS],
+                        rel,
+                    ]
+                )
+                csv_rows.append(
+                    [
+                        a.space,
+                        a.dataset,
+                        s.label,
+                        r.seed,
+                        r.status,
+                        *[r.metric(m) for m in METRICS],
+                        str(r.path),
+                    ]
+                )
     return Table("runs", "All runs", csv_header, csv_rows, header, rows)

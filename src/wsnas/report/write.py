@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsnas.atomic import write_text_atomic
-from wsnas.errors import WsnasError
+from wsnas.core.atomic import write_text_atomic
+from wsnas.core.errors import WsnasError
 from wsnas.report.analysis import analyse_paper, analyse_space, group_settings
 from wsnas.report.figures import (
     FigureFile,
@@ -62,8 +62,12 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     for note in notes:
         warnings.warn(f"wsnas report: {note}", stacklevel=2)
 
-    tables = [factor_table(analyses), final_table(analyses), settings_table(analyses),
-              runs_table(analyses, out)]
+    tables = [
+        factor_table(analyses),
+        final_table(analyses),
+        settings_table(analyses),
+        runs_table(analyses, out),
+    ]
     table_files = []
     for t in tables:
         for ext, text in (("csv", t.csv_text()), ("md", t.markdown())):
@@ -86,7 +90,16 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     tables, made, table_files = tables + search.tables, made + search.figures, table_files + search.files
 
     index = out / "index.html"
-    write_text_atomic(index, index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped,
-                                        notes))
-    return Report(out, index, len(runs), sum(len(a.settings) for a in analyses), table_files,
-                  [fig_dir / f.name for f in made], skipped, notes)
+    write_text_atomic(
+        index, index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped, notes)
+    )
+    return Report(
+        out,
+        index,
+        len(runs),
+        sum(len(a.settings) for a in analyses),
+        table_files,
+        [fig_dir / f.name for f in made],
+        skipped,
+        notes,
+    )

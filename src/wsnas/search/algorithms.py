@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.errors import ConfigError
+from wsnas.core.errors import ConfigError
 from wsnas.search.moves import Moves
 from wsnas.search.oracle import Oracle
 

@@ -21,17 +21,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from wsnas.bench import open_benchmark
 from wsnas.config import RunConfig, load_config
+from wsnas.core.errors import BenchmarkError, ConfigError, WsnasError
 from wsnas.data import Split, load_splits
-from wsnas.errors import BenchmarkError, ConfigError, WsnasError
-from wsnas.evaluate import supernet_accuracies
-from wsnas.identity import gt_fingerprint, numerics
-from wsnas.rundir import RunDir
-from wsnas.runtime import memory_format, setup_runtime
+from wsnas.engine.identity import gt_fingerprint, numerics
+from wsnas.engine.rundir import RunDir
+from wsnas.engine.runtime import memory_format, setup_runtime
+from wsnas.groundtruth import open_benchmark
 from wsnas.spaces import get_space
 from wsnas.spaces.base import SearchSpace, SuperNet
 from wsnas.spaces.check import check_config
+from wsnas.trainers.evaluate import supernet_accuracies
 
 SEARCH_KEYS = ("data.valid_size", "eval.batch_size")
 """Keys a search may set besides where/how it runs (config.NOT_IDENTITY): the fitness split's size
@@ -42,10 +42,12 @@ def search_config(run: RunDir, overrides: list[str]) -> tuple[RunConfig, RunConf
     """(the run's config, the search's): OVERRIDES may change only NOT_IDENTITY keys and SEARCH_KEYS."""
     saved: RunConfig = run.load_config()
     cfg = check_config(load_config(run.config, overrides), str(run.config))
-    back = cfg.model_copy(update={
-        "data": cfg.data.model_copy(update={"valid_size": saved.data.valid_size}),
-        "eval": cfg.eval.model_copy(update={"batch_size": saved.eval.batch_size}),
-    })
+    back = cfg.model_copy(
+        update={
+            "data": cfg.data.model_copy(update={"valid_size": saved.data.valid_size}),
+            "eval": cfg.eval.model_copy(update={"batch_size": saved.eval.batch_size}),
+        }
+    )
     if back.hash() != saved.hash():
         raise ConfigError(
             f"overrides {overrides} change the super-net of {run.path}; a search may set only "
@@ -115,8 +117,13 @@ def load_fitness(run: RunDir, saved: RunConfig, cfg: RunConfig) -> tuple[SearchS
             f"{run.config} resolves to {saved.hash()}"
         )
     space = get_space(cfg.space.name)
-    bench = open_benchmark(space, source=cfg.bench.source, metric=cfg.bench.metric,
-                           schedule=cfg.bench.schedule, cache_dir=cfg.bench.cache_dir)
+    bench = open_benchmark(
+        space,
+        source=cfg.bench.source,
+        metric=cfg.bench.metric,
+        schedule=cfg.bench.schedule,
+        cache_dir=cfg.bench.cache_dir,
+    )
     device = setup_runtime(cfg.runtime)
     splits = load_splits(cfg.data, seed=cfg.seed)
     assert splits.valid is not None  # search_config refused valid_size 0
@@ -124,12 +131,21 @@ def load_fitness(run: RunDir, saved: RunConfig, cfg: RunConfig) -> tuple[SearchS
     model.load_state_dict(state["model"])
     mf = memory_format(device, cfg.runtime.channels_last)
     model.to(device, memory_format=mf)
-    batches = list(splits.loader(Split(splits.valid.x, splits.valid.y), cfg.eval.batch_size, train=False,
-                                 device=device, seed=cfg.seed, channels_last=mf == torch.channels_last))
+    batches = list(
+        splits.loader(
+            Split(splits.valid.x, splits.valid.y),
+            cfg.eval.batch_size,
+            train=False,
+            device=device,
+            seed=cfg.seed,
+            channels_last=mf == torch.channels_last,
+        )
+    )
     held_out = saved.data.valid_size > 0
     on_test = "test" in bench.metric
     disjoint = (
-        "the ground truth is test accuracy, on images disjoint from these" if on_test
+        "the ground truth is test accuracy, on images disjoint from these"
+        if on_test
         else f"the ground truth metric {bench.metric!r} is not a test accuracy: its images may overlap these"
     )
     if not on_test:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.errors import ConfigError
+from wsnas.core.errors import ConfigError
 from wsnas.spaces.base import SearchSpace
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from wsnas.errors import WsnasError
+from wsnas.core.errors import WsnasError
 
 STALL_LIMIT = 1000
 """Consecutive questions without a new evaluation after which a search stops (it has converged)."""

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.atomic import write_text_atomic
-from wsnas.dirlock import DirLock
-from wsnas.errors import WsnasError
-from wsnas.rundir import RunDir
+from wsnas.core.atomic import write_text_atomic
+from wsnas.core.dirlock import DirLock
+from wsnas.core.errors import WsnasError
+from wsnas.engine.rundir import RunDir
 from wsnas.search.algorithms import SearchOptions, get_algorithm
 from wsnas.search.fitness import GroundTruth, load_fitness, search_config
 from wsnas.search.moves import Moves
@@ -125,8 +125,10 @@ def run_search(
 def _fitness_line(f: dict[str, Any]) -> str:
     held = f["valid_held_out_from_training"]
     seen = "held out of super-net training" if held else "seen in super-net training"
-    return (f"fitness: super-net accuracy on {f['valid_images']} validation images ({seen}; seed "
-            f"{f['valid_seed']}), not the test split whose accuracy is the ground truth")
+    return (
+        f"fitness: super-net accuracy on {f['valid_images']} validation images ({seen}; seed "
+        f"{f['valid_seed']}), not the test split whose accuracy is the ground truth"
+    )
 
 
 def _check_settings(path: Path, settings: dict[str, Any]) -> None:

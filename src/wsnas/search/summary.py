@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.metrics import prob_beats_random
+from wsnas.core.metrics import prob_beats_random
 from wsnas.search.oracle import Row
 
 CHECKPOINTS = (10, 20, 50)
@@ -62,8 +62,11 @@ def summarize_search(rows: list[Row], budget: int, bench: Any, top_k: int) -> di
     evals = rows[-1].evals if rows else 0
     found = found_after(rows, evals)
     final = score(found, best["acc"], bench.size, evals, top_k)
-    curve = [{"evals": c, **score(found_after(rows, c), best["acc"], bench.size, c, top_k)}
-             for c in checkpoints(budget) if c <= evals]
+    curve = [
+        {"evals": c, **score(found_after(rows, c), best["acc"], bench.size, c, top_k)}
+        for c in checkpoints(budget)
+        if c <= evals
+    ]
     return {
         "evals": evals,
         "rows": len(rows),

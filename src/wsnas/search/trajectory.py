@@ -11,8 +11,8 @@ import io
 import math
 from pathlib import Path
 
-from wsnas.atomic import write_text_atomic
-from wsnas.errors import WsnasError
+from wsnas.core.atomic import write_text_atomic
+from wsnas.core.errors import WsnasError
 from wsnas.search.oracle import Row
 
 COLUMNS = ("row", "arch", "canonical", "fitness", "evals", "same_path_as", "gt_acc", "gt_rank", "seconds")
@@ -25,13 +25,19 @@ def write_trajectory(path: Path, rows: list[Row]) -> None:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for i, r in enumerate(rows):
-        w.writerow([
-            i + 1, r.arch, r.canonical, repr(r.fitness), r.evals,
-            "" if r.same_path_as is None else r.same_path_as + 1,
-            "" if r.gt_acc is None else repr(r.gt_acc),
-            "" if r.gt_rank is None else r.gt_rank,
-            f"{r.seconds:.3f}",
-        ])
+        w.writerow(
+            [
+                i + 1,
+                r.arch,
+                r.canonical,
+                repr(r.fitness),
+                r.evals,
+                "" if r.same_path_as is None else r.same_path_as + 1,
+                "" if r.gt_acc is None else repr(r.gt_acc),
+                "" if r.gt_rank is None else r.gt_rank,
+                f"{r.seconds:.3f}",
+            ]
+        )
     write_text_atomic(path, buf.getvalue())
 
 
@@ -56,12 +62,18 @@ def read_trajectory(path: Path) -> list[Row]:
                 shared = int(rec["same_path_as"]) - 1 if rec["same_path_as"] else None
                 if shared is not None and not 0 <= shared < n - 1:
                     raise ValueError(f"same_path_as {rec['same_path_as']}")
-                rows.append(Row(
-                    rec["arch"], rec["canonical"], fitness, int(rec["evals"]), shared,
-                    float(rec["gt_acc"]) if rec["gt_acc"] else None,
-                    int(rec["gt_rank"]) if rec["gt_rank"] else None,
-                    float(rec["seconds"]),
-                ))
+                rows.append(
+                    Row(
+                        rec["arch"],
+                        rec["canonical"],
+                        fitness,
+                        int(rec["evals"]),
+                        shared,
+                        float(rec["gt_acc"]) if rec["gt_acc"] else None,
+                        int(rec["gt_rank"]) if rec["gt_rank"] else None,
+                        float(rec["seconds"]),
+                    )
+                )
             except (TypeError, ValueError) as e:
                 raise WsnasError(
                     f"{path}: row {n} is malformed ({e}); remove the search dir to start again"

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from wsnas.bench.loaders import BenchLoader
-from wsnas.errors import ArchError
-from wsnas.registry import Registry
+from wsnas.core.errors import ArchError
+from wsnas.core.registry import Registry
+from wsnas.groundtruth.loaders import BenchLoader
 from wsnas.spaces.factors import ANY, Factor, check_factors
 
 if TYPE_CHECKING:  # the interface needs no torch; the super-nets import it

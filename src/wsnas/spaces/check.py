@@ -13,9 +13,9 @@ import warnings
 from typing import TypeVar
 
 from wsnas.config import RunConfig, StandaloneConfig
+from wsnas.core.errors import BenchmarkError, ConfigError, did_you_mean
 from wsnas.data.datasets import DATASETS, halves_hint
 from wsnas.data.nb201_splits import HALVES, has_halves
-from wsnas.errors import BenchmarkError, ConfigError, did_you_mean
 from wsnas.spaces.base import SPACES, SearchSpace
 from wsnas.spaces.factors import ANY, factor_fields, need_text, show
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
@@ -104,8 +104,9 @@ def check_metric_data(space: SearchSpace, cfg: RunConfig) -> None:
     if problem is None:
         return
     if not cfg.bench.allow_metric_mismatch:
-        raise ConfigError(f"key 'bench.metric': {problem} (or bench.allow_metric_mismatch=true to score "
-                          "against it anyway)")
+        raise ConfigError(
+            f"key 'bench.metric': {problem} (or bench.allow_metric_mismatch=true to score against it anyway)"
+        )
     warnings.warn(f"bench.allow_metric_mismatch=true: {problem}", stacklevel=2)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from wsnas.config import LowFidelityConfig, MappingConfig
-from wsnas.errors import ConfigError
+from wsnas.core.errors import ConfigError
 
 SECTIONS: dict[str, type[BaseModel]] = {"mapping": MappingConfig, "lowfi": LowFidelityConfig}
 """Config sections whose fields are super-net factors."""

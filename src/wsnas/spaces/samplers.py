@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from wsnas.config import SamplerConfig
-from wsnas.errors import ConfigError
-from wsnas.registry import Registry
+from wsnas.core.errors import ConfigError
+from wsnas.core.registry import Registry
 from wsnas.spaces.base import SearchSpace
 
 SAMPLERS: Registry[type[Sampler]] = Registry("sampler")

@@ -29,12 +29,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from wsnas import __version__
-from wsnas.atomic import write_text_atomic
-from wsnas.bench.cache import import_benchmark
-from wsnas.bench.loaders import BUILT_PREFIX
-from wsnas.bench.table import Benchmark
 from wsnas.config import StandaloneConfig, load_config, read_yaml_mapping, validate
-from wsnas.errors import ConfigError, WsnasError
+from wsnas.core.atomic import write_text_atomic
+from wsnas.core.errors import ConfigError, WsnasError
+from wsnas.groundtruth.cache import import_benchmark
+from wsnas.groundtruth.loaders import BUILT_PREFIX
+from wsnas.groundtruth.table import Benchmark
 from wsnas.spaces import get_space
 from wsnas.spaces.check import check_config
 from wsnas.sweep.executors import make_executor
@@ -143,8 +143,9 @@ class Build:
         self.threads = threads or ex.threads
         self.address = address or ex.address
         g = gpus or GpuRequest()
-        self.gpus = GpuRequest(g.gpus or ex.gpus, g.runs_per_gpu or ex.runs_per_gpu,
-                               g.gpus_per_run or ex.gpus_per_run)
+        self.gpus = GpuRequest(
+            g.gpus or ex.gpus, g.runs_per_gpu or ex.runs_per_gpu, g.gpus_per_run or ex.gpus_per_run
+        )
         if self.executor_name == "local" and self.gpus.any:  # GPU slots size the pool (as in a sweep)
             self.workers = local_workers(workers if workers is not None or g.any else ex.workers, self.gpus)
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from wsnas import interrupt
-from wsnas.errors import WsnasError
+from wsnas.core import interrupt
+from wsnas.core.errors import WsnasError
 from wsnas.sweep.placement import (
     VISIBLE_VAR,
     GpuRequest,
@@ -88,8 +88,9 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, threads: int | None = None,
-                 gpu_slots: list[str] | None = None) -> None:
+    def __init__(
+        self, workers: int | None = None, threads: int | None = None, gpu_slots: list[str] | None = None
+    ) -> None:
         if gpu_slots is not None and workers is not None and workers != len(gpu_slots):
             raise WsnasError(f"{workers} workers for {len(gpu_slots)} GPU slots; give one worker per slot")
         self.gpu_slots = list(gpu_slots) if gpu_slots is not None else None
@@ -113,8 +114,9 @@ class LocalExecutor(Executor):
                 for slot in self.gpu_slots:
                     slots.put(slot)
                 init, args = init_gpu_pool_worker, (slots, *args)
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                             initializer=init, initargs=args)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=ctx, initializer=init, initargs=args
+            )
         return self._pool
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -184,8 +186,13 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, workers: int | None = None,
-                 threads: int | None = None, gpus_per_run: float | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        threads: int | None = None,
+        gpus_per_run: float | None = None,
+    ) -> None:
         ray = import_ray()
         self._started = False
         self._inflight: dict[Any, dict[str, Any]] = {}
@@ -251,8 +258,13 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def make_executor(name: str, workers: int | None = None, threads: int | None = None,
-                  address: str | None = None, gpus: GpuRequest | None = None) -> Executor:
+def make_executor(
+    name: str,
+    workers: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    gpus: GpuRequest | None = None,
+) -> Executor:
     req = gpus or GpuRequest()
     if name == "local":
         if address:
@@ -265,7 +277,9 @@ def make_executor(name: str, workers: int | None = None, threads: int | None = N
         return LocalExecutor(workers=workers, threads=threads, gpu_slots=slots)
     if name == "ray":
         if req.gpus is not None or req.runs_per_gpu is not None:
-            raise WsnasError("--gpus and --runs-per-gpu are for --executor local; Ray packs runs on "
-                             "GPUs with --gpus-per-run F (e.g. 0.25: four runs per GPU)")
+            raise WsnasError(
+                "--gpus and --runs-per-gpu are for --executor local; Ray packs runs on "
+                "GPUs with --gpus-per-run F (e.g. 0.25: four runs per GPU)"
+            )
         return RayExecutor(address=address, workers=workers, threads=threads, gpus_per_run=req.gpus_per_run)
     raise WsnasError(f"unknown executor {name!r}; known: local, ray")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wsnas.errors import WsnasError
+from wsnas.core.errors import WsnasError
 
 VISIBLE_VAR = "CUDA_VISIBLE_DEVICES"
 GPU_DEVICES = ("auto", "cuda", "cuda:0")
@@ -76,17 +76,20 @@ def gpu_slots(gpus: int, runs_per_gpu: int, visible: list[str]) -> list[str]:
 def local_workers(workers: int | None, req: GpuRequest) -> int | None:
     """The local pool's size: --workers, or GPUs x runs per GPU (the two must agree)."""
     if req.gpus_per_run is not None:
-        raise WsnasError("--gpus-per-run is for --executor ray; the local executor takes "
-                         "--gpus N --runs-per-gpu K")
+        raise WsnasError(
+            "--gpus-per-run is for --executor ray; the local executor takes --gpus N --runs-per-gpu K"
+        )
     if req.runs_per_gpu is not None and req.gpus is None:
         raise WsnasError(f"--runs-per-gpu {req.runs_per_gpu} needs --gpus N (how many GPUs to fill)")
     if req.gpus is None:
         return workers
     slots = req.gpus * (req.runs_per_gpu or 1)
     if workers is not None and workers != slots:
-        raise WsnasError(f"--workers {workers} contradicts --gpus {req.gpus} --runs-per-gpu "
-                         f"{req.runs_per_gpu or 1} ({slots} workers, one per GPU slot); "
-                         "give one or the other")
+        raise WsnasError(
+            f"--workers {workers} contradicts --gpus {req.gpus} --runs-per-gpu "
+            f"{req.runs_per_gpu or 1} ({slots} workers, one per GPU slot); "
+            "give one or the other"
+        )
     return slots
 
 
@@ -98,14 +101,19 @@ def ray_gpu_options(gpus_per_run: float, cluster_gpus: float) -> dict[str, float
     if not gpus_per_run > 0:
         raise WsnasError(f"--gpus-per-run must be > 0, got {gpus_per_run}")
     if gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
-        raise WsnasError(f"--gpus-per-run {gpus_per_run}: Ray gives a task a fraction below 1 "
-                         "or a whole number of GPUs")
+        raise WsnasError(
+            f"--gpus-per-run {gpus_per_run}: Ray gives a task a fraction below 1 or a whole number of GPUs"
+        )
     if cluster_gpus <= 0:
-        raise WsnasError(f"--gpus-per-run {gpus_per_run}: the Ray cluster has no GPUs "
-                         "(ray.cluster_resources() lists none); run without --gpus-per-run to train on CPUs")
+        raise WsnasError(
+            f"--gpus-per-run {gpus_per_run}: the Ray cluster has no GPUs "
+            "(ray.cluster_resources() lists none); run without --gpus-per-run to train on CPUs"
+        )
     if gpus_per_run > cluster_gpus:
-        raise WsnasError(f"--gpus-per-run {gpus_per_run}: more than the Ray cluster's {cluster_gpus:g} "
-                         "GPU(s); no run could ever be scheduled")
+        raise WsnasError(
+            f"--gpus-per-run {gpus_per_run}: more than the Ray cluster's {cluster_gpus:g} "
+            "GPU(s); no run could ever be scheduled"
+        )
     return {"num_gpus": float(gpus_per_run)}
 
 

@@ -22,8 +22,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from wsnas.config import RunConfig, load_config, validate
-from wsnas.errors import ConfigError
-from wsnas.runname import run_name
+from wsnas.core.errors import ConfigError
+from wsnas.core.runname import run_name
 from wsnas.spaces.check import check_config
 from wsnas.sweep.spec import RESERVED, SweepSpec, assignment
 
@@ -167,8 +167,9 @@ class Planner:
         cfg = self.config(assign, seed)
         label = self.label(cfg)
         name = run_name(label, seed, cfg.hash()[:8])
-        return PlannedRun(name=name, label=label, seed=seed, assign=dict(assign),
-                          cfg=cfg.model_copy(update={"name": name}))
+        return PlannedRun(
+            name=name, label=label, seed=seed, assign=dict(assign), cfg=cfg.model_copy(update={"name": name})
+        )
 
     def runs(self, assigns: Iterable[dict[str, Any]]) -> list[PlannedRun]:
         """Every assignment x every seed, without duplicates (shared runs appear once)."""
@@ -185,8 +186,9 @@ class Planner:
         combos = itertools.product(*(self.spec.factors[k] for k in keys))
         return self.runs(dict(zip(keys, c, strict=True)) for c in combos)
 
-    def one_at_a_time(self, around: dict[str, Any] | None = None,
-                      factors: Sequence[str] | None = None) -> list[PlannedRun]:
+    def one_at_a_time(
+        self, around: dict[str, Any] | None = None, factors: Sequence[str] | None = None
+    ) -> list[PlannedRun]:
         """`around` (default: the base) and each value of each factor alone on top of it."""
         around = dict(around or {})
         keys = list(self.spec.factors) if factors is None else list(factors)

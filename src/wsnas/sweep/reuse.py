@@ -15,8 +15,8 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from wsnas.errors import WsnasError
-from wsnas.identity import identity_diff, planned_identity, read_identity
+from wsnas.core.errors import WsnasError
+from wsnas.engine.identity import identity_diff, planned_identity, read_identity
 from wsnas.sweep.plan import PlannedRun, run_state
 
 SHOWN = 5
@@ -45,8 +45,10 @@ def check_reuse(runs: list[PlannedRun], force: bool = False, log: Callable[[str]
     """Raise (naming the fields) if a started run of RUNS has another identity; FORCE: retrain it."""
     bad, legacy = mismatches(runs)
     if legacy:
-        log(f"{len(legacy)} run(s) without a recorded identity (older wsnas): reused unchecked, "
-            "shown as legacy in reports")
+        log(
+            f"{len(legacy)} run(s) without a recorded identity (older wsnas): reused unchecked, "
+            "shown as legacy in reports"
+        )
     if not bad:
         return
     if force:
@@ -59,6 +61,7 @@ def check_reuse(runs: list[PlannedRun], force: bool = False, log: Callable[[str]
         lines.append(f"  ... and {len(bad) - SHOWN} more")
     raise WsnasError(
         f"{len(bad)} run(s) in {bad[0][0].run_dir.parent} were made with another identity than "
-        "this sweep plans, so their results cannot be mixed with it:\n" + "\n".join(lines)
+        "this sweep plans, so their results cannot be mixed with it:\n"
+        + "\n".join(lines)
         + "\nuse another --out, or --force to delete and retrain them"
     )

@@ -4,7 +4,7 @@ The sweep dir:
 
     sweep.yaml        the spec as run, with the command-line overrides (a record)
     base.yaml         the resolved base run config
-    runs/NAME/        one run dir per run (see wsnas.rundir)
+    runs/NAME/        one run dir per run (see wsnas.engine.rundir)
     status.json       every planned run: label, seed, factor values, status, error
     failed.jsonl      one line per failed or diverged attempt, with the error text
     sequential.json   sequential and paper modes: each stage's scores (mean, std, n) and choice
@@ -19,7 +19,7 @@ reuses its choice as long as the stage's runs are the same (delete sequential.js
 to decide again). Paper mode runs the sequential stages, then the one-at-a-time
 rows around the tuned result.
 
-Progress (`wsnas.sweep.progress`): one line per finished run with the sweep's
+Progress (`wsnas.sweep.status`): one line per finished run with the sweep's
 done/running/failed/total, the current stage and an ETA; `status_lines()` gives the
 same from the sweep dir without running anything.
 """
@@ -36,16 +36,16 @@ from typing import Any
 
 import yaml
 
-from wsnas.atomic import write_text_atomic
 from wsnas.config import dump_config
-from wsnas.dirlock import holder
-from wsnas.errors import WsnasError
+from wsnas.core.atomic import write_text_atomic
+from wsnas.core.dirlock import holder
+from wsnas.core.errors import WsnasError
 from wsnas.sweep.executors import Executor, make_executor
 from wsnas.sweep.placement import GpuRequest, local_workers
 from wsnas.sweep.plan import PlannedRun, Planner, format_value, get_key, run_state
-from wsnas.sweep.progress import Progress, duration_text, run_seconds
 from wsnas.sweep.reuse import check_reuse
 from wsnas.sweep.spec import SweepSpec, assignment, load_spec
+from wsnas.sweep.status import Progress, duration_text, run_seconds
 
 Log = Callable[[str], None]
 
@@ -100,8 +100,11 @@ class Sweep:
         self.workers = self.workers or ex.workers
         self.threads = self.threads or ex.threads
         self.address = self.address or ex.address
-        self.gpus = GpuRequest(cli_gpus.gpus or ex.gpus, cli_gpus.runs_per_gpu or ex.runs_per_gpu,
-                               cli_gpus.gpus_per_run or ex.gpus_per_run)
+        self.gpus = GpuRequest(
+            cli_gpus.gpus or ex.gpus,
+            cli_gpus.runs_per_gpu or ex.runs_per_gpu,
+            cli_gpus.gpus_per_run or ex.gpus_per_run,
+        )
         if self.executor == "local" and self.gpus.any:
             # GPU slots size the pool (progress, ETA); GPU options on the command line override
             # the spec's workers, an explicit --workers must agree with them
@@ -112,8 +115,10 @@ class Sweep:
         self._planned: dict[str, PlannedRun] = {}
         self.progress: Progress | None = None
         self._stage_text: str | None = None
-        self._progress_set = any(o.split("=", 1)[0].strip() == "runtime.progress"
-                                 for o in [*self.spec.override_items(), *self.overrides])
+        self._progress_set = any(
+            o.split("=", 1)[0].strip() == "runtime.progress"
+            for o in [*self.spec.override_items(), *self.overrides]
+        )
 
     # ---- files ---------------------------------------------------------------------------
     @property
@@ -158,10 +163,13 @@ class Sweep:
             if "seconds" in result:
                 entry["seconds"] = round(result["seconds"], 3)
             if result["status"] in ("failed", "diverged") and result.get("started_as") not in (
-                "finished", "diverged"
+                "finished",
+                "diverged",
             ):
-                line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **{
-                    k: result.get(k) for k in ("name", "status", "error", "traceback")}}
+                line = {
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    **{k: result.get(k) for k in ("name", "status", "error", "traceback")},
+                }
                 with self.failed_file.open("a") as f:
                     f.write(json.dumps(line) + "\n")
         elif state == "diverged":
@@ -176,8 +184,9 @@ class Sweep:
     # ---- execution -----------------------------------------------------------------------
     def _get_executor(self) -> Executor:
         if self._executor is None:
-            self._executor = make_executor(self.executor or "local", self.workers, self.threads,
-                                           self.address, self.gpus)
+            self._executor = make_executor(
+                self.executor or "local", self.workers, self.threads, self.address, self.gpus
+            )
         return self._executor
 
     def _task(self, run: PlannedRun, threads: int) -> dict[str, Any]:
@@ -215,12 +224,16 @@ class Sweep:
             self._save_status()
             final = result.get("final") or {}
             metric = self.spec.select
-            tail = (f"{metric} {final[metric]:.3f}" if isinstance(final.get(metric), float)
-                    else result.get("error", ""))
+            tail = (
+                f"{metric} {final[metric]:.3f}"
+                if isinstance(final.get(metric), float)
+                else result.get("error", "")
+            )
             secs = f", {result['seconds']:.1f} s" if "seconds" in result else ""
             self._update_progress(running=len(todo) - i)
-            self.log(f"[{i}/{len(todo)}] {result['status']}: {run.name} ({tail}{secs}) | "
-                     f"{self.progress_line()}")
+            self.log(
+                f"[{i}/{len(todo)}] {result['status']}: {run.name} ({tail}{secs}) | {self.progress_line()}"
+            )
 
     def _check_identity(self, runs: list[PlannedRun]) -> None:
         """Started runs must have the planned identity (GT, numerics, world size); see sweep.reuse."""
@@ -237,8 +250,11 @@ class Sweep:
                 continue
             error = f"skipped: run dir {r.run_dir} is being written by another process (pid {pid})"
             self.log(f"{r.name}: {error}")
-            self._record(r, stage, {"name": r.name, "status": "failed", "error": error,
-                                    "started_as": run_state(r.run_dir)})
+            self._record(
+                r,
+                stage,
+                {"name": r.name, "status": "failed", "error": error, "started_as": run_state(r.run_dir)},
+            )
         return free
 
     def close(self) -> None:
@@ -303,8 +319,9 @@ class Sweep:
             return []
         return list(doc.get("stages", []))
 
-    def _stage_matches(self, rec: dict[str, Any], factor: str, fixed: dict[str, Any],
-                       runs: list[PlannedRun]) -> bool:
+    def _stage_matches(
+        self, rec: dict[str, Any], factor: str, fixed: dict[str, Any], runs: list[PlannedRun]
+    ) -> bool:
         return (
             rec.get("factor") == factor
             and _key(rec.get("fixed")) == _key(fixed)
@@ -341,17 +358,26 @@ class Sweep:
                 failed = [r.name for r in runs if self._status[r.name]["status"] == "failed"]
                 if failed:
                     self._save_stages(stages, fixed, done=False)
-                    msg = (f"stage {factor}: {len(failed)} run(s) failed ({', '.join(failed)}); "
-                           f"see {self.failed_file}; rerun the sweep to retry them")
+                    msg = (
+                        f"stage {factor}: {len(failed)} run(s) failed ({', '.join(failed)}); "
+                        f"see {self.failed_file}; rerun the sweep to retry them"
+                    )
                     self.log(msg)
-                    return SweepResult(self.out_dir, list(all_runs.values()), self._status, dict(fixed),
-                                       complete=False, message=msg)
+                    return SweepResult(
+                        self.out_dir,
+                        list(all_runs.values()),
+                        self._status,
+                        dict(fixed),
+                        complete=False,
+                        message=msg,
+                    )
                 rec = self._choose(factor, fixed, runs)
                 stages.append(rec)
                 self._save_stages(stages, {**fixed, factor: rec["chosen"]}, done=False)
             fixed[factor] = rec["chosen"]
-            self.log(f"stage {factor}: chose {format_value(rec['chosen'])} "
-                     f"(mean {self.spec.select} over seeds)")
+            self.log(
+                f"stage {factor}: chose {format_value(rec['chosen'])} (mean {self.spec.select} over seeds)"
+            )
         self._save_stages(stages, fixed, done=True)
         return SweepResult(self.out_dir, list(all_runs.values()), self._status, dict(fixed))
 
@@ -376,12 +402,26 @@ class Sweep:
                 else:
                     complete = False
             mean = sum(vals) / len(vals) if vals else None
-            std = (math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
-                   if mean is not None and len(vals) > 1 else 0.0 if vals else None)
-            scores.append({"value": value, "mean": mean, "std": std, "n": len(vals),
-                           "complete": complete, "runs": names})
+            std = (
+                math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
+                if mean is not None and len(vals) > 1
+                else 0.0
+                if vals
+                else None
+            )
+            scores.append(
+                {
+                    "value": value,
+                    "mean": mean,
+                    "std": std,
+                    "n": len(vals),
+                    "complete": complete,
+                    "runs": names,
+                }
+            )
         eligible = [s for s in scores if s["complete"] and s["mean"] is not None] or [
-            s for s in scores if s["mean"] is not None]
+            s for s in scores if s["mean"] is not None
+        ]
         if not eligible:
             raise WsnasError(f"stage {factor}: no run finished with a finite {metric}; cannot choose a value")
         best = max(eligible, key=lambda s: s["mean"])  # first of equals: spec order
@@ -394,7 +434,6 @@ class Sweep:
             "chosen": best["value"],
             "runs": [r.name for r in runs],
         }
-
 
     # ---- paper: sequential stages, then one at a time around the tuned result ---------------
     def _run_paper(self) -> SweepResult:
@@ -419,11 +458,24 @@ class Sweep:
         for key in self.spec.one_at_a_time_factors():
             for value in self.spec.factors[key]:
                 assign = {**tuned, **assignment(key, value)}
-                rows.append({"factor": key, "value": value, "sets": assignment(key, value),
-                             "runs": [r.name for r in self.planner.runs([assign])]})
-        doc = {"select": self.spec.select, "seeds": seeds, "sequential": self.spec.factor_order(),
-               "one_at_a_time": self.spec.one_at_a_time_factors(), "tuned": tuned,
-               "starting_point_runs": start, "tuned_runs": base, "rows": rows}
+                rows.append(
+                    {
+                        "factor": key,
+                        "value": value,
+                        "sets": assignment(key, value),
+                        "runs": [r.name for r in self.planner.runs([assign])],
+                    }
+                )
+        doc = {
+            "select": self.spec.select,
+            "seeds": seeds,
+            "sequential": self.spec.factor_order(),
+            "one_at_a_time": self.spec.one_at_a_time_factors(),
+            "tuned": tuned,
+            "starting_point_runs": start,
+            "tuned_runs": base,
+            "rows": rows,
+        }
         write_text_atomic(self.paper_file, json.dumps(doc, indent=2) + "\n")
 
     # ---- progress ------------------------------------------------------------------------
@@ -442,7 +494,7 @@ class Sweep:
         order = self.spec.factor_order()
         n_seeds = len(self.spec.seeds)
         extra = 0
-        for factor in order[decided + 1:]:
+        for factor in order[decided + 1 :]:
             values = [json.dumps(v, sort_keys=True) for v in self.spec.factors[factor]]
             now = json.dumps(get_key(self.planner.base_dict, factor), sort_keys=True)
             extra += (len(values) - (now in values)) * n_seeds
@@ -450,8 +502,11 @@ class Sweep:
         if self.spec.mode == "paper" and ahead:
             for key in self.spec.one_at_a_time_factors():
                 for v in self.spec.factors[key]:
-                    changes = any(json.dumps(get_key(self.planner.base_dict, k), sort_keys=True)
-                                  != json.dumps(x, sort_keys=True) for k, x in assignment(key, v).items())
+                    changes = any(
+                        json.dumps(get_key(self.planner.base_dict, k), sort_keys=True)
+                        != json.dumps(x, sort_keys=True)
+                        for k, x in assignment(key, v).items()
+                    )
                     extra += n_seeds if changes else 0
         return len(known) + extra, ahead and extra > 0
 
@@ -469,8 +524,9 @@ class Sweep:
         p.failed = sum(1 for e in entries if e["status"] == "failed")
         p.running = max(0, min(running, self.workers or 1))
         p.stage = self._stage_text
-        p.durations = [e["seconds"] for e in entries
-                       if e["status"] in ("finished", "diverged") and e.get("seconds")]
+        p.durations = [
+            e["seconds"] for e in entries if e["status"] in ("finished", "diverged") and e.get("seconds")
+        ]
         if p.estimated and self.spec.mode in ("sequential", "paper"):
             p.total, p.estimated = self.estimate_total()
 
@@ -487,22 +543,39 @@ class Sweep:
             except ValueError:
                 recorded = {}
         states = {r.name: run_state(r.run_dir) for r in known}
-        failed = [n for n, st in states.items()
-                  if st not in ("finished", "diverged") and recorded.get(n, {}).get("status") == "failed"]
+        failed = [
+            n
+            for n, st in states.items()
+            if st not in ("finished", "diverged") and recorded.get(n, {}).get("status") == "failed"
+        ]
         total, estimated = self.estimate_total()
         done = [n for n, st in states.items() if st in ("finished", "diverged")]
         started = [n for n, st in states.items() if st == "resume"]
-        secs = [x for r in known if states[r.name] in ("finished", "diverged")
-                for x in [run_seconds(r.run_dir)] if x]
-        p = Progress(total=total, workers=self.workers or 1, estimated=estimated, done=len(done),
-                     running=len(started), failed=len(failed), stage=self._current_stage(),
-                     durations=secs)
-        lines = [f"sweep {self.out_dir} (mode {self.spec.mode}, {len(self.spec.seeds)} seed(s))",
-                 f"runs: {len(done)} done ({sum(states[n] == 'finished' for n in done)} finished, "
-                 f"{sum(states[n] == 'diverged' for n in done)} diverged), {len(started)} running or cut "
-                 f"(a checkpoint, no summary), {len(failed)} failed, "
-                 f"{total - len(done) - len(started) - len(failed)} not started, {total} total"
-                 + (" (estimated: later stages are not planned yet)" if estimated else "")]
+        secs = [
+            x
+            for r in known
+            if states[r.name] in ("finished", "diverged")
+            for x in [run_seconds(r.run_dir)]
+            if x
+        ]
+        p = Progress(
+            total=total,
+            workers=self.workers or 1,
+            estimated=estimated,
+            done=len(done),
+            running=len(started),
+            failed=len(failed),
+            stage=self._current_stage(),
+            durations=secs,
+        )
+        lines = [
+            f"sweep {self.out_dir} (mode {self.spec.mode}, {len(self.spec.seeds)} seed(s))",
+            f"runs: {len(done)} done ({sum(states[n] == 'finished' for n in done)} finished, "
+            f"{sum(states[n] == 'diverged' for n in done)} diverged), {len(started)} running or cut "
+            f"(a checkpoint, no summary), {len(failed)} failed, "
+            f"{total - len(done) - len(started) - len(failed)} not started, {total} total"
+            + (" (estimated: later stages are not planned yet)" if estimated else ""),
+        ]
         if p.stage:
             lines.append(f"stage: {p.stage}")
         if self.spec.mode in ("sequential", "paper"):
@@ -525,6 +598,7 @@ class Sweep:
             return "one at a time (around the tuned baseline)"
         return "done"
 
+
 def run_sweep(
     spec_path: str | Path,
     out_dir: str | Path,
@@ -537,6 +611,7 @@ def run_sweep(
 ) -> SweepResult:
     """Load SPEC, expand it and run what is not done yet into OUT_DIR."""
     spec, spec_dir = load_spec(spec_path)
-    sweep = Sweep(spec, spec_dir, Path(out_dir), list(overrides or []), executor, workers, threads,
-                  address, log)
+    sweep = Sweep(
+        spec, spec_dir, Path(out_dir), list(overrides or []), executor, workers, threads, address, log
+    )
     return sweep.run()

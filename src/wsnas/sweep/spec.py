@@ -23,7 +23,8 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wsnas.config import read_yaml_mapping
-from wsnas.errors import ConfigError, did_you_mean
+from wsnas.config.shipped import resolve_sweep
+from wsnas.core.errors import ConfigError, did_you_mean
 from wsnas.sweep.placement import GpuRequest
 
 Mode = Literal["grid", "one-at-a-time", "sequential", "paper"]
@@ -46,6 +47,7 @@ def assignment(key: str, value: Any) -> dict[str, Any]:
 
 def value_label(key: str, value: Any) -> str:
     """A value as a row shows it: `true`, or `true (+ mapping.ops_on=nodes)` for a compound."""
+
     def text(v: Any) -> str:
         return v if isinstance(v, str) else json.dumps(v)
 
@@ -118,8 +120,10 @@ class SweepSpec(_Section):
             for value in values:
                 if is_compound(value):
                     if key not in value:
-                        raise ValueError(f"factor '{key}': a compound value must set '{key}' itself, "
-                                         f"got {json.dumps(value, sort_keys=True)}")
+                        raise ValueError(
+                            f"factor '{key}': a compound value must set '{key}' itself, "
+                            f"got {json.dumps(value, sort_keys=True)}"
+                        )
                     for sub in value:
                         _check_key(sub)
             if not values:
@@ -180,16 +184,20 @@ class SweepSpec(_Section):
             if self.mode in ("grid", "sequential"):
                 bad = [k for k, vs in self.factors.items() if any(is_compound(v) for v in vs)]
                 if bad:
-                    raise ValueError(f"factor '{bad[0]}': compound values are for modes one-at-a-time "
-                                     f"and paper (mode is {self.mode})")
+                    raise ValueError(
+                        f"factor '{bad[0]}': compound values are for modes one-at-a-time "
+                        f"and paper (mode is {self.mode})"
+                    )
             return self
         if self.sequential is None:
             raise ValueError("mode paper needs 'sequential': the factors validated in order")
         listed = [*self.sequential, *(self.one_at_a_time or [])]
         unknown = [k for k in listed if k not in self.factors]
         if unknown:
-            raise ValueError(f"'{unknown[0]}' is not a factor; factors: {', '.join(names)}"
-                             f"{did_you_mean(unknown[0], names)}")
+            raise ValueError(
+                f"'{unknown[0]}' is not a factor; factors: {', '.join(names)}"
+                f"{did_you_mean(unknown[0], names)}"
+            )
         if len(set(listed)) != len(listed):
             raise ValueError("a factor is listed twice in 'sequential' / 'one_at_a_time'")
         oat = self.one_at_a_time_factors()
@@ -203,8 +211,10 @@ class SweepSpec(_Section):
             for v in self.factors[k]:
                 clash = [x for x in assignment(k, v) if x in self.sequential]
                 if clash:
-                    raise ValueError(f"factor '{k}': value {json.dumps(v, sort_keys=True)} sets "
-                                     f"'{clash[0]}', a sequential factor, which would undo its tuned value")
+                    raise ValueError(
+                        f"factor '{k}': value {json.dumps(v, sort_keys=True)} sets "
+                        f"'{clash[0]}', a sequential factor, which would undo its tuned value"
+                    )
         return self
 
     @model_validator(mode="after")
@@ -216,8 +226,10 @@ class SweepSpec(_Section):
         order = self.factor_order()
         bad = [k for k in self.start if k not in order]
         if bad:
-            raise ValueError(f"start sets '{bad[0]}', which is not a validated factor; validated: "
-                             f"{', '.join(order)}{did_you_mean(bad[0], order)}")
+            raise ValueError(
+                f"start sets '{bad[0]}', which is not a validated factor; validated: "
+                f"{', '.join(order)}{did_you_mean(bad[0], order)}"
+            )
         return self
 
     def factor_order(self) -> list[str]:
@@ -251,8 +263,9 @@ class SweepSpec(_Section):
 
 
 def load_spec(path: str | os.PathLike) -> tuple[SweepSpec, Path]:
-    """Read and validate a spec file; return it with the folder its relative paths start from."""
-    path = Path(path)
+    """Read and validate a spec file (or a shipped spec's name, `mini-paper`); return it with the folder
+    its relative paths start from."""
+    path = resolve_sweep(path)
     data = read_yaml_mapping(path, "sweep spec")
     return parse_spec(data, source=f"sweep spec {path}"), path.resolve().parent
 

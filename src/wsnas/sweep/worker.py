@@ -37,7 +37,7 @@ def init_pool_worker(threads: int | None, driver_pid: int, pdeathsig: bool = Tru
     """Local pool initializer: cap threads, die with the driver (`die_with_driver`), and stop a
     run cleanly at its last checkpoint on SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole
     process group; a driver that gets SIGTERM alone forwards it)."""
-    from wsnas.interrupt import install
+    from wsnas.core.interrupt import install
 
     init_worker(threads)
     die_with_driver(driver_pid, pdeathsig=pdeathsig)
@@ -55,8 +55,9 @@ def init_gpu_pool_worker(slots: Any, threads: int | None, driver_pid: int, pdeat
     init_pool_worker(threads, driver_pid, pdeathsig)
 
 
-def die_with_driver(driver_pid: int, pdeathsig: bool = True,
-                    watch_s: float | None = WATCH_INTERVAL_S) -> None:
+def die_with_driver(
+    driver_pid: int, pdeathsig: bool = True, watch_s: float | None = WATCH_INTERVAL_S
+) -> None:
     """Make this process exit when `driver_pid`, its parent, dies, however it dies.
 
     On Linux the kernel sends SIGKILL the moment the parent goes (PR_SET_PDEATHSIG;
@@ -71,15 +72,18 @@ def die_with_driver(driver_pid: int, pdeathsig: bool = True,
     if os.getppid() != driver_pid:
         os._exit(1)
     if watch_s:
-        threading.Thread(target=_watch_driver, args=(driver_pid, watch_s), daemon=True,
-                         name="wsnas-driver-watch").start()
+        threading.Thread(
+            target=_watch_driver, args=(driver_pid, watch_s), daemon=True, name="wsnas-driver-watch"
+        ).start()
 
 
 def _set_pdeathsig(sig: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:  # the watch thread still covers it
-        print(f"wsnas: warning: prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}",
-              file=sys.stderr)
+        print(
+            f"wsnas: warning: prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}",
+            file=sys.stderr,
+        )
 
 
 def _watch_driver(driver_pid: int, watch_s: float) -> None:
@@ -90,10 +94,10 @@ def _watch_driver(driver_pid: int, watch_s: float) -> None:
 
 def _train(cfg: Any, resume_dir: str | None, standalone: bool) -> dict[str, Any]:
     if standalone:
-        from wsnas.standalone import train_standalone
+        from wsnas.trainers.standalone_trainer import train_standalone
 
         return train_standalone(cfg, resume_dir=resume_dir)
-    from wsnas.train import train
+    from wsnas.trainers.supernet_trainer import train
 
     return train(cfg, resume_dir=resume_dir)
 
@@ -107,15 +111,19 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     after its worker died resumes from the run's last checkpoint.
     """
     t0 = time.perf_counter()
-    result: dict[str, Any] = {"name": task["name"], "run_dir": task["run_dir"], "pid": os.getpid(),
-                              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    result: dict[str, Any] = {
+        "name": task["name"],
+        "run_dir": task["run_dir"],
+        "pid": os.getpid(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
     try:
         init_worker(task.get("threads"))
         import torch
 
         from wsnas.config import RunConfig, StandaloneConfig, validate
         from wsnas.sweep.plan import run_state
-        from wsnas.train import Diverged
+        from wsnas.trainers.supernet_trainer import Diverged
 
         if task.get("threads"):
             torch.set_num_threads(int(task["threads"]))
@@ -135,7 +143,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
                 result.update(status="finished", final=summary["final"])
             except Diverged as e:
                 result.update(status="diverged", error=str(e))
-    except KeyboardInterrupt as e:  # wsnas.interrupt.Interrupted: stopped at its last checkpoint
+    except KeyboardInterrupt as e:  # wsnas.core.interrupt.Interrupted: stopped at its last checkpoint
         result.update(status="interrupted", error=getattr(e, "message", lambda: "interrupted")())
     except Exception as e:  # noqa: BLE001 - the record of the failure is the product
         result.update(

@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsnas.bench.loaders import BenchLoader, cifar10_only, metric_from_aliases
-from wsnas.bench.table import Benchmark
-from wsnas.errors import ArchError, BenchmarkError, did_you_mean
+from wsnas.core.errors import ArchError, BenchmarkError, did_you_mean
+from wsnas.groundtruth.loaders import BenchLoader, cifar10_only, metric_from_aliases
+from wsnas.groundtruth.table import Benchmark
 from wsnas.spaces.darts.genotype import FIELDS, Genotype, canonical_id, format_genotype, make_genotype
 
 DEFAULT_METRIC = "test"

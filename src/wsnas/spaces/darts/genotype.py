@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wsnas.errors import ArchError, did_you_mean
+from wsnas.core.errors import ArchError, did_you_mean
 
 OPS: tuple[str, ...] = (
     "none",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsnas.bench.loaders import BUILT_PREFIX, BenchLoader
-from wsnas.bench.table import Benchmark
-from wsnas.errors import BenchmarkError
+from wsnas.core.errors import BenchmarkError
+from wsnas.groundtruth.loaders import BUILT_PREFIX, BenchLoader
+from wsnas.groundtruth.table import Benchmark
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "digits_test_40.npz"

@@ -6,7 +6,7 @@ from functools import cache
 from itertools import product
 from typing import Any
 
-from wsnas.errors import ArchError
+from wsnas.core.errors import ArchError
 from wsnas.spaces.base import group_by_canonical
 from wsnas.spaces.nb201 import arch as nb201
 

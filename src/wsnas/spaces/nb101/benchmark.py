@@ -41,9 +41,9 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from wsnas.bench.loaders import BenchLoader, cifar10_only, metric_from_aliases
-from wsnas.bench.table import Benchmark
-from wsnas.errors import BenchmarkError, did_you_mean
+from wsnas.core.errors import BenchmarkError, did_you_mean
+from wsnas.groundtruth.loaders import BenchLoader, cifar10_only, metric_from_aliases
+from wsnas.groundtruth.table import Benchmark
 
 SCHEDULES: tuple[str, ...] = ("4", "12", "36", "108")
 """Epoch budgets of nasbench_full; nasbench_only108 has "108" only."""

@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.atomic import atomic_write
-from wsnas.cachedir import cache_root
-from wsnas.errors import BenchmarkError
+from wsnas.core.atomic import atomic_write
+from wsnas.core.cachedir import cache_root
+from wsnas.core.errors import BenchmarkError
 from wsnas.spaces.nb101.graph import (
     INPUT,
     INPUT_LABEL,

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wsnas.errors import ArchError, did_you_mean
+from wsnas.core.errors import ArchError, did_you_mean
 
 INPUT = "input"
 OUTPUT = "output"
@@ -78,8 +78,10 @@ class CellSpec:
                 f"{did_you_mean(extra[0], ('matrix', 'ops'))}; keys are 'matrix' and 'ops'"
             )
         matrix, ops = data["matrix"], data["ops"]
-        if not isinstance(matrix, Sequence) or isinstance(matrix, str) or not all(
-            isinstance(r, Sequence) and not isinstance(r, str) for r in matrix
+        if (
+            not isinstance(matrix, Sequence)
+            or isinstance(matrix, str)
+            or not all(isinstance(r, Sequence) and not isinstance(r, str) for r in matrix)
         ):
             raise ArchError(f"NB101 spec {where!r}: 'matrix' must be a list of rows (lists of 0/1)")
         if not isinstance(ops, Sequence) or isinstance(ops, str) or not all(isinstance(o, str) for o in ops):
@@ -104,7 +106,7 @@ class CellSpec:
 
 def _brief(text: str, limit: int = 400) -> str:
     """TEXT, cut to LIMIT characters for messages (a spec can be megabytes of brackets)."""
-    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _shown(data: Any) -> str:
@@ -238,8 +240,13 @@ def hash_graph(matrix: Sequence[Sequence[int]], labeling: Sequence[int]) -> str:
     h = [_md5(f"({len(outs[v])}, {len(ins[v])}, {labeling[v]})") for v in range(n)]
     for _ in range(n):
         h = [
-            _md5("".join(sorted(h[u] for u in ins[v])) + "|" + "".join(sorted(h[w] for w in outs[v])) + "|"
-                 + h[v])
+            _md5(
+                "".join(sorted(h[u] for u in ins[v]))
+                + "|"
+                + "".join(sorted(h[w] for w in outs[v]))
+                + "|"
+                + h[v]
+            )
             for v in range(n)
         ]
     return _md5("[" + ", ".join(f"'{x}'" for x in sorted(h)) + "]")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from wsnas.errors import ArchError
+from wsnas.core.errors import ArchError
 from wsnas.spaces.nb101.graph import OPS, OUTPUT, CellSpec, hash_graph, labels, prune, validate
 
 MAX_TRIES = 1000

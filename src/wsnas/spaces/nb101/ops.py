@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsnas.errors import ArchError
+from wsnas.core.errors import ArchError
 from wsnas.spaces.nb101.graph import CONV1X1, CONV3X3, MAX_VERTICES, MAXPOOL3X3, CellSpec, validate
 
 BN_MOMENTUM = 0.003

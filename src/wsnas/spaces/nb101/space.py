@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.errors import ArchError
+from wsnas.core.errors import ArchError
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
 from wsnas.spaces.factors import Factor
 from wsnas.spaces.nb101 import moves

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsnas.config import LowFidelityConfig, MappingConfig
-from wsnas.errors import ConfigError
+from wsnas.core.errors import ConfigError
 from wsnas.nn.drop import drop_path
 from wsnas.nn.dynamic import (
     ChannelMap,

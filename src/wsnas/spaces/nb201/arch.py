@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from itertools import product
 
-from wsnas.errors import ArchError, did_you_mean
+from wsnas.core.errors import ArchError, did_you_mean
 from wsnas.spaces.base import group_by_canonical
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -27,20 +27,15 @@ def parse_arch(text: str) -> Arch:
     nodes = s.split("+")
     if len(nodes) != NUM_NODES - 1:
         raise ArchError(
-            f"NB201 arch {text!r}: expected {NUM_NODES - 1} nodes separated by '+', "
-            f"found {len(nodes)}"
+            f"NB201 arch {text!r}: expected {NUM_NODES - 1} nodes separated by '+', found {len(nodes)}"
         )
     ops: list[int] = []
     for node, part in enumerate(nodes, start=1):
         if not (part.startswith("|") and part.endswith("|")) or len(part) < 2:
-            raise ArchError(
-                f"NB201 arch {text!r}: node {node} {part!r} must look like |op~src|...|"
-            )
+            raise ArchError(f"NB201 arch {text!r}: node {node} {part!r} must look like |op~src|...|")
         terms = part[1:-1].split("|")
         if len(terms) != node:
-            raise ArchError(
-                f"NB201 arch {text!r}: node {node} must have {node} inputs, found {len(terms)}"
-            )
+            raise ArchError(f"NB201 arch {text!r}: node {node} must have {node} inputs, found {len(terms)}")
         for expect_src, term in enumerate(terms):
             op, sep, src = term.partition("~")
             if not sep:
@@ -72,9 +67,7 @@ def format_arch(arch: Arch) -> str:
 
 def check_encoding(arch: Arch) -> None:
     if len(arch) != len(EDGES) or any(not 0 <= int(o) < len(OPS) for o in arch):
-        raise ArchError(
-            f"NB201 encoding {arch!r}: need {len(EDGES)} op indices in 0..{len(OPS) - 1}"
-        )
+        raise ArchError(f"NB201 encoding {arch!r}: need {len(EDGES)} op indices in 0..{len(OPS) - 1}")
 
 
 def arch_to_index(arch: Arch) -> int:

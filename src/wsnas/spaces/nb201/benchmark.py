@@ -3,16 +3,16 @@
 `read_nb201` picks the reader by what the source is: the NATS-Bench topology "simple"
 folder or single file (gt_nats), the NAS-Bench-201 `.pth` v1.0/v1.1 (gt_pth) or a CSV
 export (gt_csv). `normalize_metric` maps the names users type to the readers' metrics.
-All pickled data goes through the allowlist of wsnas.bench.unpickle.
+All pickled data goes through the allowlist of wsnas.groundtruth.unpickle.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from wsnas.bench.loaders import BenchLoader, MeasuredOn
-from wsnas.bench.table import Benchmark
-from wsnas.errors import BenchmarkError
+from wsnas.core.errors import BenchmarkError
+from wsnas.groundtruth.loaders import BenchLoader, MeasuredOn
+from wsnas.groundtruth.table import Benchmark
 from wsnas.spaces.nb201.gt_common import SOURCES, schedule_epochs
 from wsnas.spaces.nb201.gt_csv import CSV_COLUMNS, read_csv
 from wsnas.spaces.nb201.gt_nats import read_nats_file, read_nats_folder

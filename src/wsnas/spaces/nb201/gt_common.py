@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.bench.table import Benchmark
-from wsnas.errors import ArchError, BenchmarkError, did_you_mean
+from wsnas.core.errors import ArchError, BenchmarkError, did_you_mean
+from wsnas.groundtruth.table import Benchmark
 from wsnas.spaces.nb201.arch import EDGES, OPS, canonical_id, parse_arch
 
 SCHEDULES: dict[str, int] = {"12": 12, "200": 200}

@@ -12,8 +12,8 @@ import io
 import math
 from pathlib import Path
 
-from wsnas.bench.table import Benchmark
-from wsnas.errors import ArchError, BenchmarkError, did_you_mean
+from wsnas.core.errors import ArchError, BenchmarkError, did_you_mean
+from wsnas.groundtruth.table import Benchmark
 from wsnas.spaces.nb201.arch import parse_arch
 from wsnas.spaces.nb201.gt_common import CellGT, build_table, check_accuracy, check_index, schedule_epochs
 

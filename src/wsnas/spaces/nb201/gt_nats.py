@@ -3,7 +3,7 @@
 NATS-tss-v1_0-3ffb9-simple/ holds meta.pickle.pbz2 ({meta_archs, ...}) and one
 NNNNNN.pickle.pbz2 per cell ({'12': record, '200': record}); NATS-tss-v1_0-3ffb9.pickle.pbz2
 holds the whole benchmark dict. Records are ArchResults (see gt_records); every pickle is
-read through the allowlist of wsnas.bench.unpickle.
+read through the allowlist of wsnas.groundtruth.unpickle.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from wsnas.bench.table import Benchmark
-from wsnas.bench.unpickle import load_pbz2
-from wsnas.errors import BenchmarkError
+from wsnas.core.errors import BenchmarkError
+from wsnas.groundtruth.table import Benchmark
+from wsnas.groundtruth.unpickle import load_pbz2
 from wsnas.spaces.nb201.gt_common import SCHEDULES, SOURCES, CellGT, schedule_epochs, split_metric
 from wsnas.spaces.nb201.gt_records import (
     as_index,

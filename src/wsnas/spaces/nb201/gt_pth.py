@@ -4,7 +4,7 @@ NAS-Bench-201-v1_0-e61699.pth and v1_1-096897.pth are torch.save files (legacy f
 of one benchmark dict {meta_archs, arch2infos {index: {'less': record, 'full': record}}}
 of ArchResults records (see gt_records). v1.0 has 12-epoch results for cifar10-valid
 only and 1-3 seeds per cell; v1.1 has all four datasets for both schedules. The file is
-read through the allowlist of wsnas.bench.unpickle, never by torch's full unpickler.
+read through the allowlist of wsnas.groundtruth.unpickle, never by torch's full unpickler.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wsnas.bench.table import Benchmark
-from wsnas.bench.unpickle import load_torch_file
+from wsnas.groundtruth.table import Benchmark
+from wsnas.groundtruth.unpickle import load_torch_file
 from wsnas.spaces.nb201.gt_records import from_benchmark_dict
 
 EXPECTED = "a NAS-Bench-201 benchmark file"

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.bench.table import Benchmark
-from wsnas.errors import ArchError, BenchmarkError, did_you_mean
+from wsnas.core.errors import ArchError, BenchmarkError, did_you_mean
+from wsnas.groundtruth.table import Benchmark
 from wsnas.spaces.nb201.arch import parse_arch
 from wsnas.spaces.nb201.gt_common import CellGT, build_table, schedule_epochs, split_metric
 

@@ -1,0 +1,103 @@
+"""`wsnas arch info SPACE ARCH | --file FILE`: facts about one architecture.
+
+ARCH is the space's own notation (NB201 string; NB101 JSON spec).
+
+Index and ground truth come from the imported benchmark (if any); params and
+FLOPs are those of the benchmark's stand-alone network on the data set the metric was
+measured on (NB201: `--metric cifar100/x-test` gives the 100-class network's), or on
+`--data NAME`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from wsnas.cli.commands._io import print_record, read_lines
+from wsnas.core.errors import ArchError, BenchmarkError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("arch", help="one architecture: canonical id, params, FLOPs, ground truth")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    info = verbs.add_parser("info", help="index, canonical id, params (M), FLOPs (M), GT")
+    info.add_argument("space")
+    info.add_argument("arch", nargs="?", help="arch string in the benchmark's notation")
+    info.add_argument("--file", help="one arch per line; prints one JSON object per line")
+    info.add_argument("--json", action="store_true", help="one JSON object")
+    info.add_argument("--metric", help="GT metric of the imported benchmark (default: the space's)")
+    info.add_argument("--data", help="data set of the params/FLOPs (default: the metric's; NB201 only)")
+    info.add_argument("--schedule", help="benchmark schedule in epochs (default: the space's)")
+    info.add_argument("--cache-dir", help="benchmark cache (default: $WSNAS_CACHE or ~/.cache/wsnas)")
+    info.set_defaults(func=_info)
+
+
+def _benchmark(args: argparse.Namespace, space: Any) -> Any:
+    from wsnas.groundtruth import open_benchmark
+
+    try:
+        return open_benchmark(space, metric=args.metric, schedule=args.schedule, cache_dir=args.cache_dir)
+    except BenchmarkError:
+        return None  # not imported: report the network facts only
+
+
+def facts_data(args: argparse.Namespace, space: Any) -> str | None:
+    """The data set whose network the params/FLOPs describe: --data, else the metric's (None: the space's)."""
+    if args.data is not None:
+        return str(args.data)
+    if args.metric is None:
+        return None
+    try:
+        where = space.loader.measured_on(space.loader.resolve_metric(args.metric))
+    except BenchmarkError:
+        return None
+    return where.data[0] if where is not None else None
+
+
+def describe(space: Any, arch: Any, bench: Any, data: str | None = None) -> dict[str, Any]:
+    """The record printed for one architecture (params/FLOPs on DATA's network; None: the space's)."""
+    text = space.format(arch)
+    rec: dict[str, Any] = {"arch": text, "index": None, "canonical": space.canonical(arch)}
+    rec.update(space.arch_facts(arch) if data is None else _facts_on(space, arch, data))
+    if bench is not None:
+        q = None
+        for key in (text, rec["canonical"]):  # this encoding's row, else its cell's first row
+            try:
+                q = bench.query(key)
+                break
+            except (BenchmarkError, ArchError):  # not in the table (DARTS: most genotypes)
+                continue
+        if q is not None:
+            rec.update(index=q["index"], gt_acc=q["acc"], gt_rank=q["rank"], gt_metric=bench.metric)
+    return rec
+
+
+def _facts_on(space: Any, arch: Any, data: str) -> dict[str, Any]:
+    from wsnas.core.errors import ConfigError
+    from wsnas.data import dataset_info
+
+    dataset_info(data)  # a DataError naming the known data sets
+    facts = space.arch_facts_on(arch, data)
+    if facts is None:
+        raise ConfigError(f"--data {data}: {space.name}'s params/FLOPs are of its own network only")
+    return {**facts, "data": data}
+
+
+def _info(args: argparse.Namespace) -> None:
+    from wsnas.spaces import get_space
+
+    if (args.arch is None) == (args.file is None):
+        raise ArchError("give one ARCH or --file FILE")
+    space = get_space(args.space)
+    bench = _benchmark(args, space)
+    data = facts_data(args, space)
+    if args.arch is not None:
+        print_record(describe(space, space.parse(args.arch), bench, data), args.json)
+        return
+    for number, line in read_lines(args.file):
+        try:
+            arch = space.parse(line)
+        except ArchError as e:
+            raise ArchError(f"{args.file} line {number}: {e}") from None
+        print(json.dumps(describe(space, arch, bench, data)), flush=True)

@@ -1,0 +1,181 @@
+"""Reading configs: YAML files (with `_base_` chains) + `key.sub=value` overrides -> a checked model.
+
+OmegaConf merges the layers; pydantic validates them; every error names the file or override,
+the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, get_args
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import ValidationError
+
+from wsnas.config.schema import AnyConfig, RunConfig
+from wsnas.config.shipped import resolve_config
+from wsnas.core.atomic import write_text_atomic
+from wsnas.core.errors import ConfigError, did_you_mean
+
+BASE_KEY = "_base_"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping holding the same key twice (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (empty file: {}); ConfigError names the file
+    (unreadable, not UTF-8, invalid or too deeply nested YAML, a key given twice)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{what} {path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        line, byte = e.object.count(b"\n", 0, e.start) + 1, e.object[e.start]
+        raise ConfigError(f"{what} {path} line {line}: not UTF-8 text (byte {byte:#04x})") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{what} {path}: invalid YAML: {_one_line(e)}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} {path}: nested too deeply") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _one_line(e: Exception) -> str:
+    """E's message on one line; a YAML error as its problem and where (not the parser's excerpt)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        mark = e.problem_mark
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        return f"{e.problem}{at}"
+    return " ".join(str(e).split())
+
+
+def _merge(layers: list[Any], where: str) -> dict[str, Any]:
+    """OmegaConf merge of LAYERS (later wins); ConfigError naming WHERE for clashing types."""
+    try:
+        return OmegaConf.to_container(OmegaConf.merge({}, *layers))  # type: ignore[return-value]
+    except (OmegaConfBaseException, TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: cannot merge ({_one_line(e).split(' full_key:')[0]})") from None
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """PATH merged over its `_base_` chain; CHAIN holds the (resolved) files that named it."""
+    if path.resolve() in chain:
+        loop = " -> ".join(p.name for p in (*chain, path.resolve()))
+        raise ConfigError(f"config file {path}: {BASE_KEY} loop: {loop}")
+    data = read_yaml_mapping(path)
+    base = data.pop(BASE_KEY, None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"config file {path}: {BASE_KEY} must be a file name, got {base!r}")
+    parent = _read_yaml((path.parent / base).resolve(), (*chain, path.resolve()))
+    return _merge([parent, data], f"config file {path} over its {BASE_KEY} {base}")
+
+
+def load_config(
+    path: str | os.PathLike | None = None,
+    overrides: list[str] | None = None,
+    model: type[Any] = RunConfig,
+) -> Any:
+    """YAML file (optional, may name a `_base_` file) + `key.sub=value` overrides -> MODEL
+    (RunConfig for super-net runs, StandaloneConfig for stand-alone ones). PATH may be a shipped
+    config's name (`nb201-quick`) where no file of that name exists."""
+    layers: list[Any] = []
+    if path is not None:
+        path = resolve_config(path)
+        layers.append(_read_yaml(path))
+    for item in overrides or []:
+        shown = repr(item) if len(item) <= 80 else repr(item[:60]) + f"... ({len(item)} characters)"
+        if "=" not in item:
+            raise ConfigError(f"override {shown}: expected key.sub=value")
+        try:
+            layers.append(OmegaConf.from_dotlist([item]))
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {shown}: invalid YAML value: {_one_line(e)}") from None
+        except (OmegaConfBaseException, ValueError) as e:
+            raise ConfigError(f"override {shown}: {_one_line(e)}") from None
+        except RecursionError:
+            raise ConfigError(f"override {shown}: nested too deeply") from None
+    source = str(path) if path else "overrides"
+    merged = _merge(layers, f"{source} + overrides") if layers else {}
+    return validate(merged, source=source, model=model)
+
+
+def validate(data: dict[str, Any], source: str = "config", model: type[Any] = RunConfig) -> Any:
+    try:
+        cfg = model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: " + "; ".join(_explain(err, model) for err in e.errors())) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
+    if isinstance(cfg, RunConfig) and cfg.eval.top_k > cfg.eval.pool_size:
+        raise ConfigError(
+            f"{source}: key 'eval.top_k': got {cfg.eval.top_k}; larger than eval.pool_size "
+            f"({cfg.eval.pool_size}), the pool it picks from"
+        )
+    return cfg
+
+
+def _annotation_at(loc: tuple, root: Any = RunConfig) -> Any:
+    """The type annotation of the field at a config path (None if there is none)."""
+    model: Any = root
+    for part in loc:
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return None
+        model = field.annotation
+    return model
+
+
+def _fields_at(loc: tuple, root: Any = RunConfig) -> list[str]:
+    model = _annotation_at(loc, root)
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _explain(err: dict[str, Any], root: Any = RunConfig) -> str:
+    loc = tuple(str(p) for p in err["loc"])
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        allowed = _fields_at(loc[:-1], root)
+        where = ".".join(loc[:-1]) or "top level"
+        return (
+            f"unknown key '{key}'; allowed keys at {where}: {', '.join(allowed)}"
+            f"{did_you_mean(loc[-1], allowed)}"
+        )
+    value = err.get("input")
+    msg = err["msg"]
+    if err["type"] == "literal_error":
+        allowed = [str(a) for a in get_args(_annotation_at(loc, root))]
+        return (
+            f"key '{key}': got {value!r}; allowed values: {', '.join(allowed)}"
+            f"{did_you_mean(str(value), allowed)}"
+        )
+    if err["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    return f"key '{key}': got {value!r}; {msg}"
+
+
+def dump_config(cfg: AnyConfig, path: str | os.PathLike) -> None:
+    """Write the resolved config atomically (temp file, then rename)."""
+    write_text_atomic(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,0 +1,249 @@
+"""The run configuration's schema: one typed field per factor of the paper's Table 1.
+
+The pydantic models check types, ranges and allowed values (types, ranges, allowed values). Names that refer
+to registries (space, sampler, data set) and the factors a space honours are
+checked one layer up, by `wsnas.spaces.check.check_config`. Defaults are the
+paper's tuned NASBench-201 protocol (REFERENCE.md section 3); the YAML files in
+`wsnas/configs/` set the per-space values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from wsnas.config.identity_policy import experiment_hash
+
+SEED_MAX = 2**64 - 1
+"""Largest seed torch accepts (seeds are unsigned 64-bit integers)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """A bool is not a number: `batch_size=true` is an error, not batch size 1."""
+        if info.field_name is None:
+            return v
+        ann = cls.model_fields[info.field_name].annotation
+        if isinstance(v, bool) and ann is not bool and bool not in get_args(ann) and _numeric(ann):
+            raise ValueError(f"expected a number, not the bool {str(v).lower()}")
+        if isinstance(v, list | tuple) and _numeric(ann) and any(isinstance(x, bool) for x in v):
+            raise ValueError("expected numbers, not bools")
+        return v
+
+
+def _numeric(ann: Any) -> bool:
+    """ANN is int or float, or a union / list holding one."""
+    return ann in (int, float) or any(_numeric(a) for a in get_args(ann))
+
+
+class SpaceConfig(_Section):
+    name: str = "nb201"
+    """Registered search space: nb201, nb101, darts_nds, nb201_mini (`wsnas space list`)."""
+
+
+class BenchConfig(_Section):
+    source: str | None = None
+    """Official ground-truth file/folder (or CSV); imported into the cache on first use."""
+    metric: str | None = None
+    """Ground-truth metric; None = the space's default for data.name (NB201: cifar10/ori-test,
+    cifar100/x-test, ImageNet16-120/x-test; NB101: test)."""
+    allow_metric_mismatch: bool = False
+    """Score against ground truth measured on another data set or split than data.name /
+    data.eval_split (a config error otherwise); the run still records both."""
+    schedule: str | None = None
+    """Benchmark training schedule in epochs; None = the space's default (NB201: 200, NB101: 108)."""
+    cache_dir: str | None = None
+    """Where converted tables live; default $WSNAS_CACHE or ~/.cache/wsnas."""
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v  # bench.schedule=200
+
+
+class DataConfig(_Section):
+    name: str = "cifar10"
+    """Registered data set: cifar10, cifar100, imagenet16_120 (NAS-Bench-201's three), or digits
+    (scikit-learn's 8x8 digits, the mini benchmark's)."""
+    root: str = "data"
+    """Folder holding cifar-10-batches-py/, cifar-100-python/ (the official python versions) or
+    ImageNet16/ (the downsampled 16x16 files); unused by digits."""
+    download: bool = False
+    """Fetch the official archive (md5-checked) when the files are absent (CIFAR-10, CIFAR-100)."""
+    train_portion: float = Field(1.0, gt=0.0, le=1.0)
+    """Factor 'train portion': fraction of the training set the super-net sees."""
+    valid_size: int = Field(0, ge=0)
+    """Images held out of the training set as a validation split (seeded)."""
+    eval_split: Literal["test", "valid", "train", "x-valid", "x-test"] = "test"
+    """Split the super-net is evaluated on (paper: the CIFAR-10 test set); x-valid / x-test:
+    NAS-Bench-201's fixed halves of the CIFAR-100 test / ImageNet16-120 validation set."""
+    augment: bool = True
+    """Random crop (pad 4; ImageNet16: pad 2) + horizontal flip (normalisation is always on)."""
+
+
+class MappingConfig(_Section):
+    """Factors of the mapping f_ws: how architectures share weights."""
+
+    ops_on: Literal["edges", "nodes"] = "edges"
+    bn_track_running_stats: bool = False
+    bn_affine: bool = True
+    wsbn: bool = False
+    """Separate BN per incoming edge where weights are shared."""
+    dropout_global: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout_path: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout_path_at: Literal["edges", "cell"] = "edges"
+    """Where `dropout_path` drops (NB201 spaces): each edge's output between nodes (the paper's text)
+    or each cell's output at p * (layer index + 1) / layers (the authors' code); docs/factors.md."""
+    dynamic_channels: Literal["fixed", "shuffle", "shuffle_consistent", "interpolate"] = "fixed"
+    """NB101 only: how a vertex with fewer channels takes its weights (docs/factors.md)."""
+    super_kernel: bool = False
+    """OFA super-kernel for kernel groups (NB101, DARTS, NB201 and nb201_mini)."""
+
+
+class LowFidelityConfig(_Section):
+    """Low-fidelity factors of the super-net's size."""
+
+    channels: int = Field(16, ge=1)
+    """Channels of the first stage (NB201 benchmark: 16)."""
+    cells_per_stage: int = Field(5, ge=1)
+    """Repeated cells per stage (NB201 benchmark: 5)."""
+
+
+class ProtocolConfig(_Section):
+    """P_ws: the super-net training hyper-parameters."""
+
+    lr: float = Field(0.025, gt=0.0)
+    lr_min: float = Field(0.0, ge=0.0)
+    """Floor of the per-epoch cosine decay."""
+    epochs: int = Field(400, ge=1)
+    batch_size: int = Field(256, ge=1)
+    weight_decay: float = Field(5e-4, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    grad_clip: float = Field(5.0, ge=0.0)
+    """Max global gradient norm; 0 disables clipping."""
+
+
+class SamplerConfig(_Section):
+    name: str = "random_nas"
+    """Registered sampler: random_nas, random_a, fairnas."""
+    fairnas_k: int | None = Field(None, ge=1)
+    """Paths per FairNAS step; default = number of ops of the space."""
+
+
+class EvalConfig(_Section):
+    epochs: list[int] = Field(default_factory=list)
+    """Epochs (1-based) after which to evaluate; the last epoch always is."""
+    pool_size: int = Field(200, ge=2)
+    pool_seed: int = Field(0, ge=0, le=SEED_MAX)
+    num_images: int | None = Field(None, ge=1)
+    """Images of the eval split per architecture; None = all."""
+    batch_size: int = Field(256, ge=1)
+    sparse_threshold: float = Field(0.1, gt=0.0)
+    """s-KdT bin width in GT percentage points."""
+    top_k: int = Field(3, ge=1)
+    """Final searched model = mean GT of the top-k by super-net accuracy; also P>R's n."""
+
+
+class RuntimeConfig(_Section):
+    device: str = "auto"
+    """auto | cpu | cuda | cuda:N."""
+    amp: bool = True
+    """bf16 autocast when on CUDA (ignored on CPU)."""
+    channels_last: bool = True
+    """Channels-last memory format when on CUDA (ignored on CPU)."""
+    threads: int | None = Field(None, ge=1)
+    progress: bool = True
+
+
+class LoggingConfig(_Section):
+    tensorboard: bool = False
+    """Also write training curves and evaluation metrics as TensorBoard events (run_dir/tb)."""
+
+
+class RunConfig(_Section):
+    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    mapping: MappingConfig = Field(default_factory=MappingConfig)
+    lowfi: LowFidelityConfig = Field(default_factory=LowFidelityConfig)
+    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+    out_dir: str = "runs"
+    name: str | None = None
+    """Run dir name under out_dir; default derived from the config hash."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """Stable hash of the config part of a run's identity (not where files live or go).
+
+        Names run dirs and guards checkpoints; the full identity adds the GT checksum, the
+        numerics and the world size (`wsnas.engine.identity`, identity.json in the run dir).
+        """
+        return experiment_hash(self.to_dict())
+
+
+class ProxyConfig(_Section):
+    """P_proxy: stand-alone training of one architecture (REFERENCE.md section 3).
+
+    None = the benchmark's own value for the space (`SearchSpace.proxy`: NB201
+    lr 0.1 / 200 epochs, NB101 0.2 / 108, DARTS-NDS 0.1 / 100, nb201_mini 0.1 / 40).
+    """
+
+    lr: float | None = Field(None, gt=0.0)
+    lr_min: float = Field(0.0, ge=0.0)
+    epochs: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    weight_decay: float | None = Field(None, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    nesterov: bool | None = None
+    grad_clip: float = Field(0.0, ge=0.0)
+    """Max global gradient norm; 0 (the benchmarks' practice) disables clipping."""
+    channels: int | None = Field(None, ge=1)
+    """Channels of the first stage (NB101: of the stem); None = the benchmark's."""
+    cells: int | None = Field(None, ge=1)
+    """Repeated cells: per stage (NB201), per stack (NB101), in total (DARTS); None = the benchmark's."""
+    eval_epochs: list[int] = Field(default_factory=list)
+    """Epochs (1-based) after which to score the eval split; the last epoch always is."""
+    eval_batch_size: int = Field(256, ge=1)
+
+    def resolved(self, defaults: dict[str, Any]) -> ProxyConfig:
+        """Every None filled from the space's `proxy` defaults."""
+        keys = ("lr", "epochs", "batch_size", "weight_decay", "nesterov", "channels", "cells")
+        fill = {k: defaults.get(k) for k in keys}
+        return self.model_copy(update={k: v for k, v in fill.items() if getattr(self, k) is None})
+
+
+class StandaloneConfig(_Section):
+    """One stand-alone training run (`wsnas standalone train`, `wsnas bench build`)."""
+
+    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    arch: str = ""
+    """Arch string in the space's notation (set by the command line)."""
+    data: DataConfig = Field(default_factory=DataConfig)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+    out_dir: str = "runs"
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """Stable hash of what determines the result (space, arch, data, P_proxy, seed)."""
+        return experiment_hash(self.to_dict())
+
+
+AnyConfig = RunConfig | StandaloneConfig

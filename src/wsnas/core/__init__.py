@@ -1,0 +1,1 @@
+"""Layer 0: helpers that depend on nothing of wsnas (and never import torch)."""

@@ -1,0 +1,312 @@
+"""Ranking metrics that score a super-net against benchmark ground truth (GT).
+
+Definitions follow REFERENCE.md section 2. GT accuracies are in percent. Every
+function validates its inputs (1-D, equal length, at least 2 items, finite) and
+raises :class:`MetricError` (a ``ValueError``) naming the bad argument, because a
+silently broadcast or NaN-polluted correlation would look like a real result.
+
+Correlations of a constant input are undefined; they return ``float('nan')``
+(without letting scipy's warning leak): a super-net whose accuracies are all equal
+has no ranking, and NaN says so in tables instead of a misleading 0.
+
+Ties at the top-k boundary (final accuracy, P>R): when the k-th highest score is
+shared by more architectures than slots are left, no pool order decides. Both
+metrics are the expected value over every tie-consistent top-k choice, all equally
+likely: the archs strictly above the k-th score are in, and the m remaining slots
+take an m-subset of the tied group uniformly at random (`top_k_tie_split`). A
+collapsed super-net (all scores equal) thus scores the pool's mean GT.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from wsnas.core.errors import WsnasError
+
+__all__ = [
+    "MetricError",
+    "final_accuracy",
+    "kendall_tau",
+    "prob_beats_random",
+    "sparse_kendall_tau",
+    "sparsify",
+    "spearman",
+    "summarize",
+    "top_k",
+    "top_k_tie_split",
+]
+
+# Decimals kept before flooring gt / threshold: enough to absorb float division
+# error (94.3 / 0.1 == 942.9999999999999) yet far below any real GT difference.
+_BIN_DECIMALS = 6
+
+TIE_RULE = "a tie at the k-th score: expected value over all tie-consistent top-k choices"
+"""How final accuracy and P>R treat a tie at the top-k boundary (module doc), as output files state it."""
+
+
+class MetricError(WsnasError, ValueError):
+    """Metric inputs are malformed (shape, length, NaN/inf, range)."""
+
+
+def _as_1d(values: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Convert to a finite 1-D float array with >= 2 items, or raise naming `name`."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise MetricError(f"{name}: cannot convert to an array of numbers ({exc})") from None
+    if arr.ndim != 1:
+        raise MetricError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    if arr.size < 2:
+        raise MetricError(f"{name}: need at least 2 items, got {arr.size}")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        i = int(bad[0])
+        raise MetricError(
+            f"{name}: contains {bad.size} non-finite value(s) (NaN/inf), first at index {i}: {arr[i]}"
+        )
+    return arr
+
+
+def _pair(
+    scores: ArrayLike, gt: ArrayLike, names: tuple[str, str] = ("scores", "gt")
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Validate two paired arrays; lengths must match because item i is one architecture."""
+    a = _as_1d(scores, names[0])
+    b = _as_1d(gt, names[1])
+    if a.size != b.size:
+        raise MetricError(f"{names[0]} and {names[1]} must have equal length, got {a.size} and {b.size}")
+    return a, b
+
+
+def _as_int(value: Any, name: str) -> int:
+    """Accept Python/NumPy integers only; a float rank or count is a caller bug."""
+    if isinstance(value, bool | np.bool_):
+        raise MetricError(f"{name}: expected an integer, got bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise MetricError(f"{name}: expected an integer, got {type(value).__name__} {value!r}") from None
+
+
+def _is_constant(x: NDArray[np.float64]) -> bool:
+    return bool(x.max() == x.min())
+
+
+def _tau_b(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    if _is_constant(x) or _is_constant(y):
+        return float("nan")
+    return float(stats.kendalltau(x, y, variant="b").statistic)
+
+
+def kendall_tau(scores: ArrayLike, gt: ArrayLike) -> float:
+    """Kendall tau-b between super-net scores and GT (tau-b because both may have ties).
+
+    NaN if either input is constant.
+    """
+    x, y = _pair(scores, gt)
+    return _tau_b(x, y)
+
+
+def sparsify(gt: ArrayLike, threshold: float = 0.1) -> NDArray[np.int64]:
+    """Bin GT accuracies: ``floor(round(gt / threshold, 6))``.
+
+    Architectures closer than `threshold` points are not meaningfully different,
+    so they share a bin (and a rank). The ``round(..., 6)`` guards float error:
+    ``94.3 / 0.1`` is ``942.999...`` and would otherwise land in bin 942, not 943.
+    """
+    t = _check_threshold(threshold)
+    y = _as_1d(gt, "gt")
+    return np.floor(np.round(y / t, _BIN_DECIMALS)).astype(np.int64)
+
+
+def _check_threshold(threshold: float) -> float:
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise MetricError(f"threshold: expected a number, got {threshold!r}") from None
+    if not (math.isfinite(t) and t > 0):
+        raise MetricError(f"threshold: must be finite and > 0, got {threshold!r}")
+    return t
+
+
+def sparse_kendall_tau(scores: ArrayLike, gt: ArrayLike, threshold: float = 0.1) -> float:
+    """Tau-b between scores and ``sparsify(gt, threshold)`` (s-KdT, REFERENCE section 2).
+
+    Ignores GT differences below `threshold` points (default 0.1, the paper's 0.1%),
+    which are within training noise. NaN if scores are constant or all GT share a bin.
+    """
+    x, y = _pair(scores, gt)
+    return _tau_b(x, sparsify(y, threshold).astype(np.float64))
+
+
+def spearman(scores: ArrayLike, gt: ArrayLike) -> float:
+    """Spearman rho (Pearson on average ranks, so ties are handled). NaN if constant."""
+    x, y = _pair(scores, gt)
+    if _is_constant(x) or _is_constant(y):
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def prob_beats_random(rank: int, total: int, n: int = 3) -> float:
+    """P>R = ``(1 - rank / total) ** n``: chance the found architecture beats random search.
+
+    `rank` is its GT rank in the whole benchmark (0 = best of `total`). This is the
+    probability that all `n` uniformly drawn architectures rank worse. The paper
+    prints ``1 - (1 - r/r_max)^n``, but its tables (higher is better, e.g. 0.865)
+    and the authors' code use the form here, so we follow them (REFERENCE section 2).
+    """
+    r = _as_int(rank, "rank")
+    t = _as_int(total, "total")
+    k = _as_int(n, "n")
+    if t < 1:
+        raise MetricError(f"total: must be >= 1, got {t}")
+    if not 0 <= r < t:
+        raise MetricError(f"rank: must satisfy 0 <= rank < total ({t}), got {r}")
+    if k < 1:
+        raise MetricError(f"n: must be >= 1, got {k}")
+    return float((1.0 - r / t) ** k)
+
+
+def top_k(scores: ArrayLike, k: int = 3) -> NDArray[np.intp]:
+    """Indices of the `k` highest scores, best first.
+
+    Ties are broken by order of appearance (stable sort), so the result is
+    deterministic; the metrics do not use this order on ties (`top_k_tie_split`).
+    """
+    x = _as_1d(scores, "scores")
+    kk = _check_k(k, x.size)
+    return np.argsort(-x, kind="stable")[:kk]
+
+
+def _check_k(k: int, size: int) -> int:
+    kk = _as_int(k, "k")
+    if not 1 <= kk <= size:
+        raise MetricError(f"k: must satisfy 1 <= k <= len(scores) ({size}), got {kk}")
+    return kk
+
+
+def top_k_tie_split(scores: ArrayLike, k: int = 3) -> tuple[NDArray[np.intp], NDArray[np.intp], int]:
+    """(sure, tied, m): the top-`k` as the archs surely in and the tied group at the boundary.
+
+    `sure` are the indices scoring strictly above the k-th highest score; `tied` the
+    indices scoring exactly the k-th highest; `m = k - len(sure)` (1 <= m <= len(tied))
+    slots go to tied archs. Every m-subset of `tied` is an equally valid top-k; the
+    metrics average over them. `tied` is empty (and m = 0) when the top-k is unique,
+    i.e. when the tied group fits entirely (then `sure` is the whole top-k, best first
+    as in :func:`top_k`).
+    """
+    x = _as_1d(scores, "scores")
+    kk = _check_k(k, x.size)
+    order = np.argsort(-x, kind="stable")
+    kth = x[order[kk - 1]]
+    n_above = int(np.sum(x > kth))
+    n_tied = int(np.sum(x == kth))
+    if n_above + n_tied == kk:  # the boundary group fits: one top-k
+        return order[:kk], order[:0], 0
+    return order[:n_above], order[n_above : n_above + n_tied], kk - n_above
+
+
+def final_accuracy(scores: ArrayLike, gt: ArrayLike, k: int = 3) -> float:
+    """Mean GT of the top-`k` architectures by score (the 'final searched model' metric).
+
+    A tie at the k-th score is resolved by expectation over all tie-consistent
+    top-k choices: (sum of GT strictly above + m * mean GT of the tied group) / k,
+    where m is the number of slots left for the tied group (`top_k_tie_split`).
+    Independent of pool order; a fully collapsed pool scores its mean GT.
+    """
+    x, y = _pair(scores, gt)
+    return _final_acc(*top_k_tie_split(x, k), y, k)
+
+
+def _final_acc(
+    sure: NDArray[np.intp], tied: NDArray[np.intp], m: int, y: NDArray[np.float64], k: int
+) -> float:
+    if m == 0:
+        return float(y[sure].mean())  # no boundary tie: as computed before ties had a rule
+    return float((y[sure].sum() + m * y[tied].mean()) / k)
+
+
+def _expected_pbr(
+    sure: NDArray[np.intp], tied: NDArray[np.intp], m: int, ranks: NDArray[np.float64], total: int, k: int
+) -> tuple[float, float | int]:
+    """(E[P>R], E[r]) over the uniformly drawn m-subsets of the tied group.
+
+    r = min(best rank of `sure`, best rank of the subset). With the tied group's ranks
+    sorted ascending, the subset's best is the j-th (0-based) with probability
+    C(t-1-j, m-1) / C(t, m).
+    """
+    if m == 0:
+        r = int(ranks[sure].min())
+        return prob_beats_random(r, total, k), r
+    sure_best = ranks[sure].min() if sure.size else math.inf
+    tied_ranks = np.sort(ranks[tied])
+    t = tied_ranks.size
+    denom = math.comb(t, m)
+    pbr = rank = 0.0
+    for j in range(t - m + 1):
+        p = math.comb(t - 1 - j, m - 1) / denom
+        r = int(min(sure_best, tied_ranks[j]))
+        pbr += p * prob_beats_random(r, total, k)
+        rank += p * r
+    return float(pbr), float(rank)
+
+
+def summarize(
+    scores: ArrayLike,
+    gt: ArrayLike,
+    gt_rank: ArrayLike,
+    total: int,
+    threshold: float = 0.1,
+    k: int = 3,
+) -> dict[str, float | int | str]:
+    """All section-2 metrics for one evaluation, plus their definitions as strings.
+
+    `gt_rank[i]` is architecture i's GT rank in the whole benchmark (0 = best of
+    `total`). P>R uses r = the best (smallest) GT rank among the top-`k` by score
+    and n = `k`. On a tie at the k-th score, `final_acc` and `pbr` are expected values
+    over all tie-consistent top-k choices (module doc) and `pbr_rank` is the expected
+    r (a float then). The std is the population std (ddof=0) over the pool, since the
+    pool itself is what is described. Definitions go into output files so numbers
+    computed with another threshold or form are never mixed up silently.
+    """
+    x, y = _pair(scores, gt)
+    ranks_f = _as_1d(gt_rank, "gt_rank")
+    if ranks_f.size != x.size:
+        raise MetricError(f"scores and gt_rank must have equal length, got {x.size} and {ranks_f.size}")
+    if np.any(ranks_f != np.round(ranks_f)):
+        raise MetricError("gt_rank: ranks must be whole numbers")
+    t = _as_int(total, "total")
+    if t < 1:
+        raise MetricError(f"total: must be >= 1, got {t}")
+    if ranks_f.min() < 0 or ranks_f.max() >= t:
+        raise MetricError(
+            f"gt_rank: ranks must satisfy 0 <= rank < total ({t}), "
+            f"got range [{ranks_f.min():g}, {ranks_f.max():g}]"
+        )
+    thr = _check_threshold(threshold)
+    sure, tied, m = top_k_tie_split(x, k)
+    kk = int(sure.size) + m
+    pbr, r = _expected_pbr(sure, tied, m, ranks_f, t, kk)
+    return {
+        "supernet_acc_mean": float(x.mean()),
+        "supernet_acc_std": float(x.std(ddof=0)),
+        "kdt": _tau_b(x, y),
+        "skdt": _tau_b(x, sparsify(y, thr).astype(np.float64)),
+        "spearman": spearman(x, y),
+        "final_acc": _final_acc(sure, tied, m, y, kk),
+        "pbr": pbr,
+        "pbr_rank": r,
+        "pbr_total": t,
+        "supernet_acc_std_definition": "population std (ddof=0) over the pool",
+        "kdt_definition": "tau-b(scores, gt)",
+        "skdt_definition": f"tau-b(scores, floor(gt/{thr:g}))",
+        "spearman_definition": "spearman rho(scores, gt), average ranks for ties",
+        "final_acc_definition": f"mean gt of top-{kk} by score; {TIE_RULE}",
+        "pbr_definition": f"(1 - r/r_max)^n, r = best GT rank among top-{kk}, n = {kk}; {TIE_RULE}",
+    }

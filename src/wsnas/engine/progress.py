@@ -1,0 +1,164 @@
+"""What a person sees while a run trains: a start line, progress over the whole run, eval progress.
+
+A hook (`wsnas.engine.loop.HookBase`), so the trainers hold no printing. Everything goes to
+stderr; stdout stays for the command's result. The start line (and a resume's "resuming
+... at epoch k/N") is printed whenever `runtime.progress` is on; the bars and the
+per-evaluation lines only on a terminal. The run's ETA is measured: the current epoch's
+step rate, the mean of the finished epochs and the mean of the finished evaluations
+(this process's and, after a resume, those in the checkpoint's history).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any
+
+import torch
+from tqdm import tqdm
+
+from wsnas.engine.loop import EpochTrainer, HookBase
+
+
+def device_text(device: torch.device) -> str:
+    """cpu with its thread count, or the GPU's name."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    n = torch.get_num_threads()
+    return f"{device.type}, {n} thread{'s' if n != 1 else ''}"
+
+
+def duration(seconds: float) -> str:
+    """'45s', '3m12s', '2h05m'."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def start_line(trainer: EpochTrainer) -> str:
+    """One line: command, run dir, what trains, on what, for how long, where to watch."""
+    run = trainer.run.path
+    command = trainer.resume_command.removesuffix(" --resume")
+    parts = [
+        f"{command}: {run}",
+        *(f"{k} {v}" for k, v in trainer.describe().items()),
+        f"device {device_text(trainer.device)}",
+        f"{trainer.epochs} epochs",
+    ]
+    watch = f"watch {run / 'log.jsonl'}"
+    if getattr(trainer.cfg, "logging", None) is not None and trainer.cfg.logging.tensorboard:
+        watch += f", tensorboard --logdir {run / 'tb'}"
+    return " | ".join([*parts, watch])
+
+
+class ProgressHook(HookBase):
+    """Start line, then (on a terminal) one bar per epoch and per evaluation with the run's ETA."""
+
+    def __init__(self, stream: IO[str] | None = None, bars: bool | None = None) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        isatty = getattr(self.stream, "isatty", lambda: False)
+        self.bars = bool(isatty()) if bars is None else bars
+        self.bar: tqdm | None = None
+        self.phase: str | None = None
+        """"train" or "eval" while a bar runs."""
+        self.epoch_s: list[float] = []
+        self.eval_s: list[float] = []
+
+    def _print(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.clear()
+        print(text, file=self.stream, flush=True)
+
+    def before_train(self, trainer: EpochTrainer) -> None:
+        self.epoch_s = [r["seconds"] for r in trainer.history if r["type"] == "epoch" and "seconds" in r]
+        self.eval_s = [r["seconds"] for r in trainer.history if r["type"] == "eval" and "seconds" in r]
+        self._print(start_line(trainer))
+        if 0 < trainer.epoch < trainer.epochs:
+            done = "epoch 1 is" if trainer.epoch == 1 else f"epochs 1-{trainer.epoch} are"
+            self._print(
+                f"resuming {trainer.run.path} at epoch {trainer.epoch + 1}/{trainer.epochs} "
+                f"({done} in its checkpoint)"
+            )
+
+    def before_epoch(self, trainer: EpochTrainer, steps: int) -> None:
+        self._new_bar(steps, f"epoch {trainer.epoch + 1}/{trainer.epochs}", "train")
+
+    def after_sync(self, trainer: EpochTrainer, steps_done: int) -> None:
+        if self.bar is None:
+            return
+        bar = self.bar
+        bar.update(steps_done - bar.n)
+        elapsed = bar.format_dict["elapsed"]
+        left = elapsed / max(steps_done, 1) * (bar.total - steps_done)
+        bar.set_postfix(
+            {**trainer.stats.postfix(steps_done), "run ETA": self.eta(trainer, left)}, refresh=True
+        )
+
+    def after_epoch(self, trainer: EpochTrainer, record: dict[str, Any]) -> None:
+        self.epoch_s.append(float(record["seconds"]))
+        self._close_bar()
+
+    def before_eval(self, trainer: EpochTrainer, total: int) -> None:
+        unit = "arch" if hasattr(trainer, "pool") else "batch"  # a super-net's pool, a net's eval batches
+        self._new_bar(total, f"eval after epoch {trainer.epoch}/{trainer.epochs}", "eval", unit)
+
+    def eval_progress(self, trainer: EpochTrainer, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def after_eval(self, trainer: EpochTrainer, record: dict[str, Any]) -> None:
+        if "seconds" in record:
+            self.eval_s.append(float(record["seconds"]))
+        self._close_bar()
+        if self.bars:
+            shown = ", ".join(f"{label} {record[key]:.3f}" for key, label in EVAL_FIELDS if key in record)
+            left = self.eta(trainer, 0.0)
+            self._print(f"epoch {record['epoch']}/{trainer.epochs}: {shown} (run ETA {left})")
+
+    def after_train(self, trainer: EpochTrainer) -> None:
+        self._close_bar()
+
+    def eta(self, trainer: EpochTrainer, left_now: float) -> str:
+        """Time left in the run: the rest of what runs now, the epochs after it, the evaluations to come."""
+        epochs_after = trainer.epochs - trainer.epoch - (self.phase == "train")
+        evals_after = sum(1 for e in trainer.eval_epochs if e > trainer.epoch)
+        seconds = left_now + (_mean(self.epoch_s) * epochs_after if self.epoch_s else 0.0)
+        if evals_after and not self.eval_s:
+            return duration(seconds) + " + evaluations"
+        return duration(seconds + (_mean(self.eval_s) * evals_after if evals_after else 0.0))
+
+    # ---- bars ---------------------------------------------------------------------------
+    def _new_bar(self, total: int, desc: str, phase: str, unit: str = "step") -> None:
+        self._close_bar()
+        self.phase = phase
+        if self.bars:
+            self.bar = tqdm(
+                total=total, desc=desc, unit=unit, file=self.stream, leave=False, dynamic_ncols=True
+            )
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        self.phase = None
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+EVAL_FIELDS = (
+    ("skdt", "s-KdT"),
+    ("kdt", "KdT"),
+    ("supernet_acc_mean", "super-net acc"),
+    ("final_acc", "final acc"),
+    ("eval_acc", "eval acc"),
+)
+"""What the per-evaluation line shows, where the record has it (super-net or stand-alone run)."""
+
+
+def progress_hooks(trainer: EpochTrainer) -> list[HookBase]:
+    """The progress hook where `runtime.progress` is on (rank 0 only)."""
+    return [ProgressHook()] if trainer.progress else []

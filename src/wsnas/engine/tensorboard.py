@@ -1,0 +1,64 @@
+"""Trainer hooks (`wsnas.engine.loop.HookBase`): side outputs of a run that the run dir does not need.
+
+A hook gets the trainer and each log record (`{"type": "epoch"|"eval", ...}`) after
+the record is in log.jsonl, so a hook never sees an epoch that a resume would replay,
+and the events it writes match the log. `logging_hooks` is what `logging.*` asks for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wsnas.config import LoggingConfig
+from wsnas.core.errors import ConfigError
+from wsnas.engine.loop import EpochTrainer, HookBase
+
+SKIP = ("type", "epoch", "csv", "pool_size", "eval_images", "pbr_total")
+"""Record fields that are bookkeeping, not curves."""
+
+
+def require_tensorboard() -> Any:
+    """The SummaryWriter class, or a ConfigError that says what to install."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError(
+            "logging.tensorboard=true needs the tensorboard package: pip install 'wsnas[tensorboard]'"
+        ) from None
+    return SummaryWriter
+
+
+class TensorBoardHook(HookBase):
+    """Writes every numeric field of each record as a scalar at step = epoch.
+
+    Epoch records go under `train/` (loss, accuracy, lr, images/s), evaluation records
+    under `eval/` (super-net accuracy, KdT, s-KdT, Spearman, final accuracy, P>R).
+    """
+
+    def __init__(self, log_dir: str | Path) -> None:
+        self.writer = require_tensorboard()(log_dir=str(log_dir))
+
+    def __call__(self, trainer: Any, record: dict[str, Any]) -> None:
+        group = "train" if record.get("type") == "epoch" else str(record.get("type", "other"))
+        step = int(record.get("epoch", 0))
+        for key, value in record.items():
+            if key in SKIP or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            self.writer.add_scalar(f"{group}/{key}", value, global_step=step)
+        self.writer.flush()
+
+    after_epoch = after_eval = __call__
+
+    def after_train(self, trainer: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def logging_hooks(trainer: EpochTrainer, cfg: LoggingConfig) -> list[HookBase]:
+    """The hooks of `logging.*` for TRAINER: TensorBoard events in run_dir/tb (rank 0 only)."""
+    if not (cfg.tensorboard and trainer.dist.is_main):
+        return []
+    return [TensorBoardHook(trainer.run.path / "tb")]

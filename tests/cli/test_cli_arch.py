@@ -1,0 +1,67 @@
+"""`wsnas arch info`: stand-alone params/FLOPs always, index and GT once a benchmark is imported."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from wsnas.cli.main import main
+
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def test_without_benchmark(tmp_path, capsys):
+    assert main(["arch", "info", "nb201", ALL_CONV3, "--json", "--cache-dir", str(tmp_path)]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["params_m"] == 1.531546 and rec["index"] is None and "gt_acc" not in rec
+
+
+def test_with_benchmark_and_file(tmp_path, capsys, shared_data):
+    cache = str(tmp_path / "cache")
+    source = shared_data / "nb201" / "nb201_accuracy_200ep.csv"
+    assert main(["bench", "import", "nb201", str(source), "--cache-dir", cache]) == 0
+    capsys.readouterr()
+    assert main(["arch", "info", "nb201", BEST, "--json", "--cache-dir", cache]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["gt_rank"] == 0 and round(rec["gt_acc"], 4) == 94.3733
+    rows = list(csv.DictReader((shared_data / "nb201" / "nb201_params_sample.csv").open()))[:5]
+    f = tmp_path / "archs.txt"
+    f.write_text("".join(r["arch_str"] + "\n" for r in rows))
+    assert main(["arch", "info", "nb201", "--file", str(f), "--cache-dir", cache]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["index"] for o in out] == [int(r["index"]) for r in rows]
+    assert [o["params_m"] for o in out] == [float(r["params_millions"]) for r in rows]
+
+
+@pytest.mark.parametrize("argv", [["|bad~0|+|none~0|none~1|+|none~0|none~1|none~2|"], []])
+def test_errors(argv, capsys, tmp_path):
+    assert main(["arch", "info", "nb201", *argv, "--cache-dir", str(tmp_path)]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+ARCH_FOR_ORDER = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["arch", "info", "nb201", "--json", ARCH_FOR_ORDER],
+        ["arch", "info", "--json", "nb201", ARCH_FOR_ORDER],
+        ["arch", "info", "nb201", ARCH_FOR_ORDER, "--json"],
+    ],
+)
+def test_options_and_positionals_mix_in_any_order(argv, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path))
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["arch"] == ARCH_FOR_ORDER
+
+
+def test_a_stray_positional_is_still_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["arch", "info", "nb201", "--json", ARCH_FOR_ORDER, "extra"])
+    assert e.value.code == 2 and "unrecognized arguments: extra" in capsys.readouterr().err

@@ -1,0 +1,79 @@
+"""`wsnas demo` end to end: the shipped benchmark, two super-nets, the metrics, the report."""
+
+import json
+import re
+
+import pytest
+
+from wsnas.cli.main import main
+
+pytest.importorskip("sklearn")
+
+
+# golden: seeded CPU run, threads=2, main 67b49a6 (pool images right of 125 x 599, Kendall-Tau)
+DEMO_GOLDEN = {
+    "bn-batch-stats": [
+        (66937, 0.4344393759878358),
+        (66746, 0.42779223873499417),
+        (66838, 0.5044664741073396),
+    ],
+    "bn-tracked-stats": [
+        (39187, 0.19393062439716516),
+        (43539, 0.30126834749345666),
+        (32597, 0.11336119025880034),
+    ],
+}
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))  # no user cache: the shipped table
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "runtime.threads=2", "runtime.device=cpu"]) == 0
+    text = capsys.readouterr().out
+    for label in (
+        "super-net accuracy (%)",
+        "Kendall-Tau",
+        "sparse Kendall-Tau",
+        "P>R",
+        "final searched model (%)",
+    ):
+        assert re.search(rf"^{re.escape(label)}(\s+\S+ \+- \S+){{2}}$", text, re.M), label
+    assert "bn-batch-stats" in text and "bn-tracked-stats" in text and "over 3 seeds" in text
+    assert "125 architectures" in text and "report:" in text and "Figure 4" in text
+    for name in ("bn-batch-stats", "bn-tracked-stats"):
+        for seed in (0, 1, 2):
+            summary = json.loads((out / f"{name}-s{seed}" / "summary.json").read_text())
+            assert summary["status"] == "finished" and summary["final"]["pool_size"] == 125
+            final, (correct, kdt) = summary["final"], DEMO_GOLDEN[name][seed]
+            assert final["supernet_acc_mean"] == pytest.approx(100 * correct / (125 * 599), abs=1e-9)
+            assert final["kdt"] == pytest.approx(kdt, abs=1e-9)
+    assert (out / "report" / "index.html").is_file()
+    # a second call reuses the finished runs instead of training again
+    assert main(["demo", "--out", str(out), "runtime.threads=2", "runtime.device=cpu", "--no-report"]) == 0
+    assert "reused" in capsys.readouterr().err
+
+
+def test_demo_seeds_and_overrides(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))
+    args = [
+        "demo",
+        "--seeds",
+        "5",
+        "--out",
+        str(tmp_path),
+        "protocol.epochs=1",
+        "eval.epochs=[]",
+        "runtime.threads=2",
+        "--no-report",
+        "lowfi.channels=4",
+        "eval.pool_size=12",
+    ]  # a pool of 12, not all 125: seconds, not minutes
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "over 1 seed)" in text and "report:" not in text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == [
+        "bn-batch-stats-s5",
+        "bn-tracked-stats-s5",
+    ]
+    assert json.loads((tmp_path / "bn-batch-stats-s5" / "summary.json").read_text())["epochs"] == 1
