@@ -169,8 +169,23 @@ def test_training_settings_other_than_macro_split_rows(tmp_path):
 
 def test_nonfinite_final_error_skipped(tmp_path):
     f = write(tmp_path / "d.json", [model(G1, float("nan")), model(G2, 10.0)])
-    b = read_darts_nds(f, "test", "all")
+    said = r"d.json.*1 of the 2 models .* non-finite final test_ep_top1.*model 0"
+    with pytest.warns(UserWarning, match=said):
+        b = read_darts_nds(f, "test", "all")
     assert b.size == 1 and b.meta["n_skipped_nonfinite"] == 1 and b.meta["skipped"] == ["model 0"]
+
+
+def test_bench_import_and_info_count_the_nonfinite_rows(tmp_path, capsys):
+    """Dropped rows are said, not only recorded in the cache (issue 28): a warning naming the file
+    and `missing` in `bench import` / `bench info`."""
+    f = write(tmp_path / "d.json", [model(G1, float("nan")), model(G3, float("inf")), model(G2, 10.0)])
+    cache = str(tmp_path / "cache")
+    assert main(["bench", "import", "darts_nds", str(f), "--cache-dir", cache, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["missing"] == 2
+    assert err.startswith("wsnas: warning: ") and f"{f}: 2 of the 3 models" in err
+    assert main(["bench", "info", "darts_nds", "--cache-dir", cache, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["missing"] == 2
     with pytest.raises(BenchmarkError, match="no model has a finite final test_ep_top1"):
         read_darts_nds(write(tmp_path / "e.json", [model(G1, float("inf"))]), "test", "all")
 
@@ -259,8 +274,8 @@ def test_cache_round_trip(tmp_path, flist):
     again = open_benchmark(get_space("darts_nds"), cache_dir=cache)
     assert again.arch.tolist() == bench.arch.tolist() and again.meta["macro"] == "w16d8"
     assert again.acc_of(DARTS_V2) == pytest.approx(94.0)
-    # a changed source is re-imported
-    write(flist, [model(V2, 4.0)])
+    # a changed source is re-imported (with as many genotypes: a smaller one is refused)
+    write(flist, [model(G1, 10.0, seed=1), model(V2, 4.0, seed=2), model(G2, 20.0, seed=4)])
     again = open_benchmark(get_space("darts_nds"), source=flist, cache_dir=cache)
     assert again.acc_of(DARTS_V2) == pytest.approx(96.0)
 

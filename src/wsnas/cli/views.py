@@ -75,6 +75,8 @@ def load_run(path: str | Path) -> RunView:
     run = RunDir(path)
     if not run.path.is_dir():
         raise WsnasError(f"{run.path} is not a run dir: no such folder")
+    if run.never_started():
+        raise run.not_a_run_dir()
     if not run.is_run_dir() or not run.config.is_file():
         raise WsnasError(
             f"{run.path} is not a run dir: no config.yaml written by wsnas "

@@ -31,7 +31,7 @@ import yaml
 
 from wsnas.config import AnyConfig, RunConfig, dump_config, load_config
 from wsnas.core.atomic import atomic_write, write_text_atomic
-from wsnas.core.dirlock import LOCK_NAME, DirLock
+from wsnas.core.dirlock import LOCK_NAME, DirLock, holder
 from wsnas.core.errors import ConfigError, WsnasError
 from wsnas.engine.identity import IDENTITY_FILE
 from wsnas.spaces.check import check_config
@@ -147,8 +147,8 @@ class RunDir:
                 self.path.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise WsnasError(f"cannot create run dir {self.path}: {e.strerror or e}") from None
-        elif not self.path.is_dir() or not self.is_run_dir():
-            raise WsnasError(f"{self.path} is not a run dir: no config.yaml written by wsnas")
+        elif not self.path.is_dir() or not self.is_run_dir() or not self.config.exists():
+            raise self.not_a_run_dir()
         lock = DirLock(self.path, "run dir")
         try:
             lock.acquire()
@@ -175,10 +175,35 @@ class RunDir:
             p.unlink(missing_ok=True)
         return stale
 
+    def never_started(self) -> bool:
+        """The folder holds only what a start-up killed before its config leaves: the lock file
+        (and temp files of atomic writes). Rerunning the command that made it starts the run."""
+        try:
+            names = [p.name for p in self.path.iterdir()]
+        except OSError:
+            return False
+        return LOCK_NAME in names and all(n == LOCK_NAME or _is_temp(n) for n in names)
+
+    def not_a_run_dir(self) -> WsnasError:
+        """The error for a folder that holds no run (yet), saying why and what to do."""
+        if self.never_started():
+            pid = holder(self.path)
+            if pid is not None:
+                return WsnasError(
+                    f"{self.path} is starting (pid {pid} holds it and has not written its config yet); "
+                    "wait for it, or follow it with `wsnas show` once it has"
+                )
+            return WsnasError(
+                f"{self.path}: the run never started (it was stopped before it wrote config.yaml; only "
+                f"{LOCK_NAME} is there), so there is nothing to resume; rerun the same `wsnas train` "
+                "(or `wsnas standalone train`) command that made it to start it"
+            )
+        return WsnasError(f"{self.path} is not a run dir: no config.yaml written by wsnas")
+
     def load_config(self, model: type[Any] = RunConfig) -> Any:
         """The run's resolved config as MODEL (RunConfig, or StandaloneConfig)."""
         if not self.config.exists():
-            raise WsnasError(f"{self.path} is not a run dir: no config.yaml")
+            raise self.not_a_run_dir()
         return load_config(self.config, model=model)
 
     def resume_config(self, overrides: list[str], model: type[Any] = RunConfig) -> Any:

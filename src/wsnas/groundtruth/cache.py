@@ -136,11 +136,14 @@ def import_benchmark(
     metric: str | None = None,
     schedule: str | None = None,
     cache_dir: str | os.PathLike | None = None,
+    replace: bool = False,
 ) -> tuple[Benchmark, Path]:
     """Read SOURCE with the space's loader and write the cache; returns (table, cache path).
 
     METRIC/SCHEDULE default to the space's (`BenchLoader.default_metric/default_schedule`);
     a wsnas table file (`.npz`, e.g. made by `wsnas bench build`) defaults to its own.
+    A table covering fewer cells than the cached one for the same metric and schedule is
+    refused unless REPLACE: a truncated file must never shrink a complete table silently.
     """
     loader, name = space.loader, space.name
     src = Path(source).expanduser().resolve()
@@ -168,8 +171,32 @@ def import_benchmark(
         import_seconds=round(time.perf_counter() - t0, 3),
     )
     path = cache_path(name, metric, str(schedule), cache_dir)
+    if not replace:
+        refuse_shrinking(bench, path, src)
     bench.save(path)
     return bench.bind(space), path
+
+
+def refuse_shrinking(new: Benchmark, path: Path, src: Path) -> None:
+    """BenchmarkError when the table cached at PATH covers more cells than NEW (read from SRC).
+
+    Runs scored against the cached table keep its content checksum in their identity, so even
+    after `--replace` they are never resumed or reused against the smaller table."""
+    if not path.exists():
+        return
+    try:
+        old = Benchmark.load(path)
+    except BenchmarkError:
+        return  # an unreadable cache is replaced
+    if new.size >= old.size:
+        return
+    raise BenchmarkError(
+        f"ground-truth source {src} covers {new.size} {old.space} cells for metric {old.metric!r}, "
+        f"schedule {old.schedule}; the cached table {path} covers {old.size} (from {old.source}). "
+        "Refusing to replace a more complete table with a partial one (a truncated or incomplete "
+        f"file?); to replace it anyway: `wsnas bench import {old.space} {src} --metric {old.metric} "
+        f"--schedule {old.schedule} --replace`"
+    )
 
 
 def check_built(bench: Benchmark, path: Path, space: str, metric: str, schedule: str) -> Benchmark:

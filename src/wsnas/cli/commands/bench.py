@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "source",
         help="NB201: .pth, NATS-Bench topology folder or .pbz2, or CSV; NB101: nasbench_*.tfrecord",
     )
+    imp.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a cached table even if the new one covers fewer cells (refused otherwise)",
+    )
     _common(imp)
     imp.set_defaults(func=_import)
 
@@ -46,6 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.set_defaults(func=_info)
 
 
+def missing_rows(meta: dict) -> int | None:
+    """Rows of the source without a usable GT value: cells without a record (NB201, NB101) or
+    models whose final error is not finite (DARTS-NDS); None when the reader did not count them."""
+    for key in ("n_missing", "n_skipped_nonfinite"):
+        if meta.get(key) is not None:
+            return int(meta[key])
+    return None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--metric",
@@ -64,7 +78,9 @@ def _import(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     space = get_space(args.space)
-    bench, path = import_benchmark(space, args.source, args.metric, args.schedule, args.cache_dir)
+    bench, path = import_benchmark(
+        space, args.source, args.metric, args.schedule, args.cache_dir, replace=args.replace
+    )
     best = bench.best()
     meta = bench.meta
     print_record(
@@ -73,7 +89,7 @@ def _import(args: argparse.Namespace) -> None:
             "metric": bench.metric,
             "schedule": bench.schedule,
             "rows": bench.size,
-            "missing": meta.get("n_missing"),
+            "missing": missing_rows(meta),
             "best_arch": best["arch"],
             "best_acc": round(best["acc"], 4),
             "cache": str(path),
@@ -112,7 +128,7 @@ def _info(args: argparse.Namespace) -> None:
             "metric": bench.metric,
             "schedule": bench.schedule,
             "size": bench.size,
-            "missing": meta.get("n_missing"),
+            "missing": missing_rows(meta),
             "unique": len(bench.ids()),
             "best_arch": best["arch"],
             "best_acc": round(best["acc"], 4),

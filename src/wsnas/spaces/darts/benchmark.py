@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +257,12 @@ def read_darts_nds(source: Path, metric: str, schedule: str) -> Benchmark:
                 f"table holds one setting per genotype: pick one with schedule 'w<width>d<depth>' "
                 f"(macro settings here: {', '.join(sorted(kept_macros))})"
             )
+    if skipped:
+        warnings.warn(
+            f"{where}: {len(skipped)} of the {matched} models at {schedule} have a non-finite final "
+            f"{curve_key} and are left out (first: {', '.join(skipped[:3])}); metrics are over the others",
+            stacklevel=2,
+        )
     rows = sorted(groups.values(), key=lambda g: g.index)
     repeats = Counter(len(g.acc) for g in rows)
     single = len(kept_macros) == 1
