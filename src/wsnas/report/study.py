@@ -2,7 +2,7 @@
 
 The paper compares the hyper-parameters of P_ws against the starting point (Random NAS
 with the stand-alone hyper-parameters) and every other factor against the tuned
-baseline. Which runs are which is recorded by the sweep (`wsnas.sweep.runner`); the
+baseline. Which runs are which is recorded by the sweep (`wsnas.sweep.stages`); the
 report reads it here, for the sweep dirs its run dirs live in (SWEEP/runs/NAME).
 """
 
