@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from test_report import read_csv, write_run
 
+from report_fixtures import read_csv, write_run
 from wsnas.report import figures as figs
 from wsnas.report import load_runs, write_report
 from wsnas.report.analysis import analyse_space, group_settings

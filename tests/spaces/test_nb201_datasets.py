@@ -603,8 +603,7 @@ def test_a_spec_can_vary_the_data_set_and_runs_stay_separate_settings(tmp_path):
 
 
 def test_report_keeps_data_sets_apart(tmp_path):
-    from test_report import read_csv, write_run
-
+    from report_fixtures import read_csv, write_run
     from wsnas.report import write_report
 
     root = tmp_path / "runs"

@@ -116,7 +116,7 @@ def test_smoke_sweep_resumes_after_kill(smoke_sweep):
 
 
 def test_smoke_report_content(smoke_sweep, tmp_path):
-    from test_report import assert_images_exist
+    from report_fixtures import assert_images_exist
 
     out = tmp_path / "report"
     assert main(["report", str(smoke_sweep["out"]), "--out", str(out)]) == 0
