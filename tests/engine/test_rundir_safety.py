@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -313,7 +314,9 @@ def test_two_trains_with_one_name(tmp_path, monkeypatch, capsys):
     assert log == ["epoch"] * 30 + ["eval"]
 
 
-def test_sweep_skips_and_reports_runs_another_process_writes(tmp_path):
+def test_sweep_runs_the_others_first_and_waits_for_a_run_another_process_writes(tmp_path):
+    """A run another process writes is never run twice nor recorded as failed (issue 28): the
+    driver runs the others, waits for it, and records what that process left."""
     spec = parse_spec(
         {
             "base": {"space": {"name": "nb201"}},
@@ -324,21 +327,21 @@ def test_sweep_skips_and_reports_runs_another_process_writes(tmp_path):
     )
     logs: list[str] = []
     sweep = Sweep(spec, None, tmp_path / "sweep", log=logs.append)
+    sweep.execution.poll_seconds = 0.02
     runs = sweep.plan()
     busy = runs[0].run_dir
     busy.mkdir(parents=True)
     lock = DirLock(busy)
     lock.acquire()
+    order: list[str] = []
     sweep._executor = ex = FakeExecutor()
+    timer = threading.Timer(0.3, lambda: (order.append("released"), lock.release()))
+    timer.start()
     result = sweep.run()
-    assert ex.calls == [r.name for r in runs[1:]]
-    entry = result.status[runs[0].name]
-    assert entry["status"] == "failed" and f"another process (pid {os.getpid()})" in entry["error"]
-    assert any(runs[0].name in m and "skipped" in m for m in logs)
-    lock.release()
-    sweep = Sweep(spec, None, tmp_path / "sweep", log=logs.append)
-    sweep._executor = ex = FakeExecutor()
-    assert sweep.run().ok and ex.calls == [runs[0].name]  # a rerun picks it up
+    timer.join()
+    assert ex.calls == [r.name for r in runs[1:]] + [runs[0].name]  # the others first, it once released
+    assert order == ["released"] and result.ok
+    assert any(runs[0].name in m and f"pid {os.getpid()}" in m and "waiting" in m for m in logs)
 
 
 # ---- failed start-up, stale temp files ----------------------------------------------------------

@@ -38,6 +38,7 @@ from wsnas.groundtruth.table import Benchmark
 from wsnas.spaces import get_space
 from wsnas.spaces.check import check_config
 from wsnas.sweep.executors import make_executor
+from wsnas.sweep.folder_lock import sweep_lock
 from wsnas.sweep.placement import GpuRequest, local_workers
 from wsnas.sweep.plan import run_state
 from wsnas.sweep.spec import ExecutorSpec
@@ -195,8 +196,13 @@ class Build:
         return tasks
 
     def run(self, command: str | None = None) -> BuildResult:
+        """Train what is not done yet and write the table; one build per folder at a time."""
+        hint = "wait for it to finish (rerunning the same command then resumes what is left)"
+        with sweep_lock(self.out, "wsnas bench build", hint):
+            return self._run(command)
+
+    def _run(self, command: str | None) -> BuildResult:
         t0 = time.perf_counter()
-        self.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(
             self.out / "spec.yaml", yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False)
         )

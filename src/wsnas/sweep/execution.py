@@ -1,13 +1,17 @@
 """Running a sweep's planned runs on an executor and recording each outcome.
 
 Finished and diverged runs are skipped (a diverged run is an outcome, not retried);
-a run that raised is retried by the next rerun; a run another process is writing is
-skipped and recorded as failed. Started runs must have the planned identity first
-(`wsnas.sweep.reuse`). One log line per finished run carries the progress line.
+a run that raised is retried by the next rerun. A run another process is writing (a pool
+that joined with `--join`, a hand-started resume) is neither run twice nor recorded as
+failed: the driver runs the others first, then waits for it and records its outcome (or
+runs it, if that process stopped before finishing it); a joined pool just leaves it.
+Started runs must have the planned identity first (`wsnas.sweep.reuse`). One log line per
+finished run carries the progress line.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +43,10 @@ class Execution:
     """Delete and retrain runs whose stored identity differs from the planned one (`--force`)."""
     progress_set: bool = False
     """The spec or command line set runtime.progress; otherwise runs train without bars."""
+    joined: bool = False
+    """This pool joined another driver's sweep: runs held by others are left to them."""
+    poll_seconds: float = 2.0
+    """How often a driver looks whether a run held by another process has been released."""
     executor: Executor | None = field(default=None, init=False)
 
     def get_executor(self) -> Executor:
@@ -70,23 +78,42 @@ class Execution:
             self.files.record(r, stage, None)
             if status[r.name]["status"] == "pending":
                 todo.append(r)
-        todo = self._skip_locked(todo, stage)
+        todo, held = self._split_held(todo)
         self.files.save_status()
         where = f"stage {stage}: " if stage else ""
-        done = len(runs) - len(todo)
+        done = len(runs) - len(todo) - len(held)
         resume = sum(1 for r in todo if run_state(r.run_dir) == "resume")
-        self.log(f"{where}{len(runs)} runs: {done} done, {len(todo)} to run ({resume} to resume)")
-        if not todo:
+        others = f", {len(held)} held by other processes" if held else ""
+        self.log(f"{where}{len(runs)} runs: {done} done, {len(todo)} to run ({resume} to resume){others}")
+        held += self._run(todo, stage)
+        if self.joined:
+            for r in held:
+                self.log(f"{r.name}: left to the process that writes it (pid {holder(r.run_dir)})")
             return
+        while held:
+            held = self._wait_for_release(held, stage)
+
+    def _run(self, todo: list[PlannedRun], stage: str | None) -> list[PlannedRun]:
+        """Run TODO on the executor and record each outcome; returns the runs that another process
+        took between the check and the start (their outcome is that process's)."""
+        if not todo:
+            return []
         ex = self.get_executor()
         by_name = {r.name: r for r in todo}
         tasks = [self._task(r, ex.threads) for r in todo]
         self.tracker.update(running=len(todo))
         self.log(f"progress: {self.tracker.line()}")
+        taken = []
         for i, result in enumerate(ex.run(tasks), start=1):
             run = by_name[result["name"]]
+            if result["status"] == "failed" and holder(run.run_dir) is not None:
+                taken.append(run)  # refused by the run dir's lock: another process writes it
+                self.tracker.update(running=len(todo) - i)
+                self.log(f"[{i}/{len(todo)}] taken by another process: {run.name} | {self.tracker.line()}")
+                continue
             self.files.record(run, stage, result)
             self.files.save_status()
+            self.tracker.update(running=len(todo) - i)
             final = result.get("final") or {}
             metric = self.select
             tail = (
@@ -95,25 +122,37 @@ class Execution:
                 else result.get("error", "")
             )
             secs = f", {result['seconds']:.1f} s" if "seconds" in result else ""
-            self.tracker.update(running=len(todo) - i)
             self.log(
                 f"[{i}/{len(todo)}] {result['status']}: {run.name} ({tail}{secs}) | {self.tracker.line()}"
             )
+        return taken
 
-    def _skip_locked(self, todo: list[PlannedRun], stage: str | None) -> list[PlannedRun]:
-        """The runs of TODO that no other process is writing; the others are skipped and
-        recorded as failed (reported, and retried by a rerun once that process is done)."""
-        free = []
+    def _split_held(self, todo: list[PlannedRun]) -> tuple[list[PlannedRun], list[PlannedRun]]:
+        """(the runs of TODO that no other process is writing, those another process writes)."""
+        free, held = [], []
         for r in todo:
-            pid = holder(r.run_dir)
-            if pid is None:
-                free.append(r)
-                continue
-            error = f"skipped: run dir {r.run_dir} is being written by another process (pid {pid})"
-            self.log(f"{r.name}: {error}")
-            self.files.record(
-                r,
-                stage,
-                {"name": r.name, "status": "failed", "error": error, "started_as": run_state(r.run_dir)},
-            )
-        return free
+            (free if holder(r.run_dir) is None else held).append(r)
+        return free, held
+
+    def _wait_for_release(self, held: list[PlannedRun], stage: str | None) -> list[PlannedRun]:
+        """Wait until another process releases one of HELD; record what it left (finished runs),
+        run what it did not finish; returns the runs still held."""
+        pids = sorted({str(holder(r.run_dir)) for r in held})
+        self.log(
+            f"waiting for {len(held)} run(s) that other processes write (pid {', '.join(pids)}): "
+            f"{', '.join(r.name for r in held)}"
+        )
+        while True:
+            free, still = self._split_held(held)
+            if free:
+                break
+            time.sleep(self.poll_seconds)
+        again = []
+        for r in free:
+            self.files.record(r, stage, None)
+            if self.files.status[r.name]["status"] == "pending":
+                again.append(r)  # that process stopped before finishing it: run it here
+            else:
+                self.log(f"{r.name}: {self.files.status[r.name]['status']} by another process")
+        self.files.save_status()
+        return still + self._run(again, stage)

@@ -39,6 +39,9 @@ class SweepFiles:
     out_dir: Path
     mode: str
     status: Status = field(default_factory=dict)
+    read_only: bool = False
+    """A pool that joined another driver's sweep (`--join`) keeps its records in memory only:
+    the sweep folder's files have one writer, the driver that holds its lock."""
 
     @property
     def status_file(self) -> Path:
@@ -58,6 +61,8 @@ class SweepFiles:
 
     def write_records(self, spec: SweepSpec, overrides: list[str], base: RunConfig) -> None:
         """sweep.yaml and base.yaml: what was asked, as a record next to the runs."""
+        if self.read_only:
+            return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         record = {"spec": spec.model_dump(mode="json"), "overrides": overrides}
         write_text_atomic(self.out_dir / "sweep.yaml", yaml.safe_dump(record, sort_keys=False))
@@ -65,6 +70,8 @@ class SweepFiles:
 
     # ---- status.json and failed.jsonl ----------------------------------------------------
     def save_status(self) -> None:
+        if self.read_only:
+            return
         doc = {"mode": self.mode, "runs": self.status}
         write_text_atomic(self.status_file, json.dumps(doc, indent=2) + "\n")
 
@@ -108,6 +115,8 @@ class SweepFiles:
         self.status[run.name] = entry
 
     def _append_failure(self, result: dict[str, Any]) -> None:
+        if self.read_only:
+            return
         line = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **{k: result.get(k) for k in ("name", "status", "error", "traceback")},
@@ -130,7 +139,11 @@ class SweepFiles:
         return list(doc.get("stages", []))
 
     def save_stages(self, doc: dict[str, Any]) -> None:
+        if self.read_only:
+            return
         write_text_atomic(self.sequential_file, json.dumps(doc, indent=2) + "\n")
 
     def save_paper(self, doc: dict[str, Any]) -> None:
+        if self.read_only:
+            return
         write_text_atomic(self.paper_file, json.dumps(doc, indent=2) + "\n")

@@ -11,6 +11,7 @@ reruns into the same state. `Sweep` puts together the parts, each in its module:
     sweep.stages      the runs of each mode; sequential stages and their choices, paper mode
     sweep.execution   submitting runs to the executor (local processes or Ray), recording results
     sweep.tracking    done/running/failed/total, the current stage and an ETA; `status_lines()`
+    sweep.folder_lock one driver per sweep folder; `--join` adds a worker pool that writes nothing
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from wsnas.sweep.execution import Execution
 from wsnas.sweep.executors import Executor
 from wsnas.sweep.files import SweepFiles
+from wsnas.sweep.folder_lock import join_sweep, sweep_lock
 from wsnas.sweep.placement import GpuRequest, local_workers
 from wsnas.sweep.plan import PlannedRun, Planner
 from wsnas.sweep.spec import SweepSpec, load_spec
@@ -51,6 +53,9 @@ class Sweep:
     """Delete and retrain runs whose stored identity differs from the planned one (`--force`)."""
     gpus: GpuRequest | None = None
     """GPU placement (`--gpus`, `--runs-per-gpu`, `--gpus-per-run`), each over the spec's."""
+    join: bool = False
+    """Join the driver that runs this sweep folder as another worker pool (`--join`): run what
+    nobody runs, write none of the folder's files, choose nothing."""
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -75,7 +80,7 @@ class Sweep:
             o.split("=", 1)[0].strip() == "runtime.progress"
             for o in [*self.spec.override_items(), *self.overrides]
         )
-        self.files = SweepFiles(self.out_dir, self.spec.mode)
+        self.files = SweepFiles(self.out_dir, self.spec.mode, read_only=self.join)
         self.stages = Stages(self.spec, self.planner, self.files, self.log)
         self.tracker = Tracker(self.spec, self.planner, self.files, self.stages, self.workers or 1)
         self.execution = Execution(
@@ -88,8 +93,9 @@ class Sweep:
             self.address,
             self.gpus,
             self.log,
-            self.force,
+            self.force and not self.join,
             progress_set,
+            joined=self.join,
         )
 
     # ---- files ---------------------------------------------------------------------------
@@ -132,14 +138,18 @@ class Sweep:
         return self.stages.plan()
 
     def run(self) -> SweepResult:
+        """Run what is not done yet; the sweep folder has one driver at a time (its lock)."""
         if self.gpus is not None and self.gpus.any:  # no GPUs to place on: refused before anything is written
             self.execution.get_executor()
-        self.files.write_records(self.spec, self.overrides, self.planner.base)
-        try:
-            self.tracker.start()
-            return self.stages.run(self.execution.execute)
-        finally:
-            self.close()
+        if self.join:
+            return join_sweep(self)
+        with sweep_lock(self.out_dir, "wsnas sweep"):
+            self.files.write_records(self.spec, self.overrides, self.planner.base)
+            try:
+                self.tracker.start()
+                return self.stages.run(self.execution.execute)
+            finally:
+                self.close()
 
     # ---- progress ------------------------------------------------------------------------
     @property

@@ -56,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="delete and retrain runs made with another identity (ground truth, numerics, "
         "world size) instead of stopping",
     )
+    p.add_argument(
+        "--join",
+        action="store_true",
+        help="join the sweep another `wsnas sweep` runs in --out as one more worker pool: run what "
+        "nobody runs, write none of the sweep's files (without it a second driver is refused)",
+    )
     p.set_defaults(func=_sweep)
     p.__class__ = _OverridesAnywhere
 
@@ -116,6 +122,7 @@ def _sweep(args: argparse.Namespace) -> int:
         log=lambda m: print(m, flush=True),
         force=args.force,
         gpus=gpu_request(args),
+        join=args.join,
     )
     if args.status:
         for line in sweep.status_lines():
@@ -140,6 +147,8 @@ def _sweep(args: argparse.Namespace) -> int:
             }
         )
     )
+    if args.join:
+        return 0  # the driver records and reports outcomes; a joined pool's failures are its to retry
     if not result.ok:
         print(
             f"wsnas: {counts['failed']} run(s) failed; see {result.out_dir / 'failed.jsonl'}; "
