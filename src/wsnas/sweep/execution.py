@@ -88,7 +88,8 @@ class Execution:
         held += self._run(todo, stage)
         if self.joined:
             for r in held:
-                self.log(f"{r.name}: left to the process that writes it (pid {holder(r.run_dir)})")
+                pid = holder(r.run_dir)
+                self.log(f"{r.name}: left to the process that writes it" + (f" (pid {pid})" if pid else ""))
             return
         while held:
             held = self._wait_for_release(held, stage)
