@@ -72,3 +72,28 @@ def test_readme_setup_commands_are_the_ones_ci_runs():
     assert commands == ['pip install -e ".[test]"', "python -m pytest"]
     readme = (ROOT / "README.md").read_text()
     assert "```bash\n" + "\n".join(commands) + "\n```" in readme
+
+
+def test_docs_hook_finds_undocumented_public_names(tmp_path, monkeypatch):
+    """The mkdocs hook (tools/docs_public_api.py) that fails a strict build on an undocumented
+    public name: it sees functions, classes and their own methods, and skips plain data."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_public_api", ROOT / "tools" / "docs_public_api.py")
+    assert spec and spec.loader
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    pkg = tmp_path / "fakepkg_docs"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        '"""A package."""\n__all__ = ["VERSION", "good", "bad", "Thing"]\nVERSION = "1"\n'
+        'def good():\n    """Documented."""\n'
+        "def bad():\n    pass\n"
+        'class Thing:\n    """Documented."""\n'
+        '    def ok(self):\n        """Documented."""\n'
+        "    def missing(self):\n        pass\n"
+        "    def _private(self):\n        pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert hook.undocumented("fakepkg_docs") == ["fakepkg_docs.bad", "fakepkg_docs.Thing.missing"]
+    assert hook.undocumented("wsnas") == []
