@@ -182,6 +182,7 @@ class RunConfig(_Section):
     """Run dir name under out_dir; default derived from the config hash."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON types, as `config.yaml` holds it and its hash sees it."""
         return self.model_dump(mode="json")
 
     def hash(self) -> str:
@@ -239,6 +240,7 @@ class StandaloneConfig(_Section):
     name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON types, as `config.yaml` holds it and its hash sees it."""
         return self.model_dump(mode="json")
 
     def hash(self) -> str:
