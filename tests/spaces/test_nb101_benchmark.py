@@ -37,7 +37,7 @@ from wsnas.spaces import get_space
 from wsnas.spaces.nb101.graph import CellSpec, prune, spec_hash
 
 INCEPTION = (INCEPTION_MATRIX, INCEPTION_OPS, INCEPTION_PARAMS)
-"""The official API's example cell and its parameter count (REFERENCE / data README)."""
+"""The official API's example cell and its parameter count (docs/background.md#nasbench-101 / data README)."""
 CELLS = [
     INCEPTION,
     ([[0, 1], [0, 0]], ["input", "output"], 227274),

@@ -45,7 +45,8 @@ def test_unique_count_is_6466():
 
 
 def test_canonical_reference_example():
-    # REFERENCE.md: this cell's output is only skip(skip(input)) through node 2 -> '#+#+#+0'
+    # docs/background.md#unique-cells: this cell's output is only skip(skip(input)) through node 2,
+    # so its id is '#+#+#+0'
     a = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|"
     assert canonical_id(parse_arch(a)) == "#+#+#+0"
 

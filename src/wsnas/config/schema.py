@@ -3,7 +3,7 @@
 The pydantic models check types, ranges and allowed values (types, ranges, allowed values). Names that refer
 to registries (space, sampler, data set) and the factors a space honours are
 checked one layer up, by `wsnas.spaces.check.check_config`. Defaults are the
-paper's tuned NASBench-201 protocol (REFERENCE.md section 3); the YAML files in
+paper's tuned NASBench-201 protocol (docs/background.md#protocol-defaults); the YAML files in
 `wsnas/configs/` set the per-space values.
 """
 
@@ -182,6 +182,7 @@ class RunConfig(_Section):
     """Run dir name under out_dir; default derived from the config hash."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON types, as `config.yaml` holds it and its hash sees it."""
         return self.model_dump(mode="json")
 
     def hash(self) -> str:
@@ -194,7 +195,7 @@ class RunConfig(_Section):
 
 
 class ProxyConfig(_Section):
-    """P_proxy: stand-alone training of one architecture (REFERENCE.md section 3).
+    """P_proxy: stand-alone training of one architecture (docs/background.md#stand-alone-protocol-p_proxy).
 
     None = the benchmark's own value for the space (`SearchSpace.proxy`: NB201
     lr 0.1 / 200 epochs, NB101 0.2 / 108, DARTS-NDS 0.1 / 100, nb201_mini 0.1 / 40).
@@ -239,6 +240,7 @@ class StandaloneConfig(_Section):
     name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON types, as `config.yaml` holds it and its hash sees it."""
         return self.model_dump(mode="json")
 
     def hash(self) -> str:

@@ -1,6 +1,6 @@
 """Ranking metrics that score a super-net against benchmark ground truth (GT).
 
-Definitions follow REFERENCE.md section 2. GT accuracies are in percent. Every
+Definitions: docs/background.md#metrics. GT accuracies are in percent. Every
 function validates its inputs (1-D, equal length, at least 2 items, finite) and
 raises :class:`MetricError` (a ``ValueError``) naming the bad argument, because a
 silently broadcast or NaN-polluted correlation would look like a real result.
@@ -136,7 +136,8 @@ def _check_threshold(threshold: float) -> float:
 
 
 def sparse_kendall_tau(scores: ArrayLike, gt: ArrayLike, threshold: float = 0.1) -> float:
-    """Tau-b between scores and ``sparsify(gt, threshold)`` (s-KdT, REFERENCE section 2).
+    """Tau-b between scores and ``sparsify(gt, threshold)``: s-KdT
+    (docs/background.md#sparse-kendall-tau-s-kdt).
 
     Ignores GT differences below `threshold` points (default 0.1, the paper's 0.1%),
     which are within training noise. NaN if scores are constant or all GT share a bin.
@@ -159,7 +160,7 @@ def prob_beats_random(rank: int, total: int, n: int = 3) -> float:
     `rank` is its GT rank in the whole benchmark (0 = best of `total`). This is the
     probability that all `n` uniformly drawn architectures rank worse. The paper
     prints ``1 - (1 - r/r_max)^n``, but its tables (higher is better, e.g. 0.865)
-    and the authors' code use the form here, so we follow them (REFERENCE section 2).
+    and the authors' code use the form here, so we follow them (docs/background.md#pr).
     """
     r = _as_int(rank, "rank")
     t = _as_int(total, "total")

@@ -2,7 +2,7 @@
 
 CIFAR-10 is 150 MB as uint8, so the whole split sits on the GPU (or in RAM) and a
 batch is one gather: no worker processes, no host->device copies per step, and the
-augmentation (pad 4 + random 32x32 crop + horizontal flip, REFERENCE.md section 3)
+augmentation (pad 4 + random 32x32 crop + horizontal flip, docs/background.md#protocol-defaults)
 runs for the whole batch as a single indexed gather instead of a per-image loop.
 All randomness of an epoch comes from one generator seeded from (seed, epoch), so a
 run resumed at epoch e sees exactly the order and crops an uninterrupted run saw.

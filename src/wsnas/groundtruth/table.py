@@ -99,18 +99,22 @@ class Benchmark:
 
     @property
     def space(self) -> str:
+        """The space the table belongs to (its codec reads the archs)."""
         return str(self._meta.get("space", ""))
 
     @property
     def metric(self) -> str:
+        """The GT metric of the table, e.g. `cifar10/ori-test`."""
         return str(self._meta.get("metric", ""))
 
     @property
     def schedule(self) -> str:
+        """The benchmark's training schedule the GT comes from, e.g. `200` (epochs)."""
         return str(self._meta.get("schedule", ""))
 
     @property
     def source(self) -> str | None:
+        """The file the table was imported from, if recorded."""
         return self._meta.get("source")
 
     def with_meta(self, **updates: Any) -> Benchmark:

@@ -161,8 +161,8 @@ def next_steps() -> list[str]:
     NB201 config first, then the paper's protocol."""
     quick, full = shipped_path("nb201-quick"), shipped_path("nb201")
     return [
-        "Next: a real benchmark (DATA holds CIFAR-10's cifar-10-batches-py/; ground-truth files: README,",
-        "'Main job'). First the CPU-sized NB201 config (minutes on 2 cores):",
+        "Next: a real benchmark (DATA holds CIFAR-10's cifar-10-batches-py/; ground-truth files:",
+        "docs/ground-truth.md). First the CPU-sized NB201 config (minutes on 2 cores):",
         f"  wsnas train {quick} data.root=DATA bench.source=nb201_accuracy_200ep.csv",
         "then the paper's NB201 protocol (400 epochs: a GPU job):",
         "  wsnas bench import nb201 NAS-Bench-201-v1_1-096897.pth",

@@ -4,7 +4,7 @@ After n evaluations the found architecture is the fittest row so far; rows tied 
 best fitness count as the expectation over them (the project's tie rule: a search that
 cannot tell them apart picks one at random). Regret = the benchmark's best GT minus the
 found GT. P>R at a budget of n evaluations = (1 - r / r_max)^n, the chance that n
-architectures drawn uniformly all rank below the found one (REFERENCE section 2; the paper's
+architectures drawn uniformly all rank below the found one (docs/background.md#pr; the paper's
 n is 3, the top-3 of its final searched model, given as `pbr_top_k`).
 """
 

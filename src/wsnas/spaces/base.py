@@ -151,6 +151,7 @@ class SearchSpace(ABC):
         raise NotImplementedError(f"{self.name} has no architecture distance for search")
 
     def info(self) -> dict[str, Any]:
+        """The space's facts as plain data (`wsnas space info`): name, title, sizes."""
         return {
             "space": self.name,
             "title": self.title,
@@ -228,6 +229,7 @@ class EdgeOpSpace(SearchSpace):
         return sum(int(x) != int(y) for x, y in zip(a, b, strict=True))
 
     def info(self) -> dict[str, Any]:
+        """The base facts plus the cell's ops and edges."""
         return {**super().info(), "ops": list(self.ops), "edges": [list(e) for e in self.edges]}
 
 

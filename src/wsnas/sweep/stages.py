@@ -42,10 +42,12 @@ class SweepResult:
     message: str = ""
 
     def count(self, status: str) -> int:
+        """How many planned runs have STATUS (`finished`, `failed`, `diverged`, ...)."""
         return sum(1 for r in self.runs if self.status.get(r.name, {}).get("status") == status)
 
     @property
     def ok(self) -> bool:
+        """Whether the sweep completed with no failed run."""
         return self.complete and self.count("failed") == 0
 
 

@@ -1,7 +1,7 @@
 """DARTS-NDS ground truth from the NDS release's DARTS-family JSON files.
 
 `DARTS.json`, `DARTS_fix-w-d.json`, `DARTS_lr-wd.json`, `DARTS_in.json`, ... (the
-NDS release, read as published: see REFERENCE.md "DARTS-NDS") hold a JSON list of
+NDS release, read as published: see docs/background.md#darts-nds) hold a JSON list of
 trained models, or a dict {"top": [...], "mid": [...]} of two such lists (read
 top first, then mid). Each model has `net: {genotype: {normal, normal_concat,
 reduce, reduce_concat}, width, depth, aux, drop_prob}`, `optim: {base_lr, wd,

@@ -88,7 +88,9 @@ class DartsSpace(SearchSpace):
     loader = LOADER
     factors = DARTS_FACTORS
     why_not = {"mapping.dynamic_channels": "every DARTS op keeps its channels"}
-    proxy = {  # REFERENCE.md section 3 (lr, epochs); the rest: NB201's, at DARTS's evaluation size
+    # lr, epochs: docs/background.md#stand-alone-protocol-p_proxy; the rest: NB201's, at the size of
+    # DARTS's evaluation network
+    proxy = {
         "lr": 0.1,
         "epochs": 100,
         "batch_size": 256,

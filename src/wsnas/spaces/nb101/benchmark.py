@@ -5,7 +5,7 @@
 TFRecord framing (uint64 little-endian length, masked CRC32C of those 8 bytes,
 data, masked CRC32C of the data), every CRC checked with the C-accelerated
 `google-crc32c`. Each record is a JSON list `[module_hash, epochs, adjacency,
-operations, metrics]` (layout learned from the official API, see REFERENCE.md):
+operations, metrics]` (layout learned from the official API, see docs/background.md#nb101-ground-truth-file):
 the adjacency is a flat 0/1 string of n*n chars, the operations are
 comma-separated, and the metrics are base64 of a serialized `ModelMetrics`
 protobuf, decoded with the `protobuf` package from message types built here at

@@ -101,7 +101,7 @@ class NB101Space(SearchSpace):
     the on-disk cache of unique cells. `cells` injects a precomputed enumeration.
     """
 
-    proxy = {  # REFERENCE.md section 3; batch and weight decay: the NB101 paper's
+    proxy = {  # docs/background.md#stand-alone-protocol-p_proxy; batch and weight decay: the NB101 paper's
         "lr": 0.2,
         "epochs": 108,
         "batch_size": 256,

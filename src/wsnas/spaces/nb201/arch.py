@@ -89,7 +89,7 @@ def index_to_arch(idx: int) -> Arch:
 
 
 def canonical_id(arch: Arch) -> str:
-    """The benchmark's own unique-cell id (see REFERENCE.md, NASBench-201).
+    """The benchmark's own unique-cell id (docs/background.md#unique-cells).
 
     Node 0 is '0'; an edge contributes '#' if its op is none or its source is
     '#', the source's expression for skip_connect, else '(src)@op'; a node's

@@ -1,6 +1,6 @@
 """NAS-Bench-201 ArchResults records (the `.pth` and NATS layout) -> per-cell ground truth.
 
-Layout (learned from the public API, see REFERENCE.md): a record is an
+Layout (learned from the public API, see docs/background.md#nb201-ground-truth-files): a record is an
 ArchResults dict {arch_index, arch_str, dataset_seed {dataset: [seeds]},
 all_results {(dataset, seed): result}}, a result holds `eval_acc1es`
 {"<eval>@<epoch>": acc%}, `params` (M), `flop` (M) and `epochs`. Each cell has one
