@@ -67,10 +67,14 @@ def imports(path: Path, module: str) -> tuple[list[str], list[tuple[int, str]]]:
             return [".".join([*parts, node.module or ""]).strip(".")]
         return [node.module or ""]
 
+    module_level = list(tree.body)
+    for node in tree.body:  # `if TYPE_CHECKING:` imports are module level (and never run)
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            module_level += node.body
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             found = [n for n in names(node) if n == "wsnas" or n.startswith("wsnas.")]
-            if node in tree.body:
+            if node in module_level:
                 top += found
             else:
                 nested += [(node.lineno, n) for n in found]
