@@ -3,7 +3,9 @@
 A hook (`wsnas.engine.loop.HookBase`), so the trainers hold no printing. Everything goes to
 stderr; stdout stays for the command's result. The start line (and a resume's "resuming
 ... at epoch k/N") is printed whenever `runtime.progress` is on; the bars and the
-per-evaluation lines only on a terminal. The run's ETA is measured: the current epoch's
+per-evaluation lines only on a terminal or in a Jupyter notebook (tqdm's notebook
+widgets where ipywidgets is installed, text bars otherwise). From Python,
+`wsnas.train(cfg, progress=False)` turns it all off. The run's ETA is measured: the current epoch's
 step rate, the mean of the finished epochs and the mean of the finished evaluations
 (this process's and, after a resume, those in the checkpoint's history).
 """
@@ -59,7 +61,9 @@ class ProgressHook(HookBase):
     def __init__(self, stream: IO[str] | None = None, bars: bool | None = None) -> None:
         self.stream = sys.stderr if stream is None else stream
         isatty = getattr(self.stream, "isatty", lambda: False)
-        self.bars = bool(isatty()) if bars is None else bars
+        notebook = stream is None and in_notebook()
+        self.bars = bool(isatty() or notebook) if bars is None else bars
+        self.bar_class: type[tqdm] = notebook_bar_class() if notebook else tqdm
         self.bar: tqdm | None = None
         self.phase: str | None = None
         """"train" or "eval" while a bar runs."""
@@ -134,7 +138,7 @@ class ProgressHook(HookBase):
         self._close_bar()
         self.phase = phase
         if self.bars:
-            self.bar = tqdm(
+            self.bar = self.bar_class(
                 total=total, desc=desc, unit=unit, file=self.stream, leave=False, dynamic_ncols=True
             )
 
@@ -143,6 +147,27 @@ class ProgressHook(HookBase):
             self.bar.close()
             self.bar = None
         self.phase = None
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (where stderr is no terminal, yet bars show)."""
+    ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded already
+    try:
+        shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - an odd IPython is simply not a notebook
+        return False
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def notebook_bar_class() -> type[tqdm]:
+    """tqdm's notebook widget bar where ipywidgets is installed, else the text bar (which Jupyter
+    renders in place); without tqdm.auto's warning about the missing widgets."""
+    try:
+        import ipywidgets  # noqa: F401
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:
+        return tqdm
+    return notebook_tqdm
 
 
 def _mean(xs: list[float]) -> float:

@@ -52,6 +52,8 @@ Log = Callable[[str], None]
 
 @dataclass
 class SweepResult:
+    """What a sweep did: its planned runs and each one's status (and, sequential, the chosen values)."""
+
     out_dir: Path
     runs: list[PlannedRun]
     status: dict[str, dict[str, Any]]
