@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("wsnas.sweep", "wsnas.report", "wsnas.presets", "wsnas.search"),
     ("wsnas.cli", "wsnas.__main__", "wsnas.api"),
 ]
-"""Lowest first: core -> config -> nn -> groundtruth/data -> spaces -> engine -> trainers -> studies -> CLI and the Python API.
+"""Lowest first: core -> config -> nn -> groundtruth/data -> spaces -> engine -> trainers -> studies ->
+CLI and the Python API (`wsnas.api`).
 
 Each layer is one folder of src/wsnas, so the tree shows the layers."""
 
