@@ -56,6 +56,12 @@ def test_every_public_name_resolves_and_has_a_docstring():
         assert doc and doc.strip(), f"wsnas.{name} has no docstring"
         assert not doc.startswith(f"{name}("), f"wsnas.{name}: only the dataclass's generated docstring"
         assert name in dir(wsnas)
+    for cls in (wsnas.RunResult, wsnas.Evaluation):  # and every public method and property of the result
+        for attr, member in vars(cls).items():
+            if attr.startswith("_") or not callable(getattr(member, "__get__", None)):
+                continue
+            doc = getattr(member, "__doc__", None)
+            assert doc and doc.strip(), f"wsnas.{cls.__name__}.{attr} has no docstring"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         wsnas.nope  # noqa: B018
 

@@ -99,7 +99,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.D
     return pd.DataFrame(rows, columns=columns)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Evaluation:
     """One evaluation of a run: its metrics (log.jsonl) and its per-architecture rows (the CSV)."""
 
@@ -119,8 +119,16 @@ class Evaluation:
         """`archs` as a DataFrame (needs pandas)."""
         return _frame(self.archs, list(ARCH_COLUMNS))
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items() if k in _SHOWN)
+        return f"Evaluation(epoch={self.epoch}, {shown or 'no metrics'})"
 
-@dataclass(frozen=True)
+
+_SHOWN = ("supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr", "eval_acc")
+"""The metrics a short repr shows, where the record has them."""
+
+
+@dataclass(frozen=True, repr=False)
 class RunResult:
     """A run dir as wsnas reads it back: config, identity, per-epoch metrics, evaluations, summary.
 
@@ -152,6 +160,7 @@ class RunResult:
 
     @property
     def standalone(self) -> bool:
+        """Whether this is a stand-alone run (no pool, no per-architecture rows)."""
         return self.kind == "standalone"
 
     @cached_property
@@ -194,6 +203,7 @@ class RunResult:
 
     @property
     def finished(self) -> bool:
+        """Whether summary.json says the run finished (its `final` metrics are the summary's)."""
         return (self.summary or {}).get("status") == "finished"
 
     # ---- what it measured ------------------------------------------------------------------
@@ -245,6 +255,15 @@ class RunResult:
             }
             rows.append({**r, **ev})
         return _frame(rows)
+
+    def __repr__(self) -> str:
+        """One line (a notebook shows it): where, what, how far, the final metrics."""
+        of = f"/{self.planned_epochs}" if self.planned_epochs else ""
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.final.items() if k in _SHOWN)
+        return (
+            f"RunResult({str(self.path)!r}, {self.kind}, {self.status}, epochs {len(self.epochs)}{of}, "
+            f"evaluated at {[e.epoch for e in self.evaluations]}{', ' + shown if shown else ''})"
+        )
 
     def archs_to_pandas(self) -> pd.DataFrame:
         """Every evaluation's per-architecture rows, long form with an `epoch` column. Needs pandas."""

@@ -158,6 +158,10 @@ def load_runs(paths: Iterable[str | os.PathLike]) -> tuple[list[RunRecord], list
                 skipped.append(f"{p}: a stand-alone run (ground truth, not a super-net result)")
                 continue
             cfg = result.cfg
+            if not isinstance(cfg, RunConfig):
+                raise WsnasError(
+                    "config.yaml is a stand-alone config (a proxy section) under a super-net summary"
+                )
         except (OSError, ValueError, WsnasError) as e:
             skipped.append(f"{p}: {e}")
             continue
