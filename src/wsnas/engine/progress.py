@@ -3,9 +3,7 @@
 A hook (`wsnas.engine.loop.HookBase`), so the trainers hold no printing. Everything goes to
 stderr; stdout stays for the command's result. The start line (and a resume's "resuming
 ... at epoch k/N") is printed whenever `runtime.progress` is on; the bars and the
-per-evaluation lines only on a terminal or in a Jupyter notebook (tqdm's notebook
-widgets where ipywidgets is installed, text bars otherwise). From Python,
-`wsnas.train(cfg, progress=False)` turns it all off. The run's ETA is measured: the current epoch's
+per-evaluation lines only on a terminal. The run's ETA is measured: the current epoch's
 step rate, the mean of the finished epochs and the mean of the finished evaluations
 (this process's and, after a resume, those in the checkpoint's history).
 """
@@ -56,7 +54,12 @@ def start_line(trainer: EpochTrainer) -> str:
 
 
 class ProgressHook(HookBase):
-    """Start line, then (on a terminal) one bar per epoch and per evaluation with the run's ETA."""
+    """Start line, then (on a terminal) one bar per epoch and per evaluation with the run's ETA.
+
+    In a Jupyter kernel, where stderr is no terminal, the bars show too: tqdm's notebook widgets
+    where ipywidgets is installed, text bars otherwise. `wsnas.train(cfg, progress=False)` (or
+    `runtime.progress=false`) turns the hook off.
+    """
 
     def __init__(self, stream: IO[str] | None = None, bars: bool | None = None) -> None:
         self.stream = sys.stderr if stream is None else stream
@@ -149,6 +152,25 @@ class ProgressHook(HookBase):
         self.phase = None
 
 
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+EVAL_FIELDS = (
+    ("skdt", "s-KdT"),
+    ("kdt", "KdT"),
+    ("supernet_acc_mean", "super-net acc"),
+    ("final_acc", "final acc"),
+    ("eval_acc", "eval acc"),
+)
+"""What the per-evaluation line shows, where the record has it (super-net or stand-alone run)."""
+
+
+def progress_hooks(trainer: EpochTrainer) -> list[HookBase]:
+    """The progress hook where `runtime.progress` is on (rank 0 only)."""
+    return [ProgressHook()] if trainer.progress else []
+
+
 def in_notebook() -> bool:
     """Whether this process is a Jupyter kernel (where stderr is no terminal, yet bars show)."""
     ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded already
@@ -168,22 +190,3 @@ def notebook_bar_class() -> type[tqdm]:
     except ImportError:
         return tqdm
     return notebook_tqdm
-
-
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs)
-
-
-EVAL_FIELDS = (
-    ("skdt", "s-KdT"),
-    ("kdt", "KdT"),
-    ("supernet_acc_mean", "super-net acc"),
-    ("final_acc", "final acc"),
-    ("eval_acc", "eval acc"),
-)
-"""What the per-evaluation line shows, where the record has it (super-net or stand-alone run)."""
-
-
-def progress_hooks(trainer: EpochTrainer) -> list[HookBase]:
-    """The progress hook where `runtime.progress` is on (rank 0 only)."""
-    return [ProgressHook()] if trainer.progress else []

@@ -23,7 +23,7 @@ def _show(args: argparse.Namespace) -> None:
     import yaml
 
     from wsnas.config import load_config
-    from wsnas.spaces.check import check_config  # imports the spaces (torch): only when run
+    from wsnas.spaces.check import check_config
 
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config:

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _info(args: argparse.Namespace) -> None:
-    from wsnas.spaces import get_space  # imports the spaces (torch): only when run
+    from wsnas.spaces import get_space
 
     print_record(get_space(args.space).info(), args.json)
 
