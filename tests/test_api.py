@@ -199,3 +199,18 @@ def test_a_cut_and_a_running_run_read_back(trained, tmp_path):
         lock.release()
     with pytest.raises(wsnas.WsnasError, match="not a run dir"):
         wsnas.open_run(tmp_path)
+
+
+@pytest.mark.slow  # a few seconds of CPU, but 30 s of wall time on a loaded 2-core machine
+def test_train_standalone_returns_a_standalone_result(tmp_path, monkeypatch):
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))
+    arch = "|nor_conv_3x3~0|+|skip_connect~0|none~1|"
+    over = {"arch": arch, "proxy": {"epochs": 1, "channels": 4}, "runtime.threads": 1}
+    cfg = wsnas.load_config(
+        "mini-standalone", {**over, "out_dir": str(tmp_path), "name": "sa"}, standalone=True
+    )
+    run = wsnas.train_standalone(cfg, progress=False)
+    assert run.kind == "standalone" and run.status == "finished" and run.path == tmp_path / "sa"
+    assert run.final["eval_acc"] == run.evaluations[-1].metrics["eval_acc"] and run.archs == []
+    assert run.cfg.arch == arch and run == wsnas.open_run(tmp_path / "sa")
+    assert wsnas.train_standalone(resume=run.path) == run
