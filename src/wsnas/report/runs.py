@@ -3,10 +3,9 @@
 Only config.yaml and summary.json are needed (log.jsonl and the eval CSVs feed the
 figures), so runs from sweeps, single runs and other machines mix freely. Every file is
 read by the one reader of a run dir (`wsnas.engine.runs`), the one `wsnas show` and
-`wsnas.open_run` use. A record's
-setting is its config without NOT_IDENTITY and the seed, plus what else its identity
-(`wsnas.engine.identity`: ground-truth checksum, numerics, world size) records, as the key
-`identity`; a run dir without an identity is read too, with `identity` = "legacy".
+`wsnas.open_run` use. A record's setting is its config without NOT_IDENTITY and the seed,
+plus what else its identity (`wsnas.engine.identity`: ground-truth checksum, numerics, world
+size) records, as the key `identity`; a run dir without an identity is read too, with `identity` = "legacy".
 """
 
 from __future__ import annotations
@@ -81,8 +80,12 @@ class RunRecord:
     def __post_init__(self) -> None:
         config = _setting_part(self.cfg.to_dict())
         hashed = _setting_part(identity_view(self.cfg.to_dict()))  # as the config hash sees it
-        found = self.summary.get("identity")
-        self.identity: dict[str, Any] | None = found if isinstance(found, dict) else read_identity(self.path)
+        self.identity: dict[str, Any] | None
+        if self.result is not None:
+            self.identity = self.result.identity  # the reader's: summary.json's, else identity.json
+        else:
+            found = self.summary.get("identity")
+            self.identity = found if isinstance(found, dict) else read_identity(self.path)
         # a legacy run's setting is its config's, as before identities were recorded
         keyed = hashed if self.identity is None else {**hashed, "identity": identity_key(self.identity)}
         self.setting = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
