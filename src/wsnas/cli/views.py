@@ -1,22 +1,17 @@
 """A run dir as a person reads it: the end table of `wsnas train` and `wsnas show RUN_DIR`.
 
-Everything is read from the files a run writes (config.yaml, log.jsonl, summary.json,
-the lock), never from a live trainer, so a finished, cut, failed or running run reads
-the same way, and `show` agrees with what `train` printed at its end.
+Everything is read by the one reader of a run dir (`wsnas.engine.runs`: config.yaml,
+log.jsonl, summary.json, the lock), never from a live trainer, so a finished, cut, failed or
+running run reads the same way, and `show` agrees with what `train` printed at its end.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from wsnas.core.dirlock import holder
 from wsnas.core.errors import WsnasError
-from wsnas.engine.rundir import RunDir
+from wsnas.engine.runs import RunResult, open_run
 from wsnas.spaces import SPACES
 
 EVAL_COLUMNS = (
@@ -35,83 +30,22 @@ EPOCH_COLUMNS = (
 )
 
 
-@dataclass
-class RunView:
-    path: Path
-    config: dict[str, Any]
-    log: list[dict[str, Any]]
-    summary: dict[str, Any] | None
-
-    @property
-    def standalone(self) -> bool:
-        return "proxy" in self.config
-
-    @property
-    def epochs(self) -> int | None:
-        """Epochs the run is set to train (stand-alone: None where the space's default applies)."""
-        section = self.config.get("proxy" if self.standalone else "protocol") or {}
-        value = section.get("epochs")
-        return int(value) if isinstance(value, int) else None
-
-    def status(self) -> str:
-        """finished / diverged (with its message) / running / cut at epoch k / started."""
-        done = [r["epoch"] for r in self.log if r.get("type") == "epoch"]
-        of = f"/{self.epochs}" if self.epochs else ""
-        if self.summary is not None and self.summary.get("status") == "finished":
-            return f"finished ({self.summary.get('epochs', done[-1] if done else '?')}{of} epochs)"
-        if self.summary is not None and self.summary.get("status") == "diverged":
-            return f"diverged: {self.summary.get('message', '')}"
-        pid = holder(self.path)
-        if pid is not None:
-            return f"running (pid {pid}), {len(done)}{of} epochs done"
-        resume = "wsnas standalone train --resume" if self.standalone else "wsnas train --resume"
-        if done:
-            return f"cut at epoch {done[-1]}{of}; resume with: {resume} {self.path}"
-        return f"started, no epoch finished; resume (or start again) with: {resume} {self.path}"
-
-
-def load_run(path: str | Path) -> RunView:
-    """RUN_DIR's files; a clear error for a folder that is not a run dir."""
-    run = RunDir(path)
-    if not run.path.is_dir():
-        raise WsnasError(f"{run.path} is not a run dir: no such folder")
-    if run.never_started():
-        raise run.not_a_run_dir()
-    if not run.is_run_dir() or not run.config.is_file():
-        raise WsnasError(
-            f"{run.path} is not a run dir: no config.yaml written by wsnas "
-            "(give the folder of one run, e.g. runs/NAME, or a sweep's runs/NAME)"
-        )
-    try:
-        config = yaml.safe_load(run.config.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise WsnasError(f"{run.config} is unreadable: {e}") from None
-    return RunView(
-        run.path, config if isinstance(config, dict) else {}, _read_log(run.log), _read_summary(run.summary)
-    )
-
-
-def _read_log(path: Path) -> list[dict[str, Any]]:
-    """log.jsonl's records; a torn last line (a killed writer) is left out."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            records.append(rec)
-    return records
-
-
-def _read_summary(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
+def status_text(run: RunResult) -> str:
+    """finished / diverged (with its message) / running / cut at epoch k / started, in words."""
+    done = [r["epoch"] for r in run.epochs]
+    of = f"/{run.planned_epochs}" if run.planned_epochs else ""
+    summary = run.summary or {}
+    status = run.status
+    if status == "finished":
+        return f"finished ({summary.get('epochs', done[-1] if done else '?')}{of} epochs)"
+    if status == "diverged":
+        return f"diverged: {summary.get('message', '')}"
+    if status == "running":
+        return f"running (pid {run.writer_pid}), {len(done)}{of} epochs done"
+    resume = "wsnas standalone train --resume" if run.standalone else "wsnas train --resume"
+    if done:
+        return f"cut at epoch {done[-1]}{of}; resume with: {resume} {run.path}"
+    return f"started, no epoch finished; resume (or start again) with: {resume} {run.path}"
 
 
 def _cell(value: Any, fmt: str) -> str:
@@ -171,14 +105,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def epoch_lines(view: RunView) -> list[str]:
+def epoch_lines(run: RunResult) -> list[str]:
     """Metrics over epochs: one row per epoch, the evaluation's columns where it was evaluated."""
-    evals = {r["epoch"]: r for r in view.log if r.get("type") == "eval"}
-    cols = STANDALONE_COLUMNS[:1] if view.standalone else EVAL_COLUMNS
+    evals = {e.epoch: e.metrics for e in run.evaluations}
+    cols = STANDALONE_COLUMNS[:1] if run.standalone else EVAL_COLUMNS
     rows = []
-    for r in view.log:
-        if r.get("type") != "epoch":
-            continue
+    for r in run.epochs:
         ev = evals.get(r["epoch"], {})
         rows.append(
             [
@@ -194,8 +126,8 @@ def epoch_lines(view: RunView) -> list[str]:
 
 def show(path: str | Path) -> str:
     """`wsnas show RUN_DIR`: status, metrics over epochs and (when finished) the end table."""
-    view = load_run(path)
-    lines = [f"{view.path}: {view.status()}", "", *epoch_lines(view)]
-    if view.summary is not None and view.summary.get("status") == "finished":
-        lines += ["", *summary_lines(view.summary)]
+    run = open_run(path)
+    lines = [f"{run.path}: {status_text(run)}", "", *epoch_lines(run)]
+    if run.finished and run.summary is not None:
+        lines += ["", *summary_lines(run.summary)]
     return "\n".join(lines)

@@ -166,6 +166,8 @@ class LoggingConfig(_Section):
 
 
 class RunConfig(_Section):
+    """One super-net run: space, ground truth, data, mapping and low-fidelity factors, P_ws, sampler, eval."""
+
     space: SpaceConfig = Field(default_factory=SpaceConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
     data: DataConfig = Field(default_factory=DataConfig)

@@ -54,12 +54,19 @@ def start_line(trainer: EpochTrainer) -> str:
 
 
 class ProgressHook(HookBase):
-    """Start line, then (on a terminal) one bar per epoch and per evaluation with the run's ETA."""
+    """Start line, then (on a terminal) one bar per epoch and per evaluation with the run's ETA.
+
+    In a Jupyter kernel, where stderr is no terminal, the bars show too: tqdm's notebook widgets
+    where ipywidgets is installed, text bars otherwise. `wsnas.train(cfg, progress=False)` (or
+    `runtime.progress=false`) turns the hook off.
+    """
 
     def __init__(self, stream: IO[str] | None = None, bars: bool | None = None) -> None:
         self.stream = sys.stderr if stream is None else stream
         isatty = getattr(self.stream, "isatty", lambda: False)
-        self.bars = bool(isatty()) if bars is None else bars
+        notebook = stream is None and in_notebook()
+        self.bars = bool(isatty() or notebook) if bars is None else bars
+        self.bar_class: type[tqdm] = notebook_bar_class() if notebook else tqdm
         self.bar: tqdm | None = None
         self.phase: str | None = None
         """"train" or "eval" while a bar runs."""
@@ -134,7 +141,7 @@ class ProgressHook(HookBase):
         self._close_bar()
         self.phase = phase
         if self.bars:
-            self.bar = tqdm(
+            self.bar = self.bar_class(
                 total=total, desc=desc, unit=unit, file=self.stream, leave=False, dynamic_ncols=True
             )
 
@@ -162,3 +169,24 @@ EVAL_FIELDS = (
 def progress_hooks(trainer: EpochTrainer) -> list[HookBase]:
     """The progress hook where `runtime.progress` is on (rank 0 only)."""
     return [ProgressHook()] if trainer.progress else []
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (where stderr is no terminal, yet bars show)."""
+    ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded already
+    try:
+        shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - an odd IPython is simply not a notebook
+        return False
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def notebook_bar_class() -> type[tqdm]:
+    """tqdm's notebook widget bar where ipywidgets is installed, else the text bar (which Jupyter
+    renders in place); without tqdm.auto's warning about the missing widgets."""
+    try:
+        import ipywidgets  # noqa: F401
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:
+        return tqdm
+    return notebook_tqdm

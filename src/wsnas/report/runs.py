@@ -1,15 +1,15 @@
 """Run dirs as the report reads them: find them, load each into a RunRecord.
 
 Only config.yaml and summary.json are needed (log.jsonl and the eval CSVs feed the
-figures), so runs from sweeps, single runs and other machines mix freely. A record's
-setting is its config without NOT_IDENTITY and the seed, plus what else its identity
-(`wsnas.engine.identity`: ground-truth checksum, numerics, world size) records, as the key
-`identity`; a run dir without an identity is read too, with `identity` = "legacy".
+figures), so runs from sweeps, single runs and other machines mix freely. Every file is
+read by the one reader of a run dir (`wsnas.engine.runs`), the one `wsnas show` and
+`wsnas.open_run` use. A record's setting is its config without NOT_IDENTITY and the seed,
+plus what else its identity (`wsnas.engine.identity`: ground-truth checksum, numerics, world
+size) records, as the key `identity`; a run dir without an identity is read too, with `identity` = "legacy".
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.config import NOT_IDENTITY, RunConfig, identity_view, load_config
+from wsnas.config import NOT_IDENTITY, RunConfig, identity_view
 from wsnas.core.errors import WsnasError
 from wsnas.engine.identity import describe, read_identity
+from wsnas.engine.runs import RunResult, read_run
 
 METRICS = ("supernet_acc_mean", "kdt", "skdt", "spearman", "final_acc", "pbr")
 """The summary's final metrics the report reads."""
@@ -73,12 +74,18 @@ class RunRecord:
     path: Path
     cfg: RunConfig
     summary: dict[str, Any]
+    result: RunResult | None = None
+    """The run dir as `wsnas.engine.runs` read it (read on first use where not given)."""
 
     def __post_init__(self) -> None:
         config = _setting_part(self.cfg.to_dict())
         hashed = _setting_part(identity_view(self.cfg.to_dict()))  # as the config hash sees it
-        found = self.summary.get("identity")
-        self.identity: dict[str, Any] | None = found if isinstance(found, dict) else read_identity(self.path)
+        self.identity: dict[str, Any] | None
+        if self.result is not None:
+            self.identity = self.result.identity  # the reader's: summary.json's, else identity.json
+        else:
+            found = self.summary.get("identity")
+            self.identity = found if isinstance(found, dict) else read_identity(self.path)
         # a legacy run's setting is its config's, as before identities were recorded
         keyed = hashed if self.identity is None else {**hashed, "identity": identity_key(self.identity)}
         self.setting = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
@@ -109,28 +116,20 @@ class RunRecord:
         v = self.summary.get("final", {}).get(name) if self.finished else None
         return float(v) if isinstance(v, int | float) else math.nan
 
+    @property
+    def run(self) -> RunResult:
+        """The run dir read back (`wsnas.engine.runs.read_run`), once."""
+        if self.result is None:
+            self.result = read_run(self.path)
+        return self.result
+
     def eval_log(self) -> list[dict[str, Any]]:
         """The run's evaluation records (log.jsonl), in epoch order."""
-        log = self.path / "log.jsonl"
-        if not log.exists():
-            return []
-        out = []
-        for line in log.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill
-            if r.get("type") == "eval":
-                out.append(r)
-        return sorted(out, key=lambda r: r["epoch"])
+        return [{"type": "eval", "epoch": e.epoch, **e.metrics} for e in self.run.evaluations]
 
     def final_supernet_accs(self) -> np.ndarray:
         """Per-architecture super-net accuracies of the last evaluation (evals/epoch_NNNN.csv)."""
-        files = sorted((self.path / "evals").glob("epoch_*.csv"))
-        if not files:
-            return np.zeros(0)
-        with files[-1].open() as f:
-            return np.array([float(r["supernet_acc"]) for r in csv.DictReader(f)])
+        return np.array([float(r["supernet_acc"]) for r in self.run.archs])
 
 
 def find_run_dirs(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -154,16 +153,23 @@ def load_runs(paths: Iterable[str | os.PathLike]) -> tuple[list[RunRecord], list
     runs, skipped = [], []
     for p in find_run_dirs(paths):
         try:
-            summary = json.loads((p / "summary.json").read_text())
+            result = read_run(p)
+            summary = result.summary
+            if summary is None:
+                raise WsnasError("summary.json is unreadable (not a JSON object)")
             if summary.get("kind") == "standalone":
                 skipped.append(f"{p}: a stand-alone run (ground truth, not a super-net result)")
                 continue
-            cfg = load_config(p / "config.yaml")
+            cfg = result.cfg
+            if not isinstance(cfg, RunConfig):
+                raise WsnasError(
+                    "config.yaml is a stand-alone config (a proxy section) under a super-net summary"
+                )
         except (OSError, ValueError, WsnasError) as e:
             skipped.append(f"{p}: {e}")
             continue
         if summary.get("status") not in ("finished", "diverged"):
             skipped.append(f"{p}: summary status {summary.get('status')!r}")
             continue
-        runs.append(RunRecord(p, cfg, summary))
+        runs.append(RunRecord(p, cfg, summary, result))
     return runs, skipped

@@ -29,6 +29,8 @@ from wsnas.report.tables import factor_table, final_table, runs_table, settings_
 
 @dataclass
 class Report:
+    """A written report: its folder, index.html, the tables and figures, what was skipped or warned."""
+
     out: Path
     index: Path
     num_runs: int

@@ -45,6 +45,8 @@ def search_dir_name(algo: str, seed: int, budget: int, opts: SearchOptions | Non
 
 @dataclass
 class SearchResult:
+    """One search of a super-net: its folder and summary.json (found arch, its GT, regret, P>R)."""
+
     path: Path
     summary: dict[str, Any]
     resumed_rows: int

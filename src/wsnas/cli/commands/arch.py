@@ -56,32 +56,10 @@ def facts_data(args: argparse.Namespace, space: Any) -> str | None:
 
 
 def describe(space: Any, arch: Any, bench: Any, data: str | None = None) -> dict[str, Any]:
-    """The record printed for one architecture (params/FLOPs on DATA's network; None: the space's)."""
-    text = space.format(arch)
-    rec: dict[str, Any] = {"arch": text, "index": None, "canonical": space.canonical(arch)}
-    rec.update(space.arch_facts(arch) if data is None else _facts_on(space, arch, data))
-    if bench is not None:
-        q = None
-        for key in (text, rec["canonical"]):  # this encoding's row, else its cell's first row
-            try:
-                q = bench.query(key)
-                break
-            except (BenchmarkError, ArchError):  # not in the table (DARTS: most genotypes)
-                continue
-        if q is not None:
-            rec.update(index=q["index"], gt_acc=q["acc"], gt_rank=q["rank"], gt_metric=bench.metric)
-    return rec
+    """The record printed for one architecture (`wsnas.spaces.facts.arch_record`)."""
+    from wsnas.spaces.facts import arch_record
 
-
-def _facts_on(space: Any, arch: Any, data: str) -> dict[str, Any]:
-    from wsnas.core.errors import ConfigError
-    from wsnas.data import dataset_info
-
-    dataset_info(data)  # a DataError naming the known data sets
-    facts = space.arch_facts_on(arch, data)
-    if facts is None:
-        raise ConfigError(f"--data {data}: {space.name}'s params/FLOPs are of its own network only")
-    return {**facts, "data": data}
+    return arch_record(space, arch, bench, data)
 
 
 def _info(args: argparse.Namespace) -> None:

@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-import yaml
-
-from wsnas.config import load_config
-from wsnas.spaces.check import check_config
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="resolve and validate a run config")
@@ -25,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _show(args: argparse.Namespace) -> None:
+    import yaml
+
+    from wsnas.config import load_config
+    from wsnas.spaces.check import check_config
+
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config:
         config, overrides = None, [config, *overrides]

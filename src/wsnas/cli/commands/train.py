@@ -65,13 +65,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def finished_summary(run: Any) -> dict[str, Any] | None:
     """RUN's summary if it is a finished run dir, else None (a resume then does the checks)."""
-    if not (run.path.is_dir() and run.is_run_dir() and run.summary.is_file()):
+    from wsnas.engine.runs import read_summary
+
+    if not (run.path.is_dir() and run.is_run_dir()):
         return None
-    try:
-        summary = json.loads(run.summary.read_text())
-    except (OSError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) and summary.get("status") == "finished" else None
+    summary = read_summary(run.summary)
+    return summary if summary is not None and summary.get("status") == "finished" else None
 
 
 def print_result(summary: dict[str, Any], as_json: bool) -> None:
@@ -79,6 +78,8 @@ def print_result(summary: dict[str, Any], as_json: bool) -> None:
         print(json.dumps({"run_dir": summary["run_dir"], "status": summary["status"], **summary["final"]}))
         return
     from wsnas.cli.views import summary_lines
+    from wsnas.engine.runs import read_run
 
-    print(f"{summary['run_dir']}: {summary['status']}")
-    print("\n".join(summary_lines(summary)))
+    run = read_run(summary["run_dir"])  # the end table as `wsnas show` reads it: from the run dir
+    print(f"{summary['run_dir']}: {run.status}")
+    print("\n".join(summary_lines(run.summary or summary)))
