@@ -75,7 +75,9 @@ def imports(path: Path, module: str) -> tuple[list[str], list[tuple[int, str]]]:
         return [node.module or ""]
 
     module_level = list(tree.body)
-    for node in tree.body:  # `if TYPE_CHECKING:` imports are module level (and never run)
+    for node in tree.body:  # `if TYPE_CHECKING:` imports are module level (and never run), but for
+        if module in LAZY_EXACT:  # the package __init__, whose re-exports are all deferred
+            break
         if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
             module_level += node.body
     for node in ast.walk(tree):

@@ -32,6 +32,8 @@ def _key(v: Any) -> str:
 
 @dataclass
 class SweepResult:
+    """What a sweep did: its planned runs and each one's status (and, sequential, the chosen values)."""
+
     out_dir: Path
     runs: list[PlannedRun]
     status: Status
