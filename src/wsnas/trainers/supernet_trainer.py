@@ -149,7 +149,7 @@ class Trainer(EpochTrainer):
             self.model,
             self.pool,
             self.eval_batches,
-            self.cfg.eval,
+            self.cfg.metrics(),
             self.cfg.runtime.amp,
             progress=lambda done, total: self.call_hooks("eval_progress", done, total),
         )
@@ -166,7 +166,8 @@ class Trainer(EpochTrainer):
     def summarize(self) -> dict[str, Any]:
         evals = [r for r in self.history if r["type"] == "eval"]
         final = evals[-1] if evals else {}
-        top = top_archs(self.run.path / final["csv"], self.cfg.eval.top_k) if "csv" in final else None
+        metrics = self.cfg.metrics()
+        top = top_archs(self.run.path / final["csv"], metrics.k) if "csv" in final else None
         return {
             "run_dir": str(self.run.path),
             "epochs": self.epoch,
@@ -182,8 +183,9 @@ class Trainer(EpochTrainer):
             ],
             "top_archs": top,
             "pool_size_requested": self.cfg.eval.pool_size,
-            "sparse_threshold": self.cfg.eval.sparse_threshold,
-            "top_k": self.cfg.eval.top_k,
+            "sparse_threshold": metrics.threshold,
+            "top_k": metrics.k,
+            "metric_definition": metrics.name,
             "benchmark": {"space": self.cfg.space.name, "metric": self.bench.metric, "size": self.bench.size},
             "data": {"name": self.cfg.data.name, "eval_split": self.cfg.data.eval_split},
         }
