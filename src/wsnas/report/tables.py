@@ -25,7 +25,7 @@ from wsnas.report.definitions import (
     authors_stat,
     definitions_note,
 )
-from wsnas.report.runs import METRICS, canon
+from wsnas.report.runs import METRICS, RunRecord, canon
 from wsnas.report.settings import top_k_text
 from wsnas.spaces.table1 import table1_rank
 
@@ -279,9 +279,21 @@ def settings_table(analyses: list[SpaceAnalysis]) -> Table:
     )
 
 
+def gt_file_text(r: RunRecord) -> str:
+    """The ground-truth file a run scored against (`DARTS.json (mixed)`), as its summary records it;
+    `?` for a run from before wsnas recorded it."""
+    bench = r.summary.get("benchmark") or {}
+    name = bench.get("file") or "?"
+    return f"{name} ({bench['macro']})" if bench.get("macro") else str(name)
+
+
 def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
-    header = ["Space", "Data", "Setting", "Seed", "Status"] + [m[1] for m in TABLE_METRICS] + ["Run dir"]
-    csv_header = ["space", "data", "setting", "seed", "status", *METRICS, "run_dir"]
+    header = (
+        ["Space", "Data", "Setting", "Seed", "Status"]
+        + [m[1] for m in TABLE_METRICS]
+        + ["GT file", "Run dir"]
+    )
+    csv_header = ["space", "data", "setting", "seed", "status", *METRICS, "run_dir", "gt_file"]
     rows, csv_rows = [], []
     for a in analyses:
         for s in a.settings:
@@ -295,6 +307,7 @@ def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
                         str(r.seed),
                         r.status,
                         *[Stat.of([r.metric(m)]).text(d) for m, _, d in TABLE_METRICS],
+                        gt_file_text(r),
                         rel,
                     ]
                 )
@@ -307,6 +320,11 @@ def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
                         r.status,
                         *[r.metric(m) for m in METRICS],
                         str(r.path),
+                        gt_file_text(r),
                     ]
                 )
-    return Table("runs", "All runs", csv_header, csv_rows, header, rows)
+    note = (
+        "GT file: the ground-truth file each run scored against (for DARTS-NDS with its network sizes: "
+        "mixed for NDS's DARTS.json, the authors' file, or one wWdD for DARTS_fix-w-d.json)."
+    )
+    return Table("runs", "All runs", csv_header, csv_rows, header, rows, note)

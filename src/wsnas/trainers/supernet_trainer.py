@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,9 +187,25 @@ class Trainer(EpochTrainer):
             "sparse_threshold": metrics.threshold,
             "top_k": metrics.k,
             "metric_definition": metrics.name,
-            "benchmark": {"space": self.cfg.space.name, "metric": self.bench.metric, "size": self.bench.size},
+            "benchmark": {
+                "space": self.cfg.space.name,
+                "metric": self.bench.metric,
+                "size": self.bench.size,
+                **gt_file(self.bench),
+            },
             "data": {"name": self.cfg.data.name, "eval_split": self.cfg.data.eval_split},
         }
+
+
+def gt_file(bench: Any) -> dict[str, Any]:
+    """The ground-truth file a run scored against, by name (the path is not the identity: the
+    checksum is), and for DARTS-NDS its network sizes (`macro`: `w16d8`, or `mixed` for DARTS.json)."""
+    meta = bench.meta
+    name = meta.get("file") or (Path(str(meta["source"])).name if meta.get("source") else None)
+    out: dict[str, Any] = {"file": name}
+    if meta.get("macro") is not None:
+        out["macro"] = meta["macro"]
+    return out
 
 
 def train(cfg: RunConfig, resume_dir: str | None = None) -> dict[str, Any]:
