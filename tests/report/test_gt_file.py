@@ -16,7 +16,8 @@ def _bench(meta):
 
 
 def test_gt_file_names_the_file_and_darts_sizes():
-    assert gt_file(_bench({"file": "DARTS.json", "macro": "mixed"})) == {"file": "DARTS.json", "macro": "mixed"}
+    darts = {"file": "DARTS.json", "macro": "mixed"}
+    assert gt_file(_bench(darts)) == darts
     assert gt_file(_bench({"source": "/data/NDS/DARTS_fix-w-d.json", "macro": "w16d8"})) == {
         "file": "DARTS_fix-w-d.json",
         "macro": "w16d8",
