@@ -27,7 +27,7 @@ from wsnas.report.definitions import (
 )
 from wsnas.report.runs import METRICS, RunRecord, canon
 from wsnas.report.settings import top_k_text
-from wsnas.spaces.table1 import table1_rank
+from wsnas.spaces.table1 import beyond_paper, table1_rank
 
 TABLE_METRICS = (
     ("supernet_acc_mean", "SN acc", 2),
@@ -135,7 +135,9 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
         + [f"{sl}_{m[0]}_{x}" for sl in slugs for m in TABLE_METRICS for x in ("mean", "std", "n")]
         + [f"{sl}_reference" for sl in slugs]
         + [f"{sl}_authors_{m[0]}_{x}" for sl in slugs for m in AUTHORS_METRICS for x in ("mean", "std", "n")]
+        + [f"{sl}_beyond_paper" for sl in slugs]
     )
+    reasons: dict[str, None] = {}
     order = sorted({f.key for a in analyses for f in a.factors}, key=table1_rank)
     rows, csv_rows = [], []
     for key in order:
@@ -172,14 +174,29 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
                 else (f" ({word}: " + ", ".join(a.title for a in marked) + ")")
             )
             text = show_value(key, v)
+            beyond = []
+            for a, ref in zip(analyses, refs, strict=True):
+                why = beyond_paper(key, a.space) if any(a is x for x in studied) and not ref else None
+                beyond.append(why is not None)
+                if why is not None:
+                    reasons[why] = None
+            if any(beyond):
+                named = [a.title for a, b in zip(analyses, beyond, strict=True) if b]
+                mark += (
+                    " [beyond the paper"
+                    + ("" if len(named) == len(studied) else ": " + ", ".join(named))
+                    + "]"
+                )
             rows.append([key, text + mark, *cells])
-            csv_rows.append([key, text, *nums, *refs, *authors])
+            csv_rows.append([key, text, *nums, *refs, *authors, *beyond])
     note = (
         "Mean ± sample std over seeds of the final evaluation. Rows of a factor compare settings "
         "that differ only in that factor, in the order of the paper's Table 1; (ref) marks the "
         "reference value (the value the factor is held at while others vary). " + METRIC_NOTE
     )
     note += " " + definitions_note(a.space for a in analyses)
+    if reasons:
+        note += " [beyond the paper] marks a row the paper does not report: " + "; ".join(reasons) + "."
     if any(f.against != "reference" for a in analyses for f in a.factors):
         note += (
             f" In the paper's protocol the hyper-parameters are compared against the {START} "
