@@ -113,3 +113,23 @@ def test_report_tables_show_both_definitions_side_by_side(tmp_path):
         "s-KdT [paper] | NASBench-101 (cifar10) s-KdT [authors, seed-avg]"
         in (rep.out / "tables" / "table_factors.md").read_text()
     )
+
+
+def test_a_second_report_reads_changed_runs_again(tmp_path):
+    import csv
+
+    from wsnas.report import write_report
+
+    _run_dir(tmp_path / "runs", "base-s0", 0, SN)
+    _run_dir(tmp_path / "runs", "base-s1", 1, SN)
+    first = write_report([tmp_path / "runs"], tmp_path / "rep")
+    row = next(csv.DictReader((first.out / "tables" / "table_final.csv").open()))
+    assert float(row["nb101_cifar10_authors_final_acc_mean"]) == pytest.approx(sum(GT[:5]) / 5)
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs")
+    _run_dir(tmp_path / "runs", "base-s0", 0, SN[::-1])  # the same run dirs, retrained
+    _run_dir(tmp_path / "runs", "base-s1", 1, SN[::-1])
+    again = write_report([tmp_path / "runs"], tmp_path / "rep")
+    row = next(csv.DictReader((again.out / "tables" / "table_final.csv").open()))
+    assert float(row["nb101_cifar10_authors_final_acc_mean"]) == pytest.approx(sum(GT[-5:]) / 5)

@@ -95,6 +95,12 @@ def seed_averaged(pools: list[PoolScores], definition: MetricDefinition) -> dict
 
 
 _CACHE: dict[tuple[str, ...], dict[str, Any] | None] = {}
+"""Seed-averaged metrics by run dirs, for one report (cleared by `clear_cache` when a report starts,
+so runs that changed since are read again)."""
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
 
 
 def authors_metrics(runs: list[RunRecord]) -> dict[str, Any] | None:
