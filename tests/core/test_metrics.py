@@ -201,7 +201,9 @@ def test_summarize_values_and_keys() -> None:
         "supernet_acc_mean", "supernet_acc_std", "kdt", "skdt", "spearman", "final_acc",
         "pbr", "pbr_rank", "pbr_total", "supernet_acc_std_definition", "kdt_definition",
         "skdt_definition", "spearman_definition", "final_acc_definition", "pbr_definition",
+        "metric_definition",
     }  # fmt: skip
+    assert out["metric_definition"] == "paper"
     assert out["supernet_acc_mean"] == pytest.approx(55.0)
     # deviations -5, 5, 15, -15: sqrt(500 / 4)
     assert out["supernet_acc_std"] == pytest.approx(math.sqrt(125))

@@ -58,7 +58,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("algo", ["random", "evolution", "local"])
+@pytest.mark.parametrize("algo", ["random", "evolution", "local", "nb201-rea", "naszilla-ls"])
 def test_every_algorithm_records_the_ground_truth(runs, algo, tmp_path, monkeypatch):
     monkeypatch.setenv("WSNAS_CACHE", str(runs["out"] / "cache"))
     run = tmp_path / "run"
@@ -82,6 +82,7 @@ def test_every_algorithm_records_the_ground_truth(runs, algo, tmp_path, monkeypa
     assert s["fitness"]["split"] == "valid" and s["fitness"]["valid_images"] == 100
     assert s["fitness"]["valid_held_out_from_training"] is True and s["fitness"]["gt_disjoint_from_valid"]
     assert not s["moves"]["restricted_to_benchmark"] and s["algo"] == algo
+    assert s["algorithm"]["name"] == algo and s["algorithm"]["defaults"] and s["algorithm"]["follows"]
     assert res.path.name == (f"{algo}-p10-k3-s1-b60" if algo == "evolution" else f"{algo}-s1-b60")
     again = run_search(run, algo, 60, seed=1, opts=opts, overrides=["runtime.threads=1"])  # replayed
     assert again.resumed_rows == len(rows) and _rows(again.path) == rows

@@ -82,6 +82,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"GT {bench.get('metric', '?')}",
         f"pool {pool} archs" if pool is not None else None,
         f"{final.get('eval_images')} eval images" if final.get("eval_images") else None,
+        f"metrics: {summary.get('metric_definition', 'paper')} definition",
         f"s-KdT bins {summary.get('sparse_threshold')} pts",
         f"final acc = mean GT of the top-{k}",
     ]

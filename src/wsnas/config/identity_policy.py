@@ -36,7 +36,7 @@ is refused, and a report keeps the two apart. v2 of `shuffle`: the authors' per-
 channel subsets (the old meaning is now `shuffle_consistent`, docs/factors.md)."""
 
 
-ADDED_FIELDS: dict[str, Any] = {"mapping.dropout_path_at": "edges"}
+ADDED_FIELDS: dict[str, Any] = {"mapping.dropout_path_at": "edges", "eval.metric_definition": "paper"}
 """Config fields added after runs were made, each with its default (the behaviour before it existed).
 A field at that default is left out of the hash, so every config that existed before keeps its hash
 (run dir name, checkpoint guard, identity) and its runs stay resumable and reusable; any other value

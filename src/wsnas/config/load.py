@@ -19,6 +19,7 @@ from wsnas.config.schema import AnyConfig, RunConfig
 from wsnas.config.shipped import resolve_config
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import ConfigError, did_you_mean
+from wsnas.core.metrics import MetricError
 
 BASE_KEY = "_base_"
 
@@ -129,11 +130,18 @@ def validate(data: dict[str, Any], source: str = "config", model: type[Any] = Ru
         raise ConfigError(f"{source}: " + "; ".join(_explain(err, model) for err in e.errors())) from None
     except RecursionError:
         raise ConfigError(f"{source}: nested too deeply") from None
-    if isinstance(cfg, RunConfig) and cfg.eval.top_k > cfg.eval.pool_size:
-        raise ConfigError(
-            f"{source}: key 'eval.top_k': got {cfg.eval.top_k}; larger than eval.pool_size "
-            f"({cfg.eval.pool_size}), the pool it picks from"
-        )
+    if isinstance(cfg, RunConfig):
+        try:
+            k = cfg.metrics().k
+        except MetricError as e:
+            raise ConfigError(f"{source}: key 'eval.metric_definition': {e}") from None
+        if k > cfg.eval.pool_size:
+            paper = cfg.eval.metric_definition == "paper"
+            what = f"eval.top_k': got {k}" if paper else f"eval.metric_definition': its top-{k} is"
+            raise ConfigError(
+                f"{source}: key '{what}; larger than eval.pool_size "
+                f"({cfg.eval.pool_size}), the pool it picks from"
+            )
     return cfg
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from wsnas.config.identity_policy import experiment_hash
+from wsnas.core.metrics import MetricDefinition, metric_definition
 
 SEED_MAX = 2**64 - 1
 """Largest seed torch accepts (seeds are unsigned 64-bit integers)."""
@@ -147,6 +148,10 @@ class EvalConfig(_Section):
     """s-KdT bin width in GT percentage points."""
     top_k: int = Field(3, ge=1)
     """Final searched model = mean GT of the top-k by super-net accuracy; also P>R's n."""
+    metric_definition: Literal["paper", "authors"] = "paper"
+    """Named metric definition (`wsnas.core.metrics.METRIC_DEFINITIONS`): `paper` = its text
+    (sparse_threshold and top_k above); `authors` = the scripts behind the published tables
+    (1-point bins, top-10 on NB201 / top-5 elsewhere; they fix both keys). docs/metrics.md."""
 
 
 class RuntimeConfig(_Section):
@@ -194,6 +199,11 @@ class RunConfig(_Section):
         numerics and the world size (`wsnas.engine.identity`, identity.json in the run dir).
         """
         return experiment_hash(self.to_dict())
+
+    def metrics(self) -> MetricDefinition:
+        """The run's metric definition resolved for its space: s-KdT's bin width and the top-k."""
+        e = self.eval
+        return metric_definition(e.metric_definition, self.space.name, e.sparse_threshold, e.top_k)
 
 
 class ProxyConfig(_Section):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import operator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,9 +31,12 @@ from scipy import stats
 from wsnas.core.errors import WsnasError
 
 __all__ = [
+    "METRIC_DEFINITIONS",
+    "MetricDefinition",
     "MetricError",
     "final_accuracy",
     "kendall_tau",
+    "metric_definition",
     "prob_beats_random",
     "sparse_kendall_tau",
     "sparsify",
@@ -52,6 +56,56 @@ TIE_RULE = "a tie at the k-th score: expected value over all tie-consistent top-
 
 class MetricError(WsnasError, ValueError):
     """Metric inputs are malformed (shape, length, NaN/inf, range)."""
+
+
+METRIC_DEFINITIONS: dict[str, str] = {
+    "paper": "the paper's text: s-KdT at eval.sparse_threshold-point GT bins (0.1), final model and "
+    "P>R over the top eval.top_k (3), per run",
+    "authors": "the authors' analysis scripts that made the published tables: s-KdT at 1-point GT bins, "
+    "final model and P>R over the top 10 on NASBench-201 and the top 5 elsewhere; the report also "
+    "averages each architecture's super-net accuracy over seeds first, as those scripts do",
+}
+"""The named metric definitions (`eval.metric_definition`): which bin width and top-k a number used."""
+
+PAPER_THRESHOLD = 0.1
+PAPER_TOP_K = 3
+AUTHORS_THRESHOLD = 1.0
+AUTHORS_TOP_K: dict[str, int] = {"nb201": 10}
+"""The authors' top-k per space (their analysis script: 10 on NASBench-201); every other space: 5."""
+AUTHORS_TOP_K_OTHER = 5
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """A named metric definition resolved for one space: s-KdT's bin width and the top-k (P>R's n)."""
+
+    name: str
+    threshold: float
+    k: int
+
+    @property
+    def text(self) -> str:
+        """`paper (0.1-pt bins, top-3)`: the short form tables print next to a number."""
+        return f"{self.name} ({self.threshold:g}-pt bins, top-{self.k})"
+
+
+def metric_definition(
+    name: str, space: str, threshold: float = PAPER_THRESHOLD, k: int = PAPER_TOP_K
+) -> MetricDefinition:
+    """Resolve the definition NAME for SPACE; `threshold` and `k` are the paper definition's settings
+    (eval.sparse_threshold, eval.top_k). The authors' definition fixes both, so a value other than the
+    paper's default there is an error rather than silently ignored."""
+    if name == "paper":
+        return MetricDefinition(name, _check_threshold(threshold), _as_int(k, "k"))
+    if name == "authors":
+        if threshold != PAPER_THRESHOLD or k != PAPER_TOP_K:
+            raise MetricError(
+                f"metric definition 'authors' fixes the bin width ({AUTHORS_THRESHOLD:g}) and top-k "
+                f"(10 on nb201, 5 elsewhere); got threshold {threshold!r} and k {k!r}: leave them at "
+                f"{PAPER_THRESHOLD:g} and {PAPER_TOP_K}, or use the 'paper' definition"
+            )
+        return MetricDefinition(name, AUTHORS_THRESHOLD, AUTHORS_TOP_K.get(space, AUTHORS_TOP_K_OTHER))
+    raise MetricError(f"metric definition: expected one of {sorted(METRIC_DEFINITIONS)}, got {name!r}")
 
 
 def _as_1d(values: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -265,6 +319,7 @@ def summarize(
     total: int,
     threshold: float = 0.1,
     k: int = 3,
+    definition: str = "paper",
 ) -> dict[str, float | int | str]:
     """All section-2 metrics for one evaluation, plus their definitions as strings.
 
@@ -274,8 +329,11 @@ def summarize(
     over all tie-consistent top-k choices (module doc) and `pbr_rank` is the expected
     r (a float then). The std is the population std (ddof=0) over the pool, since the
     pool itself is what is described. Definitions go into output files so numbers
-    computed with another threshold or form are never mixed up silently.
+    computed with another threshold or form are never mixed up silently; `definition` names
+    the `METRIC_DEFINITIONS` entry `threshold` and `k` come from.
     """
+    if definition not in METRIC_DEFINITIONS:
+        raise MetricError(f"definition: expected one of {sorted(METRIC_DEFINITIONS)}, got {definition!r}")
     x, y = _pair(scores, gt)
     ranks_f = _as_1d(gt_rank, "gt_rank")
     if ranks_f.size != x.size:
@@ -304,6 +362,7 @@ def summarize(
         "pbr": pbr,
         "pbr_rank": r,
         "pbr_total": t,
+        "metric_definition": definition,
         "supernet_acc_std_definition": "population std (ddof=0) over the pool",
         "kdt_definition": "tau-b(scores, gt)",
         "skdt_definition": f"tau-b(scores, floor(gt/{thr:g}))",

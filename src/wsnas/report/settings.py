@@ -174,5 +174,5 @@ def group_settings(runs: list[RunRecord], notes: list[str] | None = None) -> dic
 
 def top_k_text(runs: Iterable[RunRecord]) -> str:
     """`top-3`, or `top-3/5` when runs differ in eval.top_k (the k of final accuracy and P>R's n)."""
-    ks = sorted({r.cfg.eval.top_k for r in runs})
+    ks = sorted({r.cfg.metrics().k for r in runs})
     return "top-" + "/".join(map(str, ks)) if ks else "top-k"

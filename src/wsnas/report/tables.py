@@ -17,9 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from wsnas.report.analysis import START, TUNED, SpaceAnalysis, Stat, show_value, sort_values, space_title
-from wsnas.report.runs import METRICS, canon
+from wsnas.report.definitions import (
+    AUTHORS_METRICS,
+    AVG_TAG,
+    authors_definition,
+    authors_metrics,
+    authors_stat,
+    definitions_note,
+)
+from wsnas.report.runs import METRICS, RunRecord, canon
 from wsnas.report.settings import top_k_text
-from wsnas.spaces.table1 import table1_rank
+from wsnas.spaces.table1 import beyond_paper, table1_rank
 
 TABLE_METRICS = (
     ("supernet_acc_mean", "SN acc", 2),
@@ -89,17 +97,47 @@ def _metric_header(a: SpaceAnalysis, title: str) -> str:
     return f"{title} ({a.top_k})" if title == "final acc" else title
 
 
+DEFINED = {m for m, _, _ in AUTHORS_METRICS}
+"""The metrics whose numbers depend on the metric definition (their headers carry its tag)."""
+
+
+def _own_tag(a: SpaceAnalysis) -> str:
+    """`[paper]`: the definition of the runs' own numbers (`[authors, per seed]` if they used that)."""
+    names = sorted({r.cfg.eval.metric_definition for s in a.settings for r in s.runs}) or ["paper"]
+    return "[" + "/".join(n if n == "paper" else f"{n}, per seed" for n in names) + "]"
+
+
+def _authors_tag(a: SpaceAnalysis) -> str:
+    return f"[authors, {AVG_TAG}]"
+
+
+def _scope_columns(a: SpaceAnalysis) -> list[tuple[str, str, int, bool]]:
+    """(metric, header, digits, seed-averaged authors' number?) for one scope: each metric whose
+    definition matters is followed by its authors' seed-averaged form, side by side."""
+    cols = []
+    for metric, title, digits in TABLE_METRICS:
+        if metric not in DEFINED:
+            cols.append((metric, f"{a.title} {title}", digits, False))
+            continue
+        cols.append((metric, f"{a.title} {_metric_header(a, title)} {_own_tag(a)}", digits, False))
+        k = authors_definition(a.space).k
+        shown = f"{title} (top-{k})" if metric == "final_acc" else title
+        cols.append((metric, f"{a.title} {shown} {_authors_tag(a)}", digits, True))
+    return cols
+
+
 def factor_table(analyses: list[SpaceAnalysis]) -> Table:
     """Paper Tables 3 and 4: rows = factor values (Table 1's order), columns = scope x the metrics."""
     slugs = [a.slug for a in analyses]
-    header = ["Factor", "Value"] + [
-        f"{a.title} {_metric_header(a, m[1])}" for a in analyses for m in TABLE_METRICS
-    ]
+    header = ["Factor", "Value"] + [c[1] for a in analyses for c in _scope_columns(a)]
     csv_header = (
         ["factor", "value"]
         + [f"{sl}_{m[0]}_{x}" for sl in slugs for m in TABLE_METRICS for x in ("mean", "std", "n")]
         + [f"{sl}_reference" for sl in slugs]
+        + [f"{sl}_authors_{m[0]}_{x}" for sl in slugs for m in AUTHORS_METRICS for x in ("mean", "std", "n")]
+        + [f"{sl}_beyond_paper" for sl in slugs]
     )
+    reasons: dict[str, None] = {}
     order = sorted({f.key for a in analyses for f in a.factors}, key=table1_rank)
     rows, csv_rows = [], []
     for key in order:
@@ -109,15 +147,19 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
             if f is not None:
                 values.update((canon(v), v) for v in f.values)
         for v in sort_values(list(values.values()), key):
-            cells, nums, refs = [], [], []
-            for sl in slugs:
-                f = per_scope[sl]
+            cells, nums, refs, authors = [], [], [], []
+            for a in analyses:
+                f = per_scope[a.slug]
                 has = f is not None and canon(v) in f.runs
                 refs.append(bool(has and canon(v) == canon(f.reference)))
-                for metric, _, digits in TABLE_METRICS:
-                    st = f.stat(v, metric) if has else Stat(math.nan, math.nan, 0)
+                for metric, _, digits, averaged in _scope_columns(a):
+                    st = Stat(math.nan, math.nan, 0)
+                    if has and averaged:
+                        st = authors_stat([s.runs for s in f.settings[canon(v)]], metric)
+                    elif has:
+                        st = f.stat(v, metric)
                     cells.append(st.text(digits))
-                    nums += [st.mean, st.std, st.n]
+                    (authors if averaged else nums).extend([st.mean, st.std, st.n])
             studied = [
                 a for a in analyses if per_scope[a.slug] is not None and canon(v) in per_scope[a.slug].runs
             ]
@@ -132,13 +174,29 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
                 else (f" ({word}: " + ", ".join(a.title for a in marked) + ")")
             )
             text = show_value(key, v)
+            beyond = []
+            for a, ref in zip(analyses, refs, strict=True):
+                why = beyond_paper(key, a.space) if any(a is x for x in studied) and not ref else None
+                beyond.append(why is not None)
+                if why is not None:
+                    reasons[why] = None
+            if any(beyond):
+                named = [a.title for a, b in zip(analyses, beyond, strict=True) if b]
+                mark += (
+                    " [beyond the paper"
+                    + ("" if len(named) == len(studied) else ": " + ", ".join(named))
+                    + "]"
+                )
             rows.append([key, text + mark, *cells])
-            csv_rows.append([key, text, *nums, *refs])
+            csv_rows.append([key, text, *nums, *refs, *authors, *beyond])
     note = (
         "Mean ± sample std over seeds of the final evaluation. Rows of a factor compare settings "
         "that differ only in that factor, in the order of the paper's Table 1; (ref) marks the "
         "reference value (the value the factor is held at while others vary). " + METRIC_NOTE
     )
+    note += " " + definitions_note(a.space for a in analyses)
+    if reasons:
+        note += " [beyond the paper] marks a row the paper does not report: " + "; ".join(reasons) + "."
     if any(f.against != "reference" for a in analyses for f in a.factors):
         note += (
             f" In the paper's protocol the hyper-parameters are compared against the {START} "
@@ -157,25 +215,42 @@ def final_table(analyses: list[SpaceAnalysis]) -> Table:
     for a in analyses:
         ordered = sorted(a.settings, key=lambda s: (s is not a.baseline, s is not a.start))
         labels += [s.label for s in ordered if s.label not in labels]
-    header = ["Setting"] + [f"{a.title}, {a.top_k}" for a in analyses]
-    csv_header = ["setting"] + [f"{a.slug}_final_acc_{x}" for a in analyses for x in ("mean", "std", "n")]
+    header = ["Setting"] + [
+        h
+        for a in analyses
+        for h in (
+            f"{a.title}, {a.top_k} {_own_tag(a)}",
+            f"{a.title}, top-{authors_definition(a.space).k} {_authors_tag(a)}",
+        )
+    ]
+    csv_header = (
+        ["setting"]
+        + [f"{a.slug}_final_acc_{x}" for a in analyses for x in ("mean", "std", "n")]
+        + [f"{a.slug}_authors_final_acc_{x}" for a in analyses for x in ("mean", "std", "n")]
+    )
     rows, csv_rows = [], []
     for label in labels:
-        cells, nums = [], []
+        cells, nums, authors = [], [], []
         for a in analyses:
             s = next((s for s in a.settings if s.label == label), None)
             st = s.stat("final_acc") if s is not None else Stat(math.nan, math.nan, 0)
             ref = " (ref)" if s is not None and s is a.baseline and a.start is None else ""
             cells.append(st.text(2) + (f" (n={st.n})" if st.n else "") + ref)
             nums += [st.mean, st.std, st.n]
+            avg = authors_metrics(s.runs) if s is not None else None
+            seeds = f" ({avg['seeds']} seeds)" if avg is not None else ""
+            value = float(avg["final_acc"]) if avg is not None else math.nan
+            cells.append(Stat.of([value]).text(2) + seeds)
+            authors += [value, math.nan, 1 if avg is not None else 0]
         rows.append([label, *cells])
-        csv_rows.append([label, *nums])
+        csv_rows.append([label, *nums, *authors])
     note = (
         "Final searched model: mean GT accuracy of the top-k pool architectures by super-net accuracy "
         "(k as each column says); mean ± sample std over seeds. A setting is named as the CLI named "
         "its runs (LABEL-sSEED); (ref) marks each column's reference setting, listed first; in the "
         "paper's protocol the first row, Random NAS (ours), is the tuned baseline."
     )
+    note += " " + definitions_note(a.space for a in analyses)
     return Table(
         "table_final", "Final searched model (paper Table 5 form)", csv_header, csv_rows, header, rows, note
     )
@@ -221,9 +296,21 @@ def settings_table(analyses: list[SpaceAnalysis]) -> Table:
     )
 
 
+def gt_file_text(r: RunRecord) -> str:
+    """The ground-truth file a run scored against (`DARTS.json (mixed)`), as its summary records it;
+    `?` for a run from before wsnas recorded it."""
+    bench = r.summary.get("benchmark") or {}
+    name = bench.get("file") or "?"
+    return f"{name} ({bench['macro']})" if bench.get("macro") else str(name)
+
+
 def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
-    header = ["Space", "Data", "Setting", "Seed", "Status"] + [m[1] for m in TABLE_METRICS] + ["Run dir"]
-    csv_header = ["space", "data", "setting", "seed", "status", *METRICS, "run_dir"]
+    header = (
+        ["Space", "Data", "Setting", "Seed", "Status"]
+        + [m[1] for m in TABLE_METRICS]
+        + ["GT file", "Run dir"]
+    )
+    csv_header = ["space", "data", "setting", "seed", "status", *METRICS, "run_dir", "gt_file"]
     rows, csv_rows = [], []
     for a in analyses:
         for s in a.settings:
@@ -237,6 +324,7 @@ def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
                         str(r.seed),
                         r.status,
                         *[Stat.of([r.metric(m)]).text(d) for m, _, d in TABLE_METRICS],
+                        gt_file_text(r),
                         rel,
                     ]
                 )
@@ -249,6 +337,11 @@ def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
                         r.status,
                         *[r.metric(m) for m in METRICS],
                         str(r.path),
+                        gt_file_text(r),
                     ]
                 )
-    return Table("runs", "All runs", csv_header, csv_rows, header, rows)
+    note = (
+        "GT file: the ground-truth file each run scored against (for DARTS-NDS with its network sizes: "
+        "mixed for NDS's DARTS.json, the authors' file, or one wWdD for DARTS_fix-w-d.json)."
+    )
+    return Table("runs", "All runs", csv_header, csv_rows, header, rows, note)

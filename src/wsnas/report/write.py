@@ -12,6 +12,7 @@ from pathlib import Path
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import WsnasError
 from wsnas.report.analysis import analyse_paper, analyse_space, group_settings
+from wsnas.report.definitions import clear_cache
 from wsnas.report.figures import (
     FigureFile,
     fig_effects,
@@ -44,6 +45,7 @@ class Report:
 
 def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> Report:
     """Read the run dirs under `paths` and write tables, figures and index.html to `out`."""
+    clear_cache()
     runs, skipped = load_runs(paths)
     for line in skipped:
         print(f"wsnas report: skipped {line}", file=sys.stderr)

@@ -27,7 +27,7 @@ from wsnas.core.atomic import write_text_atomic
 from wsnas.core.dirlock import DirLock
 from wsnas.core.errors import WsnasError
 from wsnas.engine.rundir import RunDir
-from wsnas.search.algorithms import SearchOptions, get_algorithm
+from wsnas.search.algorithms import SearchOptions, check_preset, describe_algorithm, get_algorithm
 from wsnas.search.fitness import GroundTruth, load_fitness, search_config
 from wsnas.search.moves import Moves
 from wsnas.search.oracle import Oracle, SearchStop
@@ -62,7 +62,8 @@ def run_search(
     opts: SearchOptions | None = None,
     log: Callable[[str], None] = lambda line: None,
 ) -> SearchResult:
-    """Search RUN_DIR's super-net with ALGO for BUDGET evaluations (or continue that search)."""
+    """Search RUN_DIR's super-net with ALGO (an --algo name or a --preset name, `PRESETS`) for BUDGET
+    evaluations (or continue that search)."""
     opts = (opts or SearchOptions()).check(algo)
     algorithm = get_algorithm(algo)
     if budget < 1:
@@ -76,6 +77,7 @@ def run_search(
     space, bench, fitness = load_fitness(run, saved, cfg)
     moves = Moves(space, bench)
     moves.check(algo)
+    check_preset(algo, space, moves.restricted)
     settings = {
         "space": space.name,
         "algo": algo,
@@ -116,7 +118,8 @@ def run_search(
             "run_dir": str(run.path),
             **settings,
             "stopped": stopped,
-            **summarize_search(oracle.rows, budget, bench, saved.eval.top_k),
+            "algorithm": describe_algorithm(algo, opts),
+            **summarize_search(oracle.rows, budget, bench, saved.metrics().k),
             "wall_time_s": round(before + time.perf_counter() - start, 3),
             "resumed_rows": len(replay),
         }

@@ -85,7 +85,8 @@ def summarize_search(rows: list[Row], budget: int, bench: Any, top_k: int) -> di
             "regret": "benchmark's best GT accuracy minus the found architecture's GT accuracy (points)",
             "gt_rank": "architectures of the benchmark with higher GT (0 = best)",
             "pbr": "(1 - gt_rank / benchmark size)^evals: P>R against uniform search of the same budget",
-            "pbr_top_k": f"(1 - gt_rank / benchmark size)^{top_k}: the paper's P>R n (eval.top_k)",
+            "pbr_top_k": f"(1 - gt_rank / benchmark size)^{top_k}: P>R, n = the run's top-k "
+            "(its eval.metric_definition)",
             "wall_time_s": "the search's time over all attempts (trajectory.csv `seconds`), without loading",
         },
     }

@@ -153,3 +153,43 @@ def factor_lines() -> list[str]:
         rows.append((f"{r.group}: {r.factor}", r.field, config_values(r.field), ", ".join(where) or "none"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return [f"{a:{widths[0]}}  {b:{widths[1]}}  {c:{widths[2]}}  spaces: {d}" for a, b, c, d in rows]
+
+
+# ---- "beyond the paper": rows a study adds to what the paper reports -------------------------------
+
+PAPER_SPACES = ("nb101", "nb201", "darts_nds")
+"""The benchmarks of the paper's tables; a stand-in space (nb201_mini) makes no claim about the paper."""
+
+
+@dataclass(frozen=True)
+class PaperScope:
+    """Where the paper reports a factor: SPACES (empty: nowhere, a factor the paper does not have)."""
+
+    field: str
+    spaces: tuple[str, ...]
+    why: str
+
+
+PAPER_SCOPES: tuple[PaperScope, ...] = (
+    PaperScope(
+        "sampler.name",
+        ("nb101", "nb201"),
+        "the paper reports samplers (Random-NAS, Random-A, FairNAS) on NASBench-101 and NASBench-201 only",
+    ),
+)
+"""One declaration per factor the paper reports on some spaces only, or not at all. A factor added to
+wsnas beyond the paper (a new config field) is declared here with `spaces=()`; a config field that is
+not in TABLE1 and not declared is beyond the paper too. The report marks such rows."""
+
+
+def beyond_paper(field: str, space: str) -> str | None:
+    """Why a row varying FIELD on SPACE is beyond the paper; None when the paper reports it there, or
+    when SPACE is not one of the paper's benchmarks."""
+    if space not in PAPER_SPACES:
+        return None
+    for s in PAPER_SCOPES:
+        if s.field == field:
+            return None if space in s.spaces else s.why
+    if field not in TABLE1_FIELDS:
+        return f"{field} is not a factor of the paper's Table 1"
+    return None

@@ -125,6 +125,9 @@ class Planner:
                     for va in self.spec.factors[a]:
                         for vb in self.spec.factors[b]:
                             self.config({a: va, b: vb}, seed=0)
+            for factor, held in self.spec.stage_fix.items():
+                for v in self.spec.factors[factor]:
+                    self.config({**held, factor: v}, seed=0)
         self._check_around_tuned()
         for key, values in self.spec.factors.items():
             seen: dict[str, Any] = {}
@@ -197,12 +200,17 @@ class Planner:
         return self.runs(assigns)
 
     def stage(self, factor: str, fixed: dict[str, Any]) -> list[PlannedRun]:
-        """Sequential stage: `factor` takes each value, earlier factors stay at their choices."""
-        return self.runs({**fixed, factor: v} for v in self.spec.factors[factor])
+        """Sequential stage: `factor` takes each value, earlier factors stay at their choices, and
+        the keys the spec's `stage_fix` holds for this stage are set (for this stage only)."""
+        held = self.spec.stage_fix.get(factor, {})
+        return self.runs({**fixed, **held, factor: v} for v in self.spec.factors[factor])
 
     def around_tuned(self, tuned: dict[str, Any]) -> list[PlannedRun]:
-        """paper: the tuned baseline and the one-at-a-time factors' values around it."""
-        return self.one_at_a_time(tuned, self.spec.one_at_a_time_factors())
+        """paper: the tuned baseline and the one-at-a-time factors' values around it, and the
+        starting point itself: a stage that holds keys (`stage_fix`) may not have trained it."""
+        runs = {r.name: r for r in self.runs([{}])}
+        runs.update((r.name, r) for r in self.one_at_a_time(tuned, self.spec.one_at_a_time_factors()))
+        return list(runs.values())
 
 
 def run_state(run_dir: Path) -> str:

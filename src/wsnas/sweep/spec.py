@@ -10,7 +10,9 @@ factor in `order` fixed at its winner) and `paper` (the paper's protocol: the
 `sequential` factors validated in order, then the `one_at_a_time` factors varied
 alone around the tuned result). A one-at-a-time value may be compound, a mapping
 of several keys changed together that includes the factor's own key, e.g.
-`mapping.wsbn: [false, {mapping.wsbn: true, mapping.ops_on: nodes}]`.
+`mapping.wsbn: [false, {mapping.wsbn: true, mapping.ops_on: nodes}]`. A validated factor's
+stage may hold other keys at a value while it runs (`stage_fix`), as the paper's Fig. 5 studies
+the learning rate at 400 epochs and the authors' epoch study fixes the learning rate.
 """
 
 from __future__ import annotations
@@ -110,6 +112,10 @@ class SweepSpec(_Section):
     start: dict[str, Any] = Field(default_factory=dict)
     """sequential, paper: the value each validated factor has before its stage (the starting
     point; the paper's: the benchmark's stand-alone hyper-parameters); default: the base's."""
+    stage_fix: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """sequential, paper: config keys held at a value while one validated factor's stage runs, and
+    only then, e.g. `{protocol.epochs: {protocol.lr: 0.025}}` (the authors' epoch study ran at lr
+    0.025 whatever the lr stage chose); later stages and the tuned result use the chosen values."""
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
 
     @field_validator("factors")
@@ -232,6 +238,27 @@ class SweepSpec(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_stage_fix(self) -> SweepSpec:
+        if not self.stage_fix:
+            return self
+        if self.mode not in ("sequential", "paper"):
+            raise ValueError(f"'stage_fix' is for modes sequential and paper (mode is {self.mode})")
+        order = self.factor_order()
+        for factor, held in self.stage_fix.items():
+            if factor not in order:
+                raise ValueError(
+                    f"stage_fix names '{factor}', which is not a validated factor; validated: "
+                    f"{', '.join(order)}{did_you_mean(factor, order)}"
+                )
+            if not held:
+                raise ValueError(f"stage_fix '{factor}': give the keys to hold while its stage runs")
+            for key in held:
+                _check_key(key)
+                if key == factor:
+                    raise ValueError(f"stage_fix '{factor}': a stage cannot hold its own factor")
+        return self
+
     def factor_order(self) -> list[str]:
         """Factors in validation order (sequential, paper: its sequential ones) or as listed (other modes)."""
         if self.mode == "paper":
@@ -249,6 +276,7 @@ class SweepSpec(_Section):
     def label_keys(self) -> list[str]:
         """Keys a run's label may list: the factors, then keys only compound values set."""
         keys = list(self.factors)
+        keys += [k for held in self.stage_fix.values() for k in held if k not in keys]
         for values in self.factors.values():
             for v in values:
                 if is_compound(v):

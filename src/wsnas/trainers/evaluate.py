@@ -14,9 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsnas.config import EvalConfig
 from wsnas.core.atomic import write_text_atomic
-from wsnas.core.metrics import summarize
+from wsnas.core.metrics import MetricDefinition, summarize
 from wsnas.engine.runtime import autocast
 from wsnas.spaces.base import SearchSpace, SuperNet
 
@@ -106,7 +105,7 @@ def evaluate_pool(
     model: nn.Module,
     pool: Pool,
     batches: list[tuple[torch.Tensor, torch.Tensor]],
-    cfg: EvalConfig,
+    definition: MetricDefinition,
     amp: bool,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -115,10 +114,12 @@ def evaluate_pool(
     `pool_distinct_scores`: distinct super-net accuracies in the pool (1 = collapsed: the
     ranking metrics are undefined and final_acc / P>R are the tie rule's expectations);
     `pool_shared_path`: pool archs that run the same pruned path (`SuperNet.path_key`) as
-    another pool arch, so tie by construction.
+    another pool arch, so tie by construction. `definition` (`RunConfig.metrics`) sets s-KdT's
+    bins and the top-k.
     """
     accs = supernet_accuracies(model, pool.archs, batches, amp, progress=progress)
-    metrics = summarize(accs, pool.gt, pool.gt_rank, pool.total, threshold=cfg.sparse_threshold, k=cfg.top_k)
+    d = definition
+    metrics = summarize(accs, pool.gt, pool.gt_rank, pool.total, d.threshold, d.k, definition=d.name)
     return accs, {**metrics, **tie_counts(accs, same_path_groups(model, pool.archs))}
 
 

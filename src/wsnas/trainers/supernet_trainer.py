@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,7 +150,7 @@ class Trainer(EpochTrainer):
             self.model,
             self.pool,
             self.eval_batches,
-            self.cfg.eval,
+            self.cfg.metrics(),
             self.cfg.runtime.amp,
             progress=lambda done, total: self.call_hooks("eval_progress", done, total),
         )
@@ -166,7 +167,8 @@ class Trainer(EpochTrainer):
     def summarize(self) -> dict[str, Any]:
         evals = [r for r in self.history if r["type"] == "eval"]
         final = evals[-1] if evals else {}
-        top = top_archs(self.run.path / final["csv"], self.cfg.eval.top_k) if "csv" in final else None
+        metrics = self.cfg.metrics()
+        top = top_archs(self.run.path / final["csv"], metrics.k) if "csv" in final else None
         return {
             "run_dir": str(self.run.path),
             "epochs": self.epoch,
@@ -182,11 +184,28 @@ class Trainer(EpochTrainer):
             ],
             "top_archs": top,
             "pool_size_requested": self.cfg.eval.pool_size,
-            "sparse_threshold": self.cfg.eval.sparse_threshold,
-            "top_k": self.cfg.eval.top_k,
-            "benchmark": {"space": self.cfg.space.name, "metric": self.bench.metric, "size": self.bench.size},
+            "sparse_threshold": metrics.threshold,
+            "top_k": metrics.k,
+            "metric_definition": metrics.name,
+            "benchmark": {
+                "space": self.cfg.space.name,
+                "metric": self.bench.metric,
+                "size": self.bench.size,
+                **gt_file(self.bench),
+            },
             "data": {"name": self.cfg.data.name, "eval_split": self.cfg.data.eval_split},
         }
+
+
+def gt_file(bench: Any) -> dict[str, Any]:
+    """The ground-truth file a run scored against, by name (the path is not the identity: the
+    checksum is), and for DARTS-NDS its network sizes (`macro`: `w16d8`, or `mixed` for DARTS.json)."""
+    meta = bench.meta
+    name = meta.get("file") or (Path(str(meta["source"])).name if meta.get("source") else None)
+    out: dict[str, Any] = {"file": name}
+    if meta.get("macro") is not None:
+        out["macro"] = meta["macro"]
+    return out
 
 
 def train(cfg: RunConfig, resume_dir: str | None = None) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""`wsnas search RUN_DIR --algo ALGO --budget N [--seed S] [key=value ...]`: search a trained super-net."""
+"""`wsnas search RUN_DIR (--algo ALGO | --preset NAME) --budget N [--seed S] [key=value ...]`: search a
+trained super-net."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+from wsnas.search.algorithms import ALGORITHMS, PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +22,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a super-net run dir (finished or checkpointed)")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides (see above)")
-    p.add_argument("--algo", required=True, help="random | evolution | local")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--algo",
+        choices=list(ALGORITHMS),
+        help="wsnas's own algorithms, with defaults of its own (no benchmark's code): random (the "
+        "benchmark in a seeded order); evolution (aging evolution: population 20, 5 drawn without "
+        "replacement, the space's uniform-neighbour mutation); local (first improvement from one random "
+        "start, restart at a local optimum)",
+    )
+    which.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help="a benchmark's own search baseline with its defaults: "
+        + "; ".join(f"{k}: {v.follows}: {v.defaults}" for k, v in PRESETS.items()),
+    )
     p.add_argument("--budget", required=True, type=int, help="super-net evaluations")
     p.add_argument("--seed", type=int, default=0, help="the search's seed (default 0)")
     p.add_argument("--population", type=int, default=None, help="evolution: population size (default 20)")
@@ -40,7 +57,7 @@ def _search(args: argparse.Namespace) -> int:
     )
     res = run_search(
         args.run_dir,
-        args.algo,
+        args.preset or args.algo,
         args.budget,
         seed=args.seed,
         overrides=list(args.overrides),
@@ -57,6 +74,7 @@ def _search(args: argparse.Namespace) -> int:
                 ),
                 "evals": s["evals"],
                 "stopped": s["stopped"],
+                "algorithm": s["algorithm"],
                 "found": s["found"]["arch"],
                 "found_gt_acc": s["found"]["gt_acc"],
                 "found_gt_rank": s["found"]["gt_rank"],
