@@ -57,8 +57,21 @@ class TensorBoardHook(HookBase):
         self.writer.close()
 
 
+def check_logging(cfg: LoggingConfig) -> None:
+    """Before anything is written: every package `logging.*` asks for is installed."""
+    from wsnas.engine.trackers import check_trackers
+
+    if cfg.tensorboard:
+        require_tensorboard()
+    check_trackers(cfg)
+
+
 def logging_hooks(trainer: EpochTrainer, cfg: LoggingConfig) -> list[HookBase]:
-    """The hooks of `logging.*` for TRAINER: TensorBoard events in run_dir/tb (rank 0 only)."""
-    if not (cfg.tensorboard and trainer.dist.is_main):
+    """The hooks of `logging.*` for TRAINER (rank 0 only): TensorBoard events in run_dir/tb,
+    W&B and MLflow runs (`wsnas.engine.trackers`)."""
+    from wsnas.engine.trackers import tracker_hooks
+
+    if not trainer.dist.is_main:
         return []
-    return [TensorBoardHook(trainer.run.path / "tb")]
+    hooks: list[HookBase] = [TensorBoardHook(trainer.run.path / "tb")] if cfg.tensorboard else []
+    return [*hooks, *tracker_hooks(cfg)]
