@@ -264,8 +264,20 @@ def make_executor(
     threads: int | None = None,
     address: str | None = None,
     gpus: GpuRequest | None = None,
+    slurm: Any = None,
+    folder: Any = None,
 ) -> Executor:
+    """The executor NAME; `slurm` (`sweep.slurm.SlurmOptions`) and `folder` (where its job files
+    go) are for `slurm`."""
     req = gpus or GpuRequest()
+    if name == "slurm":
+        from wsnas.sweep.slurm import SlurmExecutor
+
+        if address:
+            raise WsnasError("--address is for --executor ray")
+        if folder is None:
+            raise WsnasError("--executor slurm needs a folder for its job files")
+        return SlurmExecutor(folder, slurm, workers=workers, threads=threads, gpus=req)
     if name == "local":
         if address:
             raise WsnasError("--address is for --executor ray")
@@ -282,4 +294,4 @@ def make_executor(
                 "GPUs with --gpus-per-run F (e.g. 0.25: four runs per GPU)"
             )
         return RayExecutor(address=address, workers=workers, threads=threads, gpus_per_run=req.gpus_per_run)
-    raise WsnasError(f"unknown executor {name!r}; known: local, ray")
+    raise WsnasError(f"unknown executor {name!r}; known: local, ray, slurm")

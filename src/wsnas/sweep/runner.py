@@ -90,6 +90,8 @@ class Sweep:
     """Delete and retrain runs whose stored identity differs from the planned one (`--force`)."""
     gpus: GpuRequest | None = None
     """GPU placement (`--gpus`, `--runs-per-gpu`, `--gpus-per-run`), each over the spec's."""
+    slurm: dict[str, Any] | None = None
+    """`--executor slurm` options from the command line, each over the spec's `executor.slurm`."""
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -185,7 +187,13 @@ class Sweep:
     def _get_executor(self) -> Executor:
         if self._executor is None:
             self._executor = make_executor(
-                self.executor or "local", self.workers, self.threads, self.address, self.gpus
+                self.executor or "local",
+                self.workers,
+                self.threads,
+                self.address,
+                self.gpus,
+                slurm=self.spec.executor.slurm.merged(self.slurm),
+                folder=self.out_dir / "slurm",
             )
         return self._executor
 

@@ -26,6 +26,7 @@ from wsnas.config import read_yaml_mapping
 from wsnas.config.shipped import resolve_sweep
 from wsnas.core.errors import ConfigError, did_you_mean
 from wsnas.sweep.placement import GpuRequest
+from wsnas.sweep.slurm import SlurmOptions
 
 Mode = Literal["grid", "one-at-a-time", "sequential", "paper"]
 Select = Literal["final_acc", "skdt", "kdt", "spearman", "supernet_acc_mean", "pbr"]
@@ -71,9 +72,10 @@ class _Section(BaseModel):
 class ExecutorSpec(_Section):
     """Where runs execute; every field can be overridden on the command line."""
 
-    name: Literal["local", "ray"] = "local"
+    name: Literal["local", "ray", "slurm"] = "local"
     workers: int | None = Field(None, ge=1)
-    """local: concurrent processes (default 1); ray: most runs in flight (default: no cap)."""
+    """local: concurrent processes (default 1); ray: most runs in flight (default: no cap); slurm:
+    most jobs running at once (the job array's limit; default: no cap)."""
     threads: int | None = Field(None, ge=1)
     """Torch threads per run; default: the machine's cores / workers (local), 1 (ray)."""
     address: str | None = None
@@ -84,6 +86,9 @@ class ExecutorSpec(_Section):
     """local, with gpus: concurrent runs per GPU (default 1); workers = gpus x runs_per_gpu."""
     gpus_per_run: float | None = Field(None, gt=0.0)
     """ray: GPUs each run asks Ray for (0.25: four runs share a GPU)."""
+    slurm: SlurmOptions = Field(default_factory=SlurmOptions)
+    """slurm: partition, time limit, CPUs, memory, extra sbatch options (`sweep.slurm`); `gpus` is
+    then the GPUs per job and `runs_per_gpu` the runs each of them trains at once."""
 
     def gpu_request(self) -> GpuRequest:
         return GpuRequest(self.gpus, self.runs_per_gpu, self.gpus_per_run)
