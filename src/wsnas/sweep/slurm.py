@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -40,10 +41,25 @@ from wsnas.sweep.executors import Executor, _check_devices, _failed
 from wsnas.sweep.placement import GpuRequest
 
 JOBS_FILE = "jobs.json"
+ENDED = frozenset(
+    {
+        "GONE",
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "BOOT_FAIL",
+        "DEADLINE",
+    }
+)
+"""squeue states of a job that will not run again ("GONE": squeue no longer lists it)."""
 POLL_S = 2.0
 """How often the driver looks for finished jobs."""
 GONE_GRACE_S = 30.0
-"""A job that Slurm no longer lists and that left no result is failed after this long."""
+"""A job that is over (`ENDED`) without a result is failed after this long (a result file written
+on a node may take a moment to show on the driver's shared file system)."""
 
 
 class SlurmOptions(BaseModel):
@@ -122,7 +138,10 @@ class SlurmJob:
         from wsnas.sweep.plan import run_state
         from wsnas.sweep.worker import run_task
 
-        job = os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID")
+        env = os.environ
+        job = env.get("SLURM_JOB_ID") or env.get("SUBMITIT_LOCAL_JOB_ID")
+        if env.get("SLURM_ARRAY_JOB_ID"):  # as squeue and scancel name it
+            job = f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID')}"
         for t in self.tasks:  # the job log says what a (re)started job found
             state = run_state(Path(t["run_dir"]))
             print(f"wsnas: job {job}: run {t['name']}: {state}", flush=True)
@@ -144,6 +163,17 @@ class SlurmJob:
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Requeue this job unchanged: its runs resume from their own checkpoints."""
         return import_submitit().helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def sacct_works() -> bool:
+    """Whether sacct answers (a cluster without accounting storage refuses it)."""
+    if shutil.which("sacct") is None:
+        return False
+    try:
+        r = subprocess.run(["sacct", "-n", "-X", "-j", "1"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode == 0
 
 
 def squeue_states(job_ids: list[str]) -> dict[str, str] | None:
@@ -193,6 +223,11 @@ class SlurmExecutor(Executor):
                 "--executor slurm: sbatch is not on PATH; run the sweep on a Slurm login node "
                 "(or set executor.slurm.backend: local to try the spec here)"
             )
+        if self.options.backend == "slurm" and not sacct_works():
+            # submitit reads job states from sacct; without accounting it would call (and warn) on
+            # every poll: job states come from squeue here, results from the job's result file
+            logging.getLogger("submitit").setLevel(logging.ERROR)
+            self.submitit.SlurmJob.watcher._make_command = lambda: None
         self.gpus = req.gpus
         self.runs_per_gpu = req.runs_per_gpu or 1
         self.per_job = self.gpus * self.runs_per_gpu if self.gpus else 1
@@ -268,8 +303,8 @@ class SlurmExecutor(Executor):
                     if job.done():
                         del self._jobs[jid]
                         yield from self._collect(job, group)
-                    elif states is not None and jid not in states:
-                        # Slurm forgot it and it left no result: killed hard (or sacct is not set up)
+                    elif states is not None and states.get(jid, "GONE") in ENDED:
+                        # over without a result: killed hard (and submitit's sacct did not say so)
                         first = gone_since.setdefault(jid, time.monotonic())
                         if time.monotonic() - first > GONE_GRACE_S and not job.paths.result_pickle.exists():
                             del self._jobs[jid]
