@@ -128,7 +128,15 @@ def test_sweep_on_real_slurm_resumes_a_warned_job_and_equals_local(tmp_path, slu
         jid = next(j for j, names in jobs.items() if victim.name in names)
         wait_for("the victim's first checkpoint", (victim.run_dir / "checkpoint.pt").exists)
         assert not (victim.run_dir / "summary.json").exists(), "the run finished before it could be warned"
-        slurm(["scancel", "--signal=USR2", jid], slurm_env)  # what Slurm sends before the time limit
+        # what Slurm sends before the time limit; not waited for: under pytest this scancel has been
+        # seen to return only after a minute although the job got the signal at once
+        warn = subprocess.Popen(
+            ["scancel", "--signal=USR2", jid],
+            env=slurm_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def requeued() -> bool:
             state = slurm(["squeue", "-h", "-j", jid, "-o", "%T %r"], slurm_env).strip()
@@ -139,6 +147,9 @@ def test_sweep_on_real_slurm_resumes_a_warned_job_and_equals_local(tmp_path, slu
         subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], env=slurm_env, check=False)
         transcript, _ = driver.communicate(timeout=900)
     finally:
+        if "warn" in locals() and warn.poll() is None:
+            warn.kill()
+            warn.wait()
         if driver.poll() is None:
             driver.terminate()
             driver.wait(60)
