@@ -128,8 +128,10 @@ def test_sweep_on_real_slurm_resumes_a_warned_job_and_equals_local(tmp_path, slu
         jid = next(j for j, names in jobs.items() if victim.name in names)
         wait_for("the victim's first checkpoint", (victim.run_dir / "checkpoint.pt").exists)
         assert not (victim.run_dir / "summary.json").exists(), "the run finished before it could be warned"
-        # what Slurm sends before the time limit; not waited for: under pytest this scancel has been
-        # seen to return only after a minute although the job got the signal at once
+        # what Slurm sends before the time limit. This scancel has been seen to keep retrying for
+        # over a minute although the job got the signal at once (the job requeues itself meanwhile),
+        # and a retry that lands on the restarted job before submitit's handler is up kills it: so
+        # the requeued job is let go only once scancel is done
         warn = subprocess.Popen(
             ["scancel", "--signal=USR2", jid],
             env=slurm_env,
@@ -143,6 +145,7 @@ def test_sweep_on_real_slurm_resumes_a_warned_job_and_equals_local(tmp_path, slu
             return state.startswith("PENDING") or state.startswith("REQUEUE")
 
         wait_for("the job to be requeued", requeued, timeout_s=120)
+        warn.wait(300)
         # Slurm holds a requeued job for about two minutes (BeginTime); let it start now
         subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], env=slurm_env, check=False)
         transcript, _ = driver.communicate(timeout=900)
