@@ -197,3 +197,34 @@ def test_sweep_through_submitit_equals_local_sweep_and_a_warned_job_resumes(tmp_
     log = [json.loads(x) for x in (victim.run_dir / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log if r["type"] == "epoch"] == list(range(1, 7))
     assert not (out / "slurm" / JOBS_FILE).exists()
+
+
+def test_cli_options_reach_the_executor_of_sweep_and_build(tmp_path, monkeypatch, capsys):
+    """`wsnas sweep` and `wsnas bench build` take --executor slurm and its options (over the spec's)."""
+    seen: list[tuple[SlurmOptions, Path, int | None]] = []
+
+    def fake_executor(folder, options=None, workers=None, threads=None, gpus=None, log=None):
+        seen.append((options, Path(folder), workers))
+        raise WsnasError("stop here")
+
+    monkeypatch.setattr("wsnas.sweep.slurm.SlurmExecutor", fake_executor)
+    spec = write_spec(
+        tmp_path, {"name": "local", "slurm": {"partition": "cpu", "sbatch": {"account": "lab"}}}
+    )
+    argv = ["--executor", "slurm", "--partition", "gpu", "--time-min", "30", "--sbatch", "qos=high"]
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), *argv, "--workers", "2"]) == 2
+    assert "stop here" in capsys.readouterr().err
+    opts, folder, workers = seen[-1]
+    assert (opts.partition, opts.time_min, opts.sbatch) == ("gpu", 30, {"account": "lab", "qos": "high"})
+    assert folder == tmp_path / "o" / "slurm" and workers == 2
+    build = {
+        "space": "nb201_mini",
+        "overrides": ["data.name=digits", "proxy.epochs=1"],
+        "archs": ["|none~0|+|none~0|skip_connect~1|"],
+        "executor": {"name": "slurm", "slurm": {"mem_gb": 8}},
+    }
+    bspec = tmp_path / "build.yaml"
+    bspec.write_text(yaml.safe_dump(build))
+    assert main(["bench", "build", str(bspec), "--out", str(tmp_path / "b"), "--leave-running"]) == 2
+    opts, folder, _ = seen[-1]
+    assert opts.mem_gb == 8 and opts.leave_running and folder == tmp_path / "b" / "slurm"

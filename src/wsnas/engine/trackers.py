@@ -17,16 +17,19 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import ConfigError
 from wsnas.engine.loop import HookBase
-from wsnas.engine.tensorboard import SKIP
 
 TRACKERS_FILE = "trackers.json"
 """In the run dir: each tracker's run id, so a resume continues the same tracker run."""
+
+SKIP = ("type", "epoch", "csv", "pool_size", "eval_images", "pbr_total")
+"""Record fields that are bookkeeping, not curves."""
 
 INSTALL = {"wandb": "wandb", "mlflow": "mlflow"}
 """Tracker -> the wsnas extra that installs its client."""
@@ -47,8 +50,8 @@ def require(tracker: str) -> Any:
 
 
 def metrics_of(record: dict[str, Any]) -> dict[str, float]:
-    """A log record's curves as `train/KEY` (epoch records) or `eval/KEY` (evaluations): the same
-    numeric fields TensorBoard gets (bookkeeping such as the pool size left out)."""
+    """A log record's curves as `train/KEY` (epoch records) or `eval/KEY` (evaluations): its numeric
+    fields but the bookkeeping (`SKIP`); what TensorBoard, W&B and MLflow each get."""
     group = "train" if record.get("type") == "epoch" else str(record.get("type", "other"))
     return {
         f"{group}/{k}": v
@@ -229,8 +232,6 @@ class MlflowHook(TrackerHook):
         return {"run_id": self.run_id, "experiment_id": exp_id, "tracking_uri": c.tracking_uri}
 
     def log(self, epoch: int, metrics: dict[str, float]) -> None:
-        import time
-
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -253,6 +253,11 @@ class RayExecutor(Executor):
             self._started = False
 
 
+FACTORIES: dict[str, Callable[..., Executor]] = {}
+"""Executors defined in their own module of this layer, by name; each registers itself when
+imported (`wsnas.sweep.slurm`: "slurm"; the package's __init__ imports it)."""
+
+
 def cuda_device_count() -> int:
     """GPUs CUDA shows this process (0 without CUDA); does not start CUDA here."""
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -270,14 +275,10 @@ def make_executor(
     """The executor NAME; `slurm` (`sweep.slurm.SlurmOptions`) and `folder` (where its job files
     go) are for `slurm`."""
     req = gpus or GpuRequest()
-    if name == "slurm":
-        from wsnas.sweep.slurm import SlurmExecutor
-
+    if name in FACTORIES:
         if address:
             raise WsnasError("--address is for --executor ray")
-        if folder is None:
-            raise WsnasError("--executor slurm needs a folder for its job files")
-        return SlurmExecutor(folder, slurm, workers=workers, threads=threads, gpus=req)
+        return FACTORIES[name](folder=folder, slurm=slurm, workers=workers, threads=threads, gpus=req)
     if name == "local":
         if address:
             raise WsnasError("--address is for --executor ray")

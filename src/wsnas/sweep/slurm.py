@@ -31,14 +31,22 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import WsnasError
-from wsnas.sweep.executors import Executor, _check_devices, _failed
-from wsnas.sweep.placement import GpuRequest
+from wsnas.sweep.executors import (
+    FACTORIES,
+    Executor,
+    LocalExecutor,
+    _check_devices,
+    _failed,
+    cuda_device_count,
+)
+from wsnas.sweep.placement import VISIBLE_VAR, GpuRequest, gpu_slots, visible_gpu_ids
+from wsnas.sweep.plan import run_state
+from wsnas.sweep.spec import SlurmOptions
+from wsnas.sweep.worker import run_task
 
 JOBS_FILE = "jobs.json"
 ENDED = frozenset(
@@ -60,41 +68,6 @@ POLL_S = 2.0
 GONE_GRACE_S = 30.0
 """A job that is over (`ENDED`) without a result is failed after this long (a result file written
 on a node may take a moment to show on the driver's shared file system)."""
-
-
-class SlurmOptions(BaseModel):
-    """`executor.slurm` in a sweep or build spec; every field has a command-line option."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    partition: str | None = None
-    """The partition jobs go to (`--partition`); None: the cluster's default."""
-    time_min: int = Field(60, ge=1)
-    """Time limit of one job in minutes (`--time`). A run longer than that is checkpointed
-    before the limit and requeued, and goes on where it stopped."""
-    cpus_per_job: int | None = Field(None, ge=1)
-    """CPUs per job (`--cpus-per-task`); default: torch threads per run x runs per job."""
-    mem_gb: float | None = Field(None, gt=0)
-    """Memory per job in GB (`--mem`); None: the cluster's default."""
-    sbatch: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    """Extra sbatch options, e.g. {account: lab, qos: normal, constraint: a100}."""
-    setup: list[str] = Field(default_factory=list)
-    """Shell lines run in the job before the run, e.g. `module load cuda` or `source venv/bin/activate`."""
-    timeouts: int = Field(3, ge=0)
-    """How often a job may hit its time limit and be requeued (preemptions do not count)."""
-    signal_delay_s: int = Field(90, ge=10)
-    """Seconds before the time limit that a job is warned (SIGUSR2) to checkpoint and requeue."""
-    leave_running: bool = False
-    """Ctrl-C on the driver leaves the jobs running instead of cancelling them."""
-    backend: Literal["slurm", "local"] = "slurm"
-    """`local`: submitit's local executor (each job a process here): to try a spec without a cluster."""
-
-    def merged(self, overrides: dict[str, Any] | None) -> SlurmOptions:
-        """These options with the command line's (those not None) over them."""
-        update = {k: v for k, v in (overrides or {}).items() if v is not None}
-        if "sbatch" in update:
-            update["sbatch"] = {**self.sbatch, **update["sbatch"]}
-        return SlurmOptions.model_validate({**self.model_dump(), **update})
 
 
 def import_submitit() -> Any:
@@ -135,9 +108,6 @@ class SlurmJob:
         self.threads = threads
 
     def __call__(self) -> list[dict[str, Any]]:
-        from wsnas.sweep.plan import run_state
-        from wsnas.sweep.worker import run_task
-
         env = os.environ
         job = env.get("SLURM_JOB_ID") or env.get("SUBMITIT_LOCAL_JOB_ID")
         if env.get("SLURM_ARRAY_JOB_ID"):  # as squeue and scancel name it
@@ -148,9 +118,6 @@ class SlurmJob:
         if len(self.tasks) == 1 and not self.gpus:
             results = [run_task(self.tasks[0])]
         else:
-            from wsnas.sweep.executors import LocalExecutor, cuda_device_count
-            from wsnas.sweep.placement import VISIBLE_VAR, gpu_slots, visible_gpu_ids
-
             slots = None
             if self.gpus:
                 visible = visible_gpu_ids(os.environ.get(VISIBLE_VAR), cuda_device_count())
@@ -237,6 +204,7 @@ class SlurmExecutor(Executor):
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self._jobs: dict[str, Any] = {}
         """Job id -> submitit job, for those not collected yet."""
+        self._submitted = ""
         self.names: dict[str, list[str]] = {}
         """Job id -> the names of its runs (the last `run` call's)."""
 
@@ -272,7 +240,7 @@ class SlurmExecutor(Executor):
     def _record_jobs(self, jobs: dict[str, list[str]]) -> None:
         """SWEEP/slurm/jobs.json: run name -> job id of the jobs in flight (for `--status`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        doc = {"backend": self.options.backend, "jobs": jobs, "submitted": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        doc = {"backend": self.options.backend, "jobs": jobs, "submitted": self._submitted}
         write_text_atomic(self.folder / JOBS_FILE, json.dumps(doc, indent=2) + "\n")
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -283,6 +251,7 @@ class SlurmExecutor(Executor):
         calls = [SlurmJob(g, self.gpus, self.runs_per_gpu, self.threads) for g in groups]
         with ex.batch():
             pending = [ex.submit(c) for c in calls]
+        self._submitted = time.strftime("%Y-%m-%dT%H:%M:%S")
         by_id = {str(job.job_id): (job, group) for job, group in zip(pending, groups, strict=True)}
         self._jobs = {jid: job for jid, (job, _) in by_id.items()}
         names = {jid: [t["name"] for t in group] for jid, (_, group) in by_id.items()}
@@ -369,3 +338,19 @@ def queued_lines(sweep_dir: str | os.PathLike) -> list[str]:
     states_text = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
     when = doc.get("submitted")
     return [f"slurm: {len(jobs)} job(s) in flight for {runs} run(s): {states_text} (submitted {when})"]
+
+
+def make_slurm_executor(
+    folder: Any = None,
+    slurm: SlurmOptions | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    gpus: GpuRequest | None = None,
+) -> Executor:
+    """`make_executor("slurm", ...)`: the job files go to FOLDER (the sweep's or build's slurm/)."""
+    if folder is None:
+        raise WsnasError("--executor slurm needs a folder for its job files")
+    return SlurmExecutor(folder, slurm, workers=workers, threads=threads, gpus=gpus)
+
+
+FACTORIES["slurm"] = make_slurm_executor
