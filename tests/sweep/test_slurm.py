@@ -228,3 +228,23 @@ def test_cli_options_reach_the_executor_of_sweep_and_build(tmp_path, monkeypatch
     assert main(["bench", "build", str(bspec), "--out", str(tmp_path / "b"), "--leave-running"]) == 2
     opts, folder, _ = seen[-1]
     assert opts.mem_gb == 8 and opts.leave_running and folder == tmp_path / "b" / "slurm"
+
+
+@pytest.mark.slow
+def test_a_gpu_job_packs_runs_per_gpu_as_workers_that_each_see_one_gpu(tmp_path, monkeypatch):
+    """--gpus 2 --runs-per-gpu 2: one job trains four runs at once, two on each of its GPUs."""
+    from wsnas.sweep.slurm import SlurmJob
+
+    monkeypatch.setattr("wsnas.sweep.slurm.cuda_device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")  # what Slurm gives the job
+    tasks = [
+        {"name": f"t{i}", "run_dir": str(tmp_path / f"r{i}"), "config": {"no_such_key": 1}, "threads": 1}
+        for i in range(4)
+    ]
+    results = SlurmJob(tasks, gpus=2, runs_per_gpu=2, threads=1)()
+    assert sorted(r["name"] for r in results) == ["t0", "t1", "t2", "t3"]
+    by_pid: dict[int, set[str]] = {}
+    for r in results:
+        by_pid.setdefault(r["pid"], set()).add(r["cuda_visible_devices"])
+    assert all(len(v) == 1 for v in by_pid.values())  # a worker keeps its GPU
+    assert set().union(*by_pid.values()) <= {"5", "7"}
