@@ -60,7 +60,7 @@ def spec(**changes):
         ),
         ({"mode": "sequential", "order": ["protocol.lr"]}, "order must list every factor exactly once"),
         ({"select": "acc"}, "key 'select': got 'acc'; allowed values: final_acc"),
-        ({"executor": {"name": "slurm"}}, "key 'executor.name': got 'slurm'; allowed values: local, ray"),
+        ({"executor": {"name": "pbs"}}, "key 'executor.name': got 'pbs'; allowed values: local, ray, slurm"),
         ({"executor": {"workers": 0}}, "key 'executor.workers': got 0"),
         ({"overrides": ["lr"]}, "'lr': expected key.sub=value"),
         ({"sequential": ["protocol.lr"]}, "'sequential' is for mode paper only"),

@@ -168,6 +168,14 @@ class RuntimeConfig(_Section):
 class LoggingConfig(_Section):
     tensorboard: bool = False
     """Also write training curves and evaluation metrics as TensorBoard events (run_dir/tb)."""
+    wandb: bool = False
+    """Also log them to Weights & Biases, with the config and identity (`pip install 'wsnas[wandb]'`)."""
+    mlflow: bool = False
+    """Also log them to MLflow, with the config and identity (`pip install 'wsnas[mlflow]'`)."""
+    project: str = Field("wsnas", min_length=1)
+    """The W&B project and the MLflow experiment that the runs go to."""
+    mlflow_tracking_uri: str | None = None
+    """MLflow's server or store (e.g. `http://host:5000`); None: MLflow's own (MLFLOW_TRACKING_URI)."""
 
 
 class RunConfig(_Section):

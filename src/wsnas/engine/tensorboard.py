@@ -13,9 +13,7 @@ from typing import Any
 from wsnas.config import LoggingConfig
 from wsnas.core.errors import ConfigError
 from wsnas.engine.loop import EpochTrainer, HookBase
-
-SKIP = ("type", "epoch", "csv", "pool_size", "eval_images", "pbr_total")
-"""Record fields that are bookkeeping, not curves."""
+from wsnas.engine.trackers import check_trackers, metrics_of, tracker_hooks
 
 
 def require_tensorboard() -> Any:
@@ -40,12 +38,9 @@ class TensorBoardHook(HookBase):
         self.writer = require_tensorboard()(log_dir=str(log_dir))
 
     def __call__(self, trainer: Any, record: dict[str, Any]) -> None:
-        group = "train" if record.get("type") == "epoch" else str(record.get("type", "other"))
         step = int(record.get("epoch", 0))
-        for key, value in record.items():
-            if key in SKIP or isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            self.writer.add_scalar(f"{group}/{key}", value, global_step=step)
+        for tag, value in metrics_of(record).items():
+            self.writer.add_scalar(tag, value, global_step=step)
         self.writer.flush()
 
     after_epoch = after_eval = __call__
@@ -57,8 +52,17 @@ class TensorBoardHook(HookBase):
         self.writer.close()
 
 
+def check_logging(cfg: LoggingConfig) -> None:
+    """Before anything is written: every package `logging.*` asks for is installed."""
+    if cfg.tensorboard:
+        require_tensorboard()
+    check_trackers(cfg)
+
+
 def logging_hooks(trainer: EpochTrainer, cfg: LoggingConfig) -> list[HookBase]:
-    """The hooks of `logging.*` for TRAINER: TensorBoard events in run_dir/tb (rank 0 only)."""
-    if not (cfg.tensorboard and trainer.dist.is_main):
+    """The hooks of `logging.*` for TRAINER (rank 0 only): TensorBoard events in run_dir/tb,
+    W&B and MLflow runs (`wsnas.engine.trackers`)."""
+    if not trainer.dist.is_main:
         return []
-    return [TensorBoardHook(trainer.run.path / "tb")]
+    hooks: list[HookBase] = [TensorBoardHook(trainer.run.path / "tb")] if cfg.tensorboard else []
+    return [*hooks, *tracker_hooks(cfg)]

@@ -2,16 +2,18 @@
 
 `spec` reads and validates the YAML, `plan` expands it into run configs with stable
 names, `runner` skips finished runs, resumes cut ones and records failures, and
-`executors` runs them in local processes or on Ray.
+`executors` runs them in local processes, on Ray or (`slurm`) as Slurm jobs.
 """
 
 from wsnas.sweep.plan import PlannedRun, Planner, run_state
 from wsnas.sweep.runner import Sweep, SweepResult, run_sweep
+from wsnas.sweep.slurm import SlurmExecutor  # registers --executor slurm with make_executor
 from wsnas.sweep.spec import ExecutorSpec, SweepSpec, load_spec, parse_spec
 
 __all__ = [
     "ExecutorSpec",
     "PlannedRun",
+    "SlurmExecutor",
     "Planner",
     "Sweep",
     "SweepResult",

@@ -130,6 +130,7 @@ class Build:
         address: str | None = None,
         log: Any = None,
         gpus: GpuRequest | None = None,
+        slurm: dict[str, Any] | None = None,
     ) -> None:
         self.spec, self.out, self.cache_dir = spec, Path(out), cache_dir
         self.space = get_space(spec.space)
@@ -150,6 +151,7 @@ class Build:
         if self.executor_name == "local" and self.gpus.any:  # GPU slots size the pool (as in a sweep)
             self.workers = local_workers(workers if workers is not None or g.any else ex.workers, self.gpus)
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.slurm = ex.slurm.merged(slurm)
         self.archs = self._archs(spec_dir)
 
     def _archs(self, spec_dir: Path) -> list[str]:
@@ -214,7 +216,15 @@ class Build:
         )
         failed: list[dict[str, Any]] = []
         if todo:
-            with make_executor(self.executor_name, self.workers, self.threads, self.address, self.gpus) as ex:
+            with make_executor(
+                self.executor_name,
+                self.workers,
+                self.threads,
+                self.address,
+                self.gpus,
+                slurm=self.slurm,
+                folder=self.out / "slurm",
+            ) as ex:
                 for t in todo:
                     t["threads"] = t["config"]["runtime"]["threads"] or ex.threads
                 for n, result in enumerate(ex.run(todo), start=1):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wsnas.core.dirlock import holder
@@ -45,6 +46,10 @@ class Execution:
     """The spec or command line set runtime.progress; otherwise runs train without bars."""
     joined: bool = False
     """This pool joined another driver's sweep: runs held by others are left to them."""
+    slurm: Any = None
+    """`--executor slurm` options (`sweep.slurm.SlurmOptions`): the spec's, the command line's over them."""
+    slurm_folder: Path | None = None
+    """Where the Slurm executor keeps its job files (SWEEP/slurm)."""
     poll_seconds: float = 2.0
     """How often a driver looks whether a run held by another process has been released."""
     executor: Executor | None = field(default=None, init=False)
@@ -52,7 +57,13 @@ class Execution:
     def get_executor(self) -> Executor:
         if self.executor is None:
             self.executor = make_executor(
-                self.executor_name, self.workers, self.threads, self.address, self.gpus
+                self.executor_name,
+                self.workers,
+                self.threads,
+                self.address,
+                self.gpus,
+                slurm=self.slurm,
+                folder=self.slurm_folder,
             )
         return self.executor
 

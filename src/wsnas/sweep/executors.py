@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -253,6 +253,11 @@ class RayExecutor(Executor):
             self._started = False
 
 
+FACTORIES: dict[str, Callable[..., Executor]] = {}
+"""Executors defined in their own module of this layer, by name; each registers itself when
+imported (`wsnas.sweep.slurm`: "slurm"; the package's __init__ imports it)."""
+
+
 def cuda_device_count() -> int:
     """GPUs CUDA shows this process (0 without CUDA); does not start CUDA here."""
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -264,8 +269,16 @@ def make_executor(
     threads: int | None = None,
     address: str | None = None,
     gpus: GpuRequest | None = None,
+    slurm: Any = None,
+    folder: Any = None,
 ) -> Executor:
+    """The executor NAME; `slurm` (`sweep.slurm.SlurmOptions`) and `folder` (where its job files
+    go) are for `slurm`."""
     req = gpus or GpuRequest()
+    if name in FACTORIES:
+        if address:
+            raise WsnasError("--address is for --executor ray")
+        return FACTORIES[name](folder=folder, slurm=slurm, workers=workers, threads=threads, gpus=req)
     if name == "local":
         if address:
             raise WsnasError("--address is for --executor ray")
@@ -282,4 +295,4 @@ def make_executor(
                 "GPUs with --gpus-per-run F (e.g. 0.25: four runs per GPU)"
             )
         return RayExecutor(address=address, workers=workers, threads=threads, gpus_per_run=req.gpus_per_run)
-    raise WsnasError(f"unknown executor {name!r}; known: local, ray")
+    raise WsnasError(f"unknown executor {name!r}; known: local, ray, slurm")

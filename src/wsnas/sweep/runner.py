@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wsnas.sweep.execution import Execution
 from wsnas.sweep.executors import Executor
@@ -56,6 +57,8 @@ class Sweep:
     join: bool = False
     """Join the driver that runs this sweep folder as another worker pool (`--join`): run what
     nobody runs, write none of the folder's files, choose nothing."""
+    slurm: dict[str, Any] | None = None
+    """`--executor slurm` options from the command line, each over the spec's `executor.slurm`."""
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -96,6 +99,8 @@ class Sweep:
             self.force and not self.join,
             progress_set,
             joined=self.join,
+            slurm=self.spec.executor.slurm.merged(self.slurm),
+            slurm_folder=self.out_dir / "slurm",
         )
 
     # ---- files ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from wsnas.engine.loop import EpochTrainer
 from wsnas.engine.progress import progress_hooks
 from wsnas.engine.rundir import RunDir, check_run_name
 from wsnas.engine.runtime import autocast, setup_runtime
-from wsnas.engine.tensorboard import logging_hooks, require_tensorboard
+from wsnas.engine.tensorboard import check_logging, logging_hooks
 from wsnas.nn.params import count_params
 from wsnas.spaces import get_space
 from wsnas.spaces.check import check_config
@@ -141,8 +141,7 @@ def train_standalone(cfg: StandaloneConfig, resume_dir: str | None = None) -> di
     The run dir's lock is held from before the trainer is built until the run ends;
     config.yaml is written once the trainer (arch, data, space) is built.
     """
-    if cfg.logging.tensorboard:
-        require_tensorboard()  # before anything is written
+    check_logging(cfg.logging)  # before anything is written
     run = RunDir(resume_dir) if resume_dir is not None else run_dir_for(cfg)
     hint = f"wsnas standalone train --resume {run.path}"
     try:

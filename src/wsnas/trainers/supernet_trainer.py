@@ -29,7 +29,7 @@ from wsnas.engine.loop import SYNC_EVERY, Diverged, EpochTrainer, init_runtime
 from wsnas.engine.progress import progress_hooks
 from wsnas.engine.rundir import RunDir
 from wsnas.engine.runtime import autocast
-from wsnas.engine.tensorboard import logging_hooks, require_tensorboard
+from wsnas.engine.tensorboard import check_logging, logging_hooks
 from wsnas.groundtruth import open_benchmark
 from wsnas.nn.params import count_params
 from wsnas.spaces import get_space
@@ -215,8 +215,7 @@ def train(cfg: RunConfig, resume_dir: str | None = None) -> dict[str, Any]:
     (a second writer is refused at once); config.yaml is written once the trainer is
     built, so a failed start-up leaves no run dir behind.
     """
-    if cfg.logging.tensorboard:
-        require_tensorboard()  # before anything is written
+    check_logging(cfg.logging)  # before anything is written
     env, device = init_runtime(cfg.runtime)  # the process group, under torchrun
     run = RunDir(resume_dir) if resume_dir is not None else RunDir.for_config(cfg)
     try:

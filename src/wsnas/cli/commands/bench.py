@@ -6,7 +6,7 @@ import argparse
 import time
 
 from wsnas.cli.commands._io import print_record
-from wsnas.cli.commands.sweep import add_gpu_args, gpu_request
+from wsnas.cli.commands.sweep import add_gpu_args, add_slurm_args, gpu_request, slurm_overrides
 
 DEFAULT_METRIC = "cifar10/ori-test"
 """NB201's default, as BenchConfig.metric (kept literal so the CLI need not import pydantic);
@@ -37,11 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("spec", help="build spec YAML (space, archs, seeds, config, executor)")
     build.add_argument("--out", required=True, help="build dir: run dirs, results.csv, table.npz")
     build.add_argument("--cache-dir", help="default: $WSNAS_CACHE or ~/.cache/wsnas")
-    build.add_argument("--executor", choices=["local", "ray"], help="default: the spec's (local)")
+    build.add_argument("--executor", choices=["local", "ray", "slurm"], help="default: the spec's (local)")
     build.add_argument("--workers", type=int, help="concurrent runs (default: the spec's, else 1)")
     build.add_argument("--threads", type=int, help="torch threads per run")
     build.add_argument("--address", help="Ray cluster address")
     add_gpu_args(build)
+    add_slurm_args(build)
     build.add_argument("--json", action="store_true", help="one JSON object")
     build.set_defaults(func=_build)
 
@@ -159,6 +160,7 @@ def _build(args: argparse.Namespace) -> None:
         args.executor,
         args.address,
         gpus=gpu_request(args),
+        slurm=slurm_overrides(args),
     )
     command = "wsnas " + " ".join(shlex.quote(a) for a in args.argv)
     from wsnas.cli.commands._io import stoppable

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", help="sweep spec YAML, or a shipped spec's name (e.g. mini-paper, nb201)")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides for every run (e.g. data.root=DATA)")
     p.add_argument("--out", required=True, metavar="DIR", help="sweep dir (created; reused on a rerun)")
-    p.add_argument("--executor", choices=("local", "ray"), help="default: the spec's, else local")
+    p.add_argument("--executor", choices=("local", "ray", "slurm"), help="default: the spec's, else local")
     p.add_argument(
         "--workers",
         type=int,
@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, metavar="T", help="torch threads per run (default: cores / N)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
     add_gpu_args(p)
+    add_slurm_args(p)
     p.add_argument(
         "--dry-run", action="store_true", help="list the runs known now and their state; train nothing"
     )
@@ -88,6 +89,42 @@ def add_gpu_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_slurm_args(p: argparse.ArgumentParser) -> None:
+    """`--executor slurm` options (`wsnas.sweep.slurm.SlurmOptions`), each over the spec's; shared with
+    `wsnas bench build`. --gpus is then the GPUs per job, --runs-per-gpu the runs each GPU trains."""
+    g = p.add_argument_group("slurm (--executor slurm)")
+    g.add_argument("--partition", help="partition the jobs go to (default: the spec's, else the cluster's)")
+    g.add_argument("--time-min", type=int, metavar="M", help="time limit per job in minutes (default 60)")
+    g.add_argument("--cpus-per-job", type=int, metavar="C", help="CPUs per job (default: threads x runs)")
+    g.add_argument("--mem-gb", type=float, metavar="G", help="memory per job in GB (default: the cluster's)")
+    g.add_argument(
+        "--sbatch",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an extra sbatch option without its -- (repeatable: --sbatch account=lab --sbatch qos=high)",
+    )
+    g.add_argument(
+        "--leave-running",
+        action="store_true",
+        default=None,
+        help="on Ctrl-C leave the jobs running (default: cancel them)",
+    )
+
+
+def slurm_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The Slurm options given on the command line (None: not given)."""
+    from wsnas.sweep.slurm import parse_sbatch
+
+    return {
+        "partition": args.partition,
+        "time_min": args.time_min,
+        "cpus_per_job": args.cpus_per_job,
+        "mem_gb": args.mem_gb,
+        "sbatch": parse_sbatch(args.sbatch) if args.sbatch else None,
+        "leave_running": args.leave_running,
+    }
+
+
 def gpu_request(args: argparse.Namespace) -> Any:
     """The placement options as a `GpuRequest`, range-checked (a machine without GPUs refuses later)."""
     from wsnas.core.errors import WsnasError
@@ -123,9 +160,12 @@ def _sweep(args: argparse.Namespace) -> int:
         force=args.force,
         gpus=gpu_request(args),
         join=args.join,
+        slurm=slurm_overrides(args),
     )
     if args.status:
-        for line in sweep.status_lines():
+        from wsnas.sweep.slurm import queued_lines
+
+        for line in [*sweep.status_lines(), *queued_lines(args.out)]:
             print(line)
         return 0
     if args.dry_run:
