@@ -59,7 +59,13 @@ class Execution:
         rt["threads"] = rt["threads"] or threads
         if not self.progress_set:
             rt["progress"] = False
-        return {"name": run.name, "run_dir": str(run.run_dir), "config": cfg, "threads": rt["threads"]}
+        return {
+            "name": run.name,
+            "run_dir": str(run.run_dir),
+            "config": cfg,
+            "threads": rt["threads"],
+            "checked": True,  # the planner checked it (spaces.check); the worker does not again
+        }
 
     def execute(self, runs: list[PlannedRun], stage: str | None = None) -> None:
         """Run those of `runs` that are not finished or diverged; record every outcome."""
