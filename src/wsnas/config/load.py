@@ -150,6 +150,8 @@ def _annotation_at(loc: tuple, root: Any = RunConfig) -> Any:
 
 def _fields_at(loc: tuple, root: Any = RunConfig) -> list[str]:
     model = _annotation_at(loc, root)
+    if hasattr(model, "field_order"):  # a whole run config: in its own order
+        return list(model.field_order())
     return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
