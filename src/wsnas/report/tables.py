@@ -112,15 +112,13 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
             cells, nums, refs = [], [], []
             for sl in slugs:
                 f = per_scope[sl]
-                has = f is not None and canon(v) in f.runs
-                refs.append(bool(has and canon(v) == canon(f.reference)))
+                studied_here = f if f is not None and canon(v) in f.runs else None
+                refs.append(studied_here is not None and canon(v) == canon(studied_here.reference))
                 for metric, _, digits in TABLE_METRICS:
-                    st = f.stat(v, metric) if has else Stat(math.nan, math.nan, 0)
+                    st = studied_here.stat(v, metric) if studied_here else Stat(math.nan, math.nan, 0)
                     cells.append(st.text(digits))
                     nums += [st.mean, st.std, st.n]
-            studied = [
-                a for a in analyses if per_scope[a.slug] is not None and canon(v) in per_scope[a.slug].runs
-            ]
+            studied = [a for a in analyses if (f := per_scope[a.slug]) is not None and canon(v) in f.runs]
             marked = [a for a, ref in zip(analyses, refs, strict=True) if ref]
             against = {f.against for a in marked for f in [per_scope[a.slug]] if f is not None}
             word = against.pop() if len(against) == 1 and "reference" not in against else "ref"

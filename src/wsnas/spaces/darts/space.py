@@ -42,7 +42,7 @@ from wsnas.spaces.darts.supernet import DartsSuperNet
 from wsnas.spaces.factors import Factor
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 NUM_INPUTS: tuple[int, ...] = tuple(i + 2 for i in range(NUM_NODES))
 """Inputs node i may take: the two previous cells and the i earlier nodes."""
@@ -228,9 +228,10 @@ class DartsSpace(SearchSpace):
         arch: Genotype,
         channels: int = DEFAULT_CHANNELS,
         cells: int = DEFAULT_LAYERS,
-        auxiliary: bool = False,
         num_classes: int = 10,
-    ) -> nn.Module:
+        *,
+        auxiliary: bool = False,
+    ) -> StandaloneNet:
         """DARTS's stand-alone CIFAR network of a genotype (f_proxy) at any width/depth."""
         return StandaloneNet(
             parse_genotype(arch), C=channels, layers=cells, auxiliary=auxiliary, num_classes=num_classes

@@ -30,7 +30,7 @@ from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 MINI_FACTORS: dict[str, Factor] = {
     **COMMON_FACTORS,
@@ -82,7 +82,9 @@ class MiniSpace(EdgeOpSpace):
     ) -> SuperNet:
         return MiniSuperNet(NB201SuperNet(mapping, lowfi, num_classes=num_classes))
 
-    def standalone(self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10) -> nn.Module:
+    def standalone(
+        self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10
+    ) -> StandaloneNet:
         """NB201's stand-alone skeleton around the embedded cell."""
         return StandaloneNet(embed(arch), C=channels, N=cells, num_classes=num_classes)
 

@@ -51,7 +51,7 @@ from wsnas.spaces.nb101.standalone import StandaloneNet
 from wsnas.spaces.nb101.supernet import NB101SuperNet
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 
 @cache
@@ -261,7 +261,7 @@ class NB101Space(SearchSpace):
 
     def standalone(
         self, arch: CellSpec, channels: int = 128, cells: int = 3, num_classes: int = 10
-    ) -> nn.Module:
+    ) -> StandaloneNet:
         """The benchmark's stand-alone network (f_proxy): `cells` cells per stack, 3 stacks."""
         return StandaloneNet(arch, stem_channels=channels, cells_per_stack=cells, num_classes=num_classes)
 

@@ -10,7 +10,7 @@ sampled path runs; per-spec plans (pure data) are cached (`PlanCache`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +46,7 @@ from wsnas.spaces.nb101.ops import (
     possible_widths,
     stacks,
 )
-from wsnas.spaces.nb101.standalone import StandaloneNet
+from wsnas.spaces.nb101.standalone import StandaloneCell, StandaloneNet
 from wsnas.spaces.plan_cache import PlanCache
 
 SpecLike = CellSpec | str | Mapping[str, Any]
@@ -193,7 +193,7 @@ class NB101SuperCell(nn.Module):
         outs = [x]
         for v in plan.vertices:
             cmap = maps[v.width]
-            slot = self.slots[v.vertex - 1]
+            slot = cast(NB101Slot, self.slots[v.vertex - 1])
             h: torch.Tensor | None = None
             for s in v.srcs:  # interior inputs first, then the projection (the benchmark's order)
                 t = outs[s]
@@ -319,6 +319,7 @@ class NB101SuperNet(PlanCache, SuperNet, nn.Module):
         for mine, theirs in zip(self.layers, net.layers, strict=True):
             if not isinstance(mine, NB101SuperCell):
                 continue
+            assert isinstance(theirs, StandaloneCell)  # the same skeleton (ops.stacks)
             plan = theirs.plan
             maps = mine.channel_maps(plan, param.device, training=False)
             for v in plan.vertices:
@@ -326,10 +327,12 @@ class NB101SuperNet(PlanCache, SuperNet, nn.Module):
                 key = str(v.vertex)
                 if v.from_input:
                     proj = theirs.proj[key]
+                    assert isinstance(proj, ConvBNReLU)
                     proj.conv.weight.copy_(slot.proj.conv.weight_for(cmap))
                     proj.bn.load_state_dict(slot.proj.bn.export(cmap))
                 if v.op != MAXPOOL3X3:
                     op = theirs.ops[key]
+                    assert isinstance(op, ConvBNReLU)
                     op.conv.weight.copy_(slot.conv_weight(v.op, cmap))
                     op.bn.load_state_dict(slot.bn(v.op, v.mask).export(cmap))
             if theirs.out_proj is not None:

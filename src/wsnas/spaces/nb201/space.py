@@ -16,7 +16,7 @@ from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 DROPOUT_PATH_AT = Factor(
     ("edges", "cell"),
@@ -79,7 +79,9 @@ class NB201Space(EdgeOpSpace):
         """The NB201 super-net (f_ws) for the mapping and low-fidelity factors."""
         return NB201SuperNet(mapping, lowfi, num_classes=num_classes)
 
-    def standalone(self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10) -> nn.Module:
+    def standalone(
+        self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10
+    ) -> StandaloneNet:
         """The benchmark's stand-alone network (f_proxy) of one cell."""
         return StandaloneNet(arch, C=channels, N=cells, num_classes=num_classes)
 
