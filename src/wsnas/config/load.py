@@ -14,6 +14,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from wsnas.config.schema import AnyConfig, RunConfig
 from wsnas.config.shipped import resolve_config
@@ -30,7 +31,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int | float | bool) and key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -158,10 +159,12 @@ def _annotation_at(loc: tuple, root: Any = RunConfig) -> Any:
 
 def _fields_at(loc: tuple, root: Any = RunConfig) -> list[str]:
     model = _annotation_at(loc, root)
+    if hasattr(model, "field_order"):  # a whole run config: in its own order
+        return list(model.field_order())
     return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
-def _explain(err: dict[str, Any], root: Any = RunConfig) -> str:
+def _explain(err: ErrorDetails, root: Any = RunConfig) -> str:
     loc = tuple(str(p) for p in err["loc"])
     key = ".".join(loc)
     if err["type"] == "extra_forbidden":

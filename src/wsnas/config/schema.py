@@ -9,7 +9,7 @@ paper's tuned NASBench-201 protocol (docs/background.md#protocol-defaults); the 
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -178,17 +178,19 @@ class LoggingConfig(_Section):
     """MLflow's server or store (e.g. `http://host:5000`); None: MLflow's own (MLFLOW_TRACKING_URI)."""
 
 
-class RunConfig(_Section):
-    """One super-net run: space, ground truth, data, mapping and low-fidelity factors, P_ws, sampler, eval."""
+class ExperimentConfig(_Section):
+    """What every run has: its space, data, how and where it runs, its seed and run dir name.
+
+    `RunConfig` (a super-net) and `StandaloneConfig` (one architecture) add their sections.
+    Pydantic puts a base's fields first; `LAYOUT` keeps each config's own order in `to_dict`
+    (config.yaml, `wsnas config show`) and in error messages. The hash sorts keys.
+    """
+
+    LAYOUT: ClassVar[tuple[str, ...]] = ()
+    """The order of the top-level keys; fields it leaves out follow, in declaration order."""
 
     space: SpaceConfig = Field(default_factory=SpaceConfig)
-    bench: BenchConfig = Field(default_factory=BenchConfig)
     data: DataConfig = Field(default_factory=DataConfig)
-    mapping: MappingConfig = Field(default_factory=MappingConfig)
-    lowfi: LowFidelityConfig = Field(default_factory=LowFidelityConfig)
-    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
-    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
-    eval: EvalConfig = Field(default_factory=EvalConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     seed: int = Field(0, ge=0, le=SEED_MAX)
@@ -196,9 +198,17 @@ class RunConfig(_Section):
     name: str | None = None
     """Run dir name under out_dir; default derived from the config hash."""
 
+    @classmethod
+    def field_order(cls) -> list[str]:
+        """The top-level field names in `LAYOUT` order."""
+        return [k for k in cls.LAYOUT if k in cls.model_fields] + [
+            k for k in cls.model_fields if k not in cls.LAYOUT
+        ]
+
     def to_dict(self) -> dict[str, Any]:
-        """The config as plain JSON types, as `config.yaml` holds it and its hash sees it."""
-        return self.model_dump(mode="json")
+        """The config as plain JSON types, as `config.yaml` holds it (`LAYOUT` order) and its hash sees it."""
+        d = self.model_dump(mode="json")
+        return {k: d[k] for k in self.field_order()}
 
     def hash(self) -> str:
         """Stable hash of the config part of a run's identity (not where files live or go).
@@ -207,6 +217,33 @@ class RunConfig(_Section):
         numerics and the world size (`wsnas.engine.identity`, identity.json in the run dir).
         """
         return experiment_hash(self.to_dict())
+
+
+class RunConfig(ExperimentConfig):
+    """One super-net run: the factors of the paper's Table 1 (`wsnas train`, a sweep's runs)."""
+
+    LAYOUT = (
+        "space",
+        "bench",
+        "data",
+        "mapping",
+        "lowfi",
+        "protocol",
+        "sampler",
+        "eval",
+        "runtime",
+        "logging",
+        "seed",
+        "out_dir",
+        "name",
+    )
+
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+    mapping: MappingConfig = Field(default_factory=MappingConfig)
+    lowfi: LowFidelityConfig = Field(default_factory=LowFidelityConfig)
+    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
     def metrics(self) -> MetricDefinition:
         """The run's metric definition resolved for its space: s-KdT's bin width and the top-k."""
@@ -245,27 +282,15 @@ class ProxyConfig(_Section):
         return self.model_copy(update={k: v for k, v in fill.items() if getattr(self, k) is None})
 
 
-class StandaloneConfig(_Section):
-    """One stand-alone training run (`wsnas standalone train`, `wsnas bench build`)."""
+class StandaloneConfig(ExperimentConfig):
+    """One stand-alone training run (`wsnas standalone train`, `wsnas bench build`); its hash
+    covers what determines the result (space, arch, data, P_proxy, seed)."""
 
-    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    LAYOUT = ("space", "arch", "data", "proxy", "runtime", "logging", "seed", "out_dir", "name")
+
     arch: str = ""
     """Arch string in the space's notation (set by the command line)."""
-    data: DataConfig = Field(default_factory=DataConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
-    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    seed: int = Field(0, ge=0, le=SEED_MAX)
-    out_dir: str = "runs"
-    name: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The config as plain JSON types, as `config.yaml` holds it and its hash sees it."""
-        return self.model_dump(mode="json")
-
-    def hash(self) -> str:
-        """Stable hash of what determines the result (space, arch, data, P_proxy, seed)."""
-        return experiment_hash(self.to_dict())
 
 
 AnyConfig = RunConfig | StandaloneConfig

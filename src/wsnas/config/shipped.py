@@ -8,6 +8,7 @@ exists at that path wins.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def _looks_like_name(text: str) -> bool:
     return "/" not in text and "\\" not in text and not text.startswith(".")
 
 
-def resolve_config(path: str | Path) -> Path:
+def resolve_config(path: str | os.PathLike[str]) -> Path:
     """PATH if a file is there, else the shipped config or preset of that name (errors list them)."""
     p = Path(path)
     if p.exists() or not _looks_like_name(str(path)):
@@ -64,7 +65,7 @@ def resolve_config(path: str | Path) -> Path:
     return shipped_path(str(path))
 
 
-def resolve_sweep(path: str | Path) -> Path:
+def resolve_sweep(path: str | os.PathLike[str]) -> Path:
     """PATH if a file is there, else the shipped sweep spec of that name (errors list them)."""
     p = Path(path)
     if p.exists() or not _looks_like_name(str(path)):

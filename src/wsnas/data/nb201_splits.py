@@ -22,6 +22,7 @@ import json
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def check_halves(halves: dict[str, np.ndarray], n: int, where: str) -> np.ndarra
 def make_table(files: dict[str, Path]) -> bytes:
     """The shipped table's bytes from the official files (data.name -> path)."""
     arrays: dict[str, np.ndarray] = {}
-    meta = {"repository": SOURCE_REPO, "commit": SOURCE_COMMIT, "files": {}}
+    meta: dict[str, Any] = {"repository": SOURCE_REPO, "commit": SOURCE_COMMIT, "files": {}}
     for name, path in files.items():
         official, n = OFFICIAL[name]
         raw = Path(path).read_bytes()
@@ -97,7 +98,7 @@ def make_table(files: dict[str, Path]) -> bytes:
         meta["files"][name] = {"path": official, "sha256": hashlib.sha256(raw).hexdigest(), "chars": len(raw)}
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds as allow_pickle
     return buf.getvalue()
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from wsnas.config import AnyConfig
 from wsnas.core.errors import ConfigError, WsnasError
 from wsnas.engine.rundir import RunDir
 
@@ -89,7 +90,7 @@ def shutdown(env: DistEnv) -> None:
 class ReadOnlyRunDir(RunDir):
     """The run dir as ranks > 0 see it: they read (resume) but never write."""
 
-    def create(self, cfg: Any) -> None:
+    def create(self, cfg: AnyConfig, resume_hint: str | None = None) -> None:
         pass
 
     def append_log(self, record: dict[str, Any]) -> None:

@@ -175,7 +175,7 @@ def in_notebook() -> bool:
     """Whether this process is a Jupyter kernel (where stderr is no terminal, yet bars show)."""
     ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded already
     try:
-        shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+        shell = ipython.get_ipython() if ipython is not None else None
     except Exception:  # noqa: BLE001 - an odd IPython is simply not a notebook
         return False
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})

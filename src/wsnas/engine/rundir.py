@@ -51,7 +51,7 @@ RUN_FILES = frozenset(
 )
 """What a run dir holds (besides temp files of atomic writes)."""
 
-LEGACY_GLOBALS = [np.empty(0).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+LEGACY_GLOBALS: list[Any] = [np.empty(0).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32))]
 """What checkpoints written before the plain RNG format need: numpy's global RNG state
 (a uint32 array) and nothing else; each rebuilds an array, none calls user code."""
 

@@ -196,7 +196,7 @@ class RunResult:
         """finished | diverged (summary.json) | running (a process holds its lock) | cut | started."""
         ended = (self.summary or {}).get("status")
         if ended in ("finished", "diverged"):
-            return ended  # type: ignore[return-value]
+            return ended
         if self.writer_pid is not None:
             return "running"
         return "cut" if self.epochs else "started"

@@ -38,6 +38,7 @@ INSTALL = {"wandb": "wandb", "mlflow": "mlflow"}
 def require(tracker: str) -> Any:
     """The tracker's client module, or a ConfigError that says what to install."""
     try:
+        module: Any
         if tracker == "wandb":
             import wandb as module
         else:

@@ -103,8 +103,11 @@ class HasGroundTruth(Protocol):
     """What the cache needs of a space: its name (the cache folder), its loader and its
     codec (so lookups accept any spelling of an arch). `SearchSpace` satisfies it."""
 
-    name: str
-    loader: BenchLoader
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def loader(self) -> BenchLoader: ...
 
     def parse(self, text: str) -> object: ...
 

@@ -322,7 +322,7 @@ class Benchmark:
 
 def _write_npz(f: Any, arrays: dict[str, np.ndarray]) -> None:
     """Uncompressed: loading 15,625 rows must cost milliseconds, not a decompression."""
-    np.savez(f, **arrays)
+    np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as its allow_pickle
 
 
 def _decode(a: np.ndarray) -> np.ndarray:

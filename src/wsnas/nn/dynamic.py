@@ -140,7 +140,7 @@ class DynamicConv2d(nn.Conv2d):
             return self.bias
         return out_map.take(self.bias, 0)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, x: torch.Tensor, out_map: ChannelMap | None = None, in_map: ChannelMap | None = None
     ) -> torch.Tensor:
         return self._conv_forward(x, self.weight_for(out_map, in_map), self.bias_for(out_map))
@@ -188,7 +188,7 @@ class DynamicBatchNorm2d(nn.BatchNorm2d):
             raise ValueError(f"{type(self).__name__}: no running statistics for width {cmap.size}")
         return getattr(self, f"running_mean_w{cmap.size}"), getattr(self, f"running_var_w{cmap.size}")
 
-    def forward(self, x: torch.Tensor, cmap: ChannelMap | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, cmap: ChannelMap | None = None) -> torch.Tensor:
         if cmap is None:
             return super().forward(x)
         weight = None if self.weight is None else cmap.take(self.weight, 0)
@@ -199,6 +199,7 @@ class DynamicBatchNorm2d(nn.BatchNorm2d):
         if update:
             assert self.num_batches_tracked is not None
             self.num_batches_tracked.add_(1)
+        assert self.momentum is not None  # refused in __init__
         y = F.batch_norm(x, mean, var, weight, bias, batch_stats, self.momentum, self.eps)
         if update and cmap.kind == "index":
             assert cmap.index is not None and mean is not None and var is not None

@@ -62,7 +62,7 @@ class SuperKernelConv2d(DynamicConv2d):
             w = F.linear(crop.reshape(w.shape[0], w.shape[1], b * b), m).reshape(w.shape[0], w.shape[1], b, b)
         return w
 
-    def weight_for(  # type: ignore[override]
+    def weight_for(
         self,
         out_map: ChannelMap | None = None,
         in_map: ChannelMap | None = None,
@@ -71,7 +71,7 @@ class SuperKernelConv2d(DynamicConv2d):
         w = super().weight_for(out_map, in_map)
         return w if kernel_size is None else self.kernel(w, kernel_size)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         x: torch.Tensor,
         out_map: ChannelMap | None = None,

@@ -147,22 +147,23 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
             if f is not None:
                 values.update((canon(v), v) for v in f.values)
         for v in sort_values(list(values.values()), key):
-            cells, nums, refs, authors = [], [], [], []
+            cells: list[str] = []
+            nums: list[float] = []
+            authors: list[float] = []
+            refs: list[bool] = []
             for a in analyses:
                 f = per_scope[a.slug]
-                has = f is not None and canon(v) in f.runs
-                refs.append(bool(has and canon(v) == canon(f.reference)))
+                here = f if f is not None and canon(v) in f.runs else None
+                refs.append(here is not None and canon(v) == canon(here.reference))
                 for metric, _, digits, averaged in _scope_columns(a):
                     st = Stat(math.nan, math.nan, 0)
-                    if has and averaged:
-                        st = authors_stat([s.runs for s in f.settings[canon(v)]], metric)
-                    elif has:
-                        st = f.stat(v, metric)
+                    if here is not None and averaged:
+                        st = authors_stat([s.runs for s in here.settings[canon(v)]], metric)
+                    elif here is not None:
+                        st = here.stat(v, metric)
                     cells.append(st.text(digits))
                     (authors if averaged else nums).extend([st.mean, st.std, st.n])
-            studied = [
-                a for a in analyses if per_scope[a.slug] is not None and canon(v) in per_scope[a.slug].runs
-            ]
+            studied = [a for a in analyses if (g := per_scope[a.slug]) is not None and canon(v) in g.runs]
             marked = [a for a, ref in zip(analyses, refs, strict=True) if ref]
             against = {f.against for a in marked for f in [per_scope[a.slug]] if f is not None}
             word = against.pop() if len(against) == 1 and "reference" not in against else "ref"

@@ -130,7 +130,7 @@ def load_fitness(run: RunDir, saved: RunConfig, cfg: RunConfig) -> tuple[SearchS
     model = space.supernet(cfg.mapping, cfg.lowfi, num_classes=splits.info.num_classes)
     model.load_state_dict(state["model"])
     mf = memory_format(device, cfg.runtime.channels_last)
-    model.to(device, memory_format=mf)
+    model.to(device, memory_format=mf)  # type: ignore[call-overload]  # torch's stub lacks memory_format
     batches = list(
         splits.loader(
             Split(splits.valid.x, splits.valid.y),

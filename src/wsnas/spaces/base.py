@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.core.errors import ArchError
 from wsnas.core.registry import Registry
 from wsnas.groundtruth.loaders import BenchLoader
@@ -91,21 +92,21 @@ class SearchSpace(ABC):
     def sample_unique(self, rng: np.random.Generator) -> Any:
         """Uniform over unique architectures (Random-A)."""
 
-    def check_factors(self, mapping: Any, lowfi: Any) -> None:
+    def check_factors(self, mapping: MappingConfig, lowfi: LowFidelityConfig) -> None:
         """ConfigError naming every factor this space's super-net would silently ignore."""
         check_factors(self.name, self.factors, mapping, lowfi, self.why_not)
 
-    def supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+    def supernet(self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10) -> SuperNet:
         """The super-net (f_ws) for the mapping and low-fidelity factors; refuses factors it ignores."""
         self.check_factors(mapping, lowfi)
         return self.build_supernet(mapping, lowfi, num_classes)
 
     @abstractmethod
-    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int) -> Any:
+    def build_supernet(self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int) -> SuperNet:
         """The super-net itself (called by `supernet` once the factors are checked)."""
 
     @abstractmethod
-    def standalone(self, arch: Any, channels: int, cells: int, num_classes: int = 10) -> Any:
+    def standalone(self, arch: Any, channels: int, cells: int, num_classes: int = 10) -> nn.Module:
         """The benchmark's stand-alone network (f_proxy) of one architecture."""
 
     @abstractmethod
@@ -239,7 +240,13 @@ _UNHASHABLE = object()
 """Tags the default path key of an unhashable arch (never equal to an arch)."""
 
 
-class SuperNet(ABC):
+if TYPE_CHECKING:  # a type checker sees a Module (to, parameters, train, ...); at run time no torch
+    _ModuleForTypes = nn.Module
+else:
+    _ModuleForTypes = object
+
+
+class SuperNet(ABC, _ModuleForTypes):
     """The weight-sharing network (f_ws) of a space: shared weights, one architecture's path per call.
 
     A mixin for `torch.nn.Module` subclasses (`class NB201SuperNet(SuperNet, nn.Module)`,

@@ -5,12 +5,19 @@ whether the ground truth was measured on the data the super-net is scored on.
 stand-alone config is checked here before anything is trained or written, so an
 unknown name, a factor the space would ignore or a CIFAR-100 super-net scored against
 CIFAR-10 ground truth is an error at load time.
+
+Each command checks a config once: `check_config` marks the config object it passed,
+and a later call on that object (a CLI verb's config reaching the trainer) returns at
+once, unless the object changed since. A sweep worker marks the config its driver
+checked (`mark_checked`).
 """
 
 from __future__ import annotations
 
+import json
 import warnings
-from typing import TypeVar
+import weakref
+from typing import Any, TypeVar
 
 from wsnas.config import RunConfig, StandaloneConfig
 from wsnas.core.errors import BenchmarkError, ConfigError, did_you_mean
@@ -36,9 +43,38 @@ def space_of(cfg: RunConfig | StandaloneConfig) -> SearchSpace:
     return SPACES.get(cfg.space.name)()
 
 
+_CHECKED: dict[int, tuple[weakref.ref[Any], str]] = {}
+"""id(config) -> (the config, its content when checked): the configs checked in this process."""
+
+
+def _content(cfg: RunConfig | StandaloneConfig) -> str:
+    return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+
+
+def is_checked(cfg: RunConfig | StandaloneConfig) -> bool:
+    """Whether this config object passed `check_config` (or was marked) and is unchanged since."""
+    entry = _CHECKED.get(id(cfg))
+    return entry is not None and entry[0]() is cfg and entry[1] == _content(cfg)
+
+
+def mark_checked(cfg: C) -> C:
+    """Record CFG as checked, as it is now: `check_config` then returns it without checking."""
+    key = id(cfg)
+
+    def forget(ref: weakref.ref[Any]) -> None:
+        if _CHECKED.get(key, (None,))[0] is ref:
+            del _CHECKED[key]
+
+    _CHECKED[key] = (weakref.ref(cfg, forget), _content(cfg))
+    return cfg
+
+
 def check_config(cfg: C, source: str = "config") -> C:
     """CFG if every name it gives is registered and every factor acts on its space; else a
-    ConfigError prefixed with SOURCE that names each problem."""
+    ConfigError prefixed with SOURCE that names each problem. A config already checked as
+    it is now (`is_checked`) is returned at once."""
+    if is_checked(cfg):
+        return cfg
     try:
         space = space_of(cfg)
         _known("data.name", cfg.data.name, list(DATASETS), "data sets")
@@ -48,7 +84,7 @@ def check_config(cfg: C, source: str = "config") -> C:
             _check_run(space, cfg)
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
-    return cfg
+    return mark_checked(cfg)
 
 
 def _check_run(space: SearchSpace, cfg: RunConfig) -> None:

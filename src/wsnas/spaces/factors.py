@@ -68,7 +68,7 @@ def default_of(field: str) -> Any:
     return SECTIONS[sec].model_fields[name].default
 
 
-def _value(field: str, mapping: Any, lowfi: Any) -> Any:
+def _value(field: str, mapping: MappingConfig, lowfi: LowFidelityConfig) -> Any:
     sec, name = field.split(".", 1)
     return getattr(mapping if sec == "mapping" else lowfi, name)
 
@@ -81,8 +81,8 @@ def show(v: Any) -> str:
 def factor_problems(
     space: str,
     factors: Mapping[str, Factor],
-    mapping: Any,
-    lowfi: Any,
+    mapping: MappingConfig,
+    lowfi: LowFidelityConfig,
     why_not: Mapping[str, str] | None = None,
 ) -> list[str]:
     """One message per factor the config sets that SPACE's super-net cannot honour; WHY_NOT
@@ -120,8 +120,8 @@ def factor_problems(
 def check_factors(
     space: str,
     factors: Mapping[str, Factor],
-    mapping: Any,
-    lowfi: Any,
+    mapping: MappingConfig,
+    lowfi: LowFidelityConfig,
     why_not: Mapping[str, str] | None = None,
 ) -> None:
     """ConfigError listing every factor SPACE cannot honour (none: returns)."""

@@ -11,7 +11,7 @@ references to the original's modules.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 
 class PlanCache:
@@ -69,7 +69,8 @@ class PlanCache:
 
     # Never let cached plans leak into copies, pickles or replicas.
     def __getstate__(self) -> dict[str, Any]:
-        return {**super().__getstate__(), "_plans": OrderedDict()}  # type: ignore[misc]
+        state = cast(dict[str, Any], super().__getstate__())  # nn.Module's, next in the MRO
+        return {**state, "_plans": OrderedDict()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)  # type: ignore[misc]

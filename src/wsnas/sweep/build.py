@@ -162,9 +162,11 @@ class Build:
             strs = [sp.format(sp.parse(a)) for a in spec.archs]
         elif getattr(sp, "all_archs", None) is not None:
             strs = [sp.format(a) for a in sp.all_archs()]  # type: ignore[attr-defined]
-            if spec.archs == "unique":
-                seen: set[str] = set()
-                strs = [a for a in strs if not (sp.canonical(a) in seen or seen.add(sp.canonical(a)))]
+            if spec.archs == "unique":  # the first encoding of each architecture
+                firsts: dict[str, str] = {}
+                for a in strs:
+                    firsts.setdefault(sp.canonical(a), a)
+                strs = list(firsts.values())
         elif spec.sample is not None:
             return sample_unique_archs(sp, spec.sample, spec.sample_seed)
         else:

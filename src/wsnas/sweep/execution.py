@@ -78,7 +78,13 @@ class Execution:
         rt["threads"] = rt["threads"] or threads
         if not self.progress_set:
             rt["progress"] = False
-        return {"name": run.name, "run_dir": str(run.run_dir), "config": cfg, "threads": rt["threads"]}
+        return {
+            "name": run.name,
+            "run_dir": str(run.run_dir),
+            "config": cfg,
+            "threads": rt["threads"],
+            "checked": True,  # the planner checked it (spaces.check); the worker does not again
+        }
 
     def execute(self, runs: list[PlannedRun], stage: str | None = None) -> None:
         """Run those of `runs` that are not finished or diverged; record every outcome."""
@@ -141,7 +147,8 @@ class Execution:
 
     def _split_held(self, todo: list[PlannedRun]) -> tuple[list[PlannedRun], list[PlannedRun]]:
         """(the runs of TODO that no other process is writing, those another process writes)."""
-        free, held = [], []
+        free: list[PlannedRun] = []
+        held: list[PlannedRun] = []
         for r in todo:
             (free if holder(r.run_dir) is None else held).append(r)
         return free, held

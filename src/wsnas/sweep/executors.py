@@ -107,7 +107,11 @@ class LocalExecutor(Executor):
         """
         if self._pool is None:
             ctx = multiprocessing.get_context("spawn")
-            args = (self.threads, os.getpid(), threading.current_thread() is threading.main_thread())
+            args: tuple[Any, ...] = (
+                self.threads,
+                os.getpid(),
+                threading.current_thread() is threading.main_thread(),
+            )
             init: Any = init_pool_worker
             if self.gpu_slots is not None:  # a fresh queue of slots for each pool's workers
                 slots = ctx.Queue()

@@ -77,6 +77,8 @@ class Planner:
     ) -> None:
         self.spec = spec
         self.runs_dir = Path(out_dir) / "runs"
+        self._configs: dict[str, RunConfig] = {}
+        """Each distinct run config, validated and checked once (plans are made again and again)."""
         overrides = [*spec.override_items(), *cli_overrides]
         for item in overrides:
             key = item.split("=", 1)[0].strip()
@@ -153,8 +155,12 @@ class Planner:
         for key, value in assign.items():
             set_key(d, key, value, source="sweep factor")
         d["seed"], d["out_dir"], d["name"] = seed, str(self.runs_dir), name
-        where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
-        return check_config(validate(d, source=f"sweep run ({where})"), source=f"sweep run ({where})")
+        key = json.dumps(d, sort_keys=True)
+        if key not in self._configs:
+            where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
+            cfg = validate(d, source=f"sweep run ({where})")
+            self._configs[key] = check_config(cfg, source=f"sweep run ({where})")
+        return self._configs[key]
 
     def label(self, cfg: RunConfig) -> str:
         """Factor values of `cfg` that differ from the base config, in spec order."""

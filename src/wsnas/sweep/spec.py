@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from wsnas.config import read_yaml_mapping
 from wsnas.config.shipped import resolve_sweep
@@ -355,7 +356,7 @@ def _model_at(loc: tuple[str, ...]) -> Any:
     return model
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _explain(err: ErrorDetails) -> str:
     loc = tuple(str(p) for p in err["loc"])
     # pydantic adds the union member it tried ('str', 'dict[str,any]', 'list[...]'): drop it
     loc = tuple(p for p in loc if not (p.startswith(("str", "dict[", "list[")) or p == "function-after"))

@@ -105,7 +105,8 @@ def _train(cfg: Any, resume_dir: str | None, standalone: bool) -> dict[str, Any]
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume, or skip) one run; return {name, status, final, error, ...}.
 
-    `task["kind"]` is "supernet" (default, a RunConfig) or "standalone" (a StandaloneConfig).
+    `task["kind"]` is "supernet" (default, a RunConfig) or "standalone" (a StandaloneConfig);
+    `task["checked"]`: the driver checked the config (`spaces.check`), so the trainer does not again.
 
     The state is re-read here rather than trusted from the driver, so a task retried
     after its worker died resumes from the run's last checkpoint.
@@ -130,6 +131,10 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         standalone = task.get("kind") == "standalone"
         model = StandaloneConfig if standalone else RunConfig
         cfg = validate(task["config"], source=f"run {task['name']}", model=model)
+        if task.get("checked"):  # by the driver, before anything was written
+            from wsnas.spaces.check import mark_checked
+
+            mark_checked(cfg)
         run_dir = Path(task["run_dir"])
         state = run_state(run_dir)
         result["started_as"] = state

@@ -52,6 +52,7 @@ class StandaloneTrainer(EpochTrainer):
         self.arch = self.space.parse(cfg.arch)
         self.proxy = p = cfg.proxy.resolved(self.space.proxy)
         info = self.setup_data(cfg.data, int(p.batch_size), p.eval_batch_size)  # type: ignore[arg-type]
+        assert p.channels is not None and p.cells is not None  # every space's proxy gives both
         self.setup_model(
             self.space.standalone(self.arch, channels=p.channels, cells=p.cells, num_classes=info.num_classes)
         )

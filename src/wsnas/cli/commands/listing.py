@@ -7,6 +7,7 @@ spaces whose super-net honours it) from the declarations the config check uses.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 KINDS = ("spaces", "samplers", "configs", "factors")
 
@@ -54,7 +55,7 @@ def _first_line(doc: str | None) -> str:
     return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
 
 
-def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)] if rows else []
     return ["  ".join([*(f"{c:{w}}" for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip() for r in rows]
 

@@ -25,6 +25,7 @@ its DARTS models with `width` = C and `depth` = L.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -183,7 +184,7 @@ def macro_skeleton(
             c_curr *= 2
         cell = make_cell(c_pp, c_prev, c_curr, reduction, reduction_prev)
         cells.append(cell)
-        outs.append(int(cell.out_dim))
+        outs.append(cast(int, cell.out_dim))  # every DARTS cell sets its output channels
         reduction_prev = reduction
         c_pp, c_prev = c_prev, outs[-1]
     return stem, nn.ModuleList(cells), tuple(outs)

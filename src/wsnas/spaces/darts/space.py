@@ -17,11 +17,12 @@ Every sampler uses the full concat [2, 3, 4, 5], as DARTS and NDS do.
 from __future__ import annotations
 
 from math import prod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
+from wsnas.config import LowFidelityConfig, MappingConfig
+from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace, SuperNet
 from wsnas.spaces.darts.benchmark import LOADER
 from wsnas.spaces.darts.flops import flops_millions
 from wsnas.spaces.darts.genotype import (
@@ -39,6 +40,9 @@ from wsnas.spaces.darts.genotype import (
 from wsnas.spaces.darts.standalone import StandaloneNet, count_params
 from wsnas.spaces.darts.supernet import DartsSuperNet
 from wsnas.spaces.factors import Factor
+
+if TYPE_CHECKING:
+    pass
 
 NUM_INPUTS: tuple[int, ...] = tuple(i + 2 for i in range(NUM_NODES))
 """Inputs node i may take: the two previous cells and the i earlier nodes."""
@@ -215,7 +219,9 @@ class DartsSpace(SearchSpace):
 
     # -- networks and facts ---------------------------------------------------------------
 
-    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+    def build_supernet(
+        self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10
+    ) -> SuperNet:
         """The DARTS super-net (f_ws) for the mapping and low-fidelity factors."""
         return DartsSuperNet(mapping, lowfi, num_classes=num_classes)
 
@@ -224,9 +230,10 @@ class DartsSpace(SearchSpace):
         arch: Genotype,
         channels: int = DEFAULT_CHANNELS,
         cells: int = DEFAULT_LAYERS,
-        auxiliary: bool = False,
         num_classes: int = 10,
-    ) -> Any:
+        *,
+        auxiliary: bool = False,
+    ) -> StandaloneNet:
         """DARTS's stand-alone CIFAR network of a genotype (f_proxy) at any width/depth."""
         return StandaloneNet(
             parse_genotype(arch), C=channels, layers=cells, auxiliary=auxiliary, num_classes=num_classes

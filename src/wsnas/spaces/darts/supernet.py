@@ -10,7 +10,7 @@ sampled path runs; per-genotype plans (pure data) are cached (`PlanCache`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +42,7 @@ from wsnas.spaces.darts.ops import (
     pool,
     reduction_layers,
 )
-from wsnas.spaces.darts.standalone import StandaloneNet
+from wsnas.spaces.darts.standalone import StandaloneCell, StandaloneNet
 from wsnas.spaces.plan_cache import PlanCache
 
 GenotypeLike = Genotype | str | Mapping[str, Any]
@@ -164,7 +164,7 @@ class SharedConvOp(nn.Module):
         return dw.weight
 
     def forward(self, x: torch.Tensor, kernel_size: int, bn_key: str) -> torch.Tensor:
-        bns = self.bns[bn_key]
+        bns = cast(nn.ModuleList, self.bns[bn_key])
         for dw, pw, bn in zip(self.dws, self.pws, bns, strict=True):
             x = F.relu(x)
             x = dw(x, kernel_size=kernel_size) if self.super_kernel else dw(x)
@@ -225,7 +225,7 @@ class DartsOpSet(nn.Module):
         if kernel:
             return self.convs[self.conv_key(op)](x, kernel, bn_key)
         if op in POOLS:
-            return self.pool_bns[op][bn_key](self.pools[op](x))
+            return cast(nn.ModuleDict, self.pool_bns[op])[bn_key](self.pools[op](x))
         if op == SKIP and self.reduce is not None:
             return self.reduce(x, bn_key)
         raise ValueError(f"op {op!r} is not computed by a stride-{self.stride} op set")
@@ -393,7 +393,7 @@ class DartsSuperNet(PlanCache, SuperNet, nn.Module):
         net.stem.load_state_dict(self.stem.state_dict())
         outs: list[torch.Tensor | None] = [None, None]  # input channels each cell's output keeps; None = all
         for mine, theirs in zip(self.cells, net.cells, strict=True):
-            assert isinstance(mine, DartsSuperCell)
+            assert isinstance(mine, DartsSuperCell) and isinstance(theirs, StandaloneCell)
             _copy_preprocess(mine.preprocess0, theirs.preprocess0, outs[-2])
             _copy_preprocess(mine.preprocess1, theirs.preprocess1, outs[-1])
             for slot, (op, src) in enumerate(theirs.pairs):
@@ -413,7 +413,8 @@ def _cols(w: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
     return w if idx is None else w.index_select(1, idx)
 
 
-def _copy_bn(src: nn.Module, dst: nn.Module) -> None:
+def _copy_bn(src: nn.Module | None, dst: nn.Module | None) -> None:
+    assert src is not None and dst is not None  # a stand-alone op and its super-net op both have BN
     dst.load_state_dict(src.state_dict())
 
 
@@ -433,6 +434,7 @@ def _copy_op(op_set: DartsOpSet, op: str, bn_key: str, dst: nn.Module) -> None:
         conv = op_set.conv(op)
         bns = conv.bns[bn_key]
         k = KERNEL[op]
+        convs: tuple[tuple[nn.Conv2d, nn.Conv2d, nn.BatchNorm2d], ...]
         if isinstance(dst, SepConv):
             convs = ((dst.dw1, dst.pw1, dst.bn1), (dst.dw2, dst.pw2, dst.bn2))
         else:
@@ -440,11 +442,11 @@ def _copy_op(op_set: DartsOpSet, op: str, bn_key: str, dst: nn.Module) -> None:
             convs = ((dst.dw, dst.pw, dst.bn),)
         for u, (dw, pw, bn) in enumerate(convs):
             dw.weight.copy_(conv.dw_weight(u, k))
-            pw.weight.copy_(conv.pws[u].weight)
-            _copy_bn(bns[u], bn)
+            pw.weight.copy_(cast(nn.Conv2d, conv.pws[u]).weight)
+            _copy_bn(cast(nn.ModuleList, bns)[u], bn)
     elif op in POOLS:
         assert isinstance(dst, nn.Sequential)
-        _copy_bn(op_set.pool_bns[op][bn_key], dst[1])
+        _copy_bn(cast(nn.ModuleDict, op_set.pool_bns[op])[bn_key], dst[1])
     elif op == SKIP:
         reduce = op_set.reduce
         assert reduce is not None and isinstance(dst, FactorizedReduce)

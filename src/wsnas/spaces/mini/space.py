@@ -14,10 +14,11 @@ apply unchanged. One consequence: with `mapping.dropout_path > 0` the embedded
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.nn.params import count_params
-from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace
+from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace, SuperNet
 from wsnas.spaces.factors import Factor
 from wsnas.spaces.mini.benchmark import LOADER
 from wsnas.spaces.mini.cell import EDGES, OPS, Arch, embed, format_arch, parse_arch, unique_classes
@@ -27,6 +28,9 @@ from wsnas.spaces.nb201.flops import flops_millions
 from wsnas.spaces.nb201.space import DROPOUT_PATH_AT
 from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
+
+if TYPE_CHECKING:
+    pass
 
 MINI_FACTORS: dict[str, Factor] = {
     **COMMON_FACTORS,
@@ -73,10 +77,14 @@ class MiniSpace(EdgeOpSpace):
         """NB201's rule on the embedded cell, i.e. the expression of node 2."""
         return nb201.canonical_id(embed(parse_arch(arch) if isinstance(arch, str) else arch))
 
-    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+    def build_supernet(
+        self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10
+    ) -> SuperNet:
         return MiniSuperNet(NB201SuperNet(mapping, lowfi, num_classes=num_classes))
 
-    def standalone(self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10) -> Any:
+    def standalone(
+        self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10
+    ) -> StandaloneNet:
         """NB201's stand-alone skeleton around the embedded cell."""
         return StandaloneNet(embed(arch), C=channels, N=cells, num_classes=num_classes)
 

@@ -103,7 +103,7 @@ def _epochs(schedule: str, where: str) -> int:
 
 
 @cache
-def metrics_classes() -> tuple[type, type]:
+def metrics_classes() -> tuple[Any, Any]:
     """(ModelMetrics, EvaluationData) message classes of nasbench/lib/model_metrics.proto.
 
     Built from a FileDescriptorProto in a private pool, so they never clash with
@@ -376,16 +376,16 @@ def summarise_tfrecord(path: Path, schedule: str = DEFAULT_SCHEDULE, check_crc: 
         )
     counts = np.array(count, dtype=np.int64)
     rows = np.flatnonzero(counts)
-    n = counts[rows]
+    repeats = counts[rows]
     return Nb101Summary(
         index=rows.astype(np.int64),
         hashes=[hashes[r] for r in rows],
         archs=[archs[r] for r in rows],
-        test=np.array(test_sum)[rows] / n * 100.0,
-        valid=np.array(valid_sum)[rows] / n * 100.0,
+        test=np.array(test_sum)[rows] / repeats * 100.0,
+        valid=np.array(valid_sum)[rows] / repeats * 100.0,
         params=np.array(params)[rows],
-        train_time=np.array(time_sum)[rows] / n,
-        repeats=n,
+        train_time=np.array(time_sum)[rows] / repeats,
+        repeats=repeats,
         n_hashes=len(hashes),
         n_records=n_records,
         epochs_in_file=sorted(epochs_seen),

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsnas.core.errors import ArchError
+from wsnas.nn.bn import BNFactory, bn_factory
 from wsnas.spaces.nb101.graph import CONV1X1, CONV3X3, MAX_VERTICES, MAXPOOL3X3, CellSpec, validate
 
 BN_MOMENTUM = 0.003
@@ -135,23 +136,22 @@ def cell_plan(spec: CellSpec, in_channels: int, channels: int) -> CellPlan:
     return CellPlan(in_channels, channels, tuple(steps), concat, bool(m[0][n - 1]), widths)
 
 
-class ConvBNReLU(nn.Module):
-    """Conv2d (no bias, 'same' padding) -> BN -> ReLU: the benchmark's conv op and projection."""
+def benchmark_bn(
+    affine: bool = True, track_running_stats: bool = True, momentum: float = BN_MOMENTUM
+) -> BNFactory:
+    """NB101's BN (`wsnas.nn.bn`) with the benchmark's eps; the defaults are the benchmark's flags."""
+    return bn_factory(affine, track_running_stats, momentum, eps=BN_EPS)
 
-    def __init__(
-        self,
-        C_in: int,
-        C_out: int,
-        kernel_size: int,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        momentum: float = BN_MOMENTUM,
-    ) -> None:
+
+class ConvBNReLU(nn.Module):
+    """Conv2d (no bias, 'same' padding) -> BN -> ReLU: the benchmark's conv op and projection.
+
+    `bn` makes the BN (default: the benchmark's, `benchmark_bn()`)."""
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, bn: BNFactory | None = None) -> None:
         super().__init__()
         self.conv = nn.Conv2d(C_in, C_out, kernel_size, padding=kernel_size // 2, bias=False)
-        self.bn = nn.BatchNorm2d(
-            C_out, eps=BN_EPS, momentum=momentum, affine=affine, track_running_stats=track_running_stats
-        )
+        self.bn = (bn or benchmark_bn())(C_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)))
@@ -194,6 +194,7 @@ __all__ = [
     "ConvBNReLU",
     "VertexStep",
     "as_spec",
+    "benchmark_bn",
     "cell_plan",
     "downsample",
     "max_pool_3x3",

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 from functools import cache
 from itertools import permutations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.core.errors import ArchError
-from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
+from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace, SuperNet
 from wsnas.spaces.factors import Factor
 from wsnas.spaces.nb101 import moves
 from wsnas.spaces.nb101.benchmark import LOADER
@@ -48,6 +49,9 @@ from wsnas.spaces.nb101.graph import (
 )
 from wsnas.spaces.nb101.standalone import StandaloneNet
 from wsnas.spaces.nb101.supernet import NB101SuperNet
+
+if TYPE_CHECKING:
+    pass
 
 
 @cache
@@ -255,11 +259,15 @@ class NB101Space(SearchSpace):
 
     # -- networks and facts ---------------------------------------------------------------
 
-    def standalone(self, arch: CellSpec, channels: int = 128, cells: int = 3, num_classes: int = 10) -> Any:
+    def standalone(
+        self, arch: CellSpec, channels: int = 128, cells: int = 3, num_classes: int = 10
+    ) -> StandaloneNet:
         """The benchmark's stand-alone network (f_proxy): `cells` cells per stack, 3 stacks."""
         return StandaloneNet(arch, stem_channels=channels, cells_per_stack=cells, num_classes=num_classes)
 
-    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+    def build_supernet(
+        self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10
+    ) -> SuperNet:
         """The NB101 super-net (f_ws): ops on nodes, dynamic channels, super-kernel, WSBN."""
         return NB101SuperNet(mapping, lowfi, num_classes=num_classes)
 

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wsnas.nn.bn import BNFactory
 from wsnas.nn.params import count_params
 from wsnas.spaces.nb101.flops import flops_macs, flops_millions
 from wsnas.spaces.nb101.graph import MAXPOOL3X3, CellSpec
@@ -25,6 +26,7 @@ from wsnas.spaces.nb101.ops import (
     CellPlan,
     ConvBNReLU,
     as_spec,
+    benchmark_bn,
     cell_plan,
     max_pool_3x3,
     stacks,
@@ -38,18 +40,18 @@ class StandaloneCell(nn.Module):
     one-to-one onto a super-net's slots.
     """
 
-    def __init__(self, spec: CellSpec, C_in: int, C: int, bn: dict[str, Any]) -> None:
+    def __init__(self, spec: CellSpec, C_in: int, C: int, bn: BNFactory) -> None:
         super().__init__()
         self.plan: CellPlan = cell_plan(spec, C_in, C)
         self.proj = nn.ModuleDict()
         self.ops = nn.ModuleDict()
         for v in self.plan.vertices:
             if v.from_input:
-                self.proj[str(v.vertex)] = ConvBNReLU(C_in, v.width, 1, **bn)
+                self.proj[str(v.vertex)] = ConvBNReLU(C_in, v.width, 1, bn)
             self.ops[str(v.vertex)] = (
-                max_pool_3x3() if v.op == MAXPOOL3X3 else ConvBNReLU(v.width, v.width, KERNEL[v.op], **bn)
+                max_pool_3x3() if v.op == MAXPOOL3X3 else ConvBNReLU(v.width, v.width, KERNEL[v.op], bn)
             )
-        self.out_proj: ConvBNReLU | None = ConvBNReLU(C_in, C, 1, **bn) if self.plan.out_proj else None
+        self.out_proj: ConvBNReLU | None = ConvBNReLU(C_in, C, 1, bn) if self.plan.out_proj else None
         self.in_dim, self.out_dim = C_in, C
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,8 +102,8 @@ class StandaloneNet(nn.Module):
         self.spec = as_spec(spec)
         self.stem_channels, self.num_stacks = stem_channels, num_stacks
         self.cells_per_stack, self.num_classes = cells_per_stack, num_classes
-        bn = {"affine": bn_affine, "track_running_stats": bn_track_running_stats, "momentum": bn_momentum}
-        self.stem = ConvBNReLU(3, stem_channels, 3, **bn)
+        bn = benchmark_bn(bn_affine, bn_track_running_stats, bn_momentum)
+        self.stem = ConvBNReLU(3, stem_channels, 3, bn)
         self.layers, c_prev = stacks(
             stem_channels, num_stacks, cells_per_stack, lambda c_in, c: StandaloneCell(self.spec, c_in, c, bn)
         )

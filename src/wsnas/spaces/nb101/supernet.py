@@ -10,7 +10,7 @@ sampled path runs; per-spec plans (pure data) are cached (`PlanCache`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +18,7 @@ from torch import nn
 
 from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.core.errors import ConfigError
+from wsnas.nn.bn import DynamicBNFactory, dynamic_bn_factory
 from wsnas.nn.drop import drop_path
 from wsnas.nn.dynamic import (
     ChannelMap,
@@ -39,12 +40,13 @@ from wsnas.spaces.nb101.ops import (
     CellPlan,
     ConvBNReLU,
     as_spec,
+    benchmark_bn,
     cell_plan,
     max_pool_3x3,
     possible_widths,
     stacks,
 )
-from wsnas.spaces.nb101.standalone import StandaloneNet
+from wsnas.spaces.nb101.standalone import StandaloneCell, StandaloneNet
 from wsnas.spaces.plan_cache import PlanCache
 
 SpecLike = CellSpec | str | Mapping[str, Any]
@@ -53,25 +55,21 @@ SUPER_KERNEL = "conv"
 NUM_STACKS = 3
 
 
-def _bn(C: int, mapping: MappingConfig, width_stats: tuple[int, ...]) -> DynamicBatchNorm2d:
-    return DynamicBatchNorm2d(
-        C,
-        eps=BN_EPS,
-        affine=mapping.bn_affine,
-        track_running_stats=mapping.bn_track_running_stats,
-        width_stats=width_stats,
+def _bn_factory(mapping: MappingConfig, width_stats: tuple[int, ...]) -> DynamicBNFactory:
+    """The super-net's cuttable BNs (`wsnas.nn.bn`): the mapping's flags, the benchmark's eps,
+    PyTorch's momentum; `width_stats`: widths with running statistics of their own (interpolate)."""
+    return dynamic_bn_factory(
+        mapping.bn_affine, mapping.bn_track_running_stats, eps=BN_EPS, width_stats=width_stats
     )
 
 
 class DynamicConvBNReLU(nn.Module):
     """1x1 (or kxk) conv -> BN -> ReLU whose output channels a ChannelMap can cut (the projections)."""
 
-    def __init__(
-        self, C_in: int, C_out: int, kernel_size: int, mapping: MappingConfig, width_stats: tuple[int, ...]
-    ) -> None:
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, bn: DynamicBNFactory) -> None:
         super().__init__()
         self.conv = DynamicConv2d(C_in, C_out, kernel_size)
-        self.bn = _bn(C_out, mapping, width_stats)
+        self.bn = bn(C_out)
 
     def forward(self, x: torch.Tensor, maps: ConvMaps | None = None) -> torch.Tensor:
         if maps is None:
@@ -88,7 +86,8 @@ class NB101Slot(nn.Module):
         super().__init__()
         self.slot, self.C = slot, C
         self.super_kernel, self.wsbn = mapping.super_kernel, mapping.wsbn
-        self.proj = DynamicConvBNReLU(C_in, C, 1, mapping, width_stats)
+        bn = _bn_factory(mapping, width_stats)
+        self.proj = DynamicConvBNReLU(C_in, C, 1, bn)
         self.convs = nn.ModuleDict()
         if self.super_kernel:
             self.convs[SUPER_KERNEL] = SuperKernelConv2d(C, C, tuple(sorted(KERNEL.values())))
@@ -98,11 +97,9 @@ class NB101Slot(nn.Module):
         self.bns = nn.ModuleDict()
         for key in self.convs:
             if self.wsbn:
-                self.bns[key] = nn.ModuleDict(
-                    {f"m{mask}": _bn(C, mapping, width_stats) for mask in range(1, 2**slot)}
-                )
+                self.bns[key] = nn.ModuleDict({f"m{mask}": bn(C) for mask in range(1, 2**slot)})
             else:
-                self.bns[key] = _bn(C, mapping, width_stats)
+                self.bns[key] = bn(C)
         self.pool = max_pool_3x3()
 
     def conv_key(self, op: str) -> str:
@@ -151,7 +148,7 @@ class NB101SuperCell(nn.Module):
         self.drop_path_p = float(mapping.dropout_path)
         widths = possible_widths(C) if self.policy == "interpolate" and mapping.bn_track_running_stats else ()
         self.slots = nn.ModuleList(NB101Slot(i, C_in, C, mapping, widths) for i in range(1, MAX_INTERIOR + 1))
-        self.out_proj = DynamicConvBNReLU(C_in, C, 1, mapping, ())
+        self.out_proj = DynamicConvBNReLU(C_in, C, 1, _bn_factory(mapping, ()))
         self.in_dim, self.out_dim = C_in, C
 
     def slot(self, vertex: int) -> NB101Slot:
@@ -196,7 +193,7 @@ class NB101SuperCell(nn.Module):
         outs = [x]
         for v in plan.vertices:
             cmap = maps[v.width]
-            slot = self.slots[v.vertex - 1]
+            slot = cast(NB101Slot, self.slots[v.vertex - 1])
             h: torch.Tensor | None = None
             for s in v.srcs:  # interior inputs first, then the projection (the benchmark's order)
                 t = outs[s]
@@ -256,7 +253,9 @@ class NB101SuperNet(PlanCache, SuperNet, nn.Module):
         self.mapping, self.lowfi = mapping.model_copy(), lowfi.model_copy()
         C0, N = lowfi.channels, lowfi.cells_per_stage
         self.C, self.N, self.num_classes = C0, N, num_classes
-        self.stem = ConvBNReLU(3, C0, 3, mapping.bn_affine, mapping.bn_track_running_stats, momentum=0.1)
+        self.stem = ConvBNReLU(
+            3, C0, 3, benchmark_bn(mapping.bn_affine, mapping.bn_track_running_stats, momentum=0.1)
+        )
         self.layers, c_prev = stacks(C0, NUM_STACKS, N, lambda c_in, c: NB101SuperCell(c_in, c, mapping))
         p = mapping.dropout_global
         self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
@@ -320,6 +319,7 @@ class NB101SuperNet(PlanCache, SuperNet, nn.Module):
         for mine, theirs in zip(self.layers, net.layers, strict=True):
             if not isinstance(mine, NB101SuperCell):
                 continue
+            assert isinstance(theirs, StandaloneCell)  # the same skeleton (ops.stacks)
             plan = theirs.plan
             maps = mine.channel_maps(plan, param.device, training=False)
             for v in plan.vertices:
@@ -327,10 +327,12 @@ class NB101SuperNet(PlanCache, SuperNet, nn.Module):
                 key = str(v.vertex)
                 if v.from_input:
                     proj = theirs.proj[key]
+                    assert isinstance(proj, ConvBNReLU)
                     proj.conv.weight.copy_(slot.proj.conv.weight_for(cmap))
                     proj.bn.load_state_dict(slot.proj.bn.export(cmap))
                 if v.op != MAXPOOL3X3:
                     op = theirs.ops[key]
+                    assert isinstance(op, ConvBNReLU)
                     op.conv.weight.copy_(slot.conv_weight(v.op, cmap))
                     op.bn.load_state_dict(slot.bn(v.op, v.mask).export(cmap))
             if theirs.out_proj is not None:

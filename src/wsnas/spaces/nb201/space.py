@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.data.datasets import dataset_info
 from wsnas.nn.params import count_params
-from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace
+from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace, SuperNet
 from wsnas.spaces.factors import Above, Factor
 from wsnas.spaces.nb201.arch import EDGES, OPS, Arch, canonical_id, format_arch, parse_arch, unique_classes
 from wsnas.spaces.nb201.benchmark import LOADER
 from wsnas.spaces.nb201.flops import flops_millions
 from wsnas.spaces.nb201.standalone import StandaloneNet
 from wsnas.spaces.nb201.supernet import NB201SuperNet
+
+if TYPE_CHECKING:
+    pass
 
 DROPOUT_PATH_AT = Factor(
     ("edges", "cell"),
@@ -69,11 +73,15 @@ class NB201Space(EdgeOpSpace):
     def canonical(self, arch: Arch | str) -> str:
         return canonical_id(parse_arch(arch) if isinstance(arch, str) else arch)
 
-    def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
+    def build_supernet(
+        self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10
+    ) -> SuperNet:
         """The NB201 super-net (f_ws) for the mapping and low-fidelity factors."""
         return NB201SuperNet(mapping, lowfi, num_classes=num_classes)
 
-    def standalone(self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10) -> Any:
+    def standalone(
+        self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10
+    ) -> StandaloneNet:
         """The benchmark's stand-alone network (f_proxy) of one cell."""
         return StandaloneNet(arch, C=channels, N=cells, num_classes=num_classes)
 

@@ -8,7 +8,7 @@ Only the sampled path runs; per-arch plans are cached (`PlanCache`).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +16,7 @@ from torch import nn
 
 from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.nn.bn import BNFactory, bn_factory
+from wsnas.nn.conv import ReLUConvBN
 from wsnas.nn.drop import drop_path
 from wsnas.spaces.base import SuperNet
 from wsnas.spaces.nb201.arch import EDGES, NUM_NODES, OPS, Arch, check_encoding
@@ -24,13 +25,12 @@ from wsnas.spaces.nb201.ops import (
     CONV_OPS,
     POOL,
     SKIP,
-    ReLUConvBN,
     ResidualBlock,
     avg_pool_3x3,
     cell_plan,
     macro_skeleton,
 )
-from wsnas.spaces.nb201.standalone import StandaloneNet
+from wsnas.spaces.nb201.standalone import StandaloneCell, StandaloneNet
 from wsnas.spaces.plan_cache import PlanCache
 
 ConvOp = ReLUConvBN | KernelPath
@@ -106,13 +106,16 @@ class NB201SuperCell(nn.Module):
             return self.pool, None
         if op in CONV_OPS:
             name = GROUP if self.super_kernel else OPS[op]
-            conv: ConvOp = self.op_sets[self.edge_keys[edge]][name]
+            shared = cast(nn.ModuleDict, self.op_sets[self.edge_keys[edge]])[name]
+            conv: ConvOp
             if self.super_kernel:
-                assert isinstance(conv, KernelGroup)
-                conv = KernelPath(conv, CONV_OPS[op])
+                assert isinstance(shared, KernelGroup)
+                conv = KernelPath(shared, CONV_OPS[op])
+            else:
+                conv = cast(ReLUConvBN, shared)
             key = f"e{edge}"
             if key in self.edge_bns:
-                return conv, self.edge_bns[key][name]
+                return conv, cast(nn.ModuleDict, self.edge_bns[key])[name]
             return conv, None
         raise ValueError(f"op {OPS[op]!r} is never computed")
 
@@ -242,8 +245,9 @@ class NB201SuperNet(PlanCache, SuperNet, nn.Module):
         )
         if mapping.dropout_path_at == "cell":
             for index, rate in enumerate(cell_drop_rates(mapping.dropout_path, len(self.cells))):
-                if isinstance(self.cells[index], NB201SuperCell):
-                    self.cells[index].cell_drop_p = rate
+                cell = self.cells[index]
+                if isinstance(cell, NB201SuperCell):
+                    cell.cell_drop_p = rate
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         p = mapping.dropout_global
         self.dropout: nn.Module = nn.Dropout(p) if p > 0 else nn.Identity()
@@ -322,12 +326,13 @@ class NB201SuperNet(PlanCache, SuperNet, nn.Module):
             if isinstance(mine, ResidualBlock):
                 theirs.load_state_dict(mine.state_dict())
                 continue
-            assert isinstance(mine, NB201SuperCell)
+            assert isinstance(mine, NB201SuperCell) and isinstance(theirs, StandaloneCell)
             for e, op in enumerate(net.arch):
                 if op not in CONV_OPS:
                     continue
                 conv, edge_bn = mine.edge_op(e, op)
                 target = theirs.edges[e]
+                assert isinstance(target, ReLUConvBN) and target.bn is not None  # make_op of a conv op
                 if isinstance(conv, KernelPath):  # the super-kernel at this size, transform applied
                     target.conv.weight.copy_(conv.conv.weight())
                 else:
