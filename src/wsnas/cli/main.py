@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 from wsnas import __version__
+from wsnas.cli.choices import HintingParser
 from wsnas.core.errors import WsnasError
 from wsnas.core.interrupt import Interrupted, handle_signals
 
@@ -31,9 +32,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wsnas", description="Weight-sharing NAS super-net training and evaluation."
-    )
+    parser = HintingParser(prog="wsnas", description="Weight-sharing NAS super-net training and evaluation.")
     parser.add_argument("--version", action="version", version=f"wsnas {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-import yaml
-
-from wsnas.config import load_config
-from wsnas.spaces.check import check_config
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="resolve and validate a run config")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     show = verbs.add_parser("show", help="print the resolved config as YAML (or its hash)")
-    show.add_argument("config", nargs="?", help="YAML file (default: built-in defaults)")
+    show.add_argument(
+        "config", nargs="?", help="YAML file or a shipped config's name (default: built-in defaults)"
+    )
     show.add_argument("overrides", nargs="*", help="key.sub=value overrides")
     show.add_argument("--hash", action="store_true", help="print only the config hash")
     show.set_defaults(func=_show)
@@ -25,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _show(args: argparse.Namespace) -> None:
+    import yaml
+
+    from wsnas.config import load_config
+    from wsnas.spaces.check import check_config
+
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config:
         config, overrides = None, [config, *overrides]

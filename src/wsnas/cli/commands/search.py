@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+ALGOS = ("random", "evolution", "local")
+"""`wsnas.search.algorithms.ALGORITHMS`'s names, literal so `--help` needs no numpy (a test checks)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a super-net run dir (finished or checkpointed)")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides (see above)")
-    p.add_argument("--algo", required=True, help="random | evolution | local")
+    p.add_argument("--algo", required=True, choices=ALGOS, help="search algorithm")
     p.add_argument("--budget", required=True, type=int, help="super-net evaluations")
     p.add_argument("--seed", type=int, default=0, help="the search's seed (default 0)")
     p.add_argument("--population", type=int, default=None, help="evolution: population size (default 20)")

@@ -6,7 +6,6 @@ import argparse
 
 from wsnas.cli.commands._io import print_record, read_lines
 from wsnas.core.errors import ArchError
-from wsnas.spaces import get_space
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,10 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _info(args: argparse.Namespace) -> None:
+    from wsnas.spaces import get_space
+
     print_record(get_space(args.space).info(), args.json)
 
 
 def _canonical(args: argparse.Namespace) -> None:
+    from wsnas.spaces import get_space
+
     space = get_space(args.space)
     where = args.file or "stdin"
     for number, line in read_lines(args.file):

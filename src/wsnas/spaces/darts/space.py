@@ -23,7 +23,6 @@ import numpy as np
 
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
 from wsnas.spaces.darts.benchmark import LOADER
-from wsnas.spaces.darts.flops import flops_millions
 from wsnas.spaces.darts.genotype import (
     CELLS,
     FULL_CONCAT,
@@ -36,8 +35,6 @@ from wsnas.spaces.darts.genotype import (
     format_genotype,
     parse_genotype,
 )
-from wsnas.spaces.darts.standalone import StandaloneNet, count_params
-from wsnas.spaces.darts.supernet import DartsSuperNet
 from wsnas.spaces.factors import Factor
 
 NUM_INPUTS: tuple[int, ...] = tuple(i + 2 for i in range(NUM_NODES))
@@ -215,6 +212,8 @@ class DartsSpace(SearchSpace):
 
     def build_supernet(self, mapping: Any, lowfi: Any, num_classes: int = 10) -> Any:
         """The DARTS super-net (f_ws) for the mapping and low-fidelity factors."""
+        from wsnas.spaces.darts.supernet import DartsSuperNet  # torch: only where a network is built
+
         return DartsSuperNet(mapping, lowfi, num_classes=num_classes)
 
     def standalone(
@@ -226,6 +225,8 @@ class DartsSpace(SearchSpace):
         num_classes: int = 10,
     ) -> Any:
         """DARTS's stand-alone CIFAR network of a genotype (f_proxy) at any width/depth."""
+        from wsnas.spaces.darts.standalone import StandaloneNet
+
         return StandaloneNet(
             parse_genotype(arch), C=channels, layers=cells, auxiliary=auxiliary, num_classes=num_classes
         )
@@ -234,6 +235,8 @@ class DartsSpace(SearchSpace):
         self, arch: Genotype, channels: int = DEFAULT_CHANNELS, cells: int = DEFAULT_LAYERS
     ) -> dict[str, Any]:
         """Params (without the auxiliary head, as DARTS reports) and FLOPs, in millions."""
+        from wsnas.spaces.darts.flops import flops_millions
+        from wsnas.spaces.darts.standalone import count_params
 
         g = parse_genotype(arch)
         params = count_params(self.standalone(g, channels, cells, auxiliary=False))
