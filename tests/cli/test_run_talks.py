@@ -151,6 +151,21 @@ class EvalCounts(HookBase):
         self.calls[-1].append(done)
 
 
+def test_a_busy_machine_is_named_in_the_start_line_and_the_epoch_bar(tmp_path, mini, monkeypatch):
+    cfg = load_config(None, [*mini, "name=busy", "protocol.epochs=2", "eval.epochs=[]", "runtime.threads=2"])
+    run = RunDir.for_config(cfg)
+    run.create(cfg)
+    trainer = Trainer(cfg, run)
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))
+    stream = io.StringIO()
+    trainer.register_hooks([ProgressHook(stream, bars=True)])
+    trainer.fit()
+    lines = stream.getvalue().splitlines()
+    assert lines[1].startswith("wsnas: busy machine: load 40.0 on ")
+    assert "this run uses 2 threads;" in lines[1] and lines[1].endswith("try runtime.threads=1")
+    assert "busy=load 40.0/" in stream.getvalue()  # the epoch bar's postfix
+
+
 def test_first_epoch_eta_estimates_the_whole_run_from_the_step_rate():
     """Epoch 1 of 10, 10 of 100 steps in 10 s (1,280 images); evaluations at 5 and 10 of 50 archs
     x 100 images, forward = 1/3 of a training step per image: 90 + 9 x 100 + 2 x 13.02 s."""

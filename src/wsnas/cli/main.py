@@ -13,6 +13,7 @@ from wsnas import __version__
 from wsnas.cli.choices import HintingParser
 from wsnas.core.errors import WsnasError
 from wsnas.core.interrupt import Interrupted, handle_signals
+from wsnas.core.threads import apply_thread_policy
 
 COMMANDS = (
     "config",
@@ -81,6 +82,7 @@ def _intermixed(
 
 
 def main(argv: list[str] | None = None) -> int:
+    apply_thread_policy()  # before any verb imports torch: OpenMP threads sleep when the machine is busy
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

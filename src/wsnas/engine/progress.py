@@ -18,6 +18,7 @@ from typing import IO, Any
 import torch
 from tqdm import tqdm
 
+from wsnas.core.threads import busy_note
 from wsnas.engine.loop import EpochTrainer, HookBase
 
 
@@ -67,6 +68,8 @@ class ProgressHook(HookBase):
         """"train" or "eval" while a bar runs."""
         self.epoch_s: list[float] = []
         self.eval_s: list[float] = []
+        self.busy = self.busy_short = ""
+        """`wsnas.core.threads.busy_note` at the start and before each epoch ('' on an idle machine)."""
         self.step_rate: tuple[float, int, int] | None = None
         """(seconds so far, steps done, images done) of the epoch that runs now."""
 
@@ -79,6 +82,9 @@ class ProgressHook(HookBase):
         self.epoch_s = [r["seconds"] for r in trainer.history if r["type"] == "epoch" and "seconds" in r]
         self.eval_s = [r["seconds"] for r in trainer.history if r["type"] == "eval" and "seconds" in r]
         self._print(start_line(trainer))
+        self.busy, self.busy_short = self._busy(trainer, own_load=0.0)
+        if self.busy:
+            self._print(f"wsnas: {self.busy}")
         if 0 < trainer.epoch < trainer.epochs:
             done = "epoch 1 is" if trainer.epoch == 1 else f"epochs 1-{trainer.epoch} are"
             self._print(
@@ -87,7 +93,18 @@ class ProgressHook(HookBase):
             )
 
     def before_epoch(self, trainer: EpochTrainer, steps: int) -> None:
+        if self.epoch_s:  # after a trained epoch the load average holds this run's own threads too
+            self.busy, self.busy_short = self._busy(trainer, own_load=float(torch.get_num_threads()))
         self._new_bar(steps, f"epoch {trainer.epoch + 1}/{trainer.epochs}", "train")
+
+    @staticmethod
+    def _busy(trainer: EpochTrainer, own_load: float) -> tuple[str, str]:
+        """`busy_note`, long and short, for a CPU run ('' on a GPU: its threads only feed the device)."""
+        device = getattr(trainer, "device", None)
+        if device is None or device.type != "cpu":
+            return "", ""
+        n = torch.get_num_threads()
+        return busy_note(n, own_load=own_load), busy_note(n, own_load=own_load, short=True)
 
     def after_sync(self, trainer: EpochTrainer, steps_done: int) -> None:
         if self.bar is None:
@@ -97,8 +114,9 @@ class ProgressHook(HookBase):
         elapsed = bar.format_dict["elapsed"]
         self.step_rate = (elapsed, steps_done, int(getattr(trainer.stats, "images", 0)))
         left = elapsed / max(steps_done, 1) * (bar.total - steps_done)
+        busy = {"busy": self.busy_short} if self.busy else {}
         bar.set_postfix(
-            {**trainer.stats.postfix(steps_done), "run ETA": self.eta(trainer, left)}, refresh=True
+            {**trainer.stats.postfix(steps_done), "run ETA": self.eta(trainer, left), **busy}, refresh=True
         )
 
     def after_epoch(self, trainer: EpochTrainer, record: dict[str, Any]) -> None:
