@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sample-size", type=int, default=None, help="evolution: members drawn per cycle (default 5)"
     )
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line (for scripts)")
     p.set_defaults(func=_search)
 
 
@@ -51,6 +52,11 @@ def _search(args: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
     )
     s = res.summary
+    if not args.json:
+        from wsnas.cli.views import search_lines
+
+        print("\n".join(search_lines(s, res.path)))
+        return 0
     print(
         json.dumps(
             {
