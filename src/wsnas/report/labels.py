@@ -9,6 +9,7 @@ in which they differ from each other appended, and copies of a repeated seed `[c
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from wsnas.core.runname import label_of
@@ -17,9 +18,36 @@ from wsnas.report.settings import Setting
 
 
 def cli_label(s: Setting) -> str | None:
-    """The label all of S's run dir names carry, or None (names given by hand, or several)."""
+    """The label all of S's run dir names carry; a run named by hand (`name=quick4`) is called by
+    that name (several such seeds: their names joined); None where the names disagree."""
     found = {label_of(r.path.name, r.seed) for r in s.runs}
+    if found == {None}:
+        names = sorted({r.path.name for r in s.runs})
+        return " + ".join(names) if names and len(" + ".join(names)) <= SHORT_WIDTH else None
     return found.pop() if len(found) == 1 else None
+
+
+SHORT_WIDTH = 38
+"""Widest label a figure title shows whole; longer ones are shortened by `short_label`."""
+_KEY_START = re.compile(r",\s*(?=[A-Za-z_][\w.]*=)")
+
+
+def short_label(label: str, width: int = SHORT_WIDTH) -> str:
+    """LABEL in at most about WIDTH characters, cut only where a `key=value` ends (`a=1, b=2, +3 more`);
+    never inside a word: a single key=value longer than WIDTH is cut after a `.`, `_` or `=` (with
+    `…`), else kept whole. The full label goes in a footnote or tooltip beside it."""
+    if len(label) <= width:
+        return label
+    parts = _KEY_START.split(label)
+    if len(parts) > 1:
+        out, n = parts[0], 1
+        while n < len(parts) and len(f"{out}, {parts[n]}, +{len(parts) - n - 1} more") <= width:
+            out, n = f"{out}, {parts[n]}", n + 1
+        if len(out) <= width:
+            return f"{out}, +{len(parts) - n} more"
+        label = out
+    cut = max(label.rfind(c, 0, width - 1) for c in "._=")
+    return label[: cut + 1] + "…" if cut > 0 else label
 
 
 def diff_label(s: Setting, reference: Setting, keys: list[str]) -> str:
