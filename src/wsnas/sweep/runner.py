@@ -41,6 +41,7 @@ from wsnas.core.atomic import write_text_atomic
 from wsnas.core.dirlock import holder
 from wsnas.core.errors import WsnasError
 from wsnas.sweep.executors import Executor, make_executor
+from wsnas.sweep.noise import noise_text, stage_noise
 from wsnas.sweep.placement import GpuRequest, local_workers
 from wsnas.sweep.plan import PlannedRun, Planner, format_value, get_key, run_state
 from wsnas.sweep.reuse import check_reuse
@@ -377,6 +378,7 @@ class Sweep:
             fixed[factor] = rec["chosen"]
             self.log(
                 f"stage {factor}: chose {format_value(rec['chosen'])} (mean {self.spec.select} over seeds)"
+                + noise_text(rec, self.spec.select)
             )
         self._save_stages(stages, fixed, done=True)
         return SweepResult(self.out_dir, list(all_runs.values()), self._status, dict(fixed))
@@ -425,7 +427,7 @@ class Sweep:
         if not eligible:
             raise WsnasError(f"stage {factor}: no run finished with a finite {metric}; cannot choose a value")
         best = max(eligible, key=lambda s: s["mean"])  # first of equals: spec order
-        return {
+        rec = {
             "factor": factor,
             "fixed": dict(fixed),
             "values": self.spec.factors[factor],
@@ -434,6 +436,7 @@ class Sweep:
             "chosen": best["value"],
             "runs": [r.name for r in runs],
         }
+        return {**rec, "noise": stage_noise(rec)}
 
     # ---- paper: sequential stages, then one at a time around the tuned result ---------------
     def _run_paper(self) -> SweepResult:
