@@ -10,11 +10,12 @@ again. That is also what makes a rerun skip finished work.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,15 @@ from wsnas.core.errors import ConfigError
 from wsnas.core.runname import run_name
 from wsnas.spaces.check import check_config
 from wsnas.sweep.spec import RESERVED, SweepSpec, assignment
+
+
+@contextlib.contextmanager
+def _epochs_vary() -> Iterator[None]:
+    """A study's one eval.epochs list serves every protocol.epochs value it tries: entries beyond
+    one run's epochs are expected there, not worth a warning per run (`config.load.check_eval_epochs`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*beyond protocol\.epochs=.*never evaluated")
+        yield
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,8 @@ class Planner:
         merged: Any = OmegaConf.to_container(OmegaConf.merge({}, *layers))
         for key, value in self.spec.start.items():  # the starting point of the validated factors
             set_key(merged, key, value, source="sweep start")
-        base = validate(merged, source="sweep base config + overrides")
+        with _epochs_vary():
+            base = validate(merged, source="sweep base config + overrides")
         return check_config(base, source="sweep base config + overrides")
 
     def _check_factors(self) -> None:
@@ -152,8 +163,7 @@ class Planner:
             set_key(d, key, value, source="sweep factor")
         d["seed"], d["out_dir"], d["name"] = seed, str(self.runs_dir), name
         where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
-        with warnings.catch_warnings():  # one eval.epochs list serves every epochs value a study tries
-            warnings.filterwarnings("ignore", message=r".*beyond protocol\.epochs=.*never evaluated")
+        with _epochs_vary():
             cfg = validate(d, source=f"sweep run ({where})")
         return check_config(cfg, source=f"sweep run ({where})")
 
