@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+from wsnas.core.runname import run_name
 from wsnas.report.figures import _short
 from wsnas.report.labels import cli_label, short_label
 
@@ -18,6 +19,8 @@ def test_a_run_the_cli_named_is_called_by_that_name():
     assert cli_label(_setting("bn-batch-stats-s0")) == "bn-batch-stats"
     assert cli_label(_setting("sampler.name=fairnas-s0-1a2b3c4d")) == "sampler.name=fairnas"
     assert cli_label(_setting("quick4", "quick5")) == "quick4 + quick5"
+    cut = "protocol.lr=0.025," + "x" * 80  # a label cut to fit a folder name: named by its values instead
+    assert cli_label(_setting(run_name(cut, 0, "1a2b3c4d"))) is None
 
 
 def test_long_labels_are_cut_at_a_key_boundary_never_mid_word():

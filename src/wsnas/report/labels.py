@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from wsnas.core.runname import label_of
+from wsnas.core.runname import LABEL_MAX, label_of
 from wsnas.report.runs import show
 from wsnas.report.settings import Setting
 
@@ -24,7 +24,10 @@ def cli_label(s: Setting) -> str | None:
     if found == {None}:
         names = sorted({r.path.name for r in s.runs})
         return " + ".join(names) if names and len(" + ".join(names)) <= SHORT_WIDTH else None
-    return found.pop() if len(found) == 1 else None
+    label = found.pop() if len(found) == 1 else None
+    if label is not None and len(label) >= LABEL_MAX:  # cut to fit a folder name: the values say it whole
+        return None
+    return label
 
 
 SHORT_WIDTH = 38

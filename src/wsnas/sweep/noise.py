@@ -42,10 +42,15 @@ def noise_text(rec: dict[str, Any], metric: str) -> str:
         return ""
     scores = {json.dumps(s["value"]): s for s in rec["scores"]}
     won, up = scores[json.dumps(rec["chosen"])], scores[json.dumps(noise["runner_up"])]
-    both = f"{_ms(won)} vs {up['value']!s} {_ms(up)}"
+    both = f"{_ms(won)} vs {_v(up['value'])} {_ms(up)}"
     if noise["within_noise"] is None:
         return f"; one seed per value, so no noise estimate ({metric} {both})"
-    return f"; within noise of {up['value']!s}: {metric} {both}, the intervals mean ± std overlap"
+    return f"; within noise of {_v(up['value'])}: {metric} {both}, the intervals mean ± std overlap"
+
+
+def _v(value: Any) -> str:
+    """A factor value as a config spells it (`false`, `0.025`, `fairnas`)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _ms(s: dict[str, Any]) -> str:
@@ -64,5 +69,5 @@ def sequential_notes(sweep_dirs: list[Path]) -> list[str]:
         for rec in doc.get("stages", []):
             text = noise_text(rec, metric)
             if text:
-                notes.append(f"{d.name}: stage {rec.get('factor')} chose {rec.get('chosen')!s}{text}")
+                notes.append(f"{d.name}: stage {rec.get('factor')} chose {_v(rec.get('chosen'))}{text}")
     return notes
