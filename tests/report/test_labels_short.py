@@ -26,12 +26,14 @@ def test_a_run_the_cli_named_is_called_by_that_name():
 def test_long_labels_are_cut_at_a_key_boundary_never_mid_word():
     assert short_label("sampler.name=fairnas", 38) == "sampler.name=fairnas"
     label = "protocol.lr=0.05,protocol.epochs=100,sampler.name=fairnas,lowfi.channels=8"
-    assert short_label(label, 50) == "protocol.lr=0.05, protocol.epochs=100, +2 more"
-    assert short_label(label, 30) == "protocol.lr=0.05, +3 more"
+    assert short_label(label, 50) == "…, sampler.name=fairnas, lowfi.channels=8"  # the varied keys end it
+    assert short_label(label, 20) == "…, lowfi.channels=8"
+    role = "Random NAS (ours): tuned baseline [mapping.bn_track_running_stats=false,protocol.lr=0.025]"
+    assert short_label(role, 60) == "Random NAS (ours): tuned baseline […, protocol.lr=0.025]"
     one = "mapping.dynamic_channels=interpolate_with_a_long_value"
     short = short_label(one, 30)
     assert short.endswith("…") and one.startswith(short[:-1]) and short[-2] in "._="
     assert short_label("x" * 50, 20) == "x" * 50  # no boundary: kept whole rather than cut inside
     notes: list[str] = []
-    assert _short(label, 30, notes) == "protocol.lr=0.05, +3 more [1]" and notes == [label]
+    assert _short(label, 20, notes) == "…, lowfi.channels=8 [1]" and notes == [label]
     assert _short("short", 30, notes) == "short" and notes == [label]

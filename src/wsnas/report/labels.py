@@ -36,18 +36,30 @@ _KEY_START = re.compile(r",\s*(?=[A-Za-z_][\w.]*=)")
 
 
 def short_label(label: str, width: int = SHORT_WIDTH) -> str:
-    """LABEL in at most about WIDTH characters, cut only where a `key=value` ends (`a=1, b=2, +3 more`);
-    never inside a word: a single key=value longer than WIDTH is cut after a `.`, `_` or `=` (with
-    `…`), else kept whole. The full label goes in a footnote or tooltip beside it."""
+    """LABEL in about WIDTH characters, cut only where a `key=value` ends. The last keys are kept (a
+    one-at-a-time label ends in the factor it varies: `…, data.train_portion=0.5`), a role keeps its
+    name (`tuned baseline [… protocol.lr=0.025]`); a single key=value longer than WIDTH is cut after
+    a `.`, `_` or `=` (with `…`), else kept whole. Never inside a word; the full label goes in a
+    footnote or tooltip beside it."""
+    if len(label) <= width:
+        return label
+    role = re.fullmatch(r"(.+?) \[(.+)\]", label)
+    if role:
+        head = role.group(1)
+        return f"{head} [{_short_keys(role.group(2), max(width - len(head) - 3, 12))}]"
+    return _short_keys(label, width)
+
+
+def _short_keys(label: str, width: int) -> str:
     if len(label) <= width:
         return label
     parts = _KEY_START.split(label)
     if len(parts) > 1:
-        out, n = parts[0], 1
-        while n < len(parts) and len(f"{out}, {parts[n]}, +{len(parts) - n - 1} more") <= width:
-            out, n = f"{out}, {parts[n]}", n + 1
-        if len(out) <= width:
-            return f"{out}, +{len(parts) - n} more"
+        out, i = parts[-1], len(parts) - 2
+        while i >= 0 and len(f"…, {parts[i]}, {out}") <= width:
+            out, i = f"{parts[i]}, {out}", i - 1
+        if len(out) + 3 <= width or i < 0:
+            return f"…, {out}" if i >= 0 else out
         label = out
     cut = max(label.rfind(c, 0, width - 1) for c in "._=")
     return label[: cut + 1] + "…" if cut > 0 else label
