@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from wsnas.cli.main import main
 from wsnas.cli.views import show
@@ -159,7 +160,10 @@ def test_a_busy_machine_is_named_in_the_start_line_and_the_epoch_bar(tmp_path, m
     monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))
     stream = io.StringIO()
     trainer.register_hooks([ProgressHook(stream, bars=True)])
-    trainer.fit()
+    try:
+        trainer.fit()
+    finally:  # later tests in this process keep their thread count (goldens)
+        torch.set_num_threads(1)
     lines = stream.getvalue().splitlines()
     assert lines[1].startswith("wsnas: busy machine: load 40.0 on ")
     assert "this run uses 2 threads;" in lines[1] and lines[1].endswith("try runtime.threads=1")
