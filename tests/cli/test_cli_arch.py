@@ -17,6 +17,12 @@ def test_without_benchmark(tmp_path, capsys):
     assert main(["arch", "info", "nb201", ALL_CONV3, "--json", "--cache-dir", str(tmp_path)]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["params_m"] == 1.531546 and rec["index"] is None and "gt_acc" not in rec
+    assert main(["arch", "info", "nb201", ALL_CONV3, "--cache-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not any(line.startswith("index") for line in lines)  # never `index None`
+    gt = next(line for line in lines if line.startswith("gt "))
+    assert "none known: no nb201 ground truth cached for metric 'cifar10/ori-test'" in gt
+    assert "run `wsnas bench import nb201 SOURCE --metric cifar10/ori-test" in gt
 
 
 def test_with_benchmark_and_file(tmp_path, capsys, shared_data):
@@ -27,6 +33,8 @@ def test_with_benchmark_and_file(tmp_path, capsys, shared_data):
     assert main(["arch", "info", "nb201", BEST, "--json", "--cache-dir", cache]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["gt_rank"] == 0 and round(rec["gt_acc"], 4) == 94.3733
+    assert main(["arch", "info", "nb201", BEST, "--cache-dir", cache]) == 0
+    assert "gt_rank    1 of 15,625 (1 = best)" in capsys.readouterr().out.splitlines()
     rows = list(csv.DictReader((shared_data / "nb201" / "nb201_params_sample.csv").open()))[:5]
     f = tmp_path / "archs.txt"
     f.write_text("".join(r["arch_str"] + "\n" for r in rows))

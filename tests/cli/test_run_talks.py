@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from wsnas.cli.main import main
 from wsnas.cli.views import show
@@ -135,8 +136,8 @@ def test_progress_bars_on_a_terminal_cover_epochs_and_evaluations(tmp_path, mini
     assert "epoch 1/2" in text and "epoch 2/2" in text and "eval after epoch 1/2" in text
     assert counts.calls == [list(range(1, 13)), list(range(1, 13))]  # archs done of the pool, per eval
     assert "epoch 1/2: s-KdT " in text and "epoch 2/2: s-KdT " in text  # one line per evaluation
-    assert etas and etas[0].endswith("+ evaluations")  # before any evaluation was measured
-    assert not etas[-1].endswith("+ evaluations")
+    assert etas and etas[0].endswith("(est.)")  # epoch 1: the whole run estimated from its step rate
+    assert not etas[-1].endswith("(est.)")  # an epoch and an evaluation measured
 
 
 class EvalCounts(HookBase):
@@ -149,6 +150,52 @@ class EvalCounts(HookBase):
 
     def eval_progress(self, trainer: EpochTrainer, done: int, total: int) -> None:
         self.calls[-1].append(done)
+
+
+def test_a_busy_machine_is_named_in_the_start_line_and_the_epoch_bar(tmp_path, mini, monkeypatch):
+    cfg = load_config(None, [*mini, "name=busy", "protocol.epochs=2", "eval.epochs=[]", "runtime.threads=2"])
+    run = RunDir.for_config(cfg)
+    run.create(cfg)
+    trainer = Trainer(cfg, run)
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))
+    stream = io.StringIO()
+    trainer.register_hooks([ProgressHook(stream, bars=True)])
+    try:
+        trainer.fit()
+    finally:  # later tests in this process keep their thread count (goldens)
+        torch.set_num_threads(1)
+    lines = stream.getvalue().splitlines()
+    assert lines[1].startswith("wsnas: busy machine: load 40.0 on ")
+    assert "this run uses 2 threads;" in lines[1] and lines[1].endswith("try runtime.threads=1")
+    assert "busy=load 40.0/" in stream.getvalue()  # the epoch bar's postfix
+
+
+def test_first_epoch_eta_estimates_the_whole_run_from_the_step_rate():
+    """Epoch 1 of 10, 10 of 100 steps in 10 s (1,280 images); evaluations at 5 and 10 of 50 archs
+    x 100 images, forward = 1/3 of a training step per image: 90 + 9 x 100 + 2 x 13.02 s."""
+    from types import SimpleNamespace
+
+    import torch
+
+    trainer = SimpleNamespace(
+        epochs=10,
+        epoch=0,
+        eval_epochs={5, 10},
+        stats=SimpleNamespace(images=1280),
+        eval_batches=[(None, torch.zeros(100))],
+        pool=list(range(50)),
+    )
+    hook = ProgressHook(io.StringIO(), bars=False)
+    hook.phase, hook.bar = "train", SimpleNamespace(total=100)
+    hook.step_rate = (10.0, 10, 1280)
+    assert hook.eta(trainer, 90.0) == f"~{duration(90 + 900 + 2 * 10 / 1280 / 3 * 50 * 100)} (est.)"
+    hook.epoch_s = [100.0]  # a measured epoch, no evaluation yet: still an estimate
+    assert hook.eta(trainer, 90.0).endswith("(est.)")
+    hook.eval_s = [13.0]
+    assert hook.eta(trainer, 90.0) == duration(90 + 900 + 26)
+    hook.step_rate = None  # nothing measured at all: say what is missing
+    hook.epoch_s, hook.eval_s = [], []
+    assert hook.eta(trainer, 90.0) == duration(90) + " + epochs"
 
 
 def test_duration_text():

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from wsnas.cli.main import main
-from wsnas.config import ADDED_FIELDS, RunConfig, dump_config, experiment_hash, load_config
+from wsnas.config import ADDED_FIELDS, RunConfig, StandaloneConfig, dump_config, experiment_hash, load_config
 from wsnas.core.errors import ConfigError
 from wsnas.spaces.check import check_config
 
@@ -188,3 +188,22 @@ def test_shipped_presets_are_valid():
     load_config(str(presets / "mini-standalone.yaml"), model=StandaloneConfig)
     spec, _ = load_build_spec(str(presets / "mini-build.yaml"))
     assert spec.space == "nb201_mini" and spec.seeds == [0, 1, 2]
+
+
+def test_cross_field_checks_eval_epochs_and_lr_floor():
+    """Issue 27: checks that passed silently: eval epochs beyond the run, from 0, a floor above the lr."""
+    with pytest.warns(UserWarning, match=r"eval.epochs 15, 20 beyond protocol.epochs=12: never evaluated"):
+        load_config(None, ["protocol.epochs=12", "eval.epochs=[5,15,20]"])
+    with pytest.raises(ConfigError, match=r"key 'eval.epochs': got 0; epochs count from 1"):
+        load_config(None, ["eval.epochs=[0,3]"])
+    with pytest.raises(ConfigError, match=r"key 'protocol.lr_min': got 0.5; above protocol.lr \(0.025\)"):
+        load_config(None, ["protocol.lr_min=0.5"])
+    with pytest.warns(UserWarning, match=r"proxy.eval_epochs 9 beyond proxy.epochs=4"):
+        load_config(None, ["proxy.epochs=4", "proxy.eval_epochs=[2,9]"], model=StandaloneConfig)
+    with pytest.raises(ConfigError, match=r"key 'proxy.lr_min'"):
+        load_config(None, ["proxy.lr=0.1", "proxy.lr_min=0.2"], model=StandaloneConfig)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_config(None, ["protocol.epochs=12", "eval.epochs=[5,12]"])  # in range: silent

@@ -131,11 +131,30 @@ def test_cli_says_which_split(runs, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WSNAS_CACHE", str(runs["out"] / "cache"))
     run = tmp_path / "run"
     shutil.copytree(runs["held"], run)
-    assert main(["search", str(run), "--algo", "local", "--budget", "12", "--seed", "2"]) == 0
+    assert main(["search", str(run), "--algo", "local", "--budget", "12", "--seed", "2", "--json"]) == 0
     out, err = capsys.readouterr()
     line = json.loads(out)
     assert line["fitness_split"] == "valid (100 images, seed 0)" and line["evals"] == 12
     assert "100 validation images (held out of super-net training" in err and "not the test split" in err
+    assert isinstance(line["found_gt_rank"], int) or "." in str(line["found_gt_rank"])  # a mean only if tied
+    # without --json: the human table (found arch, GT rank from 1, regret and P>R per checkpoint, files)
+    assert main(["search", str(run), "--algo", "local", "--budget", "12", "--seed", "2"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    summary = json.loads((run / "search" / "local-s2-b12" / "summary.json").read_text())
+    found = summary["found"]
+    assert text[0].startswith("NB201-mini (nb201_mini) | local search, seed 2, 12/12 evaluations")
+    assert text[2].startswith(
+        f"found: {found['arch']}  super-net {found['fitness']:.2f}  GT {found['gt_acc']:.2f}"
+    )
+    if isinstance(found["gt_rank"], int):
+        size = summary["benchmark_best"]["size"]
+        assert f"(GT rank {found['gt_rank'] + 1:,} of {size:,} (1 = best))" in text[2]
+    head = text.index(next(t for t in text if t.lstrip().startswith("evals")))
+    assert [r.split()[0] for r in text[head + 1 : head + 3]] == ["10", "12"]  # checkpoints of the budget
+    assert (
+        text[-1]
+        == f"files: {run / 'search/local-s2-b12/summary.json'}, {run / 'search/local-s2-b12/trajectory.csv'}"
+    )
 
 
 KILLER = """
@@ -165,7 +184,7 @@ def test_resume_after_kill_gives_the_same_trajectory(runs, algo, tmp_path):
         "KILL_AFTER": "25",
         "OMP_NUM_THREADS": "1",
     }
-    args = ["--algo", algo, "--budget", "40", "--seed", "3", "runtime.threads=1"]
+    args = ["--algo", algo, "--budget", "40", "--seed", "3", "runtime.threads=1", "--json"]
     proc = subprocess.run(
         [sys.executable, "-c", KILLER, "search", str(cut), *args], env=env, capture_output=True, text=True
     )

@@ -218,6 +218,9 @@ def test_sequential_fixes_each_factor_at_its_best_value(tmp_path):
     scores = {s["value"]: s for s in lr_stage["scores"]}
     assert scores[0.1]["mean"] == pytest.approx(90.55) and scores[0.1]["n"] == 2
     assert scores[0.2]["mean"] is None and not scores[0.2]["complete"]
+    noise = lr_stage["noise"]  # the winner against the runner-up, by the stated test (issue 27)
+    assert noise["test"].startswith("overlapping mean ± std") and noise["runner_up"] in (0.025, 0.05)
+    assert isinstance(noise["within_noise"], bool)
     assert doc["stages"][1]["fixed"] == {"protocol.lr": 0.1}
     ex2 = fake_executor()
     assert make_sweep(tmp_path, ex2, **changes).run().chosen == result.chosen

@@ -10,8 +10,10 @@ import warnings
 from typing import Any
 
 from wsnas import __version__
+from wsnas.cli.choices import HintingParser
 from wsnas.core.errors import WsnasError
 from wsnas.core.interrupt import Interrupted, handle_signals
+from wsnas.core.threads import apply_thread_policy
 
 COMMANDS = (
     "config",
@@ -31,9 +33,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wsnas", description="Weight-sharing NAS super-net training and evaluation."
-    )
+    parser = HintingParser(prog="wsnas", description="Weight-sharing NAS super-net training and evaluation.")
     parser.add_argument("--version", action="version", version=f"wsnas {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
@@ -82,6 +82,7 @@ def _intermixed(
 
 
 def main(argv: list[str] | None = None) -> int:
+    apply_thread_policy()  # before any verb imports torch: OpenMP threads sleep when the machine is busy
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

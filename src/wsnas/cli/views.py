@@ -94,7 +94,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         total = bench.get("size")
         lines.append(f"top-{k} by super-net accuracy (searched architectures):")
         for i, a in enumerate(top["archs"], start=1):
-            rank = f"GT rank {a['gt_rank']:,}" + (f" of {total:,}" if isinstance(total, int) else "")
+            rank = rank_text(a["gt_rank"], total)
             sn, gt = a["supernet_acc"], a["gt_acc"]
             lines.append(f"  {i}. super-net {sn:.2f}  GT {gt:.2f} ({rank})  {a['arch']}")
         if top.get("tied_beyond"):
@@ -103,6 +103,62 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             lines.append(
                 f"  ({more} the top-{k}'s last score; final acc and P>R count the expectation over them)"
             )
+    return lines
+
+
+def rank_text(rank: Any, total: Any = None) -> str:
+    """A GT rank as people read it: counted from 1 = best ('GT rank 1 of 15,625'); files keep the
+    0-based rank their definitions state (the P>R formula's r). A mean over tied archs keeps one decimal."""
+    if rank is None:
+        return "GT rank unknown"
+    shown = f"{int(rank) + 1:,}" if float(rank).is_integer() else f"{float(rank) + 1:,.1f}"
+    return f"GT rank {shown}" + (f" of {total:,}" if isinstance(total, int) else "") + " (1 = best)"
+
+
+def search_lines(summary: dict[str, Any], path: str | Path) -> list[str]:
+    """The end table of `wsnas search`: found arch, its GT and rank, regret and P>R at each checkpoint
+    of the budget, the fitness split, and where the files are."""
+    found = summary.get("found") or {}
+    best = summary.get("benchmark_best") or {}
+    fit = summary.get("fitness") or {}
+    total = best.get("size")
+    held = "held out of super-net training" if fit.get("valid_held_out_from_training") else "seen in training"
+    lines = [
+        f"{space_title(str(summary.get('space', '?')))} | {summary.get('algo')} search, seed "
+        f"{summary.get('seed')}, {summary.get('evals')}/{summary.get('budget')} evaluations "
+        f"({summary.get('stopped')}) | {_cell(summary.get('wall_time_s'), '{:.1f}')} s",
+        f"fitness: super-net accuracy on {fit.get('valid_images')} validation images ({held}; seed "
+        f"{fit.get('valid_seed')}); the GT is measured on other images",
+    ]
+    if found.get("arch") is not None:
+        gt = found.get("gt_acc")
+        tied = len(found.get("tied_archs") or [])
+        lines.append(
+            f"found: {found['arch']}  super-net {_cell(found.get('fitness'), '{:.2f}')}  GT "
+            f"{_cell(gt, '{:.2f}')} ({rank_text(found.get('gt_rank'), total)})"
+            + (f"  [{tied} archs tied at this fitness: GT and rank are their means]" if tied > 1 else "")
+        )
+    lines.append(f"benchmark best: GT {_cell(best.get('gt_acc'), '{:.2f}')}  {best.get('arch')}")
+    curve = summary.get("regret_after") or []
+    if curve:
+        lines.append(
+            "after N evaluations (regret = best GT - found GT, points; P>R: 1 = better than random):"
+        )
+        rows = [
+            [
+                str(c["evals"]),
+                _cell(c.get("gt_acc"), "{:.2f}"),
+                rank_text(c.get("gt_rank")).removeprefix("GT rank ").removesuffix(" (1 = best)"),
+                _cell(c.get("regret"), "{:.2f}"),
+                _cell(c.get("pbr"), "{:.3f}"),
+                _cell(c.get("pbr_top_k"), "{:.3f}"),
+            ]
+            for c in curve
+        ]
+        n = (summary.get("definitions") or {}).get("pbr_top_k", "").split("^")[-1].split(":")[0] or "k"
+        lines += _table(["evals", "GT", "rank (1=best)", "regret", "P>R n=evals", f"P>R n={n}"], rows)
+    out = Path(path)
+    lines.append(f"files: {out / 'summary.json'}, {out / 'trajectory.csv'}")
     return lines
 
 

@@ -7,6 +7,7 @@ the key, the value and what is allowed.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, get_args
 
@@ -16,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from wsnas.config.schema import AnyConfig, RunConfig
+from wsnas.config.schema import AnyConfig, ProxyConfig, RunConfig
 from wsnas.config.shipped import resolve_config
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import ConfigError, did_you_mean
@@ -143,7 +144,40 @@ def validate(data: dict[str, Any], source: str = "config", model: type[Any] = Ru
                 f"{source}: key '{what}; larger than eval.pool_size "
                 f"({cfg.eval.pool_size}), the pool it picks from"
             )
+    if isinstance(cfg, RunConfig):
+        check_schedule(source, "protocol", cfg.protocol.lr, cfg.protocol.lr_min, cfg.protocol.epochs)
+        check_eval_epochs(source, "eval.epochs", cfg.eval.epochs, cfg.protocol.epochs, "protocol.epochs")
+    proxy = getattr(cfg, "proxy", None)
+    if isinstance(proxy, ProxyConfig):
+        check_schedule(source, "proxy", proxy.lr, proxy.lr_min, proxy.epochs)
+        check_eval_epochs(source, "proxy.eval_epochs", proxy.eval_epochs, proxy.epochs, "proxy.epochs")
     return cfg
+
+
+def check_schedule(source: str, section: str, lr: float | None, lr_min: float, epochs: int | None) -> None:
+    """The cosine decays from lr to lr_min: a floor above the start would make it rise."""
+    if lr is not None and lr_min > lr:
+        raise ConfigError(
+            f"{source}: key '{section}.lr_min': got {lr_min}; above {section}.lr ({lr}), so the "
+            "cosine schedule would rise instead of decay"
+        )
+
+
+def check_eval_epochs(source: str, key: str, epochs: list[int], last: int | None, last_key: str) -> None:
+    """Epochs are counted from 1: 0 or less is an error; entries beyond the run's last epoch never happen
+    (a warning naming them: a shipped config shrunk with `protocol.epochs=N` keeps its list)."""
+    bad = [e for e in epochs if e < 1]
+    if bad:
+        raise ConfigError(
+            f"{source}: key '{key}': got {', '.join(map(str, bad))}; epochs count from 1 (after the first)"
+        )
+    beyond = sorted({e for e in epochs if last is not None and e > last})
+    if beyond:
+        warnings.warn(
+            f"{source}: {key} {', '.join(map(str, beyond))} beyond {last_key}={last}: never evaluated "
+            f"(the last epoch always is)",
+            stacklevel=3,
+        )
 
 
 def _annotation_at(loc: tuple, root: Any = RunConfig) -> Any:

@@ -162,6 +162,7 @@ class RuntimeConfig(_Section):
     channels_last: bool = True
     """Channels-last memory format when on CUDA (ignored on CPU)."""
     threads: int | None = Field(None, ge=1)
+    """CPU threads; unset: the cores this process may use (affinity, cgroup quota; `wsnas.core.threads`)."""
     progress: bool = True
 
 

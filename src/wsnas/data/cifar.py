@@ -23,6 +23,11 @@ from wsnas.core.errors import DataError
 from wsnas.data.archive import fetch_archive, missing_message, read_or_fetch
 from wsnas.data.batches import Split, concat, image_batch, read_pickled_dict
 
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+"""Per-channel (R, G, B) mean of the 50,000 CIFAR-10 training images, pixels scaled to [0, 1]."""
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+"""Per-channel std over all pixels of the training images (the figures most code uses)."""
+
 __all__ = ["CIFAR10_MD5", "CIFAR10_URL", "Split", "download_cifar10", "load_cifar10", "split_indices"]
 
 BATCH_DIR = "cifar-10-batches-py"

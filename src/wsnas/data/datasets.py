@@ -11,18 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from wsnas.config import DataConfig
 from wsnas.core.errors import DataError
-from wsnas.data.cifar import Split, load_cifar10, split_indices
+from wsnas.data.cifar import CIFAR10_MEAN, CIFAR10_STD, Split, load_cifar10, split_indices
 from wsnas.data.cifar100 import CIFAR100_MEAN, CIFAR100_STD, load_cifar100
-from wsnas.data.device_loader import CIFAR10_MEAN, CIFAR10_STD, DeviceLoader
 from wsnas.data.digits import DIGITS_MEAN, DIGITS_STD, load_digits_splits
 from wsnas.data.imagenet16 import IMAGENET16_MEAN, IMAGENET16_STD, load_imagenet16_120
 from wsnas.data.nb201_splits import HALVES, has_halves, nb201_halves
+
+if TYPE_CHECKING:  # torch only where batches are made, so commands that need no tensors start fast
+    import torch
+
+    from wsnas.data.device_loader import DeviceLoader
 
 EVAL_SPLITS = ("test", "valid", "train", *HALVES)
 """data.eval_split values: the official test set, the seeded hold-out, the training images,
@@ -121,6 +125,8 @@ class Splits:
         channels_last: bool = False,
     ) -> DeviceLoader:
         """Training batches (shuffled, augmented, full batches only) or evaluation batches."""
+        from wsnas.data.device_loader import DeviceLoader
+
         info = self.info
         return DeviceLoader(
             split.x,

@@ -18,11 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from wsnas.core.errors import DataError
-
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-"""Per-channel (R, G, B) mean of the 50,000 CIFAR-10 training images, pixels scaled to [0, 1]."""
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-"""Per-channel std over all pixels of the training images (the figures most code uses)."""
+from wsnas.data.cifar import CIFAR10_MEAN, CIFAR10_STD  # noqa: F401  (re-exported)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -5,7 +5,9 @@ stderr; stdout stays for the command's result. The start line (and a resume's "r
 ... at epoch k/N") is printed whenever `runtime.progress` is on; the bars and the
 per-evaluation lines only on a terminal. The run's ETA is measured: the current epoch's
 step rate, the mean of the finished epochs and the mean of the finished evaluations
-(this process's and, after a resume, those in the checkpoint's history).
+(this process's and, after a resume, those in the checkpoint's history). Until an epoch
+(or an evaluation) has finished, its cost is estimated from the current step rate
+(`estimate_eval_seconds`) and the ETA says so (`~8m05s (est.)`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import IO, Any
 import torch
 from tqdm import tqdm
 
+from wsnas.core.threads import busy_note
 from wsnas.engine.loop import EpochTrainer, HookBase
 
 
@@ -72,6 +75,10 @@ class ProgressHook(HookBase):
         """"train" or "eval" while a bar runs."""
         self.epoch_s: list[float] = []
         self.eval_s: list[float] = []
+        self.busy = self.busy_short = ""
+        """`wsnas.core.threads.busy_note` at the start and before each epoch ('' on an idle machine)."""
+        self.step_rate: tuple[float, int, int] | None = None
+        """(seconds so far, steps done, images done) of the epoch that runs now."""
 
     def _print(self, text: str) -> None:
         if self.bar is not None:
@@ -82,6 +89,9 @@ class ProgressHook(HookBase):
         self.epoch_s = [r["seconds"] for r in trainer.history if r["type"] == "epoch" and "seconds" in r]
         self.eval_s = [r["seconds"] for r in trainer.history if r["type"] == "eval" and "seconds" in r]
         self._print(start_line(trainer))
+        self.busy, self.busy_short = self._busy(trainer, own_load=0.0)
+        if self.busy:
+            self._print(f"wsnas: {self.busy}")
         if 0 < trainer.epoch < trainer.epochs:
             done = "epoch 1 is" if trainer.epoch == 1 else f"epochs 1-{trainer.epoch} are"
             self._print(
@@ -90,7 +100,18 @@ class ProgressHook(HookBase):
             )
 
     def before_epoch(self, trainer: EpochTrainer, steps: int) -> None:
+        if self.epoch_s:  # after a trained epoch the load average holds this run's own threads too
+            self.busy, self.busy_short = self._busy(trainer, own_load=float(torch.get_num_threads()))
         self._new_bar(steps, f"epoch {trainer.epoch + 1}/{trainer.epochs}", "train")
+
+    @staticmethod
+    def _busy(trainer: EpochTrainer, own_load: float) -> tuple[str, str]:
+        """`busy_note`, long and short, for a CPU run ('' on a GPU: its threads only feed the device)."""
+        device = getattr(trainer, "device", None)
+        if device is None or device.type != "cpu":
+            return "", ""
+        n = torch.get_num_threads()
+        return busy_note(n, own_load=own_load), busy_note(n, own_load=own_load, short=True)
 
     def after_sync(self, trainer: EpochTrainer, steps_done: int) -> None:
         if self.bar is None:
@@ -98,9 +119,11 @@ class ProgressHook(HookBase):
         bar = self.bar
         bar.update(steps_done - bar.n)
         elapsed = bar.format_dict["elapsed"]
+        self.step_rate = (elapsed, steps_done, int(getattr(trainer.stats, "images", 0)))
         left = elapsed / max(steps_done, 1) * (bar.total - steps_done)
+        busy = {"busy": self.busy_short} if self.busy else {}
         bar.set_postfix(
-            {**trainer.stats.postfix(steps_done), "run ETA": self.eta(trainer, left)}, refresh=True
+            {**trainer.stats.postfix(steps_done), "run ETA": self.eta(trainer, left), **busy}, refresh=True
         )
 
     def after_epoch(self, trainer: EpochTrainer, record: dict[str, Any]) -> None:
@@ -128,13 +151,41 @@ class ProgressHook(HookBase):
         self._close_bar()
 
     def eta(self, trainer: EpochTrainer, left_now: float) -> str:
-        """Time left in the run: the rest of what runs now, the epochs after it, the evaluations to come."""
+        """Time left in the run: the rest of what runs now, the epochs after it, the evaluations to come.
+
+        Measured means where there are some; before that, the epoch that runs now gives the
+        step rate (epoch = steps x rate) and an evaluation's cost is estimated from it
+        (`estimate_eval_seconds`); the text then says it is an estimate.
+        """
         epochs_after = trainer.epochs - trainer.epoch - (self.phase == "train")
         evals_after = sum(1 for e in trainer.eval_epochs if e > trainer.epoch)
-        seconds = left_now + (_mean(self.epoch_s) * epochs_after if self.epoch_s else 0.0)
-        if evals_after and not self.eval_s:
-            return duration(seconds) + " + evaluations"
-        return duration(seconds + (_mean(self.eval_s) * evals_after if evals_after else 0.0))
+        estimated = False
+        epoch_s = _mean(self.epoch_s) if self.epoch_s else None
+        if epoch_s is None and epochs_after and self.step_rate is not None and self.bar is not None:
+            elapsed, steps, _ = self.step_rate
+            epoch_s, estimated = elapsed / max(steps, 1) * self.bar.total, True
+        eval_s = _mean(self.eval_s) if self.eval_s else None
+        if eval_s is None and evals_after:
+            eval_s = self.estimate_eval_seconds(trainer)
+            estimated = estimated or eval_s is not None
+        if (epoch_s is None and epochs_after) or (eval_s is None and evals_after):
+            known = left_now + (epoch_s or 0.0) * epochs_after + (eval_s or 0.0) * evals_after
+            return duration(known) + " + " + ("epochs" if epoch_s is None and epochs_after else "evaluations")
+        seconds = left_now + (epoch_s or 0.0) * epochs_after + (eval_s or 0.0) * evals_after
+        return f"~{duration(seconds)} (est.)" if estimated else duration(seconds)
+
+    def estimate_eval_seconds(self, trainer: EpochTrainer) -> float | None:
+        """One evaluation's seconds before any was measured: its forward passes (pool archs x eval
+        images) at FORWARD_SHARE of the training cost per image measured in this epoch."""
+        if self.step_rate is None:
+            return None
+        elapsed, _, images = self.step_rate
+        batches = getattr(trainer, "eval_batches", None)
+        if not images or not batches:
+            return None
+        eval_images = sum(int(b[1].numel()) for b in batches)
+        archs = len(getattr(trainer, "pool", None) or [None])
+        return elapsed / images * FORWARD_SHARE * archs * eval_images
 
     # ---- bars ---------------------------------------------------------------------------
     def _new_bar(self, total: int, desc: str, phase: str, unit: str = "step") -> None:
@@ -150,6 +201,11 @@ class ProgressHook(HookBase):
             self.bar.close()
             self.bar = None
         self.phase = None
+
+
+FORWARD_SHARE = 1 / 3
+"""A forward pass's share of a training step's cost per image (forward + backward, about 3 forwards);
+what an evaluation is estimated at before one was measured."""
 
 
 def _mean(xs: list[float]) -> float:

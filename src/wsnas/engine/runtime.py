@@ -11,6 +11,7 @@ import torch
 
 from wsnas.config import RuntimeConfig
 from wsnas.core.errors import ConfigError
+from wsnas.core.threads import default_threads
 
 
 def resolve_device(cfg: RuntimeConfig) -> torch.device:
@@ -29,9 +30,9 @@ def resolve_device(cfg: RuntimeConfig) -> torch.device:
 
 
 def setup_runtime(cfg: RuntimeConfig) -> torch.device:
-    """Pick the device and thread count; enable the fast CUDA kernels."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    """Pick the device and thread count (unset: the cores this process may use, `default_threads`);
+    enable the fast CUDA kernels."""
+    torch.set_num_threads(cfg.threads or default_threads())
     dev = resolve_device(cfg)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from wsnas.report.analysis import PAIR_METRICS, Factor, Setting, SpaceAnalysis, Stat, spearman_pairs
+from wsnas.report.labels import SHORT_WIDTH, short_label
 from wsnas.report.runs import RunRecord, canon, show
 from wsnas.report.settings import scope_of, scope_order
 from wsnas.report.tables import TABLE_METRICS
@@ -40,8 +41,21 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
-def _short(label: str, width: int = 38) -> str:
-    return label if len(label) <= width else label[: width - 1] + "…"
+def _short(label: str, width: int = SHORT_WIDTH, notes: list[str] | None = None) -> str:
+    """`short_label`; a shortened label gets a `[n]` mark and its full text in NOTES (the footnote)."""
+    short = short_label(label, width)
+    if short == label or notes is None:
+        return short
+    if label not in notes:
+        notes.append(label)
+    return f"{short} [{notes.index(label) + 1}]"
+
+
+def _footnote(fig: Any, notes: list[str]) -> None:
+    """The full labels of the shortened ones, under the figure."""
+    if notes:
+        text = "\n".join(f"[{i}] {full}" for i, full in enumerate(notes, start=1))
+        fig.text(0.005, 0.0, text, fontsize=6, va="top", ha="left", wrap=True)
 
 
 def fig_histograms(a: SpaceAnalysis, out: Path) -> FigureFile | None:
@@ -60,19 +74,21 @@ def fig_histograms(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     lo = min(float(x.min()) for _, ps in data for _, x in ps)
     hi = max(float(x.max()) for _, ps in data for _, x in ps)
     bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 21)
+    notes: list[str] = []
     for ax, (s, per_seed) in zip(axes.flat, data, strict=False):
         ax.hist(
             [x for _, x in per_seed], bins=bins, stacked=True, label=[f"seed {seed}" for seed, _ in per_seed]
         )
-        ax.set_title(_short(s.label), fontsize=9)
+        ax.set_title(_short(s.label, notes=notes), fontsize=9)
         ax.set_xlabel("super-net accuracy (%)")
     for ax in list(axes.flat)[len(data) :]:
         ax.set_visible(False)
     axes.flat[0].set_ylabel("architectures")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"{a.title}: super-net accuracy of the pool (last evaluation)")
+    _footnote(fig, notes)
     name = f"fig4_hist_{_safe(a.slug)}.png"
-    fig.savefig(out / name, dpi=90)
+    fig.savefig(out / name, dpi=90, bbox_inches="tight")
     return FigureFile(
         name,
         f"{a.title}: super-net accuracy histograms (Fig. 4)",
@@ -163,9 +179,11 @@ def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     ax.grid(alpha=0.3)
     ax.legend(title="sampler")
     held = a.baseline.label if len(family) == 1 else _common_label(a, family)
-    ax.set_title(f"{a.title}: s-KdT during training\n{_short(held, 60)}", fontsize=10)
+    notes: list[str] = []
+    ax.set_title(f"{a.title}: s-KdT during training\n{_short(held, 60, notes)}", fontsize=10)
+    _footnote(fig, notes)
     name = f"fig8_skdt_epochs_{_safe(a.slug)}.png"
-    fig.savefig(out / name, dpi=90)
+    fig.savefig(out / name, dpi=90, bbox_inches="tight")
     return FigureFile(
         name,
         f"{a.title}: s-KdT over epochs per sampler (Fig. 8c)",
@@ -208,6 +226,7 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
         return None
     fig, axes = _figure(1, len(EFFECT_METRICS), 4.2, 1.2 + 0.35 * len(bars))
     ys = np.arange(len(bars))
+    notes: list[str] = []
     for i, (ax, (metric, title)) in enumerate(zip(axes.flat, EFFECT_METRICS, strict=True)):
         deltas, errs = [], []
         for _, f, v in bars:
@@ -221,14 +240,15 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
             capsize=3,
             color=["tab:green" if d >= 0 else "tab:red" for d in np.nan_to_num(deltas)],
         )
-        ax.set_yticks(ys, [_short(b[0], 60) for b in bars] if i == 0 else [], fontsize=8)
+        ax.set_yticks(ys, [_short(b[0], 60, notes) for b in bars] if i == 0 else [], fontsize=8)
         ax.axvline(0.0, color="black", lw=0.8)
         ax.invert_yaxis()
         ax.set_xlabel(f"Δ {title}")
         ax.set_title(title.split(" (")[0] + (f" ({a.top_k})" if metric == "final_acc" else ""), fontsize=10)
     fig.suptitle(f"{a.title}: effect of each factor vs its reference value")
+    _footnote(fig, notes)
     name = f"fig10_effects_{_safe(a.slug)}.png"
-    fig.savefig(out / name, dpi=90)
+    fig.savefig(out / name, dpi=90, bbox_inches="tight")
     return FigureFile(
         name,
         f"{a.title}: per-factor effect on super-net accuracy, s-KdT and final accuracy (Fig. 10)",

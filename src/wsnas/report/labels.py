@@ -9,17 +9,60 @@ in which they differ from each other appended, and copies of a repeated seed `[c
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
-from wsnas.core.runname import label_of
+from wsnas.core.runname import LABEL_MAX, label_of
 from wsnas.report.runs import show
 from wsnas.report.settings import Setting
 
 
 def cli_label(s: Setting) -> str | None:
-    """The label all of S's run dir names carry, or None (names given by hand, or several)."""
+    """The label all of S's run dir names carry; a run named by hand (`name=quick4`) is called by
+    that name (several such seeds: their names joined); None where the names disagree."""
     found = {label_of(r.path.name, r.seed) for r in s.runs}
-    return found.pop() if len(found) == 1 else None
+    if found == {None}:
+        names = sorted({r.path.name for r in s.runs})
+        return " + ".join(names) if names and len(" + ".join(names)) <= SHORT_WIDTH else None
+    label = found.pop() if len(found) == 1 else None
+    if label is not None and len(label) >= LABEL_MAX:  # cut to fit a folder name: the values say it whole
+        return None
+    return label
+
+
+SHORT_WIDTH = 38
+"""Widest label a figure title shows whole; longer ones are shortened by `short_label`."""
+_KEY_START = re.compile(r",\s*(?=[A-Za-z_][\w.]*=)")
+
+
+def short_label(label: str, width: int = SHORT_WIDTH) -> str:
+    """LABEL in about WIDTH characters, cut only where a `key=value` ends. The last keys are kept (a
+    one-at-a-time label ends in the factor it varies: `…, data.train_portion=0.5`), a role keeps its
+    name (`tuned baseline [… protocol.lr=0.025]`); a single key=value longer than WIDTH is cut after
+    a `.`, `_` or `=` (with `…`), else kept whole. Never inside a word; the full label goes in a
+    footnote or tooltip beside it."""
+    if len(label) <= width:
+        return label
+    role = re.fullmatch(r"(.+?) \[(.+)\]", label)
+    if role:
+        head = role.group(1)
+        return f"{head} [{_short_keys(role.group(2), max(width - len(head) - 3, 12))}]"
+    return _short_keys(label, width)
+
+
+def _short_keys(label: str, width: int) -> str:
+    if len(label) <= width:
+        return label
+    parts = _KEY_START.split(label)
+    if len(parts) > 1:
+        out, i = parts[-1], len(parts) - 2
+        while i >= 0 and len(f"…, {parts[i]}, {out}") <= width:
+            out, i = f"{parts[i]}, {out}", i - 1
+        if len(out) + 3 <= width or i < 0:
+            return f"…, {out}" if i >= 0 else out
+        label = out
+    cut = max(label.rfind(c, 0, width - 1) for c in "._=")
+    return label[: cut + 1] + "…" if cut > 0 else label
 
 
 def diff_label(s: Setting, reference: Setting, keys: list[str]) -> str:

@@ -255,6 +255,9 @@ def fig_regret(space: str, groups: list[SearchGroup], out: Path) -> FigureFile |
         ax.fill_between(
             x, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=line.get_color(), alpha=0.2
         )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # evaluations are counts
     ax.set_xlabel("super-net evaluations")
     ax.set_ylabel("regret (GT accuracy points)")
     ax.grid(alpha=0.3)

@@ -26,6 +26,7 @@ from wsnas.report.runs import load_runs
 from wsnas.report.search import search_section
 from wsnas.report.study import load_studies
 from wsnas.report.tables import factor_table, final_table, runs_table, settings_table
+from wsnas.sweep.noise import sequential_notes
 
 
 @dataclass
@@ -63,6 +64,7 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     for scope, ss in group_settings(runs, notes).items():
         paper = analyse_paper(scope, ss, studies[scope.space]) if scope.space in studies else None
         analyses.append(paper or analyse_space(scope, ss))
+    notes += sequential_notes(sorted({r.path.parent.parent for r in runs}))  # stages won within noise
     for note in notes:
         warnings.warn(f"wsnas report: {note}", stacklevel=2)
 

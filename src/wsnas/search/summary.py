@@ -48,7 +48,7 @@ def score(found: list[Row], best_gt: float, total: int, n: int, top_k: int) -> d
     ranks = [int(r.gt_rank) for r in found]  # type: ignore[arg-type]
     return {
         "gt_acc": gt,
-        "gt_rank": float(np.mean(ranks)),
+        "gt_rank": ranks[0] if len(set(ranks)) == 1 else float(np.mean(ranks)),  # an integer unless tied
         "regret": best_gt - gt,
         "pbr": float(np.mean([prob_beats_random(r, total, max(n, 1)) for r in ranks])),
         "pbr_top_k": float(np.mean([prob_beats_random(r, total, top_k) for r in ranks])),
@@ -77,13 +77,13 @@ def summarize_search(rows: list[Row], budget: int, bench: Any, top_k: int) -> di
             "tied_archs": [r.arch for r in found],
             **final,
         },
-        "benchmark_best": {"arch": best["arch"], "gt_acc": best["acc"]},
+        "benchmark_best": {"arch": best["arch"], "gt_acc": best["acc"], "size": bench.size},
         "regret_after": curve,
         "definitions": {
             "evals": "super-net evaluations (an encoding whose path was evaluated before is free)",
             "found": "the fittest architecture so far; ties at the best fitness count as their mean",
             "regret": "benchmark's best GT accuracy minus the found architecture's GT accuracy (points)",
-            "gt_rank": "architectures of the benchmark with higher GT (0 = best)",
+            "gt_rank": "architectures of the benchmark with higher GT (0 = best; printed for people + 1)",
             "pbr": "(1 - gt_rank / benchmark size)^evals: P>R against uniform search of the same budget",
             "pbr_top_k": f"(1 - gt_rank / benchmark size)^{top_k}: P>R, n = the run's top-k "
             "(its eval.metric_definition)",

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wsnas import __version__
 from wsnas.config import StandaloneConfig, load_config, read_yaml_mapping, validate
+from wsnas.config.shipped import resolve_config
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import ConfigError, WsnasError
 from wsnas.groundtruth.cache import import_benchmark
@@ -67,7 +68,8 @@ class BuildSpec(BaseModel):
 
 
 def load_build_spec(path: str | os.PathLike) -> tuple[BuildSpec, Path]:
-    path = Path(path)
+    """Read a build spec file, or a shipped one by name (`mini-build`; a file at that path wins)."""
+    path = resolve_config(path)
     data = read_yaml_mapping(path, "build spec")
     return validate(data, source=f"build spec {path}", model=BuildSpec), path.resolve().parent
 

@@ -10,10 +10,12 @@ again. That is also what makes a rerun skip finished work.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,15 @@ from wsnas.core.errors import ConfigError
 from wsnas.core.runname import run_name
 from wsnas.spaces.check import check_config
 from wsnas.sweep.spec import RESERVED, SweepSpec, assignment
+
+
+@contextlib.contextmanager
+def _epochs_vary() -> Iterator[None]:
+    """A study's one eval.epochs list serves every protocol.epochs value it tries: entries beyond
+    one run's epochs are expected there, not worth a warning per run (`config.load.check_eval_epochs`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*beyond protocol\.epochs=.*never evaluated")
+        yield
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,8 @@ class Planner:
         merged: Any = OmegaConf.to_container(OmegaConf.merge({}, *layers))
         for key, value in self.spec.start.items():  # the starting point of the validated factors
             set_key(merged, key, value, source="sweep start")
-        base = validate(merged, source="sweep base config + overrides")
+        with _epochs_vary():
+            base = validate(merged, source="sweep base config + overrides")
         return check_config(base, source="sweep base config + overrides")
 
     def _check_factors(self) -> None:
@@ -158,7 +170,8 @@ class Planner:
         key = json.dumps(d, sort_keys=True)
         if key not in self._configs:
             where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
-            cfg = validate(d, source=f"sweep run ({where})")
+            with _epochs_vary():
+                cfg = validate(d, source=f"sweep run ({where})")
             self._configs[key] = check_config(cfg, source=f"sweep run ({where})")
         return self._configs[key]
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from wsnas.core.errors import WsnasError
 from wsnas.sweep.files import Status, SweepFiles
+from wsnas.sweep.noise import noise_text, stage_noise
 from wsnas.sweep.plan import PlannedRun, Planner, format_value
 from wsnas.sweep.spec import SweepSpec, assignment
 
@@ -164,6 +165,7 @@ class Stages:
             fixed[factor] = rec["chosen"]
             self.log(
                 f"stage {factor}: chose {format_value(rec['chosen'])} (mean {self.spec.select} over seeds)"
+                + noise_text(rec, self.spec.select)
             )
         self._save_stages(stages, fixed, done=True)
         return SweepResult(self.files.out_dir, list(all_runs.values()), status, dict(fixed))
@@ -222,7 +224,7 @@ class Stages:
         if not eligible:
             raise WsnasError(f"stage {factor}: no run finished with a finite {metric}; cannot choose a value")
         best = max(eligible, key=lambda s: s["mean"])  # first of equals: spec order
-        return {
+        rec = {
             "factor": factor,
             "fixed": dict(fixed),
             "values": self.spec.factors[factor],
@@ -231,6 +233,7 @@ class Stages:
             "chosen": best["value"],
             "runs": [r.name for r in runs],
         }
+        return {**rec, "noise": stage_noise(rec)}  # said, not acted on: the pick stays the paper's rule
 
     # ---- paper: sequential stages, then one at a time around the tuned result ---------------
     def run_paper(self, execute: Execute) -> SweepResult:

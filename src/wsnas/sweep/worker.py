@@ -19,6 +19,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from wsnas.core.threads import apply_thread_policy
+
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 PR_SET_PDEATHSIG = 1
 """prctl option (linux/prctl.h): the signal the kernel sends this process when its parent dies."""
@@ -27,7 +29,9 @@ WATCH_INTERVAL_S = 0.5
 
 
 def init_worker(threads: int | None) -> None:
-    """Pool initializer: cap BLAS/OpenMP threads before torch is imported in the worker."""
+    """Pool initializer: cap BLAS/OpenMP threads and set their wait policy before torch is imported
+    in the worker (`wsnas.core.threads`)."""
+    apply_thread_policy()
     if threads:
         for var in THREAD_VARS:
             os.environ[var] = str(threads)

@@ -33,13 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.set_defaults(func=_info)
 
 
-def _benchmark(args: argparse.Namespace, space: Any) -> Any:
+def _benchmark(args: argparse.Namespace, space: Any) -> tuple[Any, str | None]:
+    """(the imported benchmark, None), or (None, why there is no GT and how to import it)."""
     from wsnas.groundtruth import open_benchmark
 
     try:
-        return open_benchmark(space, metric=args.metric, schedule=args.schedule, cache_dir=args.cache_dir)
-    except BenchmarkError:
-        return None  # not imported: report the network facts only
+        return open_benchmark(
+            space, metric=args.metric, schedule=args.schedule, cache_dir=args.cache_dir
+        ), None
+    except BenchmarkError as e:
+        return None, str(e)  # not imported: report the network facts, and how to get the GT
 
 
 def facts_data(args: argparse.Namespace, space: Any) -> str | None:
@@ -55,11 +58,31 @@ def facts_data(args: argparse.Namespace, space: Any) -> str | None:
     return where.data[0] if where is not None else None
 
 
+def human(rec: dict[str, Any], no_gt: str | None) -> dict[str, Any]:
+    """RECORD as people read it: no `index None`; the GT rank from 1 = best; why a GT is missing."""
+    out = {k: v for k, v in rec.items() if not (k == "index" and v is None)}
+    if "gt_rank" in out:
+        out["gt_rank"] = (
+            f"{out['gt_rank'] + 1:,}"
+            + (f" of {rec['gt_size']:,}" if "gt_size" in rec else "")
+            + " (1 = best)"
+        )
+    out.pop("gt_size", None)
+    if no_gt is not None:
+        out["gt"] = "none known: " + no_gt
+    elif "gt_acc" not in rec:
+        out["gt"] = f"none known: not in the imported {rec.get('gt_metric') or 'benchmark'} table"
+    return out
+
+
 def describe(space: Any, arch: Any, bench: Any, data: str | None = None) -> dict[str, Any]:
     """The record printed for one architecture (`wsnas.spaces.facts.arch_record`)."""
     from wsnas.spaces.facts import arch_record
 
-    return arch_record(space, arch, bench, data)
+    rec = arch_record(space, arch, bench, data)
+    if bench is not None and "gt_rank" in rec:
+        rec["gt_size"] = bench.size  # "rank r of N" for people; left out of the printed record
+    return rec
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -68,10 +91,11 @@ def _info(args: argparse.Namespace) -> None:
     if (args.arch is None) == (args.file is None):
         raise ArchError("give one ARCH or --file FILE")
     space = get_space(args.space)
-    bench = _benchmark(args, space)
+    bench, no_gt = _benchmark(args, space)
     data = facts_data(args, space)
     if args.arch is not None:
-        print_record(describe(space, space.parse(args.arch), bench, data), args.json)
+        rec = describe(space, space.parse(args.arch), bench, data)
+        print_record(rec if args.json else human(rec, no_gt), args.json)
         return
     for number, line in read_lines(args.file):
         try:

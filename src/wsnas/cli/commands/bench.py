@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     build = verbs.add_parser(
         "build", help="train every architecture of a spec stand-alone and write its ground truth"
     )
-    build.add_argument("spec", help="build spec YAML (space, archs, seeds, config, executor)")
+    build.add_argument(
+        "spec", help="build spec YAML (space, archs, seeds, config, executor), or a shipped one (mini-build)"
+    )
     build.add_argument("--out", required=True, help="build dir: run dirs, results.csv, table.npz")
     build.add_argument("--cache-dir", help="default: $WSNAS_CACHE or ~/.cache/wsnas")
     build.add_argument("--executor", choices=["local", "ray", "slurm"], help="default: the spec's (local)")

@@ -10,7 +10,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="resolve and validate a run config")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     show = verbs.add_parser("show", help="print the resolved config as YAML (or its hash)")
-    show.add_argument("config", nargs="?", help="YAML file (default: built-in defaults)")
+    show.add_argument(
+        "config", nargs="?", help="YAML file or a shipped config's name (default: built-in defaults)"
+    )
     show.add_argument("overrides", nargs="*", help="key.sub=value overrides")
     show.add_argument("--hash", action="store_true", help="print only the config hash")
     show.set_defaults(func=_show)

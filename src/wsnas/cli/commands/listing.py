@@ -1,4 +1,4 @@
-"""`wsnas list spaces|samplers|configs|factors`: what is installed, one line each.
+"""`wsnas list spaces|samplers|configs|sweeps|factors`: what is installed, one line each.
 
 `factors` prints the paper's Table 1 (factor -> config field -> accepted values -> the
 spaces whose super-net honours it) from the declarations the config check uses.
@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-KINDS = ("spaces", "samplers", "configs", "factors")
+KINDS = ("spaces", "samplers", "configs", "sweeps", "factors")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list installed spaces, samplers, shipped configs or Table 1's factors")
+    p = sub.add_parser(
+        "list", help="list installed spaces, samplers, shipped configs or sweep specs, or Table 1's factors"
+    )
     p.add_argument("kind", choices=KINDS, help="what to list")
     p.set_defaults(func=_list)
 
@@ -45,6 +47,13 @@ def _configs() -> list[str]:
     return _columns([(name, kind, str(path), describe(path)) for name, (kind, path) in shipped().items()])
 
 
+def _sweeps() -> list[str]:
+    """Shipped sweep specs: `wsnas sweep NAME --out DIR` takes the name."""
+    from wsnas.presets import describe, shipped_sweeps
+
+    return _columns([(name, str(path), describe(path)) for name, path in shipped_sweeps().items()])
+
+
 def _factors() -> list[str]:
     from wsnas.spaces.table1 import factor_lines
 
@@ -60,4 +69,10 @@ def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
     return ["  ".join([*(f"{c:{w}}" for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip() for r in rows]
 
 
-LISTERS = {"spaces": _spaces, "samplers": _samplers, "configs": _configs, "factors": _factors}
+LISTERS = {
+    "spaces": _spaces,
+    "samplers": _samplers,
+    "configs": _configs,
+    "sweeps": _sweeps,
+    "factors": _factors,
+}

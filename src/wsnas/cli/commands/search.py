@@ -7,7 +7,19 @@ import argparse
 import json
 import sys
 
-from wsnas.search.algorithms import ALGORITHMS, PRESETS
+ALGOS = ("random", "evolution", "local")
+PRESETS = ("nb201-rea", "naszilla-ls")
+"""`wsnas.search.algorithms.ALGORITHMS` and `PRESETS` names, literal so `--help` needs no numpy
+(tests/cli/test_names_and_choices.py checks they are the registry's)."""
+PRESET_HELP = (
+    "a benchmark's own search baseline with its defaults: nb201-rea: NAS-Bench-201's regularised "
+    "evolution (AutoDL-Projects exps/NAS-Bench-201-algos/R_EA.py; its time budget is an evaluation "
+    "budget here): population 10 random architectures, tournament of 3 drawn with replacement, "
+    "mutation: a node, one of its incoming edges, a different op; oldest dies; naszilla-ls: White et "
+    "al.'s local search (naszilla, with stop_at_minimum): start from the best of 10 random "
+    "architectures, first-improvement over the neighbours not asked before, in random order; at a "
+    "local optimum 10 new random ones"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--algo",
-        choices=list(ALGORITHMS),
+        choices=ALGOS,
         help="wsnas's own algorithms, with defaults of its own (no benchmark's code): random (the "
         "benchmark in a seeded order); evolution (aging evolution: population 20, 5 drawn without "
         "replacement, the space's uniform-neighbour mutation); local (first improvement from one random "
@@ -33,9 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     which.add_argument(
         "--preset",
-        choices=list(PRESETS),
-        help="a benchmark's own search baseline with its defaults: "
-        + "; ".join(f"{k}: {v.follows}: {v.defaults}" for k, v in PRESETS.items()),
+        choices=PRESETS,
+        help=PRESET_HELP,
     )
     p.add_argument("--budget", required=True, type=int, help="super-net evaluations")
     p.add_argument("--seed", type=int, default=0, help="the search's seed (default 0)")
@@ -43,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sample-size", type=int, default=None, help="evolution: members drawn per cycle (default 5)"
     )
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line (for scripts)")
     p.set_defaults(func=_search)
 
 
@@ -65,6 +77,11 @@ def _search(args: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
     )
     s = res.summary
+    if not args.json:
+        from wsnas.cli.views import search_lines
+
+        print("\n".join(search_lines(s, res.path)))
+        return 0
     print(
         json.dumps(
             {

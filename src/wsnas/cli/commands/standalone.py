@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("space", nargs="?", help="search space, e.g. nb201, nb201_mini")
     t.add_argument("arch", nargs="?", help="arch string in the space's notation")
     t.add_argument("overrides", nargs="*", help="key.sub=value overrides (e.g. proxy.epochs=50)")
-    t.add_argument("--config", help="stand-alone YAML config (sections data, proxy, runtime, seed, ...)")
+    t.add_argument(
+        "--config", help="stand-alone YAML config (data, proxy, runtime, seed, ...) or a shipped name"
+    )
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     t.set_defaults(func=_train)
 

@@ -7,8 +7,10 @@ import json
 import sys
 from typing import Any
 
+from wsnas.cli.choices import HintingParser
 
-class _OverridesAnywhere(argparse.ArgumentParser):
+
+class _OverridesAnywhere(HintingParser):
     """Takes key=value overrides after options too (`SPEC --out DIR data.root=...`).
 
     argparse fills the positional list before it sees `--out`; whatever key=value

@@ -24,7 +24,6 @@ import numpy as np
 from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace, SuperNet
 from wsnas.spaces.darts.benchmark import LOADER
-from wsnas.spaces.darts.flops import flops_millions
 from wsnas.spaces.darts.genotype import (
     CELLS,
     FULL_CONCAT,
@@ -37,12 +36,10 @@ from wsnas.spaces.darts.genotype import (
     format_genotype,
     parse_genotype,
 )
-from wsnas.spaces.darts.standalone import StandaloneNet, count_params
-from wsnas.spaces.darts.supernet import DartsSuperNet
 from wsnas.spaces.factors import Factor
 
 if TYPE_CHECKING:
-    pass
+    from wsnas.spaces.darts.standalone import StandaloneNet
 
 NUM_INPUTS: tuple[int, ...] = tuple(i + 2 for i in range(NUM_NODES))
 """Inputs node i may take: the two previous cells and the i earlier nodes."""
@@ -223,6 +220,8 @@ class DartsSpace(SearchSpace):
         self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10
     ) -> SuperNet:
         """The DARTS super-net (f_ws) for the mapping and low-fidelity factors."""
+        from wsnas.spaces.darts.supernet import DartsSuperNet  # torch: only where a network is built
+
         return DartsSuperNet(mapping, lowfi, num_classes=num_classes)
 
     def standalone(
@@ -235,6 +234,8 @@ class DartsSpace(SearchSpace):
         auxiliary: bool = False,
     ) -> StandaloneNet:
         """DARTS's stand-alone CIFAR network of a genotype (f_proxy) at any width/depth."""
+        from wsnas.spaces.darts.standalone import StandaloneNet
+
         return StandaloneNet(
             parse_genotype(arch), C=channels, layers=cells, auxiliary=auxiliary, num_classes=num_classes
         )
@@ -243,6 +244,8 @@ class DartsSpace(SearchSpace):
         self, arch: Genotype, channels: int = DEFAULT_CHANNELS, cells: int = DEFAULT_LAYERS
     ) -> dict[str, Any]:
         """Params (without the auxiliary head, as DARTS reports) and FLOPs, in millions."""
+        from wsnas.spaces.darts.flops import flops_millions
+        from wsnas.spaces.darts.standalone import count_params
 
         g = parse_genotype(arch)
         params = count_params(self.standalone(g, channels, cells, auxiliary=False))

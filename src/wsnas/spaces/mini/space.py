@@ -17,20 +17,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wsnas.config import LowFidelityConfig, MappingConfig
-from wsnas.nn.params import count_params
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace, SuperNet
 from wsnas.spaces.factors import Factor
 from wsnas.spaces.mini.benchmark import LOADER
 from wsnas.spaces.mini.cell import EDGES, OPS, Arch, embed, format_arch, parse_arch, unique_classes
-from wsnas.spaces.mini.supernet import MiniSuperNet
 from wsnas.spaces.nb201 import arch as nb201
-from wsnas.spaces.nb201.flops import flops_millions
 from wsnas.spaces.nb201.space import DROPOUT_PATH_AT
-from wsnas.spaces.nb201.standalone import StandaloneNet
-from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 if TYPE_CHECKING:
-    pass
+    from wsnas.spaces.nb201.standalone import StandaloneNet
 
 MINI_FACTORS: dict[str, Factor] = {
     **COMMON_FACTORS,
@@ -80,16 +75,25 @@ class MiniSpace(EdgeOpSpace):
     def build_supernet(
         self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10
     ) -> SuperNet:
+        """The nb201_mini super-net: NB201's, with node 3 = node 2."""
+        from wsnas.spaces.mini.supernet import MiniSuperNet  # torch: only where a network is built
+        from wsnas.spaces.nb201.supernet import NB201SuperNet
+
         return MiniSuperNet(NB201SuperNet(mapping, lowfi, num_classes=num_classes))
 
     def standalone(
         self, arch: Any, channels: int = 16, cells: int = 1, num_classes: int = 10
     ) -> StandaloneNet:
         """NB201's stand-alone skeleton around the embedded cell."""
+        from wsnas.spaces.nb201.standalone import StandaloneNet
+
         return StandaloneNet(embed(arch), C=channels, N=cells, num_classes=num_classes)
 
     def arch_facts(self, arch: Any, channels: int = 16, cells: int = 1) -> dict[str, Any]:
         """Params and FLOPs (millions) of the stand-alone net on 8x8 digits (the mini benchmark's)."""
+        from wsnas.nn.params import count_params
+        from wsnas.spaces.nb201.flops import flops_millions
+
         params = count_params(self.standalone(arch, channels, cells))
         flops = flops_millions(embed(arch), C=channels, N=cells, image_size=8)
         return {"params_m": round(params / 1e6, 6), "flops_m": round(flops, 6)}

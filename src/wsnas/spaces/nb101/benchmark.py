@@ -38,8 +38,6 @@ from typing import Any
 
 import google_crc32c
 import numpy as np
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import DecodeError
 
 from wsnas.core.errors import BenchmarkError, did_you_mean
 from wsnas.groundtruth.loaders import BenchLoader, cifar10_only, metric_from_aliases
@@ -102,13 +100,22 @@ def _epochs(schedule: str, where: str) -> int:
 # -- ModelMetrics protobuf, built at run time ---------------------------------------
 
 
+def _decode_error() -> type[Exception]:
+    from google.protobuf.message import DecodeError
+
+    return DecodeError
+
+
 @cache
 def metrics_classes() -> tuple[Any, Any]:
     """(ModelMetrics, EvaluationData) message classes of nasbench/lib/model_metrics.proto.
 
     Built from a FileDescriptorProto in a private pool, so they never clash with
-    a generated `model_metrics_pb2` that the official package may have loaded.
+    a generated `model_metrics_pb2` that the official package may have loaded. protobuf is
+    imported here, where a file is read, so that commands that read none start fast.
     """
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     fdp = descriptor_pb2.FileDescriptorProto(
         name="wsnas/nasbench_model_metrics.proto", package="nasbench", syntax="proto2"
     )
@@ -334,7 +341,7 @@ def summarise_tfrecord(path: Path, schedule: str = DEFAULT_SCHEDULE, check_crc: 
             metrics = parse(a2b(raw, strict_mode=True))
         except (binascii.Error, TypeError, ValueError) as e:
             raise BenchmarkError(f"{_at(path, k, offset)}: metrics are not valid base64 ({e})") from None
-        except DecodeError as e:
+        except _decode_error() as e:
             raise BenchmarkError(
                 f"{_at(path, k, offset)}: metrics are not a ModelMetrics protobuf ({e})"
             ) from None

@@ -34,7 +34,6 @@ from wsnas.spaces.nb101.enumerate import (
     mask_to_matrix,
     unique_cells,
 )
-from wsnas.spaces.nb101.flops import flops_millions, num_params
 from wsnas.spaces.nb101.graph import (
     INPUT,
     MAX_EDGES,
@@ -47,11 +46,9 @@ from wsnas.spaces.nb101.graph import (
     prune,
     validate,
 )
-from wsnas.spaces.nb101.standalone import StandaloneNet
-from wsnas.spaces.nb101.supernet import NB101SuperNet
 
 if TYPE_CHECKING:
-    pass
+    from wsnas.spaces.nb101.standalone import StandaloneNet
 
 
 @cache
@@ -263,16 +260,22 @@ class NB101Space(SearchSpace):
         self, arch: CellSpec, channels: int = 128, cells: int = 3, num_classes: int = 10
     ) -> StandaloneNet:
         """The benchmark's stand-alone network (f_proxy): `cells` cells per stack, 3 stacks."""
+        from wsnas.spaces.nb101.standalone import StandaloneNet  # torch: only where a network is built
+
         return StandaloneNet(arch, stem_channels=channels, cells_per_stack=cells, num_classes=num_classes)
 
     def build_supernet(
         self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10
     ) -> SuperNet:
         """The NB101 super-net (f_ws): ops on nodes, dynamic channels, super-kernel, WSBN."""
+        from wsnas.spaces.nb101.supernet import NB101SuperNet
+
         return NB101SuperNet(mapping, lowfi, num_classes=num_classes)
 
     def arch_facts(self, arch: CellSpec) -> dict[str, Any]:
         """Params and FLOPs (millions) of the benchmark's stand-alone CIFAR-10 network."""
+        from wsnas.spaces.nb101.flops import flops_millions, num_params
+
         return {"params_m": round(num_params(arch) / 1e6, 6), "flops_m": round(flops_millions(arch), 6)}
 
     def info(self) -> dict[str, Any]:

@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wsnas.config import LowFidelityConfig, MappingConfig
-from wsnas.data.datasets import dataset_info
-from wsnas.nn.params import count_params
 from wsnas.spaces.base import COMMON_FACTORS, SPACES, EdgeOpSpace, SuperNet
 from wsnas.spaces.factors import Above, Factor
 from wsnas.spaces.nb201.arch import EDGES, OPS, Arch, canonical_id, format_arch, parse_arch, unique_classes
 from wsnas.spaces.nb201.benchmark import LOADER
-from wsnas.spaces.nb201.flops import flops_millions
-from wsnas.spaces.nb201.standalone import StandaloneNet
-from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 if TYPE_CHECKING:
-    pass
+    from wsnas.spaces.nb201.standalone import StandaloneNet
 
 DROPOUT_PATH_AT = Factor(
     ("edges", "cell"),
@@ -77,17 +72,25 @@ class NB201Space(EdgeOpSpace):
         self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10
     ) -> SuperNet:
         """The NB201 super-net (f_ws) for the mapping and low-fidelity factors."""
+        from wsnas.spaces.nb201.supernet import NB201SuperNet  # torch: only where a network is built
+
         return NB201SuperNet(mapping, lowfi, num_classes=num_classes)
 
     def standalone(
         self, arch: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10
     ) -> StandaloneNet:
         """The benchmark's stand-alone network (f_proxy) of one cell."""
+        from wsnas.spaces.nb201.standalone import StandaloneNet
+
         return StandaloneNet(arch, C=channels, N=cells, num_classes=num_classes)
 
     def arch_facts(self, arch: Arch, data: str = "cifar10") -> dict[str, Any]:
         """Params and FLOPs (millions) of the benchmark's stand-alone network on data set DATA
         (its classes and input size: cifar10, cifar100, imagenet16_120), as the benchmark reports them."""
+        from wsnas.data.datasets import dataset_info
+        from wsnas.nn.params import count_params
+        from wsnas.spaces.nb201.flops import flops_millions
+
         info = dataset_info(data)
         params = count_params(self.standalone(arch, num_classes=info.num_classes))
         flops = flops_millions(arch, num_classes=info.num_classes, image_size=info.image_size)
