@@ -36,10 +36,10 @@ Each layer is one folder of src/wsnas, so the tree shows the layers."""
 
 LAZY_OK = ("wsnas.cli.commands", "wsnas.cli.main", "wsnas.sweep.worker")
 """Where imports inside functions are intended (see the module docstring)."""
-LAZY_EXACT = ("wsnas",)
-"""Modules (exactly these, not their sub-modules) whose imports may all be deferred: the package
-`__init__`, which re-exports the public API lazily (its `if TYPE_CHECKING:` imports and its
-`__getattr__`)."""
+LAZY_EXACT = ("wsnas", "wsnas.search")
+"""Modules (exactly these, not their sub-modules) whose imports may all be deferred: package
+`__init__`s that re-export lazily (their `if TYPE_CHECKING:` imports and `__getattr__`): the
+public API, and `wsnas.search`, whose run machinery needs torch but whose algorithm names do not."""
 
 TORCH_DEFERRED = (
     "wsnas.data",

@@ -101,4 +101,4 @@ def test_summary_by_hand():
     assert s["found"]["pbr_top_k"] == pytest.approx(((1 - 3 / 4) ** 3 + (1 - 1 / 4) ** 3) / 2)
     assert [c["evals"] for c in s["regret_after"]] == [4]
     assert np.isclose(s["regret_after"][0]["regret"], 20.0)
-    assert s["benchmark_best"] == {"arch": "w", "gt_acc": 90.0}
+    assert s["benchmark_best"] == {"arch": "w", "gt_acc": 90.0, "size": 4}

@@ -175,7 +175,7 @@ def test_a_space_registered_outside_wsnas_trains_and_scores(toy, tmp_path):
     cfg = check_config(toy_config(tmp_path, toy))
     summary = train(cfg)
     assert summary["status"] == "finished"
-    assert summary["benchmark"] == {"space": "toy", "metric": "acc", "size": 4}
+    assert summary["benchmark"] == {"space": "toy", "metric": "acc", "size": 4, "file": "toy.csv"}
     final = summary["final"]
     assert final["pool_size"] == 4 and set(final) >= {"supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr"}
     run = Path(summary["run_dir"])

@@ -17,7 +17,8 @@ from wsnas.spaces.base import SearchSpace
 
 def arch_record(space: SearchSpace, arch: Any, bench: Any | None, data: str | None = None) -> dict[str, Any]:
     """arch, index, canonical, the facts (params_m, flops_m, ...) and, with BENCH, gt_acc,
-    gt_rank and gt_metric (left out where the table has neither the encoding nor its cell)."""
+    gt_rank (0 = best), gt_metric and gt_size (the table's rows, what the rank counts among; left
+    out where the table has neither the encoding nor its cell)."""
     text = space.format(arch)
     rec: dict[str, Any] = {"arch": text, "index": None, "canonical": space.canonical(arch)}
     rec.update(space.arch_facts(arch) if data is None else facts_on(space, arch, data))
@@ -30,7 +31,13 @@ def arch_record(space: SearchSpace, arch: Any, bench: Any | None, data: str | No
             except (BenchmarkError, ArchError):  # not in the table (DARTS: most genotypes)
                 continue
         if q is not None:
-            rec.update(index=q["index"], gt_acc=q["acc"], gt_rank=q["rank"], gt_metric=bench.metric)
+            rec.update(
+                index=q["index"],
+                gt_acc=q["acc"],
+                gt_rank=q["rank"],
+                gt_metric=bench.metric,
+                gt_size=bench.size,
+            )
     return rec
 
 

@@ -79,10 +79,7 @@ def describe(space: Any, arch: Any, bench: Any, data: str | None = None) -> dict
     """The record printed for one architecture (`wsnas.spaces.facts.arch_record`)."""
     from wsnas.spaces.facts import arch_record
 
-    rec = arch_record(space, arch, bench, data)
-    if bench is not None and "gt_rank" in rec:
-        rec["gt_size"] = bench.size  # "rank r of N" for people; left out of the printed record
-    return rec
+    return arch_record(space, arch, bench, data)
 
 
 def _info(args: argparse.Namespace) -> None:
