@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace
+from wsnas.spaces.base import COMMON_FACTORS, FEWSHOT_WHY_NOT, SPACES, SearchSpace
 from wsnas.spaces.darts.benchmark import LOADER
 from wsnas.spaces.darts.flops import flops_millions
 from wsnas.spaces.darts.genotype import (
@@ -87,7 +87,10 @@ class DartsSpace(SearchSpace):
     title = "DARTS-NDS"
     loader = LOADER
     factors = DARTS_FACTORS
-    why_not = {"mapping.dynamic_channels": "every DARTS op keeps its channels"}
+    why_not = {
+        "mapping.dynamic_channels": "every DARTS op keeps its channels",
+        "fewshot.split": FEWSHOT_WHY_NOT,
+    }
     proxy = {  # REFERENCE.md section 3 (lr, epochs); the rest: NB201's, at DARTS's evaluation size
         "lr": 0.1,
         "epochs": 100,
