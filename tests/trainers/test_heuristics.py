@@ -132,7 +132,9 @@ def test_split_copies_the_oneshot_weights_and_each_arch_runs_on_its_owner():
     for sub in net.subnets:
         got = sub.state_dict()
         assert got.keys() == ref.keys() and all(torch.equal(got[k], ref[k]) for k in ref)
-        assert all(p.data_ptr() != q.data_ptr() for p, q in zip(sub.parameters(), oneshot.parameters()))
+        assert all(
+            p.data_ptr() != q.data_ptr() for p, q in zip(sub.parameters(), oneshot.parameters(), strict=True)
+        )
     with torch.no_grad():  # make the copies differ, then check who answers
         for k, sub in enumerate(net.subnets):
             for p in sub.parameters():

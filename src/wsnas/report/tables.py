@@ -19,7 +19,7 @@ from typing import Any
 from wsnas.report.analysis import START, TUNED, SpaceAnalysis, Stat, show_value, sort_values, space_title
 from wsnas.report.runs import METRICS, canon
 from wsnas.report.settings import top_k_text
-from wsnas.spaces.table1 import table1_rank
+from wsnas.spaces.table1 import BEYOND_PAPER, table1_rank
 
 TABLE_METRICS = (
     ("supernet_acc_mean", "SN acc", 2),
@@ -132,11 +132,12 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
                 else (f" ({word}: " + ", ".join(a.title for a in marked) + ")")
             )
             text = show_value(key, v)
-            rows.append([key, text + mark, *cells])
+            rows.append([key + (" (beyond the paper)" if key in BEYOND_PAPER else ""), text + mark, *cells])
             csv_rows.append([key, text, *nums, *refs])
     note = (
         "Mean ± sample std over seeds of the final evaluation. Rows of a factor compare settings "
-        "that differ only in that factor, in the order of the paper's Table 1; (ref) marks the "
+        "that differ only in that factor, in the order of the paper's Table 1 (rows marked beyond the "
+        "paper: heuristics published after it); (ref) marks the "
         "reference value (the value the factor is held at while others vary). " + METRIC_NOTE
     )
     if any(f.against != "reference" for a in analyses for f in a.factors):

@@ -17,7 +17,7 @@ from wsnas.core.errors import BenchmarkError, ConfigError, did_you_mean
 from wsnas.data.datasets import DATASETS, halves_hint
 from wsnas.data.nb201_splits import HALVES, has_halves
 from wsnas.spaces.base import SPACES, SearchSpace
-from wsnas.spaces.factors import ANY, factor_fields, need_text, show
+from wsnas.spaces.factors import ANY, factor_fields, need_text, show, training_factor_fields
 from wsnas.spaces.fewshot import split_edges
 from wsnas.spaces.landmarks import read_archs_file
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
@@ -163,10 +163,10 @@ def support_table() -> str:
     spaces = [SPACES.get(n)() for n in SPACES.names()]
     head = "| Factor field | " + " | ".join(f"`{s.name}`" for s in spaces) + " |"
     rows = [head, "|---|" + "---|" * len(spaces)]
-    for field in factor_fields():
+    for field in factor_fields() + training_factor_fields():
         cells = []
         for s in spaces:
-            decl = s.factors.get(field)
+            decl = {**s.factors, **s.training_factors}.get(field)
             if decl is None:
                 cells.append("-")
                 continue
