@@ -14,6 +14,8 @@ from wsnas.core.errors import ConfigError
 from wsnas.engine.rundir import RunDir
 from wsnas.groundtruth import open_benchmark
 from wsnas.presets.demo import preset_path
+from wsnas.search.moves import Moves
+from wsnas.search.run import run_search
 from wsnas.spaces import get_space
 from wsnas.spaces.base import SuperNet
 from wsnas.spaces.check import check_config
@@ -217,7 +219,13 @@ def _trainer(cfg, name):
 
 @pytest.mark.slow  # two tiny mini runs and a resume (~10-20 s on a loaded core)
 def test_fewshot_run_splits_resumes_and_reports(tmp_path):
-    cfg = mini(tmp_path, "protocol.epochs=3", "fewshot.split=default", "fewshot.warmup_fraction=0.34")
+    cfg = mini(
+        tmp_path,
+        "protocol.epochs=3",
+        "fewshot.split=default",
+        "fewshot.warmup_fraction=0.34",
+        "data.valid_size=64",
+    )
     full, _ = _trainer(cfg, "full")
     full.run_epoch()
     oneshot = {k: v.clone() for k, v in full.model.state_dict().items()}
@@ -237,15 +245,41 @@ def test_fewshot_run_splits_resumes_and_reports(tmp_path):
     got = again.fit()
     assert got["final"]["skdt"] == want["final"]["skdt"]
     assert got["final"]["supernet_acc_mean"] == want["final"]["supernet_acc_mean"]
+    found = run_search(run.path, "random", budget=4, overrides=["runtime.threads=1"])  # loads 5 sub-nets
+    assert found.summary["evals"] == 4 and found.summary["found"]["arch"] is not None
 
 
 @pytest.mark.slow  # one tiny mini run
 def test_landmark_run_keeps_landmarks_out_of_the_pool_and_states_them(tmp_path):
-    cfg = mini(tmp_path, "protocol.epochs=2", "landmark.num_archs=10", "landmark.warmup_fraction=0.5")
-    trainer, _ = _trainer(cfg, "lm")
+    cfg = mini(
+        tmp_path,
+        "protocol.epochs=2",
+        "landmark.num_archs=10",
+        "landmark.warmup_fraction=0.5",
+        "data.valid_size=64",
+    )
+    trainer, run = _trainer(cfg, "lm")
     assert not {trainer.bench.row(s) for s in trainer.pool.arch_strs} & set(trainer.landmarks.rows)
     summary = trainer.fit()
     lm = summary["landmark"]
     assert lm["num_archs"] == 10 and "were an input of training" in lm["note"]
     assert lm["start_epoch"] == 2 and lm["extra_forward_backward_per_step"] == 2
     assert set(lm["archs"]).isdisjoint(a["arch"] for a in summary["top_archs"]["archs"])
+    found = run_search(run.path, "random", budget=4, overrides=["runtime.threads=1"])
+    assert found.summary["landmarks_excluded"]["archs"] == lm["archs"]
+
+
+def test_a_search_never_visits_a_landmark():
+    space = get_space("nb201_mini")
+    bench = open_benchmark(space)
+    marks = select_landmarks(space, bench, 25, None, 0)
+    moves = Moves(space, bench, exclude=frozenset(marks.rows))
+    assert moves.size == 100
+    seen = {space.format(moves.start(i)) for i in range(moves.size)}
+    assert len(seen) == 100 and not seen & set(marks.arch_strs)
+    rng = np.random.default_rng(0)
+    arch = moves.start(0)
+    for _ in range(50):
+        assert all(space.format(a) not in marks.arch_strs for a in moves.neighbours(arch))
+        arch = moves.mutate(arch, rng)
+        assert space.format(arch) not in marks.arch_strs
