@@ -283,3 +283,16 @@ def test_a_search_never_visits_a_landmark():
         assert all(space.format(a) not in marks.arch_strs for a in moves.neighbours(arch))
         arch = moves.mutate(arch, rng)
         assert space.format(arch) not in marks.arch_strs
+
+
+def test_a_sweep_refuses_a_combination_at_plan_time(tmp_path):
+    from wsnas.sweep import Sweep, load_spec
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        f"description: few-shot with FairNAS\nbase: {preset_path()}\noverrides:\n  sampler.name: fairnas\n"
+        'factors:\n  fewshot.split: ["off", default]\nseeds: [0]\nmode: one-at-a-time\n'
+    )
+    s, spec_dir = load_spec(spec)
+    with pytest.raises(ConfigError, match="sweep run \\(fewshot.split=default\\).*FairNAS"):
+        Sweep(s, spec_dir, tmp_path / "out", log=lambda m: None).plan()
