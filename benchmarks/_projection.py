@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from wsnas.config import RunConfig
+from wsnas.spaces import get_space
+from wsnas.spaces.fewshot import split_edges, warmup_epochs
+from wsnas.spaces.landmarks import start_epoch
 from wsnas.sweep import Planner, load_spec
 
 CIFAR10_TRAIN, CIFAR10_TEST = 50_000, 10_000
@@ -40,7 +43,7 @@ def run_seconds(
     per_epoch = (n_train // p.batch_size) * p.batch_size
     evals = len({e for e in cfg.eval.epochs if 1 <= e <= p.epochs} | {p.epochs})
     n_eval = min(cfg.eval.num_images or eval_images, eval_images)
-    train_s = p.epochs * per_epoch / train_rate
+    train_s = heuristic_epochs(cfg) * per_epoch / train_rate
     eval_s = evals * cfg.eval.pool_size * n_eval / eval_rate
     return {
         "train_s": train_s,
@@ -52,6 +55,21 @@ def run_seconds(
         "pool_size": cfg.eval.pool_size,
         "eval_images": n_eval,
     }
+
+
+def heuristic_epochs(cfg: RunConfig) -> float:
+    """Epoch-equivalents of forward/backward passes: protocol.epochs, plus the landmark term's 2 passes
+    per pair and step after its warm-up, or K sub-super-nets per step after a few-shot split."""
+    e, lm, fs = cfg.protocol.epochs, cfg.landmark, cfg.fewshot
+    if lm.num_archs:
+        start = start_epoch(e, lm.warmup_fraction)
+        return start + (e - start) * (1 + 2 * lm.pairs)
+    space = get_space(cfg.space.name)
+    edges = split_edges(space, fs.split)
+    if edges:
+        w = warmup_epochs(e, fs.warmup_fraction)
+        return w + len(getattr(space, "ops", ())) ** len(edges) * (e - w)
+    return float(e)
 
 
 def study_stages(spec_path: Path, cost: Callable[[RunConfig], float], choose: str) -> list[dict[str, Any]]:

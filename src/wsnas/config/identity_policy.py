@@ -36,11 +36,24 @@ is refused, and a report keeps the two apart. v2 of `shuffle`: the authors' per-
 channel subsets (the old meaning is now `shuffle_consistent`, docs/factors.md)."""
 
 
-ADDED_FIELDS: dict[str, Any] = {"mapping.dropout_path_at": "edges", "eval.metric_definition": "paper"}
+ADDED_FIELDS: dict[str, Any] = {
+    "mapping.dropout_path_at": "edges",
+    "eval.metric_definition": "paper",
+    "landmark.num_archs": 0,
+    "landmark.archs_file": None,
+    "landmark.loss": "relu",
+    "landmark.coef": 10.0,
+    "landmark.schedule": "cosine_increase",
+    "landmark.warmup_fraction": 0.375,
+    "landmark.pairs": 1,
+    "fewshot.split": "off",
+    "fewshot.warmup_fraction": 0.8,
+}
 """Config fields added after runs were made, each with its default (the behaviour before it existed).
 A field at that default is left out of the hash, so every config that existed before keeps its hash
 (run dir name, checkpoint guard, identity) and its runs stay resumable and reusable; any other value
-is hashed and makes a new run. A default must therefore be exactly what the code did before."""
+is hashed and makes a new run. A default must therefore be exactly what the code did before. A section
+left empty once its added fields are out (`landmark`, `fewshot` at their defaults) is left out too."""
 
 
 def _parent(d: dict[str, Any], key: str) -> tuple[dict[str, Any], str]:
@@ -63,6 +76,10 @@ def identity_view(d: dict[str, Any]) -> dict[str, Any]:
         node, last = _parent(d, key)
         if last in node and node[last] == default:
             node.pop(last)
+            if not node and "." in key:
+                parent, section = _parent(d, key.rsplit(".", 1)[0])
+                if parent.get(section) == {}:
+                    parent.pop(section)
     for (key, value), version in MEANING_VERSIONS.items():
         node, last = _parent(d, key)
         if node.get(last) == value:

@@ -154,6 +154,48 @@ class EvalConfig(_Section):
     (1-point bins, top-10 on NB201 / top-5 elsewhere; they fix both keys). docs/metrics.md."""
 
 
+class LandmarkConfig(_Section):
+    """Landmark regularisation (Yu et al., CVPR 2021; beyond the paper): a pairwise ranking loss on
+    M architectures whose ground truth is an input. docs/factors.md names the authors' code followed."""
+
+    num_archs: int = Field(0, ge=0)
+    """M landmarks (0 = off); drawn with the run's seed from the ground truth unless `archs_file` lists them.
+    Landmarks never enter the evaluation pool."""
+    archs_file: str | None = None
+    """Text file of M arch strings (one a line, `#` comments) to use as landmarks instead of a draw."""
+    loss: Literal["relu", "softplus"] = "relu"
+    """Per pair, with L the cross-entropy on the step's batch: relu(L_better - L_worse) (authors' mae_relu)
+    or softplus(L_better - L_worse) (their mae_softplus / crossentropy)."""
+    coef: float = Field(10.0, gt=0.0)
+    """Coefficient of the ranking term (authors' best setting: 10)."""
+    schedule: Literal["cosine_increase", "constant"] = "cosine_increase"
+    """How the coefficient grows after the warm-up (authors' best: cosine_increase)."""
+    warmup_fraction: float = Field(0.375, ge=0.0, lt=1.0)
+    """Fraction of protocol.epochs trained without the term (authors' NB201: 150 of 400 epochs)."""
+    pairs: int = Field(1, ge=1)
+    """Landmark pairs per step (2 extra forward/backward passes each)."""
+
+
+class FewShotConfig(_Section):
+    """Few-shot super-nets (Zhao et al., ICML 2021; beyond the paper): split after a one-shot warm-up."""
+
+    split: str = "off"
+    """`off`, `default` (the space's edge) or edge indices `0` / `0,3`: the edges whose op choice splits
+    the super-net into K = ops^edges sub-super-nets."""
+    warmup_fraction: float = Field(0.8, gt=0.0, lt=1.0)
+    """Fraction of protocol.epochs trained one-shot before the split (released code: 600 one-shot epochs,
+    then 150 per sub-super-net)."""
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _split_text(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)  # fewshot.split=0
+        if isinstance(v, list | tuple):
+            return ",".join(str(x) for x in v)
+        return v
+
+
 class RuntimeConfig(_Section):
     device: str = "auto"
     """auto | cpu | cuda | cuda:N."""
@@ -232,6 +274,8 @@ class RunConfig(ExperimentConfig):
         "protocol",
         "sampler",
         "eval",
+        "landmark",
+        "fewshot",
         "runtime",
         "logging",
         "seed",
@@ -245,6 +289,8 @@ class RunConfig(ExperimentConfig):
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    landmark: LandmarkConfig = Field(default_factory=LandmarkConfig)
+    fewshot: FewShotConfig = Field(default_factory=FewShotConfig)
 
     def metrics(self) -> MetricDefinition:
         """The run's metric definition resolved for its space: s-KdT's bin width and the top-k."""

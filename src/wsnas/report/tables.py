@@ -192,7 +192,8 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
             csv_rows.append([key, text, *nums, *refs, *authors, *beyond])
     note = (
         "Mean ± sample std over seeds of the final evaluation. Rows of a factor compare settings "
-        "that differ only in that factor, in the order of the paper's Table 1; (ref) marks the "
+        "that differ only in that factor, in the order of the paper's Table 1 (rows marked beyond the "
+        "paper: heuristics published after it); (ref) marks the "
         "reference value (the value the factor is held at while others vary). " + METRIC_NOTE
     )
     note += " " + definitions_note(a.space for a in analyses)

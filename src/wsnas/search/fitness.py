@@ -31,6 +31,8 @@ from wsnas.groundtruth import open_benchmark
 from wsnas.spaces import get_space
 from wsnas.spaces.base import SearchSpace, SuperNet
 from wsnas.spaces.check import check_config
+from wsnas.spaces.fewshot import Owners, split_edges, warmup_epochs
+from wsnas.spaces.fewshot_net import FewShotSuperNet
 from wsnas.trainers.evaluate import supernet_accuracies
 
 SEARCH_KEYS = ("data.valid_size", "eval.batch_size")
@@ -128,6 +130,9 @@ def load_fitness(run: RunDir, saved: RunConfig, cfg: RunConfig) -> tuple[SearchS
     splits = load_splits(cfg.data, seed=cfg.seed)
     assert splits.valid is not None  # search_config refused valid_size 0
     model = space.supernet(cfg.mapping, cfg.lowfi, num_classes=splits.info.num_classes)
+    edges = split_edges(space, saved.fewshot.split)
+    if edges and int(state["epoch"]) >= warmup_epochs(saved.protocol.epochs, saved.fewshot.warmup_fraction):
+        model = FewShotSuperNet(model, Owners(edges, len(getattr(space, "ops", ()))))  # scored by owners
     model.load_state_dict(state["model"])
     mf = memory_format(device, cfg.runtime.channels_last)
     model.to(device, memory_format=mf)  # type: ignore[call-overload]  # torch's stub lacks memory_format

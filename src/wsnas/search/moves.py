@@ -27,20 +27,36 @@ def covers_space(space: SearchSpace, bench: Any) -> bool:
 class Moves:
     """Starts, mutations and neighbourhoods of a search over SPACE scored against BENCH."""
 
-    def __init__(self, space: SearchSpace, bench: Any, restricted: bool | None = None) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        bench: Any,
+        restricted: bool | None = None,
+        exclude: frozenset[int] = frozenset(),
+    ) -> None:
+        """EXCLUDE: table rows a search never visits (a landmark run's landmarks, whose ground truth
+        was a training input)."""
         self.space, self.bench = space, bench
         self.restricted = not covers_space(space, bench) if restricted is None else restricted
         self._nearest: dict[str, list[Any]] = {}
+        self.rows = [r for r in range(int(bench.size)) if r not in exclude] if exclude else None
+        self.excluded = frozenset(str(bench.arch[r]) for r in exclude)
 
     @property
     def size(self) -> int:
-        """Architectures a search may start from: the table's rows."""
-        return int(self.bench.size)
+        """Architectures a search may start from: the table's rows (less the excluded)."""
+        return int(self.bench.size) if self.rows is None else len(self.rows)
+
+    def _row(self, i: int) -> int:
+        return i if self.rows is None else self.rows[i]
+
+    def allowed(self, arch: Any) -> bool:
+        return not self.excluded or self.space.format(arch) not in self.excluded
 
     @cached_property
     def candidates(self) -> list[Any]:
         """The table's architectures, in its row order (parsed; restricted searches only)."""
-        return [self.space.parse(str(a)) for a in self.bench.arch]
+        return [self.space.parse(str(self.bench.arch[self._row(i)])) for i in range(self.size)]
 
     def check(self, algo: str) -> None:
         """ConfigError if ALGO needs moves this space does not define (random search needs none)."""
@@ -61,16 +77,23 @@ class Moves:
 
     def start(self, i: int) -> Any:
         """Row I of the table, parsed (NB101's 423,624 rows are not all parsed up front)."""
-        return self.space.parse(str(self.bench.arch[i]))
+        return self.space.parse(str(self.bench.arch[self._row(i)]))
 
     def mutate(self, arch: Any, rng: np.random.Generator) -> Any:
         if not self.restricted:
-            return self.space.mutate(arch, rng)
+            if not self.excluded:
+                return self.space.mutate(arch, rng)
+            options = self.neighbours(arch)
+            if not options:
+                return self.space.mutate(arch, rng)  # the space's own error, or an excluded arch: none left
+            return options[int(rng.integers(len(options)))]
         near = self.nearest(arch)
         return near[int(rng.integers(len(near)))]
 
     def neighbours(self, arch: Any) -> list[Any]:
-        return self.nearest(arch) if self.restricted else self.space.neighbours(arch)
+        if self.restricted:
+            return self.nearest(arch)
+        return [a for a in self.space.neighbours(arch) if self.allowed(a)]
 
     def nearest(self, arch: Any) -> list[Any]:
         """The table's architectures at the smallest positive distance from ARCH (table order)."""
@@ -82,7 +105,9 @@ class Moves:
     def _find_nearest(self, arch: Any) -> list[Any]:
         dist = np.array([self.space.arch_distance(arch, c) for c in self.candidates])
         canon = self.space.canonical(arch)
-        ok = (dist > 0) & np.array([str(c) != canon for c in self.bench.canonical])
+        ok = (dist > 0) & np.array(
+            [str(self.bench.canonical[self._row(i)]) != canon for i in range(self.size)]
+        )
         if not ok.any():
             return []
         best = dist[ok].min()

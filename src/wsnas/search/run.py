@@ -33,6 +33,7 @@ from wsnas.search.moves import Moves
 from wsnas.search.oracle import Oracle, SearchStop
 from wsnas.search.summary import summarize_search
 from wsnas.search.trajectory import read_trajectory, write_trajectory
+from wsnas.spaces.landmarks import select_landmarks
 
 SEARCH_DIR = "search"
 """The folder of a run dir that holds its searches."""
@@ -75,7 +76,12 @@ def run_search(
         raise WsnasError(f"{run.path} is not a run dir: no config.yaml written by wsnas")
     saved, cfg = search_config(run, list(overrides))
     space, bench, fitness = load_fitness(run, saved, cfg)
-    moves = Moves(space, bench)
+    marks = (
+        select_landmarks(space, bench, saved.landmark.num_archs, saved.landmark.archs_file, saved.seed)
+        if saved.landmark.num_archs
+        else None
+    )
+    moves = Moves(space, bench, exclude=frozenset(marks.rows) if marks is not None else frozenset())
     moves.check(algo)
     check_preset(algo, space, moves.restricted)
     settings = {
@@ -86,6 +92,17 @@ def run_search(
         **({"population": opts.population, "sample_size": opts.sample_size} if algo == "evolution" else {}),
         "fitness": fitness.facts,
         "moves": moves.describe(),
+        **(
+            {
+                "landmarks_excluded": {
+                    "num_archs": len(marks),
+                    "source": marks.source,
+                    "archs": list(marks.arch_strs),
+                }
+            }
+            if marks is not None
+            else {}
+        ),
     }
     out = run.path / SEARCH_DIR / search_dir_name(algo, seed, budget, opts)
     out.mkdir(parents=True, exist_ok=True)

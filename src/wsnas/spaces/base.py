@@ -18,7 +18,7 @@ from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.core.errors import ArchError
 from wsnas.core.registry import Registry
 from wsnas.groundtruth.loaders import BenchLoader
-from wsnas.spaces.factors import ANY, Factor, check_factors
+from wsnas.spaces.factors import ANY, Above, Factor, Not, check_factors
 
 if TYPE_CHECKING:  # the interface needs no torch; the super-nets import it
     import torch
@@ -36,6 +36,30 @@ COMMON_FACTORS: dict[str, Factor] = {
     "lowfi.cells_per_stage": Factor(ANY),
 }
 """Factors every built-in super-net honours (BN flags, dropout, width, depth)."""
+
+_LANDMARK_ON = (("landmark.num_archs", Above(0)),)
+LANDMARK_FACTORS: dict[str, Factor] = {
+    "landmark.num_archs": Factor(ANY),
+    **{
+        f"landmark.{k}": Factor(ANY, requires=_LANDMARK_ON, why="no landmarks, no ranking term")
+        for k in ("archs_file", "loss", "coef", "schedule", "warmup_fraction", "pairs")
+    },
+}
+"""Landmark regularisation (beyond the paper): it needs only forward passes of architectures with ground
+truth, so every space with a benchmark honours it."""
+
+FEWSHOT_FACTORS: dict[str, Factor] = {
+    "fewshot.split": Factor(ANY),
+    "fewshot.warmup_fraction": Factor(
+        ANY, requires=(("fewshot.split", Not("off")),), why="the super-net is never split"
+    ),
+}
+"""Few-shot super-nets (beyond the paper), for spaces with one op choice per edge (`EdgeOpSpace`)."""
+
+FEWSHOT_WHY_NOT = (
+    "few-shot splitting needs one op choice per edge of a fixed cell, and this space's choices change "
+    "its graph (an op's input or a vertex's existence), so a sub-super-net would not own a fixed set of paths"
+)
 
 
 class SearchSpace(ABC):
@@ -92,9 +116,17 @@ class SearchSpace(ABC):
     def sample_unique(self, rng: np.random.Generator) -> Any:
         """Uniform over unique architectures (Random-A)."""
 
-    def check_factors(self, mapping: MappingConfig, lowfi: LowFidelityConfig) -> None:
-        """ConfigError naming every factor this space's super-net would silently ignore."""
-        check_factors(self.name, self.factors, mapping, lowfi, self.why_not)
+    training_factors: ClassVar[dict[str, Factor]] = LANDMARK_FACTORS
+    """Training-heuristic fields (`landmark.*`, `fewshot.*`) it honours; like `factors`, an undeclared
+    field must keep its default (`why_not` says why)."""
+    fewshot_default: ClassVar[tuple[int, ...]] = ()
+    """Edges `fewshot.split=default` splits on (indices into `edges`); empty where few-shot is refused."""
+
+    def check_factors(self, mapping: MappingConfig, lowfi: LowFidelityConfig, extra: Any = None) -> None:
+        """ConfigError naming every factor this space's super-net would silently ignore; EXTRA: the
+        run config's other factor sections by name (`landmark`, `fewshot`)."""
+        factors = {**self.factors, **self.training_factors} if extra else self.factors
+        check_factors(self.name, factors, mapping, lowfi, self.why_not, extra)
 
     def supernet(self, mapping: MappingConfig, lowfi: LowFidelityConfig, num_classes: int = 10) -> SuperNet:
         """The super-net (f_ws) for the mapping and low-fidelity factors; refuses factors it ignores."""
@@ -181,6 +213,9 @@ class EdgeOpSpace(SearchSpace):
 
     ops: tuple[str, ...] = ()
     edges: tuple[tuple[int, int], ...] = ()
+    training_factors: ClassVar[dict[str, Factor]] = {**LANDMARK_FACTORS, **FEWSHOT_FACTORS}
+    fewshot_default: ClassVar[tuple[int, ...]] = (0,)
+    """Few-shot NAS's released NB201 code splits on the first edge (0 -> 1)."""
 
     @abstractmethod
     def unique_classes(self) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:

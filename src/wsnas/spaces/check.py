@@ -24,7 +24,9 @@ from wsnas.core.errors import BenchmarkError, ConfigError, did_you_mean
 from wsnas.data.datasets import DATASETS, halves_hint
 from wsnas.data.nb201_splits import HALVES, has_halves
 from wsnas.spaces.base import SPACES, SearchSpace
-from wsnas.spaces.factors import ANY, factor_fields, need_text, show
+from wsnas.spaces.factors import ANY, factor_fields, need_text, show, training_factor_fields
+from wsnas.spaces.fewshot import split_edges
+from wsnas.spaces.landmarks import read_archs_file
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
 
 C = TypeVar("C", RunConfig, StandaloneConfig)
@@ -95,10 +97,40 @@ def _check_run(space: SearchSpace, cfg: RunConfig) -> None:
             f"key 'sampler.fairnas_k': only FairNAS draws several paths per step, but sampler.name is "
             f"{cfg.sampler.name!r}; remove sampler.fairnas_k or use sampler.name=fairnas"
         )
-    space.check_factors(cfg.mapping, cfg.lowfi)
+    space.check_factors(cfg.mapping, cfg.lowfi, {"landmark": cfg.landmark, "fewshot": cfg.fewshot})
+    check_heuristics(space, cfg)
     check_metric_data(space, cfg)
     if cfg.eval.pool_size > space.num_archs:
         pool_size_used(cfg.eval.pool_size, space.num_archs, f"the {space.name} space", at_most=True)
+
+
+def check_heuristics(space: SearchSpace, cfg: RunConfig) -> None:
+    """Landmark regularisation and few-shot super-nets: their values and their combinations with the
+    other factors (a sweep plan runs this for every run before any is trained)."""
+    lm, fs = cfg.landmark, cfg.fewshot
+    edges = split_edges(space, fs.split)
+    if lm.num_archs == 1:
+        raise ConfigError("key 'landmark.num_archs': a ranking term needs at least 2 landmarks (or 0: off)")
+    if edges:
+        if cfg.sampler.name == "fairnas":
+            raise ConfigError(
+                "key 'fewshot.split': FairNAS trains every op of every edge in each step, so no step's "
+                "paths stay inside one sub-super-net; use sampler.name=random_nas or random_a"
+            )
+        if lm.num_archs:
+            raise ConfigError(
+                "keys 'fewshot.split' and 'landmark.num_archs': a landmark pair may belong to two "
+                "sub-super-nets, whose losses share no weights to rank; use one of the two"
+            )
+        if cfg.protocol.epochs < 2:
+            raise ConfigError("key 'fewshot.split': needs protocol.epochs >= 2 (a warm-up, then the split)")
+    if lm.archs_file is not None and lm.num_archs:
+        got = read_archs_file(space, lm.archs_file)
+        if len(got) != lm.num_archs:
+            raise ConfigError(
+                f"key 'landmark.num_archs': {lm.num_archs}, but landmark.archs_file {lm.archs_file} "
+                f"lists {len(got)} architectures"
+            )
 
 
 def bench_metric(space: SearchSpace, cfg: RunConfig) -> str | None:
@@ -167,10 +199,10 @@ def support_table() -> str:
     spaces = [SPACES.get(n)() for n in SPACES.names()]
     head = "| Factor field | " + " | ".join(f"`{s.name}`" for s in spaces) + " |"
     rows = [head, "|---|" + "---|" * len(spaces)]
-    for field in factor_fields():
+    for field in factor_fields() + training_factor_fields():
         cells = []
         for s in spaces:
-            decl = s.factors.get(field)
+            decl = {**s.factors, **s.training_factors}.get(field)
             if decl is None:
                 cells.append("-")
                 continue

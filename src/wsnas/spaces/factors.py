@@ -14,11 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from wsnas.config import LowFidelityConfig, MappingConfig
+from wsnas.config import FewShotConfig, LandmarkConfig, LowFidelityConfig, MappingConfig
 from wsnas.core.errors import ConfigError
 
 SECTIONS: dict[str, type[BaseModel]] = {"mapping": MappingConfig, "lowfi": LowFidelityConfig}
 """Config sections whose fields are super-net factors."""
+
+TRAINING_SECTIONS: dict[str, type[BaseModel]] = {"landmark": LandmarkConfig, "fewshot": FewShotConfig}
+"""Config sections of training heuristics published after the paper (landmark regularisation, few-shot
+super-nets): declared per space in `SearchSpace.training_factors`, checked where a whole run config is
+(`spaces.check.check_config`), not by `SearchSpace.supernet`, whose network they do not change."""
 
 ANY = None
 """`Factor.values` for a field every valid value of which acts (rates, widths, depths)."""
@@ -34,13 +39,27 @@ class Above:
         return value > self.bound
 
 
+@dataclass(frozen=True)
+class Not:
+    """A `Factor.requires` condition met by any value other than `value` (a factor switched on)."""
+
+    value: Any
+
+    def holds(self, value: Any) -> bool:
+        return value != self.value
+
+
 def need_text(field: str, want: Any) -> str:
-    """A `requires` pair as a person reads it: `field=value`, or `field > bound`."""
-    return f"{field} > {show(want.bound)}" if isinstance(want, Above) else f"{field}={show(want)}"
+    """A `requires` pair as a person reads it: `field=value`, `field > bound` or `field != value`."""
+    if isinstance(want, Above):
+        return f"{field} > {show(want.bound)}"
+    if isinstance(want, Not):
+        return f"{field} != {show(want.value)}"
+    return f"{field}={show(want)}"
 
 
 def need_holds(value: Any, want: Any) -> bool:
-    return want.holds(value) if isinstance(want, Above) else value == want
+    return want.holds(value) if isinstance(want, Above | Not) else value == want
 
 
 @dataclass(frozen=True)
@@ -59,18 +78,31 @@ class Factor:
 
 
 def factor_fields() -> list[str]:
-    """Every factor field as `section.field`, in config order."""
+    """Every super-net factor field as `section.field`, in config order."""
     return [f"{sec}.{name}" for sec, model in SECTIONS.items() for name in model.model_fields]
+
+
+def training_factor_fields() -> list[str]:
+    """Every training-heuristic factor field (`landmark.*`, `fewshot.*`), in config order."""
+    return [f"{sec}.{name}" for sec, model in TRAINING_SECTIONS.items() for name in model.model_fields]
 
 
 def default_of(field: str) -> Any:
     sec, name = field.split(".", 1)
-    return SECTIONS[sec].model_fields[name].default
+    return {**SECTIONS, **TRAINING_SECTIONS}[sec].model_fields[name].default
 
 
-def _value(field: str, mapping: MappingConfig, lowfi: LowFidelityConfig) -> Any:
+def _value(
+    field: str, mapping: MappingConfig, lowfi: LowFidelityConfig, extra: Mapping[str, Any] | None = None
+) -> Any:
+    """FIELD's value; a field of a section not given (`extra` lacks it) reads as its default."""
     sec, name = field.split(".", 1)
-    return getattr(mapping if sec == "mapping" else lowfi, name)
+    if sec == "mapping":
+        return getattr(mapping, name)
+    if sec == "lowfi":
+        return getattr(lowfi, name)
+    section = (extra or {}).get(sec)
+    return default_of(field) if section is None else getattr(section, name)
 
 
 def show(v: Any) -> str:
@@ -84,12 +116,14 @@ def factor_problems(
     mapping: MappingConfig,
     lowfi: LowFidelityConfig,
     why_not: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """One message per factor the config sets that SPACE's super-net cannot honour; WHY_NOT
-    says, per undeclared field, why the space leaves it out."""
+    says, per undeclared field, why the space leaves it out; EXTRA: the other factor sections
+    (`landmark`, `fewshot`) by name, when a whole run config is checked."""
     problems = []
-    for field in factor_fields():
-        value, default = _value(field, mapping, lowfi), default_of(field)
+    for field in factor_fields() + (training_factor_fields() if extra else []):
+        value, default = _value(field, mapping, lowfi, extra), default_of(field)
         decl = factors.get(field)
         if decl is None:
             if value != default:
@@ -108,11 +142,12 @@ def factor_problems(
         if value == default:
             continue
         for need, want in decl.requires:
-            if not need_holds(_value(need, mapping, lowfi), want):
+            got = _value(need, mapping, lowfi, extra)
+            if not need_holds(got, want):
                 why = f": {decl.why}" if decl.why else ""
                 problems.append(
                     f"{field}={show(value)} has no effect on {space} with "
-                    f"{need}={show(_value(need, mapping, lowfi))}{why}; use {need_text(need, want)}"
+                    f"{need}={show(got)}{why}; use {need_text(need, want)}"
                 )
     return problems
 
@@ -123,8 +158,9 @@ def check_factors(
     mapping: MappingConfig,
     lowfi: LowFidelityConfig,
     why_not: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     """ConfigError listing every factor SPACE cannot honour (none: returns)."""
-    problems = factor_problems(space, factors, mapping, lowfi, why_not)
+    problems = factor_problems(space, factors, mapping, lowfi, why_not, extra)
     if problems:
         raise ConfigError("; ".join(problems))

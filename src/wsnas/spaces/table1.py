@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from wsnas.config import RunConfig
 from wsnas.spaces.base import SPACES, SearchSpace
-from wsnas.spaces.factors import ANY, SECTIONS, need_text, show
+from wsnas.spaces.factors import ANY, SECTIONS, TRAINING_SECTIONS, need_text, show
 from wsnas.spaces.samplers import SAMPLERS
 
 
@@ -27,6 +27,8 @@ class Table1Row:
     """The paper's name of the factor."""
     field: str
     """The config field (`section.name`) that sets it."""
+    beyond_paper: bool = False
+    """A heuristic published after the paper (the report marks its rows so)."""
 
 
 TABLE1: tuple[Table1Row, ...] = (
@@ -47,12 +49,30 @@ TABLE1: tuple[Table1Row, ...] = (
     Table1Row("mapping", "path dropout at: edges (paper) or cell (authors' code)", "mapping.dropout_path_at"),
     Table1Row("mapping", "dynamic channels", "mapping.dynamic_channels"),
     Table1Row("mapping", "OFA super-kernel", "mapping.super_kernel"),
+    Table1Row(
+        "beyond the paper",
+        "landmark regularisation: M landmarks (Yu et al. 2021)",
+        "landmark.num_archs",
+        beyond_paper=True,
+    ),
+    Table1Row(
+        "beyond the paper",
+        "few-shot super-nets: split edges (Zhao et al. 2021)",
+        "fewshot.split",
+        beyond_paper=True,
+    ),
 )
 """Table 1 of the paper, in its order (hyper-parameters, low fidelity, sampler, mapping f_ws); the
-row after path dropout is where it drops (the paper's text and the authors' code differ).
+row after path dropout is where it drops (the paper's text and the authors' code differ). The last
+rows are training heuristics published after the paper (`beyond_paper`).
 """
 
 TABLE1_FIELDS = tuple(r.field for r in TABLE1)
+BEYOND_PAPER = frozenset(r.field for r in TABLE1 if r.beyond_paper)
+"""Fields of factors the paper did not study: the report marks their rows."""
+
+VALUE_TEXT = {"fewshot.split": "edge indices (0 / 0,3), default (the space's edge) or off"}
+"""What the config accepts, where the type alone would not say it."""
 
 
 def table1_rank(field: str) -> tuple[int, int, str]:
@@ -93,6 +113,8 @@ def choices(field: str) -> list[str] | None:
 
 def config_values(field: str) -> str:
     """What the config accepts for FIELD: the choices of a Literal or bool, else type and bounds."""
+    if field in VALUE_TEXT:
+        return VALUE_TEXT[field]
     if choices(field) is not None:
         return ", ".join(choices(field) or [])
     info = _config_fields()[field]
@@ -129,9 +151,10 @@ def space_support(space: SearchSpace, field: str) -> Support | None:
     if field == "sampler.name":
         every = set(space.samplers) >= set(SAMPLERS.names())
         return Support(None if every else tuple(space.samplers))
-    if field.split(".", 1)[0] not in SECTIONS:
+    section = field.split(".", 1)[0]
+    if section not in SECTIONS and section not in TRAINING_SECTIONS:
         return Support()  # protocol and data fields act on every space's training
-    decl = space.factors.get(field)
+    decl = (space.training_factors if section in TRAINING_SECTIONS else space.factors).get(field)
     if decl is None:
         return None
     values = None if decl.values is ANY else tuple(show(v) for v in decl.values)
@@ -184,7 +207,11 @@ not in TABLE1 and not declared is beyond the paper too. The report marks such ro
 
 def beyond_paper(field: str, space: str) -> str | None:
     """Why a row varying FIELD on SPACE is beyond the paper; None when the paper reports it there, or
-    when SPACE is not one of the paper's benchmarks."""
+    when SPACE is not one of the paper's benchmarks (but a heuristic published after the paper,
+    `Table1Row.beyond_paper`, is beyond it on every space)."""
+    row = next((r for r in TABLE1 if r.field == field and r.beyond_paper), None)
+    if row is not None:  # a heuristic published after the paper: beyond it on every space
+        return f"{row.factor}: published after the paper"
     if space not in PAPER_SPACES:
         return None
     for s in PAPER_SCOPES:

@@ -36,10 +36,25 @@ class Pool:
         return len(self.archs)
 
 
-def make_pool(space: SearchSpace, bench: Any, size: int, seed: int) -> Pool:
-    """Draw `size` architectures uniformly without replacement from the rows with GT."""
+def make_pool(
+    space: SearchSpace, bench: Any, size: int, seed: int, exclude: frozenset[int] = frozenset()
+) -> Pool:
+    """Draw `size` architectures uniformly without replacement from the rows with GT.
+
+    EXCLUDE: ground-truth rows that never enter the pool (landmarks, whose ground truth was a
+    training input). The pool is the one drawn without them, each excluded row replaced by a row
+    drawn from the rest of the ground truth with the same generator; it is smaller only when the
+    rest runs out.
+    """
     rng = np.random.default_rng(seed)
     rows = rng.choice(bench.size, size=min(size, bench.size), replace=False)
+    if exclude:
+        banned = np.zeros(bench.size, dtype=bool)
+        banned[list(exclude)] = True
+        kept = [int(r) for r in rows if not banned[r]]
+        taken = set(int(r) for r in rows)
+        rest = [int(r) for r in rng.permutation(bench.size) if not banned[r] and int(r) not in taken]
+        rows = np.asarray(kept + rest[: len(rows) - len(kept)], dtype=np.int64)
     strs = [str(bench.arch[r]) for r in rows]
     return Pool(
         archs=[space.parse(s) for s in strs],

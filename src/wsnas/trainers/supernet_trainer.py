@@ -34,8 +34,12 @@ from wsnas.groundtruth import open_benchmark
 from wsnas.nn.params import count_params
 from wsnas.spaces import get_space
 from wsnas.spaces.check import bench_metric, check_config, pool_size_used
+from wsnas.spaces.fewshot import Owners, draw_owned, split_edges, warmup_epochs
+from wsnas.spaces.fewshot_net import FewShotSuperNet
+from wsnas.spaces.landmarks import coefficient, draw_pairs, select_landmarks, start_epoch
 from wsnas.spaces.samplers import build_sampler
 from wsnas.trainers.evaluate import evaluate_pool, make_pool, top_archs, write_eval_csv
+from wsnas.trainers.landmark import pair_term
 
 __all__ = ["SYNC_EVERY", "Diverged", "Trainer", "train"]
 
@@ -68,8 +72,17 @@ class Trainer(EpochTrainer):
             cache_dir=cfg.bench.cache_dir,
         )
         where = f"the ground truth ({self.bench.metric}{', ' + cfg.bench.source if cfg.bench.source else ''})"
-        size = pool_size_used(cfg.eval.pool_size, self.bench.size, where)
-        self.pool = make_pool(self.space, self.bench, size, cfg.eval.pool_seed)
+        lm = cfg.landmark
+        self.landmarks = (
+            select_landmarks(self.space, self.bench, lm.num_archs, lm.archs_file, cfg.seed)
+            if lm.num_archs
+            else None
+        )
+        exclude = frozenset(self.landmarks.rows) if self.landmarks is not None else frozenset()
+        if exclude:
+            where += f" less its {len(exclude)} landmarks"
+        size = pool_size_used(cfg.eval.pool_size, self.bench.size - len(exclude), where)
+        self.pool = make_pool(self.space, self.bench, size, cfg.eval.pool_seed, exclude)
         self.identity = run_identity(cfg, self.bench, device, env.world_size)
         p = cfg.protocol
         info = self.setup_data(cfg.data, p.batch_size, cfg.eval.batch_size, cfg.eval.num_images)
@@ -86,6 +99,67 @@ class Trainer(EpochTrainer):
         )
         self.sampler = build_sampler(self.space, cfg.sampler)
         self.rng = np.random.default_rng(cfg.seed)
+        self.lm_start = start_epoch(p.epochs, lm.warmup_fraction)
+        self.lm_coef = 0.0
+        self.lm_sum = torch.zeros((), device=device)
+        edges = split_edges(self.space, cfg.fewshot.split)
+        self.owners = Owners(edges, len(getattr(self.space, "ops", ()))) if edges else None
+        self.fs_warmup = warmup_epochs(p.epochs, cfg.fewshot.warmup_fraction) if edges else p.epochs
+        self.is_split = False
+        if self.owners is not None:  # the one-shot phase is a whole schedule of its own (released code)
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.optimizer, T_max=self.fs_warmup, eta_min=p.lr_min
+            )
+
+    def split(self) -> None:
+        """Few-shot: K copies of the one-shot super-net, a fresh SGD and a fresh cosine over the epochs
+        left (Few-shot NAS's released code restarts optimizer and schedule for each sub-super-net)."""
+        p = self.cfg.protocol
+        assert self.owners is not None
+        self.setup_model(FewShotSuperNet(self.model, self.owners))
+        self.params = [q for q in self.model.parameters() if q.requires_grad]
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay, nesterov=False
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=p.epochs - self.fs_warmup, eta_min=p.lr_min
+        )
+        self.is_split = True
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.landmarks is not None:
+            state["landmarks"] = list(self.landmarks.arch_strs)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """A checkpoint after the split holds K sub-super-nets: split first, then load them. Landmarks
+        read from a file must be those the run was trained with."""
+        if self.landmarks is not None and state.get("landmarks") != list(self.landmarks.arch_strs):
+            raise WsnasError(
+                f"checkpoint {self.run.checkpoint} was trained with other landmarks than "
+                f"{self.landmarks.source} gives now; restore that file or start a new run"
+            )
+        if self.owners is not None and state["epoch"] >= self.fs_warmup and not self.is_split:
+            self.split()
+        super().load_state_dict(state)
+
+    def train_epoch(self) -> dict[str, Any]:
+        """The engine's epoch, after the few-shot split when it is due; the landmark term's coefficient
+        and mean per step join the record."""
+        if self.owners is not None and self.epoch >= self.fs_warmup and not self.is_split:
+            self.split()
+        if self.landmarks is not None:
+            lm = self.cfg.landmark
+            self.lm_coef = coefficient(self.epoch, self.epochs, self.lm_start, lm.coef, lm.schedule)
+            self.lm_sum.zero_()
+        record = super().train_epoch()
+        if self.landmarks is not None:
+            record["landmark_coef"] = self.lm_coef
+            record["landmark_loss"] = self.lm_sum.item() / max(len(self.loader), 1)
+        if self.owners is not None:
+            record["subnets"] = len(self.owners) if self.is_split else 1
+        return record
 
     def fit(self) -> dict[str, Any]:
         """Record the run's identity (identity.json; checked on resume), then the engine's loop."""
@@ -97,14 +171,31 @@ class Trainer(EpochTrainer):
         pool = f"{len(self.pool)} archs" + (
             f" (of {asked} asked: the GT has no more)" if len(self.pool) < asked else ""
         )
-        return {
+        out = {
             "space": f"{self.space.title or self.space.name} ({self.space.name})",
             "super-net": f"{count_params(self.model) / 1e6:.3f} M params",
             "pool": pool,
         }
+        if self.landmarks is not None:
+            out["landmarks"] = (
+                f"M={len(self.landmarks)} ({self.landmarks.source}; their ground truth is a training input, "
+                f"kept out of the pool); ranking term from epoch {self.lm_start + 1}"
+            )
+        if self.owners is not None:
+            out["few-shot"] = (
+                f"{len(self.owners)} sub-super-nets split on edges {list(self.owners.edges)} after "
+                f"{self.fs_warmup} one-shot epochs"
+            )
+        return out
 
     def train_step(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
-        """The step's paths, their gradients summed, averaged over ranks, clipped; one SGD step."""
+        """The step's paths, their gradients summed, averaged over ranks, clipped; one SGD step.
+
+        Landmarks: the ranking term's pairs add their gradients before the clip (authors' order).
+        After a few-shot split: one path per sub-super-net, each drawn inside its sub-space, each
+        sub-super-net clipped on its own, so K independent steps in one optimizer call."""
+        if self.is_split:
+            return self._fewshot_step(step, x, y)
         paths = self.sampler.step_paths(self.rng)
         self.optimizer.zero_grad(set_to_none=True)
         for arch in paths:
@@ -114,9 +205,35 @@ class Trainer(EpochTrainer):
             loss.backward()
             self.stats.add(out, y, loss, paths=len(paths))
             self.stats.note_finite(step, loss)
+        if self.landmarks is not None and self.epoch >= self.lm_start:
+            lm, marks = self.cfg.landmark, self.landmarks
+            for a, b in draw_pairs(self.rng, len(marks), lm.pairs):
+                with autocast(self.device, self.cfg.runtime.amp):
+                    term = pair_term(self.model, x, y, marks.archs[a], marks.archs[b], self.lm_coef, lm.loss)
+                term.backward()
+                self.lm_sum += term.detach().float()
+                self.stats.note_finite(step, term)
         distributed.average_gradients(self.params, self.dist)  # no-op on one process
         if self.cfg.protocol.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.protocol.grad_clip)
+        self.optimizer.step()
+
+    def _fewshot_step(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        assert self.owners is not None and isinstance(self.model, FewShotSuperNet)
+        self.optimizer.zero_grad(set_to_none=True)
+        k_all = len(self.owners)
+        for k in range(k_all):
+            arch = draw_owned(lambda r: self.sampler.step_paths(r)[0], self.rng, self.owners, k)
+            with autocast(self.device, self.cfg.runtime.amp):
+                out = self.model(x, arch)
+                loss = F.cross_entropy(out, y)
+            loss.backward()
+            self.stats.add(out, y, loss, paths=k_all)
+            self.stats.note_finite(step, loss)
+        distributed.average_gradients(self.params, self.dist)
+        if self.cfg.protocol.grad_clip > 0:
+            for k in range(k_all):
+                torch.nn.utils.clip_grad_norm_(self.model.sub_params(k), self.cfg.protocol.grad_clip)
         self.optimizer.step()
 
     def check_sync(self, step: int) -> None:
@@ -194,7 +311,43 @@ class Trainer(EpochTrainer):
                 **gt_file(self.bench),
             },
             "data": {"name": self.cfg.data.name, "eval_split": self.cfg.data.eval_split},
+            **self._heuristics_summary(),
         }
+
+    def _heuristics_summary(self) -> dict[str, Any]:
+        """What landmark regularisation and few-shot splitting did and cost (seconds per epoch before
+        and after they act, measured in this run)."""
+        out: dict[str, Any] = {}
+        epochs = [r for r in self.history if r["type"] == "epoch"]
+
+        def median_seconds(records: list[dict[str, Any]]) -> float | None:
+            return float(np.median([r["seconds"] for r in records])) if records else None
+
+        if self.landmarks is not None:
+            lm = self.cfg.landmark
+            out["landmark"] = {
+                **self.landmarks.describe(),
+                "pool_archs_sharing_a_landmark_cell": int(
+                    sum(c in set(self.landmarks.canonical) for c in self.pool.canonical)
+                ),
+                "start_epoch": self.lm_start + 1,
+                "extra_forward_backward_per_step": 2 * lm.pairs,
+                "seconds_per_epoch_before_term": median_seconds(epochs[: self.lm_start]),
+                "seconds_per_epoch_with_term": median_seconds(epochs[self.lm_start :]),
+            }
+        if self.owners is not None:
+            out["fewshot"] = {
+                "split_edges": [list(self.space.edges[e]) for e in self.owners.edges],  # type: ignore[attr-defined]
+                "subnets": len(self.owners),
+                "oneshot_epochs": self.fs_warmup,
+                "subnet_epochs": self.epochs - self.fs_warmup,
+                "epoch_equivalents": self.fs_warmup + len(self.owners) * (self.epochs - self.fs_warmup),
+                "seconds_per_epoch_oneshot": median_seconds(epochs[: self.fs_warmup]),
+                "seconds_per_epoch_split": median_seconds(epochs[self.fs_warmup :]),
+                "note": "after the split every epoch trains each sub-super-net on every batch (one path "
+                "each) and every architecture is scored by the sub-super-net that owns it",
+            }
+        return out
 
 
 def gt_file(bench: Any) -> dict[str, Any]:

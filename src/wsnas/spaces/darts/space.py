@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wsnas.config import LowFidelityConfig, MappingConfig
-from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace, SuperNet
+from wsnas.spaces.base import COMMON_FACTORS, FEWSHOT_WHY_NOT, SPACES, SearchSpace, SuperNet
 from wsnas.spaces.darts.benchmark import LOADER
 from wsnas.spaces.darts.genotype import (
     CELLS,
@@ -88,7 +88,10 @@ class DartsSpace(SearchSpace):
     title = "DARTS-NDS"
     loader = LOADER
     factors = DARTS_FACTORS
-    why_not = {"mapping.dynamic_channels": "every DARTS op keeps its channels"}
+    why_not = {
+        "mapping.dynamic_channels": "every DARTS op keeps its channels",
+        "fewshot.split": FEWSHOT_WHY_NOT,
+    }
     # lr, epochs: docs/background.md#stand-alone-protocol-p_proxy; the rest: NB201's, at the size of
     # DARTS's evaluation network
     proxy = {

@@ -22,7 +22,7 @@ import numpy as np
 
 from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.core.errors import ArchError
-from wsnas.spaces.base import COMMON_FACTORS, SPACES, SearchSpace, SuperNet
+from wsnas.spaces.base import COMMON_FACTORS, FEWSHOT_WHY_NOT, SPACES, SearchSpace, SuperNet
 from wsnas.spaces.factors import Factor
 from wsnas.spaces.nb101 import moves
 from wsnas.spaces.nb101.benchmark import LOADER
@@ -116,6 +116,7 @@ class NB101Space(SearchSpace):
     title = "NASBench-101"
     loader = LOADER
     factors = NB101_FACTORS
+    why_not = {"fewshot.split": FEWSHOT_WHY_NOT}
     ops = OPS
 
     def __init__(
