@@ -38,9 +38,9 @@ def test_protocol_seconds_of_the_shipped_nb201_config():
 def test_study_projection_counts_the_nb201_spec_like_the_planner():
     stages = study_stages(SHIPPED / "sweeps" / "nb201.yaml", lambda cfg: float(cfg.protocol.epochs), "first")
     # each stage's new runs, 3 seeds: lr at 400 epochs (4 new values), epochs at lr 0.025 (stage_fix);
-    # last: + OFA and the cell-level path-dropout row (tests/sweep/test_shipped_counts.py)
-    assert [s["runs"] for s in stages] == [6, 3, 12, 6, 3, 51]
-    assert sum(s["runs"] for s in stages) == 81
+    # last: + OFA, the cell-level path-dropout, landmark and few-shot rows (tests/sweep/test_shipped_counts.py)
+    assert [s["runs"] for s in stages] == [6, 3, 12, 6, 3, 57]
+    assert sum(s["runs"] for s in stages) == 87
     longest = study_stages(
         SHIPPED / "sweeps" / "nb201.yaml", lambda cfg: float(cfg.protocol.epochs), "longest"
     )
@@ -96,5 +96,5 @@ def test_quick_cpu_run_writes_sane_json(tmp_path):
     p = d["projection"]
     proto, first = p["protocol"], p["study"]["choices_first"]
     assert proto["epochs"] == 400 and proto["evaluations"] == 4 and proto["minutes"] > 0
-    assert first["runs"] == 81 and set(first["hours_by_runs_per_gpu"]) == {"1", "2"}
+    assert first["runs"] == 87 and set(first["hours_by_runs_per_gpu"]) == {"1", "2"}
     assert "caveat" in p

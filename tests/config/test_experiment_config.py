@@ -43,6 +43,8 @@ def test_to_dict_keeps_each_configs_own_order():
         "protocol",
         "sampler",
         "eval",
+        "landmark",
+        "fewshot",
         "runtime",
         "logging",
         "seed",
