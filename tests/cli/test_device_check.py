@@ -38,7 +38,7 @@ def test_protocol_seconds_of_the_shipped_nb201_config():
 def test_study_projection_counts_the_nb201_spec_like_the_planner():
     stages = study_stages(SHIPPED / "sweeps" / "nb201.yaml", lambda cfg: float(cfg.protocol.epochs), "first")
     # each stage's new runs, 3 seeds: lr at 400 epochs (4 new values), epochs at lr 0.025 (stage_fix);
-    # last: + OFA, the cell-level path-dropout, landmark and few-shot rows (tests/sweep/test_shipped_counts.py)
+    # last: + OFA, cell-level path dropout, landmark and few-shot rows (tests/sweep/test_shipped_counts.py)
     assert [s["runs"] for s in stages] == [6, 3, 12, 6, 3, 57]
     assert sum(s["runs"] for s in stages) == 87
     longest = study_stages(
