@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("wsnas.spaces",),
     ("wsnas.engine",),
     ("wsnas.trainers",),
-    ("wsnas.sweep", "wsnas.report", "wsnas.presets", "wsnas.search"),
+    ("wsnas.sweep", "wsnas.report", "wsnas.presets", "wsnas.search", "wsnas.estimators"),
     ("wsnas.cli", "wsnas.__main__"),
 ]
 """Lowest first: core -> config -> nn -> groundtruth/data -> spaces -> engine -> trainers -> studies -> CLI.
