@@ -129,7 +129,7 @@ def _shared_pass(
     grad_measures = names & {"grad_norm", "snip", "fisher", "grasp"}
     if not grad_measures:
         return res
-    if not logits.requires_grad:
+    if not weights or not logits.requires_grad:
         return {
             **res,
             **{n: nan(f"{n}: the network has no trainable parameter on any path") for n in grad_measures},
@@ -233,7 +233,7 @@ def synflow(net: nn.Module, input_shape: torch.Size | tuple[int, ...]) -> Score:
     device = next((p.device for p in net.parameters()), torch.device("cpu"))
     ones = torch.ones((1, *input_shape), dtype=torch.float64, device=device)
     out = _logits(net(ones))
-    if not out.requires_grad:
+    if not prunable(net) or not out.requires_grad:
         return nan("synflow: the network has no trainable parameter on any path")
     out.sum().backward()
     total = 0.0
