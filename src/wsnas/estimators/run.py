@@ -25,7 +25,8 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 
 from wsnas.config import RunConfig, dump_config, identity_view, load_config
+from wsnas.core.dirlock import DirLock
 from wsnas.core.errors import BenchmarkError, ConfigError, WsnasError
 from wsnas.core.interrupt import Interrupted
 from wsnas.core.metrics import summarize
@@ -328,7 +330,7 @@ def run_estimate(
     plan.run = run
     existing = (run.path / OPTIONS_FILE).exists()
     hint = f"wsnas estimate --resume {run.path}"
-    with run.writing(new=not existing, resume_hint=hint):
+    with _locked(run, existing):
         if existing:
             _check_same(plan, run)
         else:
@@ -355,6 +357,30 @@ def run_estimate(
         summary = build_summary(plan, read_scores(scores, plan.columns))
         run.write_json(run.summary, summary)
     return summary
+
+
+@contextmanager
+def _locked(run: RunDir, existing: bool) -> Iterator[None]:
+    """The run dir's lock for the block (a second writer is refused): a folder wsnas did not make, or
+    one holding another kind of run, is left alone. Unlike `RunDir.writing`, a stop before the end
+    keeps the lock file and what was written: scores.csv is the point of a resume."""
+    run.check_ours()
+    if not existing and run.path.is_dir() and any(p.name in _OTHER_RUN for p in run.path.iterdir()):
+        raise WsnasError(f"{run.path} holds a super-net or stand-alone run; choose another name/out_dir")
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WsnasError(f"cannot create run dir {run.path}: {e.strerror or e}") from None
+    lock = DirLock(run.path, "run dir")
+    lock.acquire()
+    try:
+        run.remove_temp_files()
+        yield
+    finally:
+        lock.release()
+
+
+_OTHER_RUN = frozenset({"config.yaml", "checkpoint.pt", "log.jsonl"})
 
 
 def _check_same(plan: Plan, run: RunDir) -> None:
