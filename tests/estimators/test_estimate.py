@@ -242,3 +242,11 @@ def test_sigint_stops_with_a_resume_hint_and_resume_finishes(tmp_path):
     assert "interrupted after" in err and f"wsnas estimate --resume {tmp_path / 's'}" in err
     assert main(["estimate", "--resume", str(tmp_path / "s"), "-q", "--json"]) == 0
     assert len(_rows(tmp_path / "s")) == 30
+
+
+@pytest.mark.slow
+def test_two_workers_write_the_same_csv_as_one(tmp_path):
+    one = run_estimate(plan_estimate(mini_cfg(tmp_path, "name=one"), opts("synflow,params")))
+    two = run_estimate(plan_estimate(mini_cfg(tmp_path, "name=two"), opts("synflow,params")), workers=2)
+    assert _stable(_rows(tmp_path / "two")) == _stable(_rows(tmp_path / "one"))
+    assert two["estimators"]["synflow"]["skdt"] == one["estimators"]["synflow"]["skdt"]

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from wsnas.config import RunConfig, dump_config, identity_view, load_config
+from wsnas.core.atomic import write_text_atomic
 from wsnas.core.dirlock import DirLock
 from wsnas.core.errors import BenchmarkError, ConfigError, WsnasError
 from wsnas.core.interrupt import Interrupted
@@ -48,6 +49,7 @@ from wsnas.estimators.zero_cost import Score, zero_cost_scores
 from wsnas.groundtruth import open_benchmark
 from wsnas.spaces import get_space
 from wsnas.spaces.check import bench_metric, check_config, pool_size_used
+from wsnas.sweep.executors import LocalExecutor
 from wsnas.trainers.evaluate import Pool, make_pool
 
 CONFIG_FILE = "estimate.yaml"
@@ -323,9 +325,16 @@ ProgressFn = Callable[[int, int, float], None]
 
 
 def run_estimate(
-    plan: Plan, run_dir: str | os.PathLike | None = None, progress: ProgressFn | None = None
+    plan: Plan,
+    run_dir: str | os.PathLike | None = None,
+    progress: ProgressFn | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Score the plan's archs into a run dir (new, or resumed where scores.csv stops); the summary."""
+    """Score the plan's archs into a run dir (new, or resumed where scores.csv stops); the summary.
+
+    WORKERS > 1 scores shards of SHARD archs in that many spawned processes (the sweep's local
+    executor); this process alone writes scores.csv, in completion order, and sorts it by pool
+    position at the end, so the file does not depend on workers, order or resumes."""
     run = RunDir(run_dir or default_run_dir(plan))
     plan.run = run
     existing = (run.path / OPTIONS_FILE).exists()
@@ -344,9 +353,10 @@ def run_estimate(
             append_line(scores, ",".join(csv_header(plan.columns)) + "\n")
         todo = [i for i, s in enumerate(plan.pool.arch_strs) if s not in done]
         total, t_start = len(plan.pool), time.perf_counter()
+        rows = _rows_local(plan, todo) if workers <= 1 else _rows_parallel(run, todo, workers)
         try:
-            for k, i in enumerate(todo):
-                append_line(scores, format_row(plan, i, score_arch(plan, i)))
+            for k, line in enumerate(rows):
+                append_line(scores, line)
                 if progress is not None:
                     progress(total - len(todo) + k + 1, total, time.perf_counter() - t_start)
         except Interrupted as e:
@@ -354,9 +364,58 @@ def run_estimate(
             e.where = f"after {n}/{total} architectures (scores.csv holds them)"
             e.resume = hint
             raise
-        summary = build_summary(plan, read_scores(scores, plan.columns))
+        final = read_scores(scores, plan.columns)
+        _sort_scores(scores, plan.columns, final)
+        summary = build_summary(plan, final)
         run.write_json(run.summary, summary)
     return summary
+
+
+SHARD = 8
+"""Archs per task of a parallel run: small, so a stop loses little, large enough to amortise a task."""
+
+
+def _rows_local(plan: Plan, todo: list[int]) -> Iterator[str]:
+    for i in todo:
+        yield format_row(plan, i, score_arch(plan, i))
+
+
+def _rows_parallel(run: RunDir, todo: list[int], workers: int) -> Iterator[str]:
+    tasks = [
+        {"name": f"estimate-{k}", "run_dir": str(run.path), "kind": "estimate", "threads": 1,
+         "positions": todo[k : k + SHARD]}
+        for k in range(0, len(todo), SHARD)
+    ]  # fmt: skip
+    with LocalExecutor(workers=workers, threads=1) as ex:
+        for result in ex.run(tasks):
+            if result.get("status") != "finished":
+                raise WsnasError(
+                    f"{result['name']} of {run.path}: {result.get('status')}: {result.get('error')}"
+                )
+            yield from result["rows"]
+
+
+_SHARD_PLANS: dict[str, Plan] = {}
+"""A worker's plan per run dir (data and benchmark read once per process)."""
+
+
+def score_shard(run_dir: str, positions: list[int]) -> list[str]:
+    """scores.csv lines of the pool POSITIONS of the estimate run in RUN_DIR (a parallel worker's task)."""
+    if run_dir not in _SHARD_PLANS:
+        _SHARD_PLANS[run_dir] = load_plan(run_dir, ["runtime.threads=1"])
+    plan = _SHARD_PLANS[run_dir]
+    return [format_row(plan, i, score_arch(plan, i)) for i in positions]
+
+
+def _sort_scores(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    """Rewrite scores.csv in pool order (atomically; nothing to do when it already is)."""
+    if [int(r["pos"]) for r in rows] == sorted(int(r["pos"]) for r in rows):
+        return
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=csv_header(columns), lineterminator="\n")
+    w.writeheader()
+    w.writerows(sorted(rows, key=lambda r: int(r["pos"])))
+    write_text_atomic(path, buf.getvalue())
 
 
 @contextmanager

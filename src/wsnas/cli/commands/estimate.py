@@ -36,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=None, help="minibatch of the zero-cost proxies (default 64)")
     p.add_argument("--channels", type=int, default=None, help="network width (default: the benchmark's)")
     p.add_argument("--cells", type=int, default=None, help="cells per stage (default: the benchmark's)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes scoring shards of archs in parallel (local executor)",
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an estimate run dir with its own settings")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -69,7 +75,7 @@ def _estimate(args: argparse.Namespace) -> int:
         plan, run_dir = plan_estimate(load_config(config, overrides), opts, config or "overrides"), None
     show = not args.quiet and plan.cfg.runtime.progress
     try:
-        summary = run_estimate(plan, run_dir, progress=_Progress() if show else None)
+        summary = run_estimate(plan, run_dir, progress=_Progress() if show else None, workers=args.workers)
     except Interrupted as e:
         if e.resume is None and plan.run is not None:
             e.resume = f"wsnas estimate --resume {plan.run.path}"
