@@ -423,7 +423,8 @@ def _locked(run: RunDir, existing: bool) -> Iterator[None]:
     """The run dir's lock for the block (a second writer is refused): a folder wsnas did not make, or
     one holding another kind of run, is left alone. Unlike `RunDir.writing`, a stop before the end
     keeps the lock file and what was written: scores.csv is the point of a resume."""
-    run.check_ours()
+    if not existing:  # an estimate run dir (estimate.json) is ours even without its lock file
+        run.check_ours()
     if not existing and run.path.is_dir() and any(p.name in _OTHER_RUN for p in run.path.iterdir()):
         raise WsnasError(f"{run.path} holds a super-net or stand-alone run; choose another name/out_dir")
     try:
