@@ -250,3 +250,16 @@ def test_two_workers_write_the_same_csv_as_one(tmp_path):
     two = run_estimate(plan_estimate(mini_cfg(tmp_path, "name=two"), opts("synflow,params")), workers=2)
     assert _stable(_rows(tmp_path / "two")) == _stable(_rows(tmp_path / "one"))
     assert two["estimators"]["synflow"]["skdt"] == one["estimators"]["synflow"]["skdt"]
+
+
+def test_status_reports_the_rows_so_far_without_writing(tmp_path, capsys):
+    plan = plan_estimate(mini_cfg(tmp_path, "name=st"), opts("params,flops"))
+    run_estimate(plan)
+    scores = tmp_path / "st" / "scores.csv"
+    lines = scores.read_text().splitlines(keepends=True)
+    scores.write_text("".join(lines[:5]))  # 4 of 8 rows: a run in progress
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "st").iterdir()}
+    assert main(["estimate", "--status", str(tmp_path / "st"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "partial" and set(out["estimators"]) == {"params", "flops"}
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "st").iterdir()} == before

@@ -472,6 +472,14 @@ def load_plan(run_dir: str | os.PathLike, overrides: list[str] | None = None) ->
     return plan_estimate(cfg, opts, str(path / CONFIG_FILE))
 
 
+def current_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The summary of the rows an estimate run dir holds now (status 'partial' until all are scored);
+    reads only, so it works while a run writes."""
+    plan = load_plan(run_dir)
+    plan.run = RunDir(run_dir)
+    return build_summary(plan, read_scores(Path(run_dir) / SCORES_FILE, plan.columns))
+
+
 # ---- summary ------------------------------------------------------------------------------------
 
 

@@ -43,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="processes scoring shards of archs in parallel (local executor)",
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an estimate run dir with its own settings")
+    p.add_argument(
+        "--status",
+        metavar="RUN_DIR",
+        help="print the metrics of the archs scored so far (a run in progress; nothing is written)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_estimate)
@@ -56,6 +61,11 @@ def _estimate(args: argparse.Namespace) -> int:
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config:
         config, overrides = None, [config, *overrides]
+    if args.status:
+        from wsnas.estimators.run import current_summary
+
+        print_summary(current_summary(args.status), args.json)
+        return 0
     if args.resume:
         if config is not None or args.estimators:
             raise WsnasError(
