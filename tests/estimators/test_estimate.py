@@ -263,3 +263,14 @@ def test_status_reports_the_rows_so_far_without_writing(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "partial" and set(out["estimators"]) == {"params", "flops"}
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "st").iterdir()} == before
+
+
+@pytest.mark.slow
+def test_ray_executor_writes_the_same_csv(tmp_path):
+    pytest.importorskip("ray")
+    from wsnas.sweep.executors import RayExecutor
+
+    run_estimate(plan_estimate(mini_cfg(tmp_path, "name=one"), opts("synflow,params")))
+    ex = RayExecutor(workers=2)
+    run_estimate(plan_estimate(mini_cfg(tmp_path, "name=ray"), opts("synflow,params")), executor=ex)
+    assert _stable(_rows(tmp_path / "ray")) == _stable(_rows(tmp_path / "one"))

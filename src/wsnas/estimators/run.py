@@ -49,7 +49,7 @@ from wsnas.estimators.zero_cost import Score, zero_cost_scores
 from wsnas.groundtruth import open_benchmark
 from wsnas.spaces import get_space
 from wsnas.spaces.check import bench_metric, check_config, pool_size_used
-from wsnas.sweep.executors import LocalExecutor
+from wsnas.sweep.executors import Executor, LocalExecutor
 from wsnas.trainers.evaluate import Pool, make_pool
 
 CONFIG_FILE = "estimate.yaml"
@@ -329,11 +329,13 @@ def run_estimate(
     run_dir: str | os.PathLike | None = None,
     progress: ProgressFn | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Score the plan's archs into a run dir (new, or resumed where scores.csv stops); the summary.
 
     WORKERS > 1 scores shards of SHARD archs in that many spawned processes (the sweep's local
-    executor); this process alone writes scores.csv, in completion order, and sorts it by pool
+    executor), or EXECUTOR (e.g. a `sweep.executors.RayExecutor`; the run dir must be on storage
+    its workers see); this process alone writes scores.csv, in completion order, and sorts it by pool
     position at the end, so the file does not depend on workers, order or resumes."""
     run = RunDir(run_dir or default_run_dir(plan))
     plan.run = run
@@ -353,7 +355,8 @@ def run_estimate(
             append_line(scores, ",".join(csv_header(plan.columns)) + "\n")
         todo = [i for i, s in enumerate(plan.pool.arch_strs) if s not in done]
         total, t_start = len(plan.pool), time.perf_counter()
-        rows = _rows_local(plan, todo) if workers <= 1 else _rows_parallel(run, todo, workers)
+        parallel = workers > 1 or executor is not None
+        rows = _rows_parallel(run, todo, workers, executor) if parallel else _rows_local(plan, todo)
         try:
             for k, line in enumerate(rows):
                 append_line(scores, line)
@@ -380,13 +383,15 @@ def _rows_local(plan: Plan, todo: list[int]) -> Iterator[str]:
         yield format_row(plan, i, score_arch(plan, i))
 
 
-def _rows_parallel(run: RunDir, todo: list[int], workers: int) -> Iterator[str]:
+def _rows_parallel(
+    run: RunDir, todo: list[int], workers: int, executor: Executor | None = None
+) -> Iterator[str]:
     tasks = [
         {"name": f"estimate-{k}", "run_dir": str(run.path), "kind": "estimate", "threads": 1,
          "positions": todo[k : k + SHARD]}
         for k in range(0, len(todo), SHARD)
     ]  # fmt: skip
-    with LocalExecutor(workers=workers, threads=1) as ex:
+    with executor or LocalExecutor(workers=workers, threads=1) as ex:
         for result in ex.run(tasks):
             if result.get("status") != "finished":
                 raise WsnasError(

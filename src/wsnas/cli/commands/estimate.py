@@ -42,6 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="processes scoring shards of archs in parallel (local executor)",
     )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where shards run: local processes (--workers) or Ray tasks (--address, or a local Ray)",
+    )
+    p.add_argument("--address", help="Ray cluster address (with --executor ray)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an estimate run dir with its own settings")
     p.add_argument(
         "--status",
@@ -84,8 +91,15 @@ def _estimate(args: argparse.Namespace) -> int:
         )
         plan, run_dir = plan_estimate(load_config(config, overrides), opts, config or "overrides"), None
     show = not args.quiet and plan.cfg.runtime.progress
+    executor = None
+    if args.executor == "ray":
+        from wsnas.sweep.executors import RayExecutor
+
+        executor = RayExecutor(address=args.address, workers=args.workers if args.workers > 1 else None)
     try:
-        summary = run_estimate(plan, run_dir, progress=_Progress() if show else None, workers=args.workers)
+        summary = run_estimate(
+            plan, run_dir, progress=_Progress() if show else None, workers=args.workers, executor=executor
+        )
     except Interrupted as e:
         if e.resume is None and plan.run is not None:
             e.resume = f"wsnas estimate --resume {plan.run.path}"
