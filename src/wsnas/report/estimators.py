@@ -192,6 +192,7 @@ def fig_cost(c: Comparison, index: int, out: Path) -> FigureFile | None:
     pts = [r for r in c.rows if math.isfinite(r.seconds_per_arch) and r.seconds_per_arch > 0]
     if not pts:
         return None
+    runs = {r.label.split(" [", 1)[-1] for r in pts if r.kind == "estimator"}
     fig, axes = _figure(1, 2, 4.6, 3.6)
     for ax, (m, title) in zip(axes.flat, (("skdt", "s-KdT"), ("spearman", "Spearman")), strict=True):
         for r in pts:
@@ -202,7 +203,8 @@ def fig_cost(c: Comparison, index: int, out: Path) -> FigureFile | None:
             ax.scatter(
                 [r.seconds_per_arch], [y], marker=marker, color="C1" if r.kind == "super-net" else "C0"
             )
-            ax.annotate(_short(r.label, 22), (r.seconds_per_arch, y), fontsize=6, xytext=(3, 2),
+            text = r.label.split(" [", 1)[0] if r.kind == "estimator" and len(runs) == 1 else r.label
+            ax.annotate(_short(text, 22), (r.seconds_per_arch, y), fontsize=6, xytext=(3, 2),
                         textcoords="offset points")  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlabel("seconds per architecture (log)")
