@@ -274,3 +274,62 @@ def test_ray_executor_writes_the_same_csv(tmp_path):
     ex = RayExecutor(workers=2)
     run_estimate(plan_estimate(mini_cfg(tmp_path, "name=ray"), opts("synflow,params")), executor=ex)
     assert _stable(_rows(tmp_path / "ray")) == _stable(_rows(tmp_path / "one"))
+
+
+def test_nb101_shorter_schedules_from_a_full_tfrecord(tmp_path):
+    """bench:4/12/36 on a small file in nasbench_full's structure: the mean final test accuracy of the
+    three repeats at that budget (a cell without 4-epoch records is NaN with a reason)."""
+    import base64
+
+    from nb101_records import C1, C3, eval_bytes, frame, metrics_bytes
+    from wsnas.spaces.nb101.graph import CellSpec, spec_hash
+
+    cells = [
+        ([[0, 1], [0, 0]], ["input", "output"]),
+        ([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", C3, "output"]),
+    ]
+    cells.append(([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", C1, "output"]))
+
+    def acc(c: int, rep: int, epochs: int) -> float:
+        return 0.6 + 0.01 * c + 0.002 * rep + epochs / 1000
+
+    datas = []
+    for e in (4, 12, 36, 108):
+        for c, (m, ops) in enumerate(cells):
+            if (c, e) == (2, 4):
+                continue
+            for rep in range(3):
+                raw = metrics_bytes(
+                    [eval_bytes(float(e), 1.0, 0.9, acc(c, rep, e), acc(c, rep, e))], 1000, 1.0
+                )
+                flat = "".join(str(x) for row in m for x in row)
+                h = spec_hash(CellSpec.of(m, ops))
+                datas.append(json.dumps([h, e, flat, ",".join(ops), base64.b64encode(raw).decode()]).encode())
+    src = tmp_path / "nasbench_full.tfrecord"
+    src.write_bytes(b"".join(frame(d) for d in datas))
+    cfg = load_config(
+        None,
+        [
+            "space.name=nb101",
+            "mapping.ops_on=nodes",
+            f"bench.source={src}",
+            f"out_dir={tmp_path}",
+            "name=n",
+            "runtime.threads=1",
+        ],
+    )
+    plan = plan_estimate(cfg, EstimateOptions(["bench:4", "bench:12", "bench:36"], archs="all"))
+    summary = run_estimate(plan)
+    rows = _rows(tmp_path / "n")
+    assert len(rows) == 3
+    for r in rows:
+        c = next(i for i, (m, ops) in enumerate(cells) if float(r["gt_acc"]) == pytest.approx(
+            100 * np.mean([acc(i, k, 108) for k in range(3)])))  # fmt: skip
+        for e in (4, 12, 36):
+            if (c, e) == (2, 4):
+                assert r[f"bench:{e}"] == "nan" and "not in the 4-epoch table" in r["reason"]
+            else:
+                assert float(r[f"bench:{e}"]) == pytest.approx(
+                    100 * np.mean([acc(c, k, e) for k in range(3)])
+                )
+    assert summary["estimators"]["bench:4"]["n_nan"] == 1
