@@ -240,8 +240,10 @@ def test_sigint_stops_with_a_resume_hint_and_resume_finishes(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT, err
     assert "interrupted after" in err and f"wsnas estimate --resume {tmp_path / 's'}" in err
+    assert json.loads((tmp_path / "s" / "summary.json").read_text())["status"] == "partial"
     assert main(["estimate", "--resume", str(tmp_path / "s"), "-q", "--json"]) == 0
     assert len(_rows(tmp_path / "s")) == 30
+    assert json.loads((tmp_path / "s" / "summary.json").read_text())["status"] == "finished"
 
 
 @pytest.mark.slow

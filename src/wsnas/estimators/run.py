@@ -363,8 +363,11 @@ def run_estimate(
                 if progress is not None:
                     progress(total - len(todo) + k + 1, total, time.perf_counter() - t_start)
         except Interrupted as e:
-            n = len(read_scores(scores, plan.columns))
-            e.where = f"after {n}/{total} architectures (scores.csv holds them)"
+            done_rows = read_scores(scores, plan.columns)
+            n = len(done_rows)
+            if n:  # what is scored so far, marked partial (the report shows it as such)
+                run.write_json(run.summary, build_summary(plan, done_rows))
+            e.where = f"after {n}/{total} architectures (scores.csv holds them; summary.json: partial)"
             e.resume = hint
             raise
         final = read_scores(scores, plan.columns)
