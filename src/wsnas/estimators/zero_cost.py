@@ -103,8 +103,12 @@ def _shared_pass(
     if "nwot" in names:
 
         def codes(_m: nn.Module, inp: tuple, _o: torch.Tensor) -> None:
-            c = (inp[0].detach().reshape(inp[0].shape[0], -1) > 0).to(torch.float64)
-            kernel.add_(c @ c.t()).add_((1.0 - c) @ (1.0 - c).t())
+            # c c^T + (1-c)(1-c)^T = D - s_i - s_j + 2 c c^T (s: active units per image); one float32
+            # matmul of 0/1 codes is exact (integer sums < 2^24), the kernel accumulates in float64
+            c = (inp[0].detach().reshape(inp[0].shape[0], -1) > 0).to(torch.float32)
+            cc = (c @ c.t()).to(torch.float64)
+            s = cc.diagonal()
+            kernel.add_(2.0 * cc - s[:, None] - s[None, :] + c.shape[1])
 
         hooks += [m.register_forward_hook(codes) for m in net.modules() if isinstance(m, nn.ReLU)]
     xin = x.detach().clone().requires_grad_("jacob_cov" in names)
