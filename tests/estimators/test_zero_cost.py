@@ -261,3 +261,43 @@ def test_no_parameters_on_any_path_and_overflow_are_nan_not_a_crash():
 def test_unknown_measure_is_refused():
     with pytest.raises(ValueError, match="not zero-cost proxies"):
         zero_cost_scores(tiny_net(), *batch(), ["synflw"])
+
+
+class FunctionalRelu(nn.Module):
+    """tiny_net with its ReLUs as F.relu calls (as the wsnas NB201/NB101 blocks make them)."""
+
+    def __init__(self, seq: nn.Sequential) -> None:
+        super().__init__()
+        self.seq = seq
+
+    def forward(self, x):
+        for m in self.seq:
+            x = F.relu(x) if isinstance(m, nn.ReLU) else m(x)
+        return x
+
+
+def test_nwot_sees_functional_relus_as_modules():
+    net, (x, y) = tiny_net(5), batch(seed=6)
+    as_modules = zero_cost_scores(copy.deepcopy(net), x, y, ["nwot"])["nwot"].value
+    functional = zero_cost_scores(FunctionalRelu(copy.deepcopy(net)), x, y, ["nwot"])["nwot"].value
+    assert functional == pytest.approx(as_modules, rel=1e-12)
+    assert as_modules == pytest.approx(plain_nwot(net, x), rel=1e-12)
+
+
+def test_nwot_counts_every_relu_of_an_nb201_network():
+    """NB201's ReLU-Conv-BN blocks call F.relu: the kernel must include them, not only the last nn.ReLU."""
+    from wsnas.spaces import get_space
+
+    space = get_space("nb201_mini")
+    arch = space.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|")
+    torch.manual_seed(0)
+    net = space.standalone(arch, 4, 1, 10)
+    x, y = torch.randn(6, 3, 8, 8), torch.zeros(6, dtype=torch.long)
+    calls = []
+    only_last = plain_nwot(net, x)  # module hooks: the final BN-ReLU only
+    from wsnas.estimators.zero_cost import _ReluCodes
+
+    with _ReluCodes(lambda t: calls.append(t.shape)):
+        net(x)
+    assert len(calls) > 3  # stem-side convs, cell convs, residual blocks, the last ReLU
+    assert zero_cost_scores(net, x, y, ["nwot"])["nwot"].value != pytest.approx(only_last)

@@ -15,15 +15,18 @@ is NaN with a reason; nothing here raises for a network's shape.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 ZERO_COST = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot")
 """The zero-cost proxies this module computes (the registry adds vote, baselines, bench:E)."""
@@ -102,18 +105,18 @@ def _shared_pass(
     kernel = torch.zeros(x.shape[0], x.shape[0], dtype=torch.float64, device=x.device)
     if "nwot" in names:
 
-        def codes(_m: nn.Module, inp: tuple, _o: torch.Tensor) -> None:
+        def codes(t: torch.Tensor) -> None:
             # c c^T + (1-c)(1-c)^T = D - s_i - s_j + 2 c c^T (s: active units per image); one float32
             # matmul of 0/1 codes is exact (integer sums < 2^24), the kernel accumulates in float64
-            c = (inp[0].detach().reshape(inp[0].shape[0], -1) > 0).to(torch.float32)
+            c = (t.detach().reshape(t.shape[0], -1) > 0).to(torch.float32)
             cc = (c @ c.t()).to(torch.float64)
             s = cc.diagonal()
             kernel.add_(2.0 * cc - s[:, None] - s[None, :] + c.shape[1])
 
-        hooks += [m.register_forward_hook(codes) for m in net.modules() if isinstance(m, nn.ReLU)]
     xin = x.detach().clone().requires_grad_("jacob_cov" in names)
     try:
-        logits = _logits(net(xin))
+        with _ReluCodes(codes) if "nwot" in names else contextlib.nullcontext():
+            logits = _logits(net(xin))
     finally:
         for h in hooks:
             h.remove()
@@ -190,6 +193,25 @@ def _fisher(layers: list[nn.Module], act_layer: list[int], acts: list[torch.Tens
     for i, del_k in per_layer.items():
         total += float(del_k.abs().sum()) * math.prod(layers[i].weight.shape[1:])
     return Score.checked(total, "fisher")
+
+
+_RELU = frozenset({F.relu, F.relu_, torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_})
+
+
+class _ReluCodes(TorchFunctionMode):
+    """Calls `codes(input)` for every ReLU the forward applies: `nn.ReLU` modules and the functional
+    F.relu / torch.relu alike (the wsnas networks mostly call F.relu inside their blocks; the
+    reference hooks `nn.ReLU` modules, which its networks use for every ReLU). The codes are read
+    before the op, so an in-place ReLU is seen as its input."""
+
+    def __init__(self, codes: Callable[[torch.Tensor], None]) -> None:
+        super().__init__()
+        self.codes = codes
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if func in _RELU and args and isinstance(args[0], torch.Tensor):
+            self.codes(args[0])
+        return func(*args, **(kwargs or {}))
 
 
 def nwot_from_kernel(kernel: torch.Tensor) -> Score:
