@@ -115,7 +115,11 @@ def _shared_pass(
 
     xin = x.detach().clone().requires_grad_("jacob_cov" in names)
     try:
-        with _ReluCodes(codes) if "nwot" in names else contextlib.nullcontext():
+        needs_graph = bool(names - {"nwot"})  # nwot alone is forward only
+        with (
+            _ReluCodes(codes) if "nwot" in names else contextlib.nullcontext(),
+            torch.set_grad_enabled(needs_graph),
+        ):
             logits = _logits(net(xin))
     finally:
         for h in hooks:
