@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("wsnas.spaces",),
     ("wsnas.engine",),
     ("wsnas.trainers",),
-    ("wsnas.sweep", "wsnas.report", "wsnas.presets", "wsnas.search"),
+    ("wsnas.sweep", "wsnas.report", "wsnas.presets", "wsnas.search", "wsnas.estimators"),
     ("wsnas.cli", "wsnas.__main__", "wsnas.api"),
 ]
 """Lowest first: core -> config -> nn -> groundtruth/data -> spaces -> engine -> trainers -> studies ->

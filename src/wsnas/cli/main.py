@@ -28,6 +28,7 @@ COMMANDS = (
     "demo",
     "listing",
     "search",
+    "estimate",
 )
 """Modules of wsnas.cli.commands; each has register(subparsers) and sets args.func."""
 

@@ -13,6 +13,7 @@ from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import WsnasError
 from wsnas.report.analysis import analyse_paper, analyse_space, group_settings
 from wsnas.report.definitions import clear_cache
+from wsnas.report.estimators import estimator_section, find_estimate_dirs
 from wsnas.report.figures import (
     FigureFile,
     fig_effects,
@@ -50,7 +51,7 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     runs, skipped = load_runs(paths)
     for line in skipped:
         print(f"wsnas report: skipped {line}", file=sys.stderr)
-    if not runs:
+    if not runs and not find_estimate_dirs(paths):
         raise WsnasError(
             "no run dirs (a folder with config.yaml and summary.json) under "
             + ", ".join(str(p) for p in paths)
@@ -94,6 +95,8 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     made = [f for f in figures if f is not None]
     search = search_section(analyses, out)  # the runs' `wsnas search` dirs (wsnas.report.search)
     tables, made, table_files = tables + search.tables, made + search.figures, table_files + search.files
+    est = estimator_section(paths, analyses, out)  # `wsnas estimate` runs on the same GT and pool
+    tables, made, table_files = tables + est.tables, made + est.figures, table_files + est.files
 
     index = out / "index.html"
     write_text_atomic(

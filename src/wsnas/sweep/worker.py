@@ -132,6 +132,12 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
 
         if task.get("threads"):
             torch.set_num_threads(int(task["threads"]))
+        if task.get("kind") == "estimate":  # a shard of a `wsnas estimate` run: rows, written by the driver
+            from wsnas.estimators.run import score_shard
+
+            result.update(status="finished", rows=score_shard(task["run_dir"], task["positions"]))
+            result["seconds"] = time.perf_counter() - t0
+            return result
         standalone = task.get("kind") == "standalone"
         model = StandaloneConfig if standalone else RunConfig
         cfg = validate(task["config"], source=f"run {task['name']}", model=model)

@@ -1,0 +1,135 @@
+"""The estimators a `wsnas estimate` run can score, each declared with the spaces it acts on.
+
+An estimator is one of: a zero-cost proxy of the stand-alone network at initialisation
+(`wsnas.estimators.zero_cost`), a baseline read from the space's own facts (`params`,
+`flops`), a reduced-training accuracy read from the benchmark's own files (`bench:E`, E a
+shorter schedule the files hold), or `vote` (a majority of synflow, jacob_cov and snip over
+the scored pool). A space where one cannot act refuses it when the command starts, before
+anything is written (`check_estimators`), as `spaces.factors` refuses a factor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from wsnas.core.errors import ConfigError, did_you_mean
+from wsnas.core.registry import Registry
+from wsnas.spaces.base import SearchSpace
+
+BENCH_PREFIX = "bench:"
+
+BENCH_SCHEDULES: dict[str, tuple[str, ...]] = {"nb201": ("12",), "nb101": ("4", "12", "36")}
+"""Shorter training schedules a space's benchmark files hold (NB201: the 12-epoch 'less' records of
+the official .pth / NATS files; NB101: the 4/12/36-epoch records of nasbench_full.tfrecord). A space
+not named here has none (DARTS-NDS: one schedule per model; nb201_mini: its shipped table)."""
+
+VOTE_OF = ("synflow", "jacob_cov", "snip")
+"""The proxies `vote` takes the majority of (Abdelfattah et al., section 5)."""
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """One registered estimator: its kind, and why a space cannot run it (None: it can)."""
+
+    name: str
+    kind: str
+    """'zero_cost' (one network at init), 'baseline' (space facts), 'bench' (benchmark files), 'vote'."""
+    summary: str
+    refuses: Callable[[Any], str | None] = lambda space: None
+    """Why SPACE (a SearchSpace) cannot run it, or None."""
+
+
+ESTIMATORS: Registry[Estimator] = Registry("estimator")
+
+
+def _needs_standalone(space: Any) -> str | None:
+    impl = getattr(type(space), "standalone", None)
+    if impl is None or getattr(impl, "__isabstractmethod__", False) or impl is SearchSpace.standalone:
+        return f"space {space.name} has no stand-alone network (SearchSpace.standalone)"
+    return None
+
+
+def _zc(name: str, summary: str) -> None:
+    ESTIMATORS.register(name)(Estimator(name, "zero_cost", summary, _needs_standalone))
+
+
+_zc("grad_norm", "sum over conv/linear layers of ||dL/dW||_2 (Abdelfattah et al.)")
+_zc("snip", "sum of |W * dL/dW| (SNIP saliency, Lee et al.; Abdelfattah et al.)")
+_zc("grasp", "sum of -W * (H dL/dW) (GraSP, Wang et al.; Abdelfattah et al.'s sign)")
+_zc("fisher", "sum of per-channel 0.5 E[(sum act*dL/dact)^2] (Turner et al.; Abdelfattah et al.)")
+_zc("synflow", "sum of |W * dR/dW|, R = output sum of |W| net on ones, float64 (Tanaka et al.)")
+_zc("jacob_cov", "-sum(log(v+k)+1/(v+k)), v eigenvalues of the input-Jacobian correlation")
+_zc("nwot", "log|det K|, K the ReLU binary-code kernel (Mellor et al., v2)")
+
+
+def _facts_refusal(key: str) -> Callable[[Any], str | None]:
+    def refuses(space: Any) -> str | None:
+        if not callable(getattr(space, "arch_facts", None)):
+            return f"space {space.name} gives no arch_facts ({key})"
+        return None
+
+    return refuses
+
+
+ESTIMATORS.register("params")(
+    Estimator("params", "baseline", "parameters (M) of the benchmark's network", _facts_refusal("params_m"))
+)
+ESTIMATORS.register("flops")(
+    Estimator("flops", "baseline", "FLOPs (M) of the benchmark's network", _facts_refusal("flops_m"))
+)
+ESTIMATORS.register("vote")(
+    Estimator(
+        "vote",
+        "vote",
+        "pairwise majority of synflow, jacob_cov, snip: wins over the scored archs",
+        _needs_standalone,
+    )
+)
+
+
+def bench_schedule(name: str) -> str | None:
+    """E of a `bench:E` name, else None."""
+    return name[len(BENCH_PREFIX) :] if name.startswith(BENCH_PREFIX) else None
+
+
+def known_names() -> list[str]:
+    return [*ESTIMATORS.names(), f"{BENCH_PREFIX}E"]
+
+
+def get_estimator(name: str, space: Any) -> Estimator:
+    """The estimator NAME on SPACE, or a ConfigError saying what is wrong (unknown, refused)."""
+    schedule = bench_schedule(name)
+    if schedule is not None:
+        offered = BENCH_SCHEDULES.get(space.name, ())
+        if schedule not in offered:
+            held = f"schedules {', '.join(offered)}" if offered else "no shorter schedule"
+            raise ConfigError(
+                f"estimator {name!r}: the {space.name} benchmark files hold {held}"
+                f"{did_you_mean(schedule, offered) if offered else ''}"
+            )
+        return Estimator(name, "bench", f"accuracy after the benchmark's {schedule}-epoch schedule")
+    if name not in ESTIMATORS:
+        ESTIMATORS.get(name)  # raises with the known names and a did-you-mean
+    est = ESTIMATORS.get(name)
+    why = est.refuses(space)
+    if why:
+        raise ConfigError(f"estimator {name!r} cannot act on space {space.name}: {why}")
+    return est
+
+
+def check_estimators(names: list[str], space: Any) -> list[Estimator]:
+    """Every name as an Estimator on SPACE (in order, no repeats); refusals name each problem."""
+    if not names:
+        raise ConfigError(f"--estimators: name at least one; known: {', '.join(known_names())}")
+    seen = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    errors, out = [], []
+    for n in seen:
+        try:
+            out.append(get_estimator(n, space))
+        except ConfigError as e:
+            errors.append(str(e))
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return out

@@ -1,0 +1,239 @@
+"""The report's estimator section: `wsnas estimate` runs next to super-net settings on the same GT and pool.
+
+A comparison is keyed by (space, ground truth: metric, schedule, content checksum, pool: the sorted
+architecture strings' checksum). A super-net run's pool is its last evaluation CSV; an estimate run's
+is its scores.csv (summary.json `archs.sha256`). Only keys that hold an estimate run get a table;
+runs on another GT or pool never share one. Rows: super-net settings (mean ± std over their seeds)
+and estimators (one row each per estimate run); columns: the paper's metrics, Spearman, and cost
+(seconds per architecture and in total; a super-net's is its training and evaluation wall time,
+divided by its pool). One figure per table: s-KdT and Spearman against cost per architecture, log x.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsnas.core.atomic import write_text_atomic
+from wsnas.report.analysis import SpaceAnalysis
+from wsnas.report.figures import FigureFile, _figure, _safe, _short
+from wsnas.report.runs import RunRecord
+from wsnas.report.settings import Stat, space_title
+from wsnas.report.tables import Table
+
+ESTIMATE_CONFIG = "estimate.yaml"
+METRICS = (("kdt", "KdT", 3), ("skdt", "s-KdT", 3), ("spearman", "Spearman", 3), ("final_acc", "final", 2),
+           ("pbr", "P>R", 3))  # fmt: skip
+
+
+def pool_sha(archs: Iterable[str]) -> str:
+    """The pool's checksum as `wsnas estimate` writes it: sha256 of the sorted arch strings, 16 hex."""
+    return hashlib.sha256("\n".join(sorted(archs)).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Key:
+    space: str
+    gt: str
+    """metric, schedule and the first 12 hex digits of the GT checksum."""
+    pool: str
+    n: int
+
+    @property
+    def title(self) -> str:
+        return f"{space_title(self.space)}, GT {self.gt}, pool {self.pool[:8]} ({self.n} archs)"
+
+
+@dataclass
+class Row:
+    kind: str
+    """'super-net' or 'estimator'."""
+    label: str
+    stats: dict[str, Stat]
+    seconds_per_arch: float
+    seconds_total: float
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    key: Key
+    rows: list[Row] = field(default_factory=list)
+
+
+@dataclass
+class EstimatorSection:
+    tables: list[Table]
+    figures: list[FigureFile]
+    files: list[Path]
+
+
+def _gt_text(gt: dict[str, Any]) -> str:
+    sha = str(gt.get("sha256", "?")).removeprefix("table:")[:12]
+    return f"{gt.get('metric')}@{gt.get('schedule')}:{sha}"
+
+
+def find_estimate_dirs(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """Folders under PATHS holding estimate.yaml and summary.json (`wsnas estimate` run dirs)."""
+    found = []
+    for p in map(Path, paths):
+        for root, dirs, files in os.walk(p):
+            if ESTIMATE_CONFIG in files and "summary.json" in files:
+                found.append(Path(root))
+                dirs[:] = []
+    return sorted(set(found))
+
+
+def _estimate_rows(path: Path) -> tuple[Key, list[Row]] | None:
+    try:
+        s = json.loads((path / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if s.get("kind") != "estimate" or not isinstance(s.get("estimators"), dict):
+        return None
+    key = Key(str(s["space"]), _gt_text(s.get("gt", {})), str(s["archs"]["sha256"]), int(s["archs"]["n"]))
+    rows = []
+    partial = "" if s.get("status") == "finished" else " (partial)"
+    for name, r in s["estimators"].items():
+        stats = {
+            m: Stat.of([float(r[m])] if isinstance(r.get(m), int | float) else []) for m, _, _ in METRICS
+        }
+        note = f"{r.get('n_nan', 0)} NaN" if r.get("n_nan") else ""
+        rows.append(
+            Row(
+                "estimator",
+                f"{name} [{path.name}]{partial}",
+                stats,
+                float(r["seconds_per_arch"]),
+                float(r["seconds_total"]),
+                note,
+            )  # fmt: skip
+        )
+    return key, rows
+
+
+def _supernet_key(run: RunRecord) -> Key | None:
+    ident = run.identity or {}
+    files = sorted((run.path / "evals").glob("epoch_*.csv"))
+    if not ident.get("gt") or not files:
+        return None
+    with open(files[-1], newline="") as f:
+        archs = [r["arch"] for r in csv.DictReader(f)]
+    return Key(run.space, _gt_text(ident["gt"]), pool_sha(archs), len(archs))
+
+
+def _run_seconds(run: RunRecord) -> float:
+    t = run.summary.get("timing", {})
+    v = t.get("seconds") if isinstance(t, dict) else None
+    return float(v) if isinstance(v, int | float) else math.nan
+
+
+def comparisons(paths: Sequence[str | os.PathLike], analyses: list[SpaceAnalysis]) -> list[Comparison]:
+    """One comparison per (space, GT, pool) that holds an estimate run, with its super-net settings."""
+    by_key: dict[Key, Comparison] = {}
+    for d in find_estimate_dirs(paths):
+        got = _estimate_rows(d)
+        if got is not None:
+            by_key.setdefault(got[0], Comparison(got[0])).rows.extend(got[1])
+    if not by_key:
+        return []
+    for a in analyses:
+        for s in a.settings:
+            runs: dict[Key, list[RunRecord]] = {}
+            for r in s.finished:
+                k = _supernet_key(r)
+                if k in by_key:
+                    runs.setdefault(k, []).append(r)
+            for k, rs in runs.items():
+                stats = {m: Stat.of(r.metric(m) for r in rs) for m, _, _ in METRICS}
+                secs = Stat.of(_run_seconds(r) for r in rs).mean
+                by_key[k].rows.insert(
+                    sum(1 for x in by_key[k].rows if x.kind == "super-net"),
+                    Row("super-net", s.label, stats, secs / k.n, secs, f"{len(rs)} seed(s)"),
+                )
+    return [by_key[k] for k in sorted(by_key, key=lambda k: (k.space, k.gt, k.pool))]
+
+
+def comparison_table(c: Comparison, index: int) -> Table:
+    head = ["kind", "setting / estimator", *(t for _, t, _ in METRICS), "s/arch", "s total", "note"]
+    csv_head = ["kind", "label"]
+    for m, _, _ in METRICS:
+        csv_head += [f"{m}_mean", f"{m}_std", f"{m}_n"]
+    csv_head += ["seconds_per_arch", "seconds_total", "note"]
+    rows, csv_rows = [], []
+    for r in c.rows:
+        cells = [r.stats[m].text(d) for m, _, d in METRICS]
+        rows.append([r.kind, r.label, *cells, f"{r.seconds_per_arch:.3g}", f"{r.seconds_total:.3g}", r.note])
+        cr: list[Any] = [r.kind, r.label]
+        for m, _, _ in METRICS:
+            cr += [r.stats[m].mean, r.stats[m].std, r.stats[m].n]
+        csv_rows.append([*cr, r.seconds_per_arch, r.seconds_total, r.note])
+    return Table(
+        f"estimators_{index}_{_safe(c.key.space)}",
+        f"Super-nets and estimators: {c.key.title}",
+        csv_head,
+        csv_rows,
+        head,
+        rows,
+        note="Same ground truth and pool for every row. Super-net cost: training + evaluation wall time "
+        "(mean over seeds), per architecture = / pool size. Zero-cost proxies of one run share one pass "
+        "(their cost is that pass). Metrics of an estimator leave out its NaN scores (counted in note).",
+    )
+
+
+def fig_cost(c: Comparison, index: int, out: Path) -> FigureFile | None:
+    pts = [r for r in c.rows if math.isfinite(r.seconds_per_arch) and r.seconds_per_arch > 0]
+    if not pts:
+        return None
+    runs = {r.label.split(" [", 1)[-1] for r in pts if r.kind == "estimator"}
+    fig, axes = _figure(1, 2, 4.6, 3.6)
+    for ax, (m, title) in zip(axes.flat, (("skdt", "s-KdT"), ("spearman", "Spearman")), strict=True):
+        for r in pts:
+            y = r.stats[m].mean
+            if not math.isfinite(y):
+                continue
+            marker = "s" if r.kind == "super-net" else "o"
+            ax.scatter(
+                [r.seconds_per_arch], [y], marker=marker, color="C1" if r.kind == "super-net" else "C0"
+            )
+            text = r.label.split(" [", 1)[0] if r.kind == "estimator" and len(runs) == 1 else r.label
+            ax.annotate(_short(text, 22), (r.seconds_per_arch, y), fontsize=6, xytext=(3, 2),
+                        textcoords="offset points")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per architecture (log)")
+        ax.set_ylabel(title)
+        ax.grid(alpha=0.3)
+    fig.suptitle(_short(c.key.title, 90), fontsize=9)
+    name = f"fig_estimators_cost_{index}_{_safe(c.key.space)}.png"
+    fig.savefig(out / name, dpi=90)
+    return FigureFile(
+        name,
+        f"Ranking quality against cost: {c.key.title}",
+        "s-KdT and Spearman of each super-net setting (squares) and estimator (dots) against its cost "
+        "per architecture (log scale), on the same ground truth and pool.",
+    )
+
+
+def estimator_section(
+    paths: Sequence[str | os.PathLike], analyses: list[SpaceAnalysis], out: Path
+) -> EstimatorSection:
+    """Write the comparison tables (OUT/tables) and figures (OUT/figures); nothing without estimate runs."""
+    tables, figs, files = [], [], []
+    for i, c in enumerate(comparisons(paths, analyses), start=1):
+        t = comparison_table(c, i)
+        tables.append(t)
+        for ext, text in (("csv", t.csv_text()), ("md", t.markdown())):
+            path = out / "tables" / f"{t.name}.{ext}"
+            write_text_atomic(path, text)
+            files.append(path)
+        f = fig_cost(c, i, out / "figures")
+        if f is not None:
+            figs.append(f)
+    return EstimatorSection(tables, figs, files)
