@@ -214,3 +214,20 @@ def test_train_standalone_returns_a_standalone_result(tmp_path, monkeypatch):
     assert run.final["eval_acc"] == run.evaluations[-1].metrics["eval_acc"] and run.archs == []
     assert run.cfg.arch == arch and run == wsnas.open_run(tmp_path / "sa")
     assert wsnas.train_standalone(resume=run.path) == run
+
+
+def test_estimate_from_python_equals_the_command(tmp_path, capsys):
+    """`wsnas.estimate` is `wsnas estimate`: the same run dir contents and summary metrics."""
+    common = {"runtime.progress": False, "runtime.threads": 1, "runtime.device": "cpu"}
+    cfg = wsnas.load_config("demo", {**common, "out_dir": str(tmp_path), "name": "py"})
+    got = wsnas.estimate(cfg, ["params", "synflow"], archs=12)
+    assert got["status"] == "finished" and set(got["estimators"]) == {"params", "synflow"}
+    argv = ["estimate", "demo", "--estimators", "params,synflow", "--archs", "12", "--json", "-q"]
+    argv += [f"{k}={v}" for k, v in {**common, "out_dir": str(tmp_path), "name": "cli"}.items()]
+    assert main(argv) == 0
+    cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    for name in ("params", "synflow"):
+        assert got["estimators"][name]["skdt"] == cli["estimators"][name]["skdt"]
+    py_rows = (tmp_path / "py" / "scores.csv").read_text().splitlines()
+    cli_rows = (tmp_path / "cli" / "scores.csv").read_text().splitlines()
+    assert [r.split(",")[:5] for r in py_rows] == [r.split(",")[:5] for r in cli_rows]

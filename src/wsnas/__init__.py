@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "Report": "wsnas.report",
     "run_search": "wsnas.search",
     "SearchResult": "wsnas.search",
+    "estimate": "wsnas.api",
     # spaces and ground truth
     "get_space": "wsnas.spaces",
     "list_spaces": "wsnas.api",
@@ -76,6 +77,7 @@ __all__ = [
     "Report",
     "run_search",
     "SearchResult",
+    "estimate",
     "get_space",
     "list_spaces",
     "SearchSpace",
@@ -95,7 +97,15 @@ __all__ = [
 """The public API, in the order docs/python-api.md presents it; `_EXPORTS` says where each lives."""
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on demand
-    from wsnas.api import arch_info, list_spaces, load_config, open_benchmark, train, train_standalone
+    from wsnas.api import (
+        arch_info,
+        estimate,
+        list_spaces,
+        load_config,
+        open_benchmark,
+        train,
+        train_standalone,
+    )
     from wsnas.config import RunConfig, StandaloneConfig
     from wsnas.core.errors import ConfigError, WsnasError
     from wsnas.core.metrics import (

@@ -19,6 +19,7 @@ from wsnas.config import load_config as _load_config
 from wsnas.core.errors import BenchmarkError
 from wsnas.engine.rundir import RunDir
 from wsnas.engine.runs import RunResult, open_run, read_summary
+from wsnas.estimators.run import DEFAULT_BATCH, EstimateOptions, load_plan, plan_estimate, run_estimate
 from wsnas.groundtruth import Benchmark
 from wsnas.groundtruth import open_benchmark as _open_benchmark
 from wsnas.spaces import SPACES, SearchSpace, get_space
@@ -143,6 +144,29 @@ def train_standalone(
             raise TypeError("train_standalone: give a config (wsnas.load_config(..., standalone=True))")
         summary = _train_standalone(_with_progress(_config(cfg, standalone=True), progress))
     return open_run(summary["run_dir"])
+
+
+def estimate(
+    cfg: RunConfig | str | os.PathLike,
+    estimators: Sequence[str],
+    *,
+    archs: str | int = "pool",
+    batch: int | None = None,
+    resume: str | os.PathLike | None = None,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Score architectures without a super-net (`wsnas estimate`): zero-cost proxies, params, FLOPs,
+    the benchmark's short schedules; the run's summary (per estimator KdT, s-KdT, Spearman, P>R,
+    final searched model, seconds per architecture), its run dir under `summary["run_dir"]`.
+
+    CFG is a run config (or what `load_config` takes): the same space, data, GT and pool a super-net
+    run of it is scored on. ARCHS: 'pool', 'all' or a number. RESUME: a started estimate run dir
+    (CFG and the options are then read from it)."""
+    if resume is not None:
+        plan = load_plan(resume)
+        return run_estimate(plan, resume, workers=workers)
+    opts = EstimateOptions(estimators=list(estimators), archs=str(archs), batch=batch or DEFAULT_BATCH)
+    return run_estimate(plan_estimate(_config(cfg), opts), workers=workers)
 
 
 def _config(cfg: Any, standalone: bool = False) -> Any:

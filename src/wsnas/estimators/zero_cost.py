@@ -20,7 +20,7 @@ import math
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -95,7 +95,7 @@ def _shared_pass(
     """One train-mode forward; the backward passes each measure needs (module doc)."""
     net.train()
     layers = prunable(net)
-    weights = [m.weight for m in layers]
+    weights: list[torch.Tensor] = [cast(torch.Tensor, m.weight) for m in layers]
     acts: list[tuple[int, torch.Tensor]] = []
     hooks = []
     want_fisher = "fisher" in names
@@ -157,10 +157,11 @@ def _shared_pass(
     ]
     with torch.no_grad():
         if "grad_norm" in names:  # per layer ||dL/dW||_2, summed over layers
-            res["grad_norm"] = Score.checked(sum(float(g.detach().norm()) for g in g_w), "grad_norm")
+            res["grad_norm"] = Score.checked(sum((float(g.detach().norm()) for g in g_w), 0.0), "grad_norm")
         if "snip" in names:  # |W * dL/dW|, the mask gradient at mask = 1, summed
             res["snip"] = Score.checked(
-                sum(float((w * g.detach()).abs().sum()) for w, g in zip(weights, g_w, strict=True)), "snip"
+                sum((float((w * g.detach()).abs().sum()) for w, g in zip(weights, g_w, strict=True)), 0.0),
+                "snip",
             )
         if want_fisher:
             res["fisher"] = _fisher(layers, act_layer, act_tensors, grads[len(weights) :])
@@ -173,7 +174,8 @@ def _shared_pass(
         if isinstance(z, torch.Tensor) and z.requires_grad:
             hg = torch.autograd.grad(z, weights, allow_unused=True)
             value = sum(
-                float((-w.detach() * h).sum()) for w, h in zip(weights, hg, strict=True) if h is not None
+                (float((-w.detach() * h).sum()) for w, h in zip(weights, hg, strict=True) if h is not None),
+                0.0,
             )
         else:
             value = 0.0
@@ -195,7 +197,7 @@ def _fisher(layers: list[nn.Module], act_layer: list[int], acts: list[torch.Tens
         per_layer[i] = per_layer[i] + del_k if i in per_layer else del_k
     total = 0.0
     for i, del_k in per_layer.items():
-        total += float(del_k.abs().sum()) * math.prod(layers[i].weight.shape[1:])
+        total += float(del_k.abs().sum()) * math.prod(cast(torch.Tensor, layers[i].weight).shape[1:])
     return Score.checked(total, "fisher")
 
 
@@ -253,7 +255,7 @@ def synflow(net: nn.Module, input_shape: torch.Size | tuple[int, ...]) -> Score:
     every parameter and buffer replaced by its absolute value, in float64, on one all-ones image."""
     for m in net.modules():
         if isinstance(m, _BN):
-            m.forward = types.MethodType(_identity, m)  # the reference's copy with bn=False
+            m.forward = types.MethodType(_identity, m)  # type: ignore[method-assign]  # the reference's copy with bn=False
     net.double()
     with torch.no_grad():
         for t in net.state_dict().values():
@@ -268,6 +270,7 @@ def synflow(net: nn.Module, input_shape: torch.Size | tuple[int, ...]) -> Score:
     out.sum().backward()
     total = 0.0
     for m in prunable(net):
-        if m.weight.grad is not None:
-            total += float((m.weight.detach() * m.weight.grad).abs().sum())
+        w = cast(torch.Tensor, m.weight)
+        if w.grad is not None:
+            total += float((w.detach() * w.grad).abs().sum())
     return Score.checked(total, "synflow")
