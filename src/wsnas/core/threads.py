@@ -3,9 +3,8 @@
 Why: PyTorch's OpenMP threads spin at every barrier by default. Alone on a machine that is
 fastest; beside another busy process, a spinning thread burns the time slice its straggling
 sibling needs, and a 2-thread run on 2 shared cores fell to 1/20 of its idle rate
-(`benchmarks/busy_machine.py`; an even split would keep 1/2). So when the machine is already busy
-at start, wsnas asks OpenMP to sleep soon after a barrier (`OMP_WAIT_POLICY=PASSIVE`; alone,
-spinning stays, it is faster) unless the user set a policy, uses the cores this
+(`benchmarks/busy_machine.py`; an even split would keep 1/2). So wsnas asks OpenMP to sleep
+soon after a barrier (`OMP_WAIT_POLICY=PASSIVE`) unless the user set a policy, uses the cores this
 process may run on (affinity, cgroup quota) rather than the machine's, and says when a run
 asks for more threads than the machine has idle cores. No torch here: the policy must be in
 the environment before torch starts its thread pool.
@@ -21,39 +20,11 @@ WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 """Variables that set how OpenMP threads wait (GNU libgomp, Intel's runtime); a user's setting wins."""
 
 
-BUSY_LOAD = 1.0
-"""Load (1-minute average) of other work at start from which threads sleep after a barrier."""
-
-
-def wait_policy(load: float | None, cores: int) -> str | None:
-    """`PASSIVE` when other work already holds at least one core (LOAD >= BUSY_LOAD) on a machine of
-    CORES usable cores, or on one core; None (OpenMP's default: spin, the fastest alone) otherwise.
-
-    Measured (benchmarks/busy_machine.py, 2 cores): spinning is about twice as fast as PASSIVE on an
-    idle machine for the small CPU super-nets, but collapses to a few percent of its rate beside
-    another busy process, where PASSIVE keeps about half or more."""
-    if cores <= 1:
-        return "PASSIVE"
-    if load is None:
-        return None
-    return "PASSIVE" if load >= BUSY_LOAD else None
-
-
-def apply_thread_policy(load: float | None = None) -> str | None:
-    """Choose how OpenMP threads wait (`wait_policy`) unless the user set a policy; call before torch
-    is imported (once torch has started its OpenMP pool, the variable no longer takes effect).
-    LOAD: the 1-minute load average (default: read now). Returns the policy set, if any."""
-    if any(v in os.environ for v in WAIT_VARS):
-        return None
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except OSError:
-            load = None
-    policy = wait_policy(load, usable_cores())
-    if policy is not None:
-        os.environ["OMP_WAIT_POLICY"] = policy
-    return policy
+def apply_thread_policy() -> None:
+    """Set `OMP_WAIT_POLICY=PASSIVE` unless the user chose a wait policy; call before torch is imported
+    (once torch has started its OpenMP pool, the variable no longer takes effect)."""
+    if not any(v in os.environ for v in WAIT_VARS):
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def usable_cores() -> int:
