@@ -3,7 +3,8 @@
 Why: PyTorch's OpenMP threads spin at every barrier by default. Alone on a machine that is
 fastest; beside another busy process, a spinning thread burns the time slice its straggling
 sibling needs, and a 2-thread run on 2 shared cores fell to 1/20 of its idle rate
-(`benchmarks/busy_machine.py`; an even split would keep 1/2). So wsnas asks OpenMP to sleep
+(`benchmarks/busy_machine.py`; an even split would keep 1/2), while sleeping threads kept 70% and
+cost 17% alone (1,517 -> 1,264 img/s, quiet 2-core machine). So wsnas asks OpenMP to sleep
 soon after a barrier (`OMP_WAIT_POLICY=PASSIVE`) unless the user set a policy, uses the cores this
 process may run on (affinity, cgroup quota) rather than the machine's, and says when a run
 asks for more threads than the machine has idle cores. No torch here: the policy must be in
