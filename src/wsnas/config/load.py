@@ -21,7 +21,7 @@ from wsnas.config.schema import AnyConfig, ProxyConfig, RunConfig
 from wsnas.config.shipped import resolve_config
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import ConfigError, did_you_mean
-from wsnas.core.metrics import MetricError
+from wsnas.core.metric_definitions import MetricError
 
 BASE_KEY = "_base_"
 

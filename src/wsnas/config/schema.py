@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from wsnas.config.identity_policy import experiment_hash
-from wsnas.core.metrics import MetricDefinition, metric_definition
+from wsnas.core.metric_definitions import MetricDefinition, metric_definition
 
 SEED_MAX = 2**64 - 1
 """Largest seed torch accepts (seeds are unsigned 64-bit integers)."""

@@ -21,14 +21,24 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from wsnas.core.errors import WsnasError
+from wsnas.core.metric_definitions import (  # noqa: F401 - re-exported: the metrics' public names
+    AUTHORS_THRESHOLD,
+    AUTHORS_TOP_K,
+    AUTHORS_TOP_K_OTHER,
+    METRIC_DEFINITIONS,
+    PAPER_THRESHOLD,
+    PAPER_TOP_K,
+    MetricDefinition,
+    MetricError,
+    _check_threshold,
+    metric_definition,
+)
 
 __all__ = [
     "METRIC_DEFINITIONS",
@@ -52,60 +62,6 @@ _BIN_DECIMALS = 6
 
 TIE_RULE = "a tie at the k-th score: expected value over all tie-consistent top-k choices"
 """How final accuracy and P>R treat a tie at the top-k boundary (module doc), as output files state it."""
-
-
-class MetricError(WsnasError, ValueError):
-    """Metric inputs are malformed (shape, length, NaN/inf, range)."""
-
-
-METRIC_DEFINITIONS: dict[str, str] = {
-    "paper": "the paper's text: s-KdT at eval.sparse_threshold-point GT bins (0.1), final model and "
-    "P>R over the top eval.top_k (3), per run",
-    "authors": "the authors' analysis scripts that made the published tables: s-KdT at 1-point GT bins, "
-    "final model and P>R over the top 10 on NASBench-201 and the top 5 elsewhere; the report also "
-    "averages each architecture's super-net accuracy over seeds first, as those scripts do",
-}
-"""The named metric definitions (`eval.metric_definition`): which bin width and top-k a number used."""
-
-PAPER_THRESHOLD = 0.1
-PAPER_TOP_K = 3
-AUTHORS_THRESHOLD = 1.0
-AUTHORS_TOP_K: dict[str, int] = {"nb201": 10}
-"""The authors' top-k per space (their analysis script: 10 on NASBench-201); every other space: 5."""
-AUTHORS_TOP_K_OTHER = 5
-
-
-@dataclass(frozen=True)
-class MetricDefinition:
-    """A named metric definition resolved for one space: s-KdT's bin width and the top-k (P>R's n)."""
-
-    name: str
-    threshold: float
-    k: int
-
-    @property
-    def text(self) -> str:
-        """`paper (0.1-pt bins, top-3)`: the short form tables print next to a number."""
-        return f"{self.name} ({self.threshold:g}-pt bins, top-{self.k})"
-
-
-def metric_definition(
-    name: str, space: str, threshold: float = PAPER_THRESHOLD, k: int = PAPER_TOP_K
-) -> MetricDefinition:
-    """Resolve the definition NAME for SPACE; `threshold` and `k` are the paper definition's settings
-    (eval.sparse_threshold, eval.top_k). The authors' definition fixes both, so a value other than the
-    paper's default there is an error rather than silently ignored."""
-    if name == "paper":
-        return MetricDefinition(name, _check_threshold(threshold), _as_int(k, "k"))
-    if name == "authors":
-        if threshold != PAPER_THRESHOLD or k != PAPER_TOP_K:
-            raise MetricError(
-                f"metric definition 'authors' fixes the bin width ({AUTHORS_THRESHOLD:g}) and top-k "
-                f"(10 on nb201, 5 elsewhere); got threshold {threshold!r} and k {k!r}: leave them at "
-                f"{PAPER_THRESHOLD:g} and {PAPER_TOP_K}, or use the 'paper' definition"
-            )
-        return MetricDefinition(name, AUTHORS_THRESHOLD, AUTHORS_TOP_K.get(space, AUTHORS_TOP_K_OTHER))
-    raise MetricError(f"metric definition: expected one of {sorted(METRIC_DEFINITIONS)}, got {name!r}")
 
 
 def _as_1d(values: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -177,16 +133,6 @@ def sparsify(gt: ArrayLike, threshold: float = 0.1) -> NDArray[np.int64]:
     t = _check_threshold(threshold)
     y = _as_1d(gt, "gt")
     return np.floor(np.round(y / t, _BIN_DECIMALS)).astype(np.int64)
-
-
-def _check_threshold(threshold: float) -> float:
-    try:
-        t = float(threshold)
-    except (TypeError, ValueError):
-        raise MetricError(f"threshold: expected a number, got {threshold!r}") from None
-    if not (math.isfinite(t) and t > 0):
-        raise MetricError(f"threshold: must be finite and > 0, got {threshold!r}")
-    return t
 
 
 def sparse_kendall_tau(scores: ArrayLike, gt: ArrayLike, threshold: float = 0.1) -> float:
