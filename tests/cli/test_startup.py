@@ -35,7 +35,8 @@ for argv in json.loads(sys.argv[1]):
         main(argv)
     except SystemExit:
         pass
-    heavy[" ".join(argv)] = sorted(m for m in ("torch", "google.protobuf", "matplotlib", "scipy.stats") if m in sys.modules)
+    mods = ("torch", "google.protobuf", "matplotlib", "scipy.stats")
+    heavy[" ".join(argv)] = sorted(m for m in mods if m in sys.modules)
 print(json.dumps(heavy), file=sys.stderr)
 """
 
