@@ -56,7 +56,7 @@ def metric_definition(
     (eval.sparse_threshold, eval.top_k). The authors' definition fixes both, so a value other than the
     paper's default there is an error rather than silently ignored."""
     if name == "paper":
-        return MetricDefinition(name, _check_threshold(threshold), _as_index(k, "k"))
+        return MetricDefinition(name, _check_threshold(threshold), _as_int(k, "k"))
     if name == "authors":
         if threshold != PAPER_THRESHOLD or k != PAPER_TOP_K:
             raise MetricError(
@@ -78,11 +78,13 @@ def _check_threshold(threshold: float) -> float:
     return t
 
 
-def _as_index(value: Any, name: str) -> int:
-    """An integer (Python or NumPy, never bool) or a MetricError naming NAME."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+def _as_int(value: Any, name: str) -> int:
+    """Accept Python/NumPy integers only (a bool is not one); a float rank or count is a caller bug.
+    NumPy's bool is told by its type, so this module needs no numpy import."""
+    kind = type(value)
+    if isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")):
         raise MetricError(f"{name}: expected an integer, got bool {value!r}")
     try:
         return operator.index(value)
     except TypeError:
-        raise MetricError(f"{name}: expected an integer, got {type(value).__name__} {value!r}") from None
+        raise MetricError(f"{name}: expected an integer, got {kind.__name__} {value!r}") from None

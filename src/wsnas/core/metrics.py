@@ -20,8 +20,6 @@ collapsed super-net (all scores equal) thus scores the pool's mean GT.
 from __future__ import annotations
 
 import math
-import operator
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -36,6 +34,7 @@ from wsnas.core.metric_definitions import (  # noqa: F401 - re-exported: the met
     PAPER_TOP_K,
     MetricDefinition,
     MetricError,
+    _as_int,
     _check_threshold,
     metric_definition,
 )
@@ -92,16 +91,6 @@ def _pair(
     if a.size != b.size:
         raise MetricError(f"{names[0]} and {names[1]} must have equal length, got {a.size} and {b.size}")
     return a, b
-
-
-def _as_int(value: Any, name: str) -> int:
-    """Accept Python/NumPy integers only; a float rank or count is a caller bug."""
-    if isinstance(value, bool | np.bool_):
-        raise MetricError(f"{name}: expected an integer, got bool {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise MetricError(f"{name}: expected an integer, got {type(value).__name__} {value!r}") from None
 
 
 def _is_constant(x: NDArray[np.float64]) -> bool:
