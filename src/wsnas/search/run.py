@@ -73,7 +73,7 @@ def run_search(
         raise WsnasError(f"--seed: must be >= 0, got {seed}")
     run = RunDir(run_dir)
     if not run.path.is_dir() or not run.is_run_dir():
-        raise WsnasError(f"{run.path} is not a run dir: no config.yaml written by wsnas")
+        raise run.not_a_run_dir()
     saved, cfg = search_config(run, list(overrides))
     space, bench, fitness = load_fitness(run, saved, cfg)
     marks = (
