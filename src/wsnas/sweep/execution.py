@@ -156,11 +156,10 @@ class Execution:
     def _wait_for_release(self, held: list[PlannedRun], stage: str | None) -> list[PlannedRun]:
         """Wait until another process releases one of HELD; record what it left (finished runs),
         run what it did not finish; returns the runs still held."""
-        pids = sorted({str(holder(r.run_dir)) for r in held})
-        self.log(
-            f"waiting for {len(held)} run(s) that other processes write (pid {', '.join(pids)}): "
-            f"{', '.join(r.name for r in held)}"
-        )
+        pids = sorted({str(pid) for r in held if (pid := holder(r.run_dir))})  # a lock can go meanwhile
+        who = f" (pid {', '.join(pids)})" if pids else ""
+        names = ", ".join(r.name for r in held)
+        self.log(f"waiting for {len(held)} run(s) that other processes write{who}: {names}")
         while True:
             free, still = self._split_held(held)
             if free:
