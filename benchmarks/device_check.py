@@ -2,7 +2,7 @@
 
 Sections (each records its own error instead of stopping the others, and its seconds):
 
-- `cuda_tests`: `pytest -m cuda tests/test_cuda.py` (skipped on a machine without CUDA);
+- `cuda_tests`: `pytest -m cuda tests/engine/test_cuda.py` (skipped on a machine without CUDA);
 - `throughput`: training and evaluation images/s and peak memory of the NB201 (C=16, N=5),
   NB101 (stem 128, 3x3 cells) and DARTS-NDS (16 channels, 8 cells) super-nets at batch 256,
   bf16 autocast + channels-last vs the same without (on CUDA wsnas then computes in TF32;
@@ -150,6 +150,9 @@ def median_and_all(values: list[float]) -> dict[str, Any]:
 
 
 # ---- cuda tests ------------------------------------------------------------------------------
+CUDA_TESTS = "tests/engine/test_cuda.py"  # relative to ROOT; tests/cli/test_device_check.py checks it exists
+
+
 def cuda_tests(device: torch.device) -> dict[str, Any]:
     """`pytest -m cuda`; ok when nothing failed and, on a GPU, something ran (all skipped is not ok)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
@@ -159,7 +162,7 @@ def cuda_tests(device: torch.device) -> dict[str, Any]:
         "pytest",
         "-m",
         "cuda",
-        "tests/test_cuda.py",
+        CUDA_TESTS,
         "-o",
         "addopts=",
         "-q",

@@ -70,3 +70,43 @@ def shared_data():
     if path is None:
         pytest.skip("real data absent: ../shared/data beside the checkout (or $WSNAS_SHARED_DATA)")
     return path
+
+
+# ---- exact CPU goldens, per CPU numerics (tests/cpu_goldens.py) -------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so a fixture's teardown knows how the test went."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name this machine's CPU numerics in every log (-q included), so its goldens can be recorded."""
+    from cpu_goldens import describe, fingerprint, recorded
+
+    fp = fingerprint()
+    terminalreporter.write_line(
+        f"cpu numerics: fingerprint {fp} ({describe()}); goldens recorded for it: {recorded(fp)}"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses cpu_golden, so `-m cpu_golden` selects them (for recording)."""
+    for item in items:
+        if "cpu_golden" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cpu_golden)
+
+
+@pytest.fixture
+def cpu_golden(request):
+    """Exact values of a seeded CPU run, checked against this CPU's record (see cpu_goldens.py)."""
+    from cpu_goldens import CpuGolden
+
+    golden = CpuGolden(request.node.nodeid)
+    yield golden
+    call = getattr(request.node, "rep_call", None)
+    if golden.values and not golden.verified and call is not None and call.passed:
+        pytest.fail(f"{request.node.nodeid} collected CPU goldens but never called verify()")

@@ -10,23 +10,8 @@ from wsnas.cli.main import main
 pytest.importorskip("sklearn")
 
 
-# golden: seeded CPU run, threads=2, main 67b49a6 (pool images right of 125 x 599, Kendall-Tau)
-DEMO_GOLDEN = {
-    "bn-batch-stats": [
-        (66937, 0.4344393759878358),
-        (66746, 0.42779223873499417),
-        (66838, 0.5044664741073396),
-    ],
-    "bn-tracked-stats": [
-        (39187, 0.19393062439716516),
-        (43539, 0.30126834749345666),
-        (32597, 0.11336119025880034),
-    ],
-}
-
-
 @pytest.mark.slow
-def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
+def test_demo_end_to_end(tmp_path, capsys, monkeypatch, cpu_golden):
     monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))  # no user cache: the shipped table
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "runtime.threads=2", "runtime.device=cpu"]) == 0
@@ -45,13 +30,16 @@ def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
         for seed in (0, 1, 2):
             summary = json.loads((out / f"{name}-s{seed}" / "summary.json").read_text())
             assert summary["status"] == "finished" and summary["final"]["pool_size"] == 125
-            final, (correct, kdt) = summary["final"], DEMO_GOLDEN[name][seed]
-            assert final["supernet_acc_mean"] == pytest.approx(100 * correct / (125 * 599), abs=1e-9)
-            assert final["kdt"] == pytest.approx(kdt, abs=1e-9)
+            # golden: seeded CPU run, threads=2 (pool images right of 125 x 599, Kendall-Tau)
+            final = summary["final"]
+            correct = final["supernet_acc_mean"] * 125 * 599 / 100
+            assert correct == pytest.approx(round(correct), abs=1e-6)
+            cpu_golden.expect(f"{name}-s{seed}", [round(correct), final["kdt"]])
     assert (out / "report" / "index.html").is_file()
     # a second call reuses the finished runs instead of training again
     assert main(["demo", "--out", str(out), "runtime.threads=2", "runtime.device=cpu", "--no-report"]) == 0
     assert "reused" in capsys.readouterr().err
+    cpu_golden.verify()
 
 
 def test_demo_seeds_and_overrides(tmp_path, capsys, monkeypatch):

@@ -51,6 +51,13 @@ def test_study_projection_counts_the_nb201_spec_like_the_planner():
     assert one_long["2"] == pytest.approx(round(10 * 100 / 75, 2))  # the long run shares the GPU: 1/2 of 150
 
 
+def test_the_cuda_tests_it_runs_exist():
+    """The check runs one test file by path; a move of that file must not turn the check red on a GPU."""
+    import device_check
+
+    assert (ROOT / device_check.CUDA_TESTS).is_file()
+
+
 @pytest.mark.slow
 def test_quick_cpu_run_writes_sane_json(tmp_path):
     out = tmp_path / "device.json"

@@ -2,7 +2,7 @@
 
 Run dirs are written here by hand with known metrics (the layout wsnas.engine.rundir
 writes), so every number in the tables can be checked exactly; the report of a real
-sweep is checked in tests/test_sweep_run.py. index.html is also opened in headless
+sweep is checked in tests/sweep/test_sweep_run.py. index.html is also opened in headless
 Chromium, which must load every image.
 """
 

@@ -1,7 +1,7 @@
 """What the report averages and what it calls things: seeds of one setting only, labelled as the CLI
 labelled their runs, scoped by space and data set, factors in Table 1's order, Figs. 8c and 10.
 
-Run dirs are written by hand (tests/test_report.py's write_run) with known metrics.
+Run dirs are written by hand (tests/report/test_report.py's write_run) with known metrics.
 """
 
 from __future__ import annotations

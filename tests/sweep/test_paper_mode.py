@@ -1,7 +1,7 @@
 """The paper's protocol (`mode: paper`) and a sweep's progress and --status.
 
 Fast tests use a fake executor (a known final accuracy per config, as in
-tests/test_sweep.py); the slow one trains a tiny paper-mode study on the shipped mini
+tests/sweep/test_sweep.py); the slow one trains a tiny paper-mode study on the shipped mini
 benchmark and checks from the run dirs that no one-at-a-time winner leaks into another
 one-at-a-time run.
 """

@@ -2,7 +2,7 @@
 
 A fake executor stands in for training: it writes the summary.json a run would, with
 a final accuracy that is a known function of the config, so every decision of the
-runner can be checked exactly and in milliseconds. Real runs: tests/test_sweep_run.py.
+runner can be checked exactly and in milliseconds. Real runs: tests/sweep/test_sweep_run.py.
 """
 
 from __future__ import annotations

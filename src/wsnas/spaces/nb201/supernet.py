@@ -218,7 +218,7 @@ class NB201SuperNet(PlanCache, SuperNet, nn.Module):
     applies the ReLU of a node once for all the conv edges leaving it instead of
     once per edge (`NB201SuperCell.forward_fast`). False keeps the straightforward
     path, the reference the fast path is tested against (equal up to float
-    rounding, tests/test_fast_path.py). Either can be switched at any time; the
+    rounding, tests/trainers/test_fast_path.py). Either can be switched at any time; the
     plan cache follows.
     """
 
