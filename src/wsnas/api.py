@@ -19,12 +19,20 @@ from wsnas.config import load_config as _load_config
 from wsnas.core.errors import BenchmarkError
 from wsnas.engine.rundir import RunDir
 from wsnas.engine.runs import RunResult, open_run, read_summary
-from wsnas.estimators.run import DEFAULT_BATCH, EstimateOptions, load_plan, plan_estimate, run_estimate
+from wsnas.estimators.run import (
+    DEFAULT_BATCH,
+    EstimateOptions,
+    estimate_executor,
+    load_plan,
+    plan_estimate,
+    run_estimate,
+)
 from wsnas.groundtruth import Benchmark
 from wsnas.groundtruth import open_benchmark as _open_benchmark
 from wsnas.spaces import SPACES, SearchSpace, get_space
 from wsnas.spaces.check import bench_metric, check_config
 from wsnas.spaces.facts import arch_record
+from wsnas.sweep.placement import GpuRequest
 from wsnas.trainers.standalone_trainer import train_standalone as _train_standalone
 from wsnas.trainers.supernet_trainer import train as _train
 
@@ -153,7 +161,10 @@ def estimate(
     archs: str | int = "pool",
     batch: int | None = None,
     resume: str | os.PathLike | None = None,
-    workers: int = 1,
+    workers: int | None = None,
+    executor: str = "local",
+    gpus: int | None = None,
+    runs_per_gpu: int | None = None,
 ) -> dict[str, Any]:
     """Score architectures without a super-net (`wsnas estimate`): zero-cost proxies, params, FLOPs,
     the benchmark's short schedules; the run's summary (per estimator KdT, s-KdT, Spearman, P>R,
@@ -161,12 +172,15 @@ def estimate(
 
     CFG is a run config (or what `load_config` takes): the same space, data, GT and pool a super-net
     run of it is scored on. ARCHS: 'pool', 'all' or a number. RESUME: a started estimate run dir
-    (CFG and the options are then read from it)."""
+    (CFG and the options are then read from it). WORKERS processes score shards in parallel on
+    EXECUTOR ('local' or 'ray'); GPUS x RUNS_PER_GPU local workers share GPUs as sweep runs do."""
     if resume is not None:
         plan = load_plan(resume)
-        return run_estimate(plan, resume, workers=workers)
-    opts = EstimateOptions(estimators=list(estimators), archs=str(archs), batch=batch or DEFAULT_BATCH)
-    return run_estimate(plan_estimate(_config(cfg), opts), workers=workers)
+    else:
+        opts = EstimateOptions(estimators=list(estimators), archs=str(archs), batch=batch or DEFAULT_BATCH)
+        plan = plan_estimate(_config(cfg), opts)
+    ex = estimate_executor(plan, executor, workers, gpus=GpuRequest(gpus, runs_per_gpu))
+    return run_estimate(plan, resume, executor=ex)
 
 
 def _config(cfg: Any, standalone: bool = False) -> Any:

@@ -346,3 +346,54 @@ def test_nb101_shorter_schedules_from_a_full_tfrecord(tmp_path):
                     100 * np.mean([acc(c, k, e) for k in range(3)])
                 )
     assert summary["estimators"]["bench:4"]["n_nan"] == 1
+
+
+# ---- where shards run: processes, Ray, GPUs shared as for sweeps ------------------------------------
+
+
+def test_gpu_placement_follows_the_sweeps(tmp_path, monkeypatch):
+    from wsnas.core.errors import WsnasError
+    from wsnas.estimators.run import estimate_executor
+    from wsnas.sweep import executors
+    from wsnas.sweep.placement import GpuRequest
+
+    plan = plan_estimate(mini_cfg(tmp_path, "runtime.device=auto"), opts("params"))
+    assert estimate_executor(plan) is None and estimate_executor(plan, workers=1) is None  # this process
+    assert estimate_executor(plan, workers=2).workers == 2
+    with pytest.raises(WsnasError, match="shows no GPU"):
+        estimate_executor(plan, gpus=GpuRequest(gpus=1))
+    monkeypatch.setattr(executors, "cuda_device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    ex = estimate_executor(plan, gpus=GpuRequest(gpus=2, runs_per_gpu=2))
+    assert ex.gpu_slots == ["0", "1", "0", "1"] and ex.workers == 4 and ex.threads == 1
+    with pytest.raises(WsnasError, match="contradicts --gpus 2"):
+        estimate_executor(plan, workers=3, gpus=GpuRequest(gpus=2, runs_per_gpu=2))
+    with pytest.raises(WsnasError, match="--gpus-per-run is for --executor ray"):
+        estimate_executor(plan, gpus=GpuRequest(gpus_per_run=0.25))
+    on_cpu = plan_estimate(mini_cfg(tmp_path), opts("params"))  # runtime.device=cpu
+    with pytest.raises(WsnasError, match="runtime.device='cpu' with GPU placement"):
+        estimate_executor(on_cpu, gpus=GpuRequest(gpus=1))
+
+
+def test_cli_refuses_gpus_where_there_are_none(tmp_path, capsys):
+    args = ["estimate", "--estimators", "params", *MINI, "runtime.device=auto", f"out_dir={tmp_path}"]
+    assert main([*args, "--gpus", "1"]) != 0
+    assert "shows no GPU" in capsys.readouterr().err
+    assert main([*args, "--runs-per-gpu", "2"]) != 0
+    assert "--runs-per-gpu 2 needs --gpus N" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scores_of_other_numerics_never_join_a_run_dir(tmp_path):
+    """A CPU run resumed (or a shard scored) where the device gives other numerics is refused."""
+    from wsnas.core.errors import WsnasError
+    from wsnas.estimators.run import score_shard
+
+    run_estimate(plan_estimate(mini_cfg(tmp_path, "name=n"), opts("params")))
+    ident = tmp_path / "n" / "identity.json"
+    doc = json.loads(ident.read_text())
+    ident.write_text(json.dumps({**doc, "numerics": "tf32"}))  # as if scored on a GPU
+    with pytest.raises(WsnasError, match=r"other numerics \(device\): tf32 there, fp32 here"):
+        run_estimate(plan_estimate(mini_cfg(tmp_path, "name=n"), opts("params")))
+    with pytest.raises(WsnasError, match="other numerics"):
+        score_shard(str(tmp_path / "n"), [0])

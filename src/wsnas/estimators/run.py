@@ -49,7 +49,8 @@ from wsnas.estimators.zero_cost import Score, zero_cost_scores
 from wsnas.groundtruth import open_benchmark
 from wsnas.spaces import get_space
 from wsnas.spaces.check import bench_metric, check_config, pool_size_used
-from wsnas.sweep.executors import Executor, LocalExecutor
+from wsnas.sweep.executors import Executor, LocalExecutor, make_executor
+from wsnas.sweep.placement import GpuRequest, check_run_device
 from wsnas.trainers.evaluate import Pool, make_pool
 
 CONFIG_FILE = "estimate.yaml"
@@ -377,6 +378,29 @@ def run_estimate(
     return summary
 
 
+def estimate_executor(
+    plan: Plan,
+    name: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    gpus: GpuRequest | None = None,
+) -> Executor | None:
+    """Where shards run: None (this process) for one local worker and no GPU placement, else the
+    sweep's executor NAME (local processes, Ray), GPUs shared as for sweeps (`sweep.placement`):
+    `GpuRequest(gpus=N, runs_per_gpu=K)` locally, `gpus_per_run=F` on Ray. Each worker then sees one
+    GPU as cuda:0, so the run's device must follow it (runtime.device auto or cuda)."""
+    req = gpus or GpuRequest()
+    if workers is not None and workers < 1:
+        raise WsnasError(f"--workers must be >= 1, got {workers}")
+    if name == "local" and not req.any and (workers or 1) == 1:
+        return None
+    if name not in ("local", "ray"):
+        raise WsnasError(f"estimate runs on the local or ray executor, not {name!r}")
+    if req.any:
+        check_run_device(plan.cfg.runtime.device, "estimate")
+    return make_executor(name, workers=workers, threads=1, address=address, gpus=req)
+
+
 SHARD = 8
 """Archs per task of a parallel run: small, so a stop loses little, large enough to amortise a task."""
 
@@ -410,7 +434,9 @@ _SHARD_PLANS: dict[str, Plan] = {}
 def score_shard(run_dir: str, positions: list[int]) -> list[str]:
     """scores.csv lines of the pool POSITIONS of the estimate run in RUN_DIR (a parallel worker's task)."""
     if run_dir not in _SHARD_PLANS:
-        _SHARD_PLANS[run_dir] = load_plan(run_dir, ["runtime.threads=1"])
+        plan = load_plan(run_dir, ["runtime.threads=1"])
+        _check_same(plan, RunDir(run_dir))  # this worker's device gives the run's numerics
+        _SHARD_PLANS[run_dir] = plan
     plan = _SHARD_PLANS[run_dir]
     return [format_row(plan, i, score_arch(plan, i)) for i in positions]
 
@@ -452,6 +478,8 @@ _OTHER_RUN = frozenset({"config.yaml", "checkpoint.pt", "log.jsonl"})
 
 
 def _check_same(plan: Plan, run: RunDir) -> None:
+    """The run dir's identity is this plan's: the same settings, ground truth and numerics (a CPU run
+    resumed, or a shard scored, on a GPU would mix fp32 and TF32 scores in one scores.csv)."""
     try:
         stored = json.loads((run.path / "identity.json").read_text())
     except (OSError, ValueError):
@@ -461,6 +489,13 @@ def _check_same(plan: Plan, run: RunDir) -> None:
             f"{run.path} holds an estimate run with other settings (config {stored.get('config')}, "
             f"these: {plan.identity['config']}); resume it with its own settings or choose another name"
         )
+    for key, what in (("gt", "ground truth"), ("numerics", "numerics (device)")):
+        if key in stored and stored[key] != plan.identity[key]:
+            raise WsnasError(
+                f"{run.path} was scored with other {what}: {stored[key]} there, {plan.identity[key]} here "
+                f"(runtime.device={plan.cfg.runtime.device!r} gives {plan.device}); resume it where it "
+                "started, or choose another name"
+            )
 
 
 def load_plan(run_dir: str | os.PathLike, overrides: list[str] | None = None) -> Plan:

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from wsnas.cli.commands.sweep import add_gpu_args, gpu_request
 from wsnas.core.errors import WsnasError
 
 
@@ -39,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="processes scoring shards of archs in parallel (local executor)",
+        default=None,
+        help="processes scoring shards of archs in parallel (local; default 1, or N x K with --gpus)",
     )
     p.add_argument(
         "--executor",
@@ -49,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where shards run: local processes (--workers) or Ray tasks (--address, or a local Ray)",
     )
     p.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    add_gpu_args(p)  # shards share GPUs as sweep runs do
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an estimate run dir with its own settings")
     p.add_argument(
         "--status",
@@ -63,7 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _estimate(args: argparse.Namespace) -> int:
     from wsnas.config import load_config
     from wsnas.core.interrupt import Interrupted
-    from wsnas.estimators.run import DEFAULT_BATCH, EstimateOptions, load_plan, plan_estimate, run_estimate
+    from wsnas.estimators.run import (
+        DEFAULT_BATCH,
+        EstimateOptions,
+        estimate_executor,
+        load_plan,
+        plan_estimate,
+        run_estimate,
+    )
 
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config:
@@ -91,15 +100,9 @@ def _estimate(args: argparse.Namespace) -> int:
         )
         plan, run_dir = plan_estimate(load_config(config, overrides), opts, config or "overrides"), None
     show = not args.quiet and plan.cfg.runtime.progress
-    executor = None
-    if args.executor == "ray":
-        from wsnas.sweep.executors import RayExecutor
-
-        executor = RayExecutor(address=args.address, workers=args.workers if args.workers > 1 else None)
+    executor = estimate_executor(plan, args.executor, args.workers, args.address, gpu_request(args))
     try:
-        summary = run_estimate(
-            plan, run_dir, progress=_Progress() if show else None, workers=args.workers, executor=executor
-        )
+        summary = run_estimate(plan, run_dir, progress=_Progress() if show else None, executor=executor)
     except Interrupted as e:
         if e.resume is None and plan.run is not None:
             e.resume = f"wsnas estimate --resume {plan.run.path}"
