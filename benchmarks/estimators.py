@@ -103,7 +103,7 @@ def ref_synflow(net, x, y):
         for p in net.state_dict().values():
             if p.is_floating_point():
                 p.abs_()
-    net(torch.ones(1, *x.shape[1:], dtype=torch.float64)).sum().backward()
+    net(torch.ones(1, *x.shape[1:], dtype=torch.float64, device=x.device)).sum().backward()
     return sum(
         float((m.weight.detach() * m.weight.grad).abs().sum())
         for m in _layers(net)
@@ -118,7 +118,7 @@ def ref_jacob_cov(net, x, y):
     out.backward(torch.ones_like(out))
     if x.grad is None:
         return math.nan
-    j = x.grad.reshape(len(x), -1).numpy()
+    j = x.grad.reshape(len(x), -1).cpu().numpy()
     try:
         v, _ = np.linalg.eig(np.corrcoef(j))
         return float(-np.sum(np.log(v.real + JACOB_COV_K) + 1.0 / (v.real + JACOB_COV_K)))
@@ -132,7 +132,7 @@ def ref_nwot(net, x, y):
 
     def hook(mod, inp, out):
         c = (inp[0].detach().reshape(len(x), -1) > 0).float()
-        k[:] += (c @ c.t()).numpy() + ((1 - c) @ (1 - c).t()).numpy()
+        k[:] += (c @ c.t()).cpu().numpy() + ((1 - c) @ (1 - c).t()).cpu().numpy()
 
     class EveryRelu(TorchFunctionMode):
         """The reference hooks nn.ReLU modules (its networks use one per ReLU); the wsnas blocks call
@@ -163,31 +163,41 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (a GPU session: what all 15,625 cells take)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     space = get_space("nb201")
     rng = np.random.default_rng(args.seed)
     archs = [space.sample(rng) for _ in range(args.archs)]
     g = torch.Generator().manual_seed(args.seed)
     x, y = torch.randn(args.batch, 3, 32, 32, generator=g), torch.randint(0, 10, (args.batch,), generator=g)
+    x, y = x.to(device), y.to(device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
 
     def nets() -> list[nn.Module]:
         out = []
         for i, a in enumerate(archs):
             torch.manual_seed(1000 + i)
-            out.append(space.standalone(a, args.channels, args.cells, 10))
+            out.append(space.standalone(a, args.channels, args.cells, 10).to(device))
+        sync()
         return out
 
     def run_wsnas(names: list[str]) -> tuple[float, list[dict[str, float]]]:
         ns = nets()
         t0 = time.perf_counter()
         vals = [{k: s.value for k, s in zero_cost_scores(n, x, y, names).items()} for n in ns]
+        sync()
         return time.perf_counter() - t0, vals
 
     def run_ref(names: list[str]) -> tuple[float, list[dict[str, float]]]:
         ns = nets()
         t0 = time.perf_counter()
         vals = [{k: REFERENCE[k](n, x, y) for k in names} for n in ns]
+        sync()
         return time.perf_counter() - t0, vals
 
     cases = [[n] for n in ZERO_COST] + [list(ZERO_COST)]
@@ -217,6 +227,7 @@ def main() -> None:
         "archs": args.archs,
         "repeats": args.repeats,
         "threads": args.threads,
+        "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "torch": torch.__version__,
         "archs_per_s": {
             k: {impl: args.archs / statistics.median(v) for impl, v in t.items()} for k, t in times.items()
