@@ -9,8 +9,10 @@ build` is refused the same way.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import yaml
@@ -104,10 +106,22 @@ def test_a_joined_pool_runs_what_nobody_runs_and_writes_no_sweep_file(tmp_path, 
     logs: list[str] = []
     joiner = Sweep(parse_spec(SPEC), None, out, log=logs.append, join=True)
     joiner._executor = ex = FakeExecutor()
-    timer = threading.Timer(0.3, lambda: (held.release(), folder.release()))  # the driver ends
-    timer.start()
+
+    def driver_ends() -> None:
+        """Once the joiner has run the two free runs, the driver finishes its own and exits (not on a
+        timer: a joiner slower than the timer would find base-s0 free and unfinished, and rightly run
+        it)."""
+        deadline = time.monotonic() + 60
+        while len(ex.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (runs[0].run_dir / "summary.json").write_text(json.dumps({"status": "finished"}))
+        held.release()
+        folder.release()
+
+    ender = threading.Thread(target=driver_ends)
+    ender.start()
     result = joiner.run()
-    timer.join()
+    ender.join()
     assert ex.calls == [r.name for r in runs[1:]]
     assert result.count("finished") == 2
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".wsnas.lock"}
