@@ -301,3 +301,14 @@ def test_nwot_counts_every_relu_of_an_nb201_network():
         net(x)
     assert len(calls) > 3  # stem-side convs, cell convs, residual blocks, the last ReLU
     assert zero_cost_scores(net, x, y, ["nwot"])["nwot"].value != pytest.approx(only_last)
+
+
+@pytest.mark.parametrize("b, d", [(64, 16384), (2, 3), (5, 77), (17, 8)])
+def test_code_gram_is_exact_whatever_the_shape(b, d):
+    """The int8 path (or its float32 fallback) gives the exact integer Gram matrix of 0/1 codes."""
+    from wsnas.estimators.zero_cost import code_gram
+
+    c = torch.rand(b, d, generator=torch.Generator().manual_seed(d)) > 0.5
+    exact = c.to(torch.int64) @ c.to(torch.int64).t()
+    got = code_gram(c)
+    assert got.dtype == torch.float64 and torch.equal(got, exact.to(torch.float64))

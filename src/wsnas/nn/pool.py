@@ -26,10 +26,14 @@ class ConvAvgPool2d(nn.Module):
         self.k, self.stride, self.padding = _pair(pool.kernel_size), _pair(pool.stride), _pair(pool.padding)
         self.count_include_pad = bool(pool.count_include_pad)
         self._divisor: dict[tuple, torch.Tensor] = {}
+        self._kernel: dict[tuple, torch.Tensor] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]
-        kernel = torch.ones(c, 1, *self.k, dtype=x.dtype, device=x.device)
+        key = (c, x.dtype, x.device)
+        kernel = self._kernel.get(key)
+        if kernel is None:
+            kernel = self._kernel[key] = torch.ones(c, 1, *self.k, dtype=x.dtype, device=x.device)
         out = F.conv2d(x, kernel, stride=self.stride, padding=self.padding, groups=c)
         return out / self.divisor(x)
 
