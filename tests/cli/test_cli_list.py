@@ -13,7 +13,7 @@ import pytest
 from wsnas.cli.main import main
 from wsnas.config import load_config
 from wsnas.core.errors import ConfigError
-from wsnas.presets import shipped, shipped_path
+from wsnas.presets import resolve_config, shipped, shipped_path
 from wsnas.presets.demo import next_steps
 from wsnas.spaces import SPACES
 from wsnas.spaces.check import check_config
@@ -106,11 +106,12 @@ def test_config_path_from_any_folder(tmp_path, capsys, monkeypatch):
     assert "did you mean 'nb201-quick'" in capsys.readouterr().err
 
 
-def test_demo_hint_points_at_installed_configs_cpu_sized_first():
+def test_demo_hint_names_shipped_configs_cpu_sized_first():
     text = "\n".join(next_steps())
-    quick, full = str(shipped_path("nb201-quick")), str(shipped_path("nb201"))
-    assert text.index(quick) < text.index(full + " ")
-    assert "configs/nb201.yaml" not in text.replace(full, "")  # no path relative to a clone
+    assert text.index("wsnas train nb201-quick ") < text.index("wsnas train nb201 ")
+    assert ".yaml" not in text  # names, which resolve from any folder, not paths
+    for name in ("nb201-quick", "nb201"):
+        assert resolve_config(name) == shipped_path(name)
 
 
 @pytest.mark.slow  # runs setuptools

@@ -157,17 +157,16 @@ def _pool_text(summary: dict[str, Any]) -> str:
 
 
 def next_steps() -> list[str]:
-    """What to run next, with the installed configs' paths (works from any folder): the CPU-sized
-    NB201 config first, then the paper's protocol."""
-    quick, full = shipped_path("nb201-quick"), shipped_path("nb201")
+    """What to run next, by shipped config name (works from any folder, installed or cloned): the
+    CPU-sized NB201 config first, then the paper's protocol."""
     return [
         "Next: a real benchmark (DATA holds CIFAR-10's cifar-10-batches-py/; ground-truth files:",
         "docs/ground-truth.md). First the CPU-sized NB201 config (minutes on 2 cores):",
-        f"  wsnas train {quick} data.root=DATA bench.source=nb201_accuracy_200ep.csv",
+        "  wsnas train nb201-quick data.root=DATA bench.source=nb201_accuracy_200ep.csv",
         "then the paper's NB201 protocol (400 epochs: a GPU job):",
         "  wsnas bench import nb201 NAS-Bench-201-v1_1-096897.pth",
-        f"  wsnas train {full} data.root=DATA",
-        "(`wsnas config path NAME` prints a shipped config's path; `wsnas list configs` lists them.)",
+        "  wsnas train nb201 data.root=DATA",
+        "(`wsnas list configs` lists the shipped configs; `wsnas config path NAME` prints one's file.)",
     ]
 
 
