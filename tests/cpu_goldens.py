@@ -12,7 +12,7 @@ version. A test hands its values to `CpuGolden.expect`, then calls `verify`:
 - on a recorded platform, each value must equal that platform's record (to `abs`);
 - on an unrecorded one, the values pass when they equal every key of some recorded platform
   (two fingerprints may share numerics), else the test skips and prints them with the
-  fingerprint, so they can be recorded: ``WSNAS_RECORD_GOLDENS=1 pytest -m slow <tests>``
+  fingerprint, so they can be recorded: ``WSNAS_RECORD_GOLDENS=1 pytest -m cpu_golden``
   writes this machine's values instead of checking them.
 
 What stays machine-independent in those tests (ties, derived metrics, resume equal to an
@@ -79,6 +79,14 @@ def describe() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     return f"{model}, {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__}"
+
+
+def count_of(percent: float, total: int) -> int:
+    """The whole number of right answers behind an accuracy of PERCENT over TOTAL items (asserted
+    whole): the exact, readable thing to pin, where the percentage carries float noise."""
+    count = percent * total / 100
+    assert count == pytest.approx(round(count), abs=1e-6), f"{percent} % of {total} is not a whole count"
+    return round(count)
 
 
 def _load() -> list[dict[str, Any]]:

@@ -66,3 +66,9 @@ def test_the_fingerprint_is_stable_and_leaves_torch_as_it_was():
     cpu_goldens.fingerprint.cache_clear()
     assert cpu_goldens.fingerprint() == first and len(first) == 16
     assert torch.get_num_threads() == threads and torch.equal(torch.get_rng_state(), state)
+
+
+def test_count_of_gives_the_whole_count_behind_a_percentage():
+    assert cpu_goldens.count_of(100 * 159 / 599, 599) == 159
+    with pytest.raises(AssertionError, match="not a whole count"):
+        cpu_goldens.count_of(50.5, 10)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from cpu_goldens import count_of
 from wsnas.cli.main import main
 from wsnas.config import ProxyConfig, StandaloneConfig, load_config
 from wsnas.core.errors import ArchError, ConfigError, WsnasError
@@ -53,9 +54,7 @@ def test_run_dir_and_summary(tmp_path, cpu_golden):
     assert summary["arch"] == ARCH and summary["epochs"] == 2
     # golden: seeded CPU run, threads=1 (test digits right after epochs 1 and 2, of 599; mean train
     # loss per epoch)
-    right = [r["eval_acc"] * 599 / 100 for r in log if r["type"] == "eval"]
-    assert right == pytest.approx([round(x) for x in right], abs=1e-6)
-    cpu_golden.expect("eval_right", [round(x) for x in right])
+    cpu_golden.expect("eval_right", [count_of(r["eval_acc"], 599) for r in log if r["type"] == "eval"])
     cpu_golden.expect("train_loss", [r["train_loss"] for r in log if r["type"] == "epoch"], abs=1e-6)
     cpu_golden.verify()
     assert summary["final"]["eval_acc"] == log[-1]["eval_acc"]
@@ -193,9 +192,7 @@ def test_every_space_trains_stand_alone(tmp_path, space, arch, extra, cpu_golden
     summary = train_standalone(cfg)
     assert summary["status"] == "finished" and summary["space"] == space
     # golden: seeded CPU run, threads=1 (test digits right after 1 epoch, of 599)
-    right = summary["final"]["eval_acc"] * 599 / 100
-    assert right == pytest.approx(round(right), abs=1e-6)
-    cpu_golden.expect("test_right", round(right))
+    cpu_golden.expect("test_right", count_of(summary["final"]["eval_acc"], 599))
     cpu_golden.verify()
 
 

@@ -1,12 +1,12 @@
 """Average pooling as a depthwise convolution with a fixed all-ones kernel: the same function.
 
 On the CPU, `F.avg_pool2d` with count_include_pad=False and its backward are scalar loops (9.7 ms
-forward, 33 ms forward + backward for NB201's 64 x 16 x 32 x 32 at 1 thread), while a depthwise
-convolution goes through oneDNN (1.4 ms and 3.8 ms; benchmarks/estimators.py). Zero-cost proxies
+forward, 33 ms forward + backward for NB201's 64 x 16 x 32 x 32 at 1 thread on the dev machine),
+while a depthwise convolution goes through oneDNN (1.4 ms and 3.8 ms). Zero-cost proxies
 differentiate twice through every pooling edge (GraSP), so `wsnas estimate` swaps the pools of the
-networks it scores for this module. The kernel and the divisor are buffers, not parameters
-(nothing to train, nothing counted, nothing saved in a state dict), so the network's parameters,
-`prunable` layers and checkpoints are unchanged.
+networks it scores for this module. The all-ones kernel and the divisor are caches made from the
+input's shape, not parameters or buffers (nothing to train, count or save), so the network's
+parameters, `prunable` layers and state dict are unchanged.
 """
 
 from __future__ import annotations
