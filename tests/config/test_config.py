@@ -40,6 +40,19 @@ def test_base_file(tmp_path):
     assert (c.protocol.lr, c.protocol.epochs) == (0.2, 3)
 
 
+def test_base_names_a_shipped_config_unless_a_file_of_that_name_is_next_to_it(tmp_path):
+    """Issue 35: `_base_: nb201-quick` read a file of that name and failed without saying `_base_`."""
+    (tmp_path / "child.yaml").write_text("_base_: nb201-quick\nprotocol:\n  lr: 0.05\n")
+    c = load_config(tmp_path / "child.yaml")
+    assert c == load_config("nb201-quick", ["protocol.lr=0.05"])
+    (tmp_path / "nb201-quick").write_text("seed: 7\n")  # a file next to it wins
+    assert load_config(tmp_path / "child.yaml") == load_config(None, ["seed=7", "protocol.lr=0.05"])
+    (tmp_path / "child.yaml").write_text("_base_: nb201-quik\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "child.yaml")
+    assert "_base_ 'nb201-quik'" in str(e.value) and "did you mean 'nb201-quick'" in str(e.value)
+
+
 def test_dump_round_trip(tmp_path):
     c = load_config(None, ["protocol.lr=0.05", "seed=3"])
     dump_config(c, tmp_path / "run" / "config.yaml")

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from wsnas.config.schema import AnyConfig, ProxyConfig, RunConfig
-from wsnas.config.shipped import resolve_config
+from wsnas.config.shipped import looks_like_name, resolve_config, shipped_path
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import ConfigError, did_you_mean
 from wsnas.core.metric_definitions import MetricError
@@ -92,8 +92,20 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(base, str) or not base:
         raise ConfigError(f"config file {path}: {BASE_KEY} must be a file name, got {base!r}")
-    parent = _read_yaml((path.parent / base).resolve(), (*chain, path.resolve()))
+    parent = _read_yaml(_base_path(path, base), (*chain, path.resolve()))
     return _merge([parent, data], f"config file {path} over its {BASE_KEY} {base}")
+
+
+def _base_path(path: Path, base: str) -> Path:
+    """The file `_base_: BASE` in PATH names: a file of that name next to PATH wins (as a path given to a
+    command does), else the shipped config of that name (`_base_: nb201-quick`), as every command takes."""
+    near = (path.parent / base).resolve()
+    if near.exists() or not looks_like_name(base):
+        return near
+    try:
+        return shipped_path(base)
+    except ConfigError as e:
+        raise ConfigError(f"config file {path}: {BASE_KEY} {base!r}: no file {near}, and {e}") from None
 
 
 def load_config(

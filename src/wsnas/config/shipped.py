@@ -53,14 +53,15 @@ def sweep_path(name: str) -> Path:
     return _pick(name, shipped_sweeps(), "sweep spec")
 
 
-def _looks_like_name(text: str) -> bool:
+def looks_like_name(text: str) -> bool:
+    """TEXT names a shipped file (no folder part), rather than a path."""
     return "/" not in text and "\\" not in text and not text.startswith(".")
 
 
 def resolve_config(path: str | os.PathLike[str]) -> Path:
     """PATH if a file is there, else the shipped config or preset of that name (errors list them)."""
     p = Path(path)
-    if p.exists() or not _looks_like_name(str(path)):
+    if p.exists() or not looks_like_name(str(path)):
         return p
     return shipped_path(str(path))
 
@@ -68,7 +69,7 @@ def resolve_config(path: str | os.PathLike[str]) -> Path:
 def resolve_sweep(path: str | os.PathLike[str]) -> Path:
     """PATH if a file is there, else the shipped sweep spec of that name (errors list them)."""
     p = Path(path)
-    if p.exists() or not _looks_like_name(str(path)):
+    if p.exists() or not looks_like_name(str(path)):
         return p
     return sweep_path(str(path))
 
