@@ -114,6 +114,21 @@ def test_errors_name_key_value_and_allowed(override, needles):
         assert needle in str(e.value)
 
 
+def test_an_unknown_key_from_an_override_is_reported_as_the_overrides_not_the_files(tmp_path):
+    """Issue 35: `nb201-quick protocol.epoch=3` blamed the shipped file for the override's typo."""
+    with pytest.raises(ConfigError) as e:
+        load_config("nb201-quick", ["protocol.epoch=3"])
+    assert str(e.value).startswith("override 'protocol.epoch=3': unknown key 'protocol.epoch'")
+    assert "nb201-quick.yaml" not in str(e.value)
+    (tmp_path / "bad.yaml").write_text("protocol:\n  lrr: 3\n")  # one wrong key from each
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "bad.yaml", ["seed=1", "protocol.epoch=3", "eval.epochs=[5,x]"])
+    parts = str(e.value).split("; ")
+    assert parts[0].startswith(f"{tmp_path / 'bad.yaml'}: unknown key 'protocol.lrr'")
+    assert any(p.startswith("override 'protocol.epoch=3': unknown key 'protocol.epoch'") for p in parts)
+    assert any(p.startswith("override 'eval.epochs=[5,x]': key 'eval.epochs.1'") for p in parts)
+
+
 @pytest.mark.parametrize(
     ("overrides", "needles"),
     [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
@@ -120,6 +121,7 @@ def load_config(
     if path is not None:
         path = resolve_config(path)
         layers.append(_read_yaml(path))
+    given: list[tuple[str, Any]] = []  # (override as shown, what it sets)
     for item in overrides or []:
         shown = repr(item) if len(item) <= 80 else repr(item[:60]) + f"... ({len(item)} characters)"
         if "=" not in item:
@@ -132,16 +134,46 @@ def load_config(
             raise ConfigError(f"override {shown}: {_one_line(e)}") from None
         except RecursionError:
             raise ConfigError(f"override {shown}: nested too deeply") from None
+        given.append((f"override {shown}", OmegaConf.to_container(layers[-1])))
     source = str(path) if path else "overrides"
     merged = _merge(layers, f"{source} + overrides") if layers else {}
-    return validate(merged, source=source, model=model)
+
+    def origin(loc: tuple[str, ...]) -> str | None:
+        """The last override that set the key at LOC (it wins the merge), else None (the file)."""
+        return next((shown for shown, sets in reversed(given) if _sets(sets, loc)), None)
+
+    return validate(merged, source=source, model=model, origin=origin)
 
 
-def validate(data: dict[str, Any], source: str = "config", model: type[Any] = RunConfig) -> Any:
+def _sets(layer: Any, loc: tuple[str, ...]) -> bool:
+    """Whether LAYER (a nested mapping) gives the key at LOC, or a value holding it."""
+    for part in loc:
+        if not isinstance(layer, dict):
+            return True  # LOC lies inside a value this layer gives (a list's item)
+        if part not in layer:
+            return False
+        layer = layer[part]
+    return True
+
+
+def validate(
+    data: dict[str, Any],
+    source: str = "config",
+    model: type[Any] = RunConfig,
+    origin: Callable[[tuple[str, ...]], str | None] | None = None,
+) -> Any:
+    """DATA as MODEL, or a ConfigError naming where each wrong key came from: ORIGIN's answer for its
+    path (e.g. the override that set it), else SOURCE."""
     try:
         cfg = model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{source}: " + "; ".join(_explain(err, model) for err in e.errors())) from None
+        groups: dict[str, list[str]] = {}
+        for err in e.errors():
+            where = origin(tuple(str(p) for p in err["loc"])) if origin is not None else None
+            groups.setdefault(where or source, []).append(_explain(err, model))
+        raise ConfigError(
+            "; ".join(f"{where}: " + "; ".join(msgs) for where, msgs in groups.items())
+        ) from None
     except RecursionError:
         raise ConfigError(f"{source}: nested too deeply") from None
     if isinstance(cfg, RunConfig):
