@@ -70,6 +70,42 @@ def test_options_and_positionals_mix_in_any_order(argv, capsys, monkeypatch, tmp
 
 
 def test_a_stray_positional_is_still_refused(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["arch", "info", "nb201", "--json", ARCH_FOR_ORDER, "extra"])
-    assert e.value.code == 2 and "unrecognized arguments: extra" in capsys.readouterr().err
+    assert main(["arch", "info", "nb201", "--json", ARCH_FOR_ORDER, "extra"]) == 2
+    assert "unrecognized argument 'extra'" in capsys.readouterr().err
+
+
+def test_info_takes_key_value_overrides_like_train(tmp_path, capsys, shared_data):
+    """Issue 35: `arch info` refused `bench.source=...`; it takes the ground-truth keys as overrides."""
+    cache = str(tmp_path / "cache")
+    source = shared_data / "nb201" / "nb201_accuracy_200ep.csv"
+    argv = ["arch", "info", "nb201", BEST, "--json", f"bench.source={source}", f"bench.cache_dir={cache}"]
+    assert main(argv) == 0  # imports the CSV into the cache on first use, as train does
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["gt_rank"] == 0 and rec["gt_metric"] == "cifar10/ori-test"
+    f = tmp_path / "archs.txt"
+    f.write_text(BEST + "\n")
+    for argv in (  # an override before or after --file, where ARCH would go or at the end
+        ["arch", "info", "nb201", "--file", str(f), f"bench.cache_dir={cache}"],
+        ["arch", "info", "nb201", f"bench.cache_dir={cache}", "--file", str(f)],
+    ):
+        assert main(argv) == 0
+        assert json.loads(capsys.readouterr().out)["gt_acc"] == rec["gt_acc"]
+    assert (
+        main(["arch", "info", "nb201", BEST, "--json", f"bench.cache_dir={cache}", "data.name=cifar100"]) == 0
+    )
+    rec = json.loads(capsys.readouterr().out)  # the data set's metric (not imported here), its network
+    assert rec["params_m"] != 1.073466 and "gt_acc" not in rec
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (["protocol.lr=1"], "override 'protocol.lr=1': `wsnas arch info` reads only bench.source"),
+        (["bench.sorce=x"], "did you mean 'bench.source'"),
+        (["bench.metric=cifar100/x-test", "--metric", "cifar10/ori-test"], "give one of the two"),
+        (["bench.source=/no/such/file.csv"], "bench.source=/no/such/file.csv: "),
+    ],
+)
+def test_info_overrides_it_does_not_read_or_cannot_use_are_errors(overrides, needle, tmp_path, capsys):
+    assert main(["arch", "info", "nb201", BEST, "--cache-dir", str(tmp_path), *overrides]) == 2
+    assert needle in capsys.readouterr().err

@@ -5,17 +5,26 @@ ARCH is the space's own notation (NB201 string; NB101 JSON spec).
 Index and ground truth come from the imported benchmark (if any); params and
 FLOPs are those of the benchmark's stand-alone network on the data set the metric was
 measured on (NB201: `--metric cifar100/x-test` gives the 100-class network's), or on
-`--data NAME`.
+`--data NAME`. `key=value` overrides name the ground truth as `train` and `estimate` take it
+(`bench.source=FILE` imports it on first use; `data.name=cifar100` picks that data set's metric).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from wsnas.cli.commands._io import print_record, read_lines
-from wsnas.core.errors import ArchError, BenchmarkError
+from wsnas.core.errors import ArchError, BenchmarkError, ConfigError, did_you_mean
+
+KEYS = ("bench.source", "bench.metric", "bench.schedule", "bench.cache_dir", "data.name")
+"""The config keys `arch info` reads from key=value overrides (the others describe training)."""
+
+_OVERRIDE = re.compile(r"[A-Za-z_][\w]*(\.[\w]+)*=")
+"""A key=value override; no space's arch notation starts like this (`|op~0|...`, JSON): one in ARCH's
+place (`SPACE key=value --file F`) is an override."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,18 +39,66 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.add_argument("--data", help="data set of the params/FLOPs (default: the metric's; NB201 only)")
     info.add_argument("--schedule", help="benchmark schedule in epochs (default: the space's)")
     info.add_argument("--cache-dir", help="benchmark cache (default: $WSNAS_CACHE or ~/.cache/wsnas)")
+    info.add_argument(
+        "overrides",
+        nargs="*",
+        help=f"key.sub=value overrides, as train and estimate take them: {', '.join(KEYS)} "
+        "(bench.source: the official file or CSV, imported on first use)",
+    )
     info.set_defaults(func=_info)
 
 
-def _benchmark(args: argparse.Namespace, space: Any) -> tuple[Any, str | None]:
-    """(the imported benchmark, None), or (None, why there is no GT and how to import it)."""
+def apply_overrides(args: argparse.Namespace, space: Any) -> str | None:
+    """Fold key=value overrides into ARGS' --metric/--schedule/--cache-dir/--data; return bench.source.
+
+    A key arch info does not read is refused (it would change nothing), as is an option given twice
+    with two values (`--metric X bench.metric=Y`)."""
+    from wsnas.config import load_config
+    from wsnas.spaces.check import bench_metric
+
+    if not args.overrides:
+        return None
+    for item in args.overrides:
+        if "=" not in item:
+            raise ArchError(
+                f"unrecognized argument {item!r}: give one ARCH (or --file), then key=value overrides"
+            )
+        key = item.split("=", 1)[0].strip()
+        if key not in KEYS:
+            raise ConfigError(
+                f"override {item!r}: `wsnas arch info` reads only {', '.join(KEYS)}; "
+                f"'{key}' would change nothing here{did_you_mean(key, list(KEYS))}"
+            )
+    cfg = load_config(None, list(args.overrides))
+    given = {item.split("=", 1)[0].strip() for item in args.overrides}
+    b = cfg.bench
+    metric = bench_metric(space, cfg) if given & {"bench.metric", "data.name"} else None
+    for option, value in (("metric", metric), ("schedule", b.schedule), ("cache_dir", b.cache_dir)):
+        if value is None:
+            continue
+        flag = getattr(args, option)
+        if flag is not None and str(flag) != str(value):
+            raise ConfigError(
+                f"--{option.replace('_', '-')} {flag} and the override's {value}: give one of the two"
+            )
+        setattr(args, option, value)
+    if "data.name" in given and args.data is None:
+        args.data = cfg.data.name
+    return b.source
+
+
+def _benchmark(args: argparse.Namespace, space: Any, source: str | None = None) -> tuple[Any, str | None]:
+    """(the imported benchmark, None), or (None, why there is no GT and how to import it). A SOURCE
+    given (bench.source) that cannot be read is an error, not a missing GT."""
     from wsnas.groundtruth import open_benchmark
 
     try:
         return open_benchmark(
-            space, metric=args.metric, schedule=args.schedule, cache_dir=args.cache_dir
+            space, source=source, metric=args.metric, schedule=args.schedule, cache_dir=args.cache_dir
         ), None
     except BenchmarkError as e:
+        if source is not None:
+            raise BenchmarkError(f"bench.source={source}: {e}") from None
         return None, str(e)  # not imported: report the network facts, and how to get the GT
 
 
@@ -85,10 +142,13 @@ def describe(space: Any, arch: Any, bench: Any, data: str | None = None) -> dict
 def _info(args: argparse.Namespace) -> None:
     from wsnas.spaces import get_space
 
+    if args.arch is not None and _OVERRIDE.match(args.arch):  # `SPACE key=value --file F`
+        args.overrides, args.arch = [args.arch, *args.overrides], None
     if (args.arch is None) == (args.file is None):
         raise ArchError("give one ARCH or --file FILE")
     space = get_space(args.space)
-    bench, no_gt = _benchmark(args, space)
+    source = apply_overrides(args, space)
+    bench, no_gt = _benchmark(args, space, source)
     data = facts_data(args, space)
     if args.arch is not None:
         rec = describe(space, space.parse(args.arch), bench, data)
