@@ -65,7 +65,7 @@ from wsnas.config import RuntimeConfig, load_config
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.metrics import kendall_tau
 from wsnas.engine.runtime import setup_runtime
-from wsnas.sweep.placement import gpu_slots
+from wsnas.execution.placement import gpu_slots
 from wsnas.trainers.supernet_trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]

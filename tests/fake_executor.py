@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from wsnas.sweep.executors import Executor
+from wsnas.execution.executors import Executor
 
 
 class FakeExecutor(Executor):

@@ -2,7 +2,7 @@
 
 A module imports only from its own layer or lower ones, at module level; imports
 inside functions are allowed only where they are the point (the lazy CLI verbs,
-the sweep worker, which must set thread variables before torch is imported, and the
+and the
 package's own `wsnas/__init__.py`, whose PEP 562 `__getattr__` loads the public API
 on first use so `import wsnas` stays light), and, going down the layers only, where a
 module defers torch so that commands that need no tensors start fast (`TORCH_DEFERRED`).
@@ -26,15 +26,17 @@ LAYERS: list[tuple[str, ...]] = [
     ("wsnas.spaces",),
     ("wsnas.engine",),
     ("wsnas.trainers",),
+    ("wsnas.execution",),
     ("wsnas.sweep", "wsnas.report", "wsnas.presets", "wsnas.search", "wsnas.estimators"),
     ("wsnas.cli", "wsnas.__main__", "wsnas.api"),
 ]
-"""Lowest first: core -> config -> nn -> groundtruth/data -> spaces -> engine -> trainers -> studies ->
-CLI and the Python API (`wsnas.api`).
+"""Lowest first: core -> config -> nn -> groundtruth/data -> spaces -> engine -> trainers -> execution
+(where runs execute: pools, Ray, Slurm, the worker; below both studies) -> studies -> CLI and the
+Python API (`wsnas.api`).
 
 Each layer is one folder of src/wsnas, so the tree shows the layers."""
 
-LAZY_OK = ("wsnas.cli.commands", "wsnas.cli.main", "wsnas.sweep.worker")
+LAZY_OK = ("wsnas.cli.commands", "wsnas.cli.main")
 """Where imports inside functions are intended (see the module docstring)."""
 LAZY_EXACT = ("wsnas", "wsnas.search")
 """Modules (exactly these, not their sub-modules) whose imports may all be deferred: package
@@ -48,6 +50,8 @@ TORCH_DEFERRED = (
     "wsnas.spaces.mini.space",
     "wsnas.spaces.nb101.space",
     "wsnas.spaces.nb201.space",
+    "wsnas.estimators.registry",
+    "wsnas.execution.worker",
 )
 """Modules a light command imports (the registries, the config check) that import their networks,
 FLOPs counters and batch loader (torch) where those are used (tests/cli/test_startup.py)."""
@@ -115,3 +119,50 @@ def test_imports_go_down_the_layers(module, path):
         assert not up, f"{module} (layer {mine}) imports higher layers inside functions: {up}"
     elif not module.startswith(LAZY_OK) and module not in LAZY_EXACT:
         assert not nested, f"{module} imports inside functions (hidden cycles?): {nested}"
+
+
+def test_no_import_cycles():
+    """No two modules import each other, directly or round a loop, at module level or for types only
+    (a type-only import that closes a loop is a design knot: `sweep.folder_lock` <-> `sweep.runner`
+    was one). Imports inside functions are left to the layer rule above."""
+    known = {m for m, _ in modules()}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules():
+        top, _ = imports(path, module)
+        graph[module] = {n for n in top if n in known and n != module and not module.startswith(n + ".")}
+    cycles, state = [], {}
+
+    def visit(m: str, stack: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                cycles.append([*stack[stack.index(n) :], n])
+            elif n not in state:
+                visit(n, [*stack, n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_execution_imports_no_study():
+    """The execution machinery runs tasks of any kind by name (`execution.tasks`): it imports no study,
+    not even inside a function."""
+    studies = ("wsnas.sweep", "wsnas.estimators", "wsnas.search", "wsnas.report", "wsnas.presets")
+    for module, path in modules():
+        if module.startswith("wsnas.execution"):
+            top, nested = imports(path, module)
+            bad = [n for n in [*top, *(n for _, n in nested)] if n.startswith(studies)]
+            assert not bad, f"{module} imports studies: {bad}"
+
+
+def test_no_module_imports_the_package_root():
+    """`wsnas/__init__.py` re-exports the public API lazily; a module that imports it for a constant
+    (the version was one: `core.version` holds it) ties itself to the whole API."""
+    for module, path in modules():
+        if module == "wsnas":
+            continue
+        top, nested = imports(path, module)
+        assert "wsnas" not in [*top, *(n for _, n in nested)], f"{module} imports the package root"

@@ -19,20 +19,15 @@ from wsnas.config import load_config as _load_config
 from wsnas.core.errors import BenchmarkError
 from wsnas.engine.rundir import RunDir
 from wsnas.engine.runs import RunResult, open_run, read_summary
-from wsnas.estimators.run import (
-    DEFAULT_BATCH,
-    EstimateOptions,
-    estimate_executor,
-    load_plan,
-    plan_estimate,
-    run_estimate,
-)
+from wsnas.estimators.plan import DEFAULT_BATCH, EstimateOptions, load_plan, plan_estimate
+from wsnas.estimators.run import run_estimate
+from wsnas.estimators.shards import estimate_executor
+from wsnas.execution.placement import GpuRequest
 from wsnas.groundtruth import Benchmark
 from wsnas.groundtruth import open_benchmark as _open_benchmark
 from wsnas.spaces import SPACES, SearchSpace, get_space
 from wsnas.spaces.check import bench_metric, check_config
 from wsnas.spaces.facts import arch_record
-from wsnas.sweep.placement import GpuRequest
 from wsnas.trainers.standalone_trainer import train_standalone as _train_standalone
 from wsnas.trainers.supernet_trainer import train as _train
 

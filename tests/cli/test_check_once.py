@@ -15,9 +15,10 @@ from fake_executor import FakeExecutor
 from wsnas.cli.main import main
 from wsnas.config import RunConfig, load_config
 from wsnas.core.errors import ConfigError
+from wsnas.execution import worker as worker_mod
 from wsnas.spaces.check import check_config, is_checked
 from wsnas.sweep import Sweep, parse_spec
-from wsnas.sweep import worker as worker_mod
+from wsnas.trainers import task as task_mod
 
 MINI = [
     "space.name=nb201_mini",
@@ -100,8 +101,15 @@ def test_a_sweep_worker_trusts_the_sweeps_check(tmp_path, checks, monkeypatch):
         check_config(cfg)
         return {"final": {}}
 
-    monkeypatch.setattr(worker_mod, "_train", fake_train)
-    task = {"name": "w", "run_dir": str(tmp_path / "w"), "config": cfg.to_dict(), "threads": 1}
+    monkeypatch.setattr(task_mod, "_train", fake_train)
+    task = {
+        "kind": "supernet",
+        "target": task_mod.TARGET,
+        "name": "w",
+        "run_dir": str(tmp_path / "w"),
+        "config": cfg.to_dict(),
+        "threads": 1,
+    }
     assert worker_mod.run_task({**task, "checked": True})["status"] == "finished"
     assert worker_mod.run_task(task)["status"] == "finished"
     assert seen == [True, False] and sum(checks.values()) == 1

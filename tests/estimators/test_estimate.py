@@ -21,8 +21,10 @@ from wsnas.cli.main import main
 from wsnas.config import RunConfig, load_config
 from wsnas.core.errors import ConfigError
 from wsnas.core.metrics import summarize
+from wsnas.estimators.plan import EstimateOptions, plan_estimate
 from wsnas.estimators.registry import check_estimators
-from wsnas.estimators.run import EstimateOptions, plan_estimate, read_scores, run_estimate
+from wsnas.estimators.run import run_estimate
+from wsnas.estimators.scores_file import read_scores
 from wsnas.spaces import get_space
 
 pytest.importorskip("sklearn")
@@ -281,7 +283,7 @@ def test_status_reports_the_rows_so_far_without_writing(tmp_path, capsys):
 @pytest.mark.slow
 def test_ray_executor_writes_the_same_csv(tmp_path):
     pytest.importorskip("ray")
-    from wsnas.sweep.executors import RayExecutor
+    from wsnas.execution.executors import RayExecutor
 
     run_estimate(plan_estimate(mini_cfg(tmp_path, "name=one"), opts("synflow,params")))
     ex = RayExecutor(workers=2)
@@ -353,9 +355,9 @@ def test_nb101_shorter_schedules_from_a_full_tfrecord(tmp_path):
 
 def test_gpu_placement_follows_the_sweeps(tmp_path, monkeypatch):
     from wsnas.core.errors import WsnasError
-    from wsnas.estimators.run import estimate_executor
-    from wsnas.sweep import executors
-    from wsnas.sweep.placement import GpuRequest
+    from wsnas.estimators.shards import estimate_executor
+    from wsnas.execution.placement import GpuRequest
+    from wsnas.execution import executors
 
     plan = plan_estimate(mini_cfg(tmp_path, "runtime.device=auto"), opts("params"))
     assert estimate_executor(plan) is None and estimate_executor(plan, workers=1) is None  # this process
@@ -387,7 +389,7 @@ def test_cli_refuses_gpus_where_there_are_none(tmp_path, capsys):
 def test_scores_of_other_numerics_never_join_a_run_dir(tmp_path):
     """A CPU run resumed (or a shard scored) where the device gives other numerics is refused."""
     from wsnas.core.errors import WsnasError
-    from wsnas.estimators.run import score_shard
+    from wsnas.estimators.shards import score_shard
 
     run_estimate(plan_estimate(mini_cfg(tmp_path, "name=n"), opts("params")))
     ident = tmp_path / "n" / "identity.json"

@@ -1,4 +1,4 @@
-"""GPU placement of sweep runs (wsnas.sweep.placement), tested without GPUs.
+"""GPU placement of sweep runs (wsnas.execution.placement), tested without GPUs.
 
 - which worker slot sees which GPU (CUDA_VISIBLE_DEVICES), as a pure function, and the
   pool size it implies; what the driver itself was given is respected;
@@ -19,10 +19,8 @@ import yaml
 
 from wsnas.cli.main import main
 from wsnas.core.errors import WsnasError
-from wsnas.sweep import Sweep, load_spec
-from wsnas.sweep import executors as ex_mod
-from wsnas.sweep.executors import LocalExecutor, make_executor
-from wsnas.sweep.placement import (
+from wsnas.execution.executors import LocalExecutor, make_executor
+from wsnas.execution.placement import (
     GpuRequest,
     check_run_device,
     gpu_slots,
@@ -30,6 +28,8 @@ from wsnas.sweep.placement import (
     ray_gpu_options,
     visible_gpu_ids,
 )
+from wsnas.sweep import Sweep, load_spec
+from wsnas.execution import executors as ex_mod
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER = ROOT / "src" / "wsnas" / "sweep" / "worker.py"
+WORKER = ROOT / "src" / "wsnas" / "execution" / "worker.py"
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
@@ -268,7 +268,7 @@ class _FakeRay:
 
 @pytest.mark.parametrize("how", ["ctrl-c in wait", "generator closed", "only close()"])
 def test_ray_executor_cancels_tasks_in_flight_when_stopped_early(monkeypatch, how):
-    from wsnas.sweep import executors
+    from wsnas.execution import executors
 
     fake = _FakeRay(interrupt=how == "ctrl-c in wait")
     monkeypatch.setattr(executors, "import_ray", lambda: fake)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from wsnas.config import dump_config, load_config
-from wsnas.estimators.run import EstimateOptions, plan_estimate, run_estimate
+from wsnas.estimators.plan import EstimateOptions, plan_estimate
+from wsnas.estimators.run import run_estimate
 from wsnas.report import write_report
 from wsnas.report.estimators import pool_sha
 

@@ -19,10 +19,10 @@ from fake_executor import FakeExecutor
 from wsnas.cli.main import main
 from wsnas.config import load_config
 from wsnas.core.errors import ConfigError
+from wsnas.execution.executors import Executor
 from wsnas.report import write_report
 from wsnas.report.runs import flatten
 from wsnas.sweep import Planner, Sweep, parse_spec
-from wsnas.sweep.executors import Executor
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""`--executor slurm` (sweep.slurm) on submitit's local executor: options, sbatch script, a sweep
+"""`--executor slurm` (execution.slurm) on submitit's local executor: options, sbatch script, a sweep
 through it equal to a local sweep, a job warned (SIGUSR2) mid-run checkpointed, requeued and
 resumed. The same against a real Slurm is tests/sweep/test_slurm_cluster.py (slow tier)."""
 
@@ -16,10 +16,10 @@ import yaml
 
 from wsnas.cli.main import main
 from wsnas.core.errors import WsnasError
+from wsnas.execution.executors import make_executor
+from wsnas.execution.placement import GpuRequest
+from wsnas.execution.slurm import JOBS_FILE, SlurmExecutor, SlurmOptions, parse_sbatch, queued_lines
 from wsnas.sweep import Sweep, load_spec
-from wsnas.sweep.executors import make_executor
-from wsnas.sweep.placement import GpuRequest
-from wsnas.sweep.slurm import JOBS_FILE, SlurmExecutor, SlurmOptions, parse_sbatch, queued_lines
 
 submitit = pytest.importorskip("submitit", reason="optional extra not installed: pip install 'wsnas[slurm]'")
 pytest.importorskip("sklearn")
@@ -207,7 +207,7 @@ def test_cli_options_reach_the_executor_of_sweep_and_build(tmp_path, monkeypatch
         seen.append((options, Path(folder), workers))
         raise WsnasError("stop here")
 
-    monkeypatch.setattr("wsnas.sweep.slurm.SlurmExecutor", fake_executor)
+    monkeypatch.setattr("wsnas.execution.slurm.SlurmExecutor", fake_executor)
     spec = write_spec(
         tmp_path, {"name": "local", "slurm": {"partition": "cpu", "sbatch": {"account": "lab"}}}
     )
@@ -233,9 +233,9 @@ def test_cli_options_reach_the_executor_of_sweep_and_build(tmp_path, monkeypatch
 @pytest.mark.slow
 def test_a_gpu_job_packs_runs_per_gpu_as_workers_that_each_see_one_gpu(tmp_path, monkeypatch):
     """--gpus 2 --runs-per-gpu 2: one job trains four runs at once, two on each of its GPUs."""
-    from wsnas.sweep.slurm import SlurmJob
+    from wsnas.execution.slurm import SlurmJob
 
-    monkeypatch.setattr("wsnas.sweep.slurm.cuda_device_count", lambda: 2)
+    monkeypatch.setattr("wsnas.execution.slurm.cuda_device_count", lambda: 2)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")  # what Slurm gives the job
     tasks = [
         {"name": f"t{i}", "run_dir": str(tmp_path / f"r{i}"), "config": {"no_such_key": 1}, "threads": 1}

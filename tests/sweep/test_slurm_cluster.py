@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from wsnas.cli.main import main
+from wsnas.execution.slurm import JOBS_FILE
 from wsnas.sweep import load_spec
-from wsnas.sweep.slurm import JOBS_FILE
 
 pytest.importorskip("submitit", reason="optional extra not installed: pip install 'wsnas[slurm]'")
 pytest.importorskip("sklearn")

@@ -17,8 +17,8 @@ import yaml
 from fake_executor import FakeExecutor
 from wsnas.cli.main import main
 from wsnas.core.errors import ConfigError, WsnasError
+from wsnas.execution.executors import make_executor
 from wsnas.sweep import Planner, Sweep, load_spec, parse_spec
-from wsnas.sweep.executors import make_executor
 from wsnas.sweep.spec import assignment
 
 ROOT = Path(__file__).resolve().parents[2]

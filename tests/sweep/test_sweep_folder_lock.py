@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-import wsnas.sweep.folder_lock as folder_lock
+import wsnas.sweep.runner as sweep_runner
 from fake_executor import FakeExecutor
 from wsnas.cli.main import main
 from wsnas.core.dirlock import DirLock
@@ -92,7 +92,7 @@ def test_a_run_the_other_process_left_unfinished_is_run_by_the_driver(tmp_path):
 
 
 def test_a_joined_pool_runs_what_nobody_runs_and_writes_no_sweep_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(folder_lock, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(sweep_runner, "POLL_SECONDS", 0.02)
     out = tmp_path / "sweep"
     driver = Sweep(parse_spec(SPEC), None, out, log=lambda m: None)
     driver.files.write_records(driver.spec, [], driver.planner.base)  # what a driver writes first

@@ -9,11 +9,11 @@ import sys
 import warnings
 from typing import Any
 
-from wsnas import __version__
 from wsnas.cli.choices import HintingParser
 from wsnas.core.errors import WsnasError
 from wsnas.core.interrupt import Interrupted, handle_signals
 from wsnas.core.threads import apply_thread_policy
+from wsnas.core.version import VERSION as __version__
 
 COMMANDS = (
     "config",

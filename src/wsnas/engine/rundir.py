@@ -267,3 +267,16 @@ def _one_line(e: Exception) -> str:
         return "it holds objects a checkpoint never needs (refused, nothing run)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[0] if lines else type(e).__name__
+
+
+def run_state(run_dir: Path) -> str:
+    """finished | diverged (a final outcome) | resume (checkpoint, no summary) | new."""
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        try:
+            status = json.loads(summary.read_text()).get("status")
+        except (OSError, ValueError):
+            status = None
+        if status in ("finished", "diverged"):
+            return status
+    return "resume" if (run_dir / "checkpoint.pt").exists() else "new"

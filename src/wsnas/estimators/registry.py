@@ -6,17 +6,31 @@ An estimator is one of: a zero-cost proxy of the stand-alone network at initiali
 shorter schedule the files hold), or `vote` (a majority of synflow, jacob_cov and snip over
 the scored pool). A space where one cannot act refuses it when the command starts, before
 anything is written (`check_estimators`), as `spaces.factors` refuses a factor.
+
+This registry is the only list of estimators: `wsnas estimate --help`, `wsnas list estimators`,
+validation and the runner read it. Another package adds estimators through the `wsnas.estimators`
+entry-point group (value: a module that registers them; CONTRIBUTING.md has a complete example).
+A zero-cost estimator is a `compute(net, x, y, names) -> {name: Score}` function: the runner
+calls each distinct function once per architecture, with every requested name registered with
+it, on a freshly built network initialised from the run's per-architecture seed, in train mode,
+given to that call alone (it may change it), with the run's minibatch (x, y) on the run's device.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wsnas.core.errors import ConfigError, did_you_mean
 from wsnas.core.registry import Registry
 from wsnas.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from wsnas.estimators.zero_cost import Score
+
+Compute = Callable[[Any, Any, Any, list[str]], "dict[str, Score]"]
+"""compute(net, x, y, names) -> {name: Score} for every name of NAMES (torch module and tensors)."""
 
 BENCH_PREFIX = "bench:"
 
@@ -39,20 +53,35 @@ class Estimator:
     summary: str
     refuses: Callable[[Any], str | None] = lambda space: None
     """Why SPACE (a SearchSpace) cannot run it, or None."""
+    compute: Compute | None = None
+    """zero_cost: the function that scores it (shared by the names computed in one pass)."""
+
+    def __post_init__(self) -> None:
+        if self.kind == "zero_cost" and self.compute is None:
+            raise ValueError(f"zero-cost estimator {self.name!r} needs a compute function")
 
 
-ESTIMATORS: Registry[Estimator] = Registry("estimator")
+ESTIMATORS: Registry[Estimator] = Registry("estimator", "wsnas.estimators")
+"""Estimators by name; other packages add theirs through the `wsnas.estimators` entry-point group."""
 
 
-def _needs_standalone(space: Any) -> str | None:
+def needs_standalone(space: Any) -> str | None:
+    """The refusal of an estimator that scores the benchmark's stand-alone network."""
     impl = getattr(type(space), "standalone", None)
     if impl is None or getattr(impl, "__isabstractmethod__", False) or impl is SearchSpace.standalone:
         return f"space {space.name} has no stand-alone network (SearchSpace.standalone)"
     return None
 
 
+def _shared_pass(net: Any, x: Any, y: Any, names: list[str]) -> dict[str, Score]:
+    """The first seven proxies from one shared pass (`zero_cost.zero_cost_scores`)."""
+    from wsnas.estimators.zero_cost import zero_cost_scores  # torch: only where a network is scored
+
+    return zero_cost_scores(net, x, y, names)
+
+
 def _zc(name: str, summary: str) -> None:
-    ESTIMATORS.register(name)(Estimator(name, "zero_cost", summary, _needs_standalone))
+    ESTIMATORS.register(name)(Estimator(name, "zero_cost", summary, needs_standalone, _shared_pass))
 
 
 _zc("grad_norm", "sum over conv/linear layers of ||dL/dW||_2 (Abdelfattah et al.)")
@@ -84,7 +113,7 @@ ESTIMATORS.register("vote")(
         "vote",
         "vote",
         "pairwise majority of synflow, jacob_cov, snip: wins over the scored archs",
-        _needs_standalone,
+        needs_standalone,
     )
 )
 

@@ -6,7 +6,7 @@ local instance or a cluster; Ray is an optional dependency (`pip install 'wsnas[
 Nothing is detached: a local Ray dies with the driver, a cluster ends the driver's job
 (and kills its tasks) when the driver goes, and tasks in flight are cancelled when the
 sweep stops early (an exception, Ctrl-C). GPU placement (K runs per GPU) is
-`wsnas.sweep.placement`'s.
+`wsnas.execution.placement`'s.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 
 from wsnas.core import interrupt
 from wsnas.core.errors import WsnasError
-from wsnas.sweep.placement import (
+from wsnas.execution.placement import (
     VISIBLE_VAR,
     GpuRequest,
     check_run_device,
@@ -35,7 +35,7 @@ from wsnas.sweep.placement import (
     ray_gpu_options,
     visible_gpu_ids,
 )
-from wsnas.sweep.worker import init_gpu_pool_worker, init_pool_worker, run_task
+from wsnas.execution.worker import init_gpu_pool_worker, init_pool_worker, run_task
 
 CRASH_RETRIES = 1
 """A task whose worker process died is retried this often (it resumes from its checkpoint)."""
@@ -259,7 +259,7 @@ class RayExecutor(Executor):
 
 FACTORIES: dict[str, Callable[..., Executor]] = {}
 """Executors defined in their own module of this layer, by name; each registers itself when
-imported (`wsnas.sweep.slurm`: "slurm"; the package's __init__ imports it)."""
+imported (`wsnas.execution.slurm`: "slurm"; the package's __init__ imports it)."""
 
 
 def cuda_device_count() -> int:
@@ -276,7 +276,7 @@ def make_executor(
     slurm: Any = None,
     folder: Any = None,
 ) -> Executor:
-    """The executor NAME; `slurm` (`sweep.slurm.SlurmOptions`) and `folder` (where its job files
+    """The executor NAME; `slurm` (`execution.slurm.SlurmOptions`) and `folder` (where its job files
     go) are for `slurm`."""
     req = gpus or GpuRequest()
     if name in FACTORIES:

@@ -15,7 +15,7 @@ left and a rerun of the same command picks their runs up.
 
 GPUs: `executor.gpus` N is the GPUs each job asks for (`--gpus-per-node`); with
 `runs_per_gpu` K a job trains N x K runs at once, K per GPU, as local workers that each see one
-GPU (`sweep.placement`). Slurm gives a GPU to one job at a time, so sharing a GPU means sharing a
+GPU (`execution.placement`). Slurm gives a GPU to one job at a time, so sharing a GPU means sharing a
 job. Without GPUs each job trains one run on `cpus_per_job` CPUs.
 """
 
@@ -35,7 +35,8 @@ from typing import Any
 
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import WsnasError
-from wsnas.sweep.executors import (
+from wsnas.engine.rundir import run_state
+from wsnas.execution.executors import (
     FACTORIES,
     Executor,
     LocalExecutor,
@@ -43,10 +44,9 @@ from wsnas.sweep.executors import (
     _failed,
     cuda_device_count,
 )
-from wsnas.sweep.placement import VISIBLE_VAR, GpuRequest, gpu_slots, visible_gpu_ids
-from wsnas.sweep.plan import run_state
-from wsnas.sweep.spec import SlurmOptions
-from wsnas.sweep.worker import run_task
+from wsnas.execution.placement import VISIBLE_VAR, GpuRequest, gpu_slots, visible_gpu_ids
+from wsnas.execution.slurm_options import SlurmOptions
+from wsnas.execution.worker import run_task
 
 JOBS_FILE = "jobs.json"
 ENDED = frozenset(

@@ -1,4 +1,4 @@
-"""One sweep run inside an executor's worker process (local pool or Ray).
+"""One task inside an executor's worker process (local pool, Ray, a Slurm job).
 
 Module-level and dependency-light so that spawn and Ray can import it by name.
 Every outcome, including an exception, comes back as a plain dict: a failed run
@@ -9,17 +9,16 @@ even when the driver is killed with SIGKILL (see `die_with_driver`).
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import sys
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from wsnas.core.threads import apply_thread_policy
+from wsnas.execution.tasks import resolve
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 PR_SET_PDEATHSIG = 1
@@ -96,24 +95,11 @@ def _watch_driver(driver_pid: int, watch_s: float) -> None:
     os._exit(1)
 
 
-def _train(cfg: Any, resume_dir: str | None, standalone: bool) -> dict[str, Any]:
-    if standalone:
-        from wsnas.trainers.standalone_trainer import train_standalone
-
-        return train_standalone(cfg, resume_dir=resume_dir)
-    from wsnas.trainers.supernet_trainer import train
-
-    return train(cfg, resume_dir=resume_dir)
-
-
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Train (or resume, or skip) one run; return {name, status, final, error, ...}.
+    """Run one task (`execution.tasks`: its kind's registered function); {name, status, ...}.
 
-    `task["kind"]` is "supernet" (default, a RunConfig) or "standalone" (a StandaloneConfig);
-    `task["checked"]`: the driver checked the config (`spaces.check`), so the trainer does not again.
-
-    The state is re-read here rather than trusted from the driver, so a task retried
-    after its worker died resumes from the run's last checkpoint.
+    The function's dict is merged into the record; an exception becomes a `failed` record and a
+    stop (Ctrl-C, SIGTERM) an `interrupted` one, so a sweep never crashes on one run.
     """
     t0 = time.perf_counter()
     result: dict[str, Any] = {
@@ -126,38 +112,10 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         init_worker(task.get("threads"))
         import torch
 
-        from wsnas.config import RunConfig, StandaloneConfig, validate
-        from wsnas.sweep.plan import run_state
-        from wsnas.trainers.supernet_trainer import Diverged
-
         if task.get("threads"):
             torch.set_num_threads(int(task["threads"]))
-        if task.get("kind") == "estimate":  # a shard of a `wsnas estimate` run: rows, written by the driver
-            from wsnas.estimators.run import score_shard
-
-            result.update(status="finished", rows=score_shard(task["run_dir"], task["positions"]))
-            result["seconds"] = time.perf_counter() - t0
-            return result
-        standalone = task.get("kind") == "standalone"
-        model = StandaloneConfig if standalone else RunConfig
-        cfg = validate(task["config"], source=f"run {task['name']}", model=model)
-        if task.get("checked"):  # by the driver, before anything was written
-            from wsnas.spaces.check import mark_checked
-
-            mark_checked(cfg)
-        run_dir = Path(task["run_dir"])
-        state = run_state(run_dir)
-        result["started_as"] = state
-        if state in ("finished", "diverged"):
-            summary = json.loads((run_dir / "summary.json").read_text())
-            result.update(status=state, final=summary.get("final", {}), error=summary.get("message"))
-        else:
-            resume = str(run_dir) if state == "resume" else None
-            try:
-                summary = _train(cfg, resume, standalone)
-                result.update(status="finished", final=summary["final"])
-            except Diverged as e:
-                result.update(status="diverged", error=str(e))
+        fn = resolve(task)  # imported here, after the thread variables are set
+        result.update(fn(task))
     except KeyboardInterrupt as e:  # wsnas.core.interrupt.Interrupted: stopped at its last checkpoint
         result.update(status="interrupted", error=getattr(e, "message", lambda: "interrupted")())
     except Exception as e:  # noqa: BLE001 - the record of the failure is the product

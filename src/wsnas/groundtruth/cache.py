@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wsnas import __version__
 from wsnas.core.cachedir import cache_root
 from wsnas.core.errors import BenchmarkError
+from wsnas.core.version import VERSION as __version__
 from wsnas.groundtruth.loaders import HasGroundTruth
 from wsnas.groundtruth.table import Benchmark
 

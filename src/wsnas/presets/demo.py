@@ -19,11 +19,10 @@ import numpy as np
 
 from wsnas.config import RunConfig, load_config
 from wsnas.core.runname import run_name
-from wsnas.engine.rundir import RunDir
+from wsnas.engine.rundir import RunDir, run_state
 from wsnas.presets import shipped_path
 from wsnas.report import write_report
 from wsnas.spaces.check import check_config
-from wsnas.sweep.plan import run_state
 from wsnas.trainers.supernet_trainer import train
 
 PRESET = "demo.yaml"

@@ -2,8 +2,9 @@
 
 A space is one sub-package with a `space.py` that implements `SearchSpace` and
 registers it (`@SPACES.register(name)`): every sub-package of `wsnas.spaces` that
-has one is imported here, and so is every module another installed package names
-under the `wsnas.spaces` entry-point group. Nothing outside a space's folder names
+has one is imported here; every module another installed package names under the
+`wsnas.spaces` entry-point group is imported the first time the registry is read
+(`core.registry`). Nothing outside a space's folder names
 it (docs/architecture.md: adding a space).
 """
 
@@ -11,12 +12,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from wsnas.spaces.base import SPACES, SearchSpace
 
-ENTRY_POINTS = "wsnas.spaces"
+ENTRY_POINTS = SPACES.group
 """Entry-point group of spaces that live in other packages (value: a module that registers one)."""
 
 
@@ -25,8 +25,6 @@ def _register_all() -> None:
     for info in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name):
         if info.ispkg and (here / info.name / "space.py").is_file():
             importlib.import_module(f"{__name__}.{info.name}.space")
-    for ep in entry_points(group=ENTRY_POINTS):
-        importlib.import_module(ep.value)
 
 
 _register_all()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the interface needs no torch; the super-nets import it
     import torch
     from torch import nn
 
-SPACES: Registry[type[SearchSpace]] = Registry("search space")
+SPACES: Registry[type[SearchSpace]] = Registry("search space", "wsnas.spaces")
 
 
 COMMON_FACTORS: dict[str, Factor] = {

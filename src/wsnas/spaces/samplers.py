@@ -15,11 +15,16 @@ from wsnas.core.errors import ConfigError
 from wsnas.core.registry import Registry
 from wsnas.spaces.base import SearchSpace
 
-SAMPLERS: Registry[type[Sampler]] = Registry("sampler")
+SAMPLERS: Registry[type[Sampler]] = Registry("sampler", "wsnas.samplers")
+"""Path samplers by name; other packages add theirs through the `wsnas.samplers` entry-point group."""
 
 
 class Sampler:
     """Draws the paths of one training step from a numpy Generator (checkpointed)."""
+
+    any_space: bool = False
+    """True: it uses only what every space gives (`sample`, `sample_unique`, `parse`), so it runs on
+    every space without the space naming it in `SearchSpace.samplers` (plugins usually are)."""
 
     def __init__(self, space: SearchSpace, cfg: SamplerConfig) -> None:
         self.space = space
@@ -77,7 +82,10 @@ def build_sampler(space: SearchSpace, cfg: SamplerConfig) -> Sampler:
 
 
 def require_sampler(space: SearchSpace, name: str) -> None:
-    """ConfigError if SPACE does not declare sampler NAME in `SearchSpace.samplers`."""
+    """ConfigError if SPACE does not declare sampler NAME in `SearchSpace.samplers` (a sampler that
+    runs on `any_space` needs no declaration)."""
+    if name in SAMPLERS and SAMPLERS.get(name).any_space:
+        return
     if name not in space.samplers:
         raise ConfigError(
             f"key 'sampler.name': {space.name} does not support {name!r}; "

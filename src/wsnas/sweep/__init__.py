@@ -5,9 +5,10 @@ names, `runner` skips finished runs, resumes cut ones and records failures, and
 `executors` runs them in local processes, on Ray or (`slurm`) as Slurm jobs.
 """
 
-from wsnas.sweep.plan import PlannedRun, Planner, run_state
+from wsnas.engine.rundir import run_state
+from wsnas.execution.slurm import SlurmExecutor  # registers --executor slurm with make_executor
+from wsnas.sweep.plan import PlannedRun, Planner
 from wsnas.sweep.runner import Sweep, SweepResult, run_sweep
-from wsnas.sweep.slurm import SlurmExecutor  # registers --executor slurm with make_executor
 from wsnas.sweep.spec import ExecutorSpec, SweepSpec, load_spec, parse_spec
 
 __all__ = [

@@ -28,21 +28,24 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from wsnas import __version__
 from wsnas.config import StandaloneConfig, load_config, read_yaml_mapping, validate
 from wsnas.config.shipped import resolve_config
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import ConfigError, WsnasError
+from wsnas.core.version import VERSION as __version__
+from wsnas.engine.rundir import run_state
+from wsnas.execution.executors import make_executor
+from wsnas.execution.placement import GpuRequest, local_workers
+from wsnas.execution.tasks import make_task, register_task_kind
 from wsnas.groundtruth.cache import import_benchmark
 from wsnas.groundtruth.loaders import BUILT_PREFIX
 from wsnas.groundtruth.table import Benchmark
 from wsnas.spaces import get_space
 from wsnas.spaces.check import check_config
-from wsnas.sweep.executors import make_executor
 from wsnas.sweep.folder_lock import sweep_lock
-from wsnas.sweep.placement import GpuRequest, local_workers
-from wsnas.sweep.plan import run_state
 from wsnas.sweep.spec import ExecutorSpec
+
+register_task_kind("standalone", "wsnas.trainers.task:train_task")
 
 
 class BuildSpec(BaseModel):
@@ -196,9 +199,7 @@ class Build:
                 )
                 d = cfg.to_dict()
                 d["runtime"]["progress"] = False
-                tasks.append(
-                    {"kind": "standalone", "name": run_dir.name, "run_dir": str(run_dir), "config": d}
-                )
+                tasks.append(make_task("standalone", run_dir.name, str(run_dir), config=d))
         return tasks
 
     def run(self, command: str | None = None) -> BuildResult:

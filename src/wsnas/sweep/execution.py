@@ -18,12 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from wsnas.core.dirlock import holder
-from wsnas.sweep.executors import Executor, make_executor
+from wsnas.engine.rundir import run_state
+from wsnas.execution.executors import Executor, make_executor
+from wsnas.execution.placement import GpuRequest
+from wsnas.execution.tasks import make_task, register_task_kind
 from wsnas.sweep.files import SweepFiles
-from wsnas.sweep.placement import GpuRequest
-from wsnas.sweep.plan import PlannedRun, run_state
+from wsnas.sweep.plan import PlannedRun
 from wsnas.sweep.reuse import check_reuse
 from wsnas.sweep.tracking import Tracker
+
+register_task_kind("supernet", "wsnas.trainers.task:train_task")
 
 
 @dataclass
@@ -47,7 +51,7 @@ class Execution:
     joined: bool = False
     """This pool joined another driver's sweep: runs held by others are left to them."""
     slurm: Any = None
-    """`--executor slurm` options (`sweep.slurm.SlurmOptions`): the spec's, the command line's over them."""
+    """`--executor slurm` options (`execution.slurm_options`): the spec's, the command line's over them."""
     slurm_folder: Path | None = None
     """Where the Slurm executor keeps its job files (SWEEP/slurm)."""
     poll_seconds: float = 2.0
@@ -78,13 +82,14 @@ class Execution:
         rt["threads"] = rt["threads"] or threads
         if not self.progress_set:
             rt["progress"] = False
-        return {
-            "name": run.name,
-            "run_dir": str(run.run_dir),
-            "config": cfg,
-            "threads": rt["threads"],
-            "checked": True,  # the planner checked it (spaces.check); the worker does not again
-        }
+        return make_task(
+            "supernet",
+            run.name,
+            str(run.run_dir),
+            config=cfg,
+            threads=rt["threads"],
+            checked=True,  # the planner checked it (spaces.check); the worker does not again
+        )
 
     def execute(self, runs: list[PlannedRun], stage: str | None = None) -> None:
         """Run those of `runs` that are not finished or diverged; record every outcome."""

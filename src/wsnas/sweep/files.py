@@ -24,7 +24,8 @@ import yaml
 from wsnas.config import RunConfig, dump_config
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import WsnasError
-from wsnas.sweep.plan import PlannedRun, run_state
+from wsnas.engine.rundir import run_state
+from wsnas.sweep.plan import PlannedRun
 from wsnas.sweep.spec import SweepSpec
 from wsnas.sweep.status import run_seconds
 

@@ -230,16 +230,3 @@ class Planner:
         runs = {r.name: r for r in self.runs([{}])}
         runs.update((r.name, r) for r in self.one_at_a_time(tuned, self.spec.one_at_a_time_factors()))
         return list(runs.values())
-
-
-def run_state(run_dir: Path) -> str:
-    """finished | diverged (a final outcome) | resume (checkpoint, no summary) | new."""
-    summary = run_dir / "summary.json"
-    if summary.exists():
-        try:
-            status = json.loads(summary.read_text()).get("status")
-        except (OSError, ValueError):
-            status = None
-        if status in ("finished", "diverged"):
-            return status
-    return "resume" if (run_dir / "checkpoint.pt").exists() else "new"

@@ -17,7 +17,8 @@ from typing import Any
 
 from wsnas.core.errors import WsnasError
 from wsnas.engine.identity import identity_diff, planned_identity, read_identity
-from wsnas.sweep.plan import PlannedRun, run_state
+from wsnas.engine.rundir import run_state
+from wsnas.sweep.plan import PlannedRun
 
 SHOWN = 5
 """Mismatching runs listed in the message (the count says how many more)."""

@@ -16,16 +16,20 @@ reruns into the same state. `Sweep` puts together the parts, each in its module:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wsnas.core.dirlock import holder
+from wsnas.core.errors import WsnasError
+from wsnas.engine.rundir import run_state
+from wsnas.execution.executors import Executor
+from wsnas.execution.placement import GpuRequest, local_workers
 from wsnas.sweep.execution import Execution
-from wsnas.sweep.executors import Executor
 from wsnas.sweep.files import SweepFiles
-from wsnas.sweep.folder_lock import join_sweep, sweep_lock
-from wsnas.sweep.placement import GpuRequest, local_workers
+from wsnas.sweep.folder_lock import sweep_lock
 from wsnas.sweep.plan import PlannedRun, Planner
 from wsnas.sweep.spec import SweepSpec, load_spec
 from wsnas.sweep.stages import Stages, SweepResult
@@ -189,3 +193,47 @@ def run_sweep(
         spec, spec_dir, Path(out_dir), list(overrides or []), executor, workers, threads, address, log
     )
     return sweep.run()
+
+
+POLL_SECONDS = 5.0
+"""How often a joined pool looks for runs the driver's new stages made."""
+
+
+def join_sweep(sweep: Sweep) -> SweepResult:
+    """Run, as one more worker pool, what the driver of SWEEP's folder has not started.
+
+    A joined pool takes no lock and writes none of the folder's files: it runs the planned runs
+    that nobody runs, leaves the others to their writers and chooses nothing (sequential choices
+    are the driver's). It re-plans while the driver runs, so it follows a sequential sweep's
+    stages, and stops when the driver stops (what is left is the driver's to run when rerun)."""
+    driver = holder(sweep.out_dir)
+    if driver is None:
+        raise WsnasError(
+            f"--join: no sweep runs in {sweep.out_dir} now (no driver holds it); "
+            "start (or resume) it without --join"
+        )
+    sweep.log(
+        f"joining the sweep in {sweep.out_dir} (driver pid {driver}) as another worker pool; "
+        "this process writes none of the sweep's files and stops when the driver stops"
+    )
+    seen: dict[str, PlannedRun] = {}
+    attempted: set[str] = set()  # each run once: a run that failed here is the driver's to retry
+    try:
+        while holder(sweep.out_dir) is not None:  # the driver runs: follow its stages
+            runs = sweep.stages.plan()
+            seen.update((r.name, r) for r in runs)
+            free = [
+                r
+                for r in runs
+                if r.name not in attempted
+                and run_state(r.run_dir) not in ("finished", "diverged")
+                and holder(r.run_dir) is None
+            ]
+            if free:
+                attempted.update(r.name for r in free)
+                sweep.execution.execute(free, None)
+            else:
+                time.sleep(POLL_SECONDS)
+    finally:
+        sweep.close()
+    return SweepResult(sweep.out_dir, list(seen.values()), sweep.files.status, message="joined pool done")

@@ -28,7 +28,8 @@ from pydantic_core import ErrorDetails
 from wsnas.config import read_yaml_mapping
 from wsnas.config.shipped import resolve_sweep
 from wsnas.core.errors import ConfigError, did_you_mean
-from wsnas.sweep.placement import GpuRequest
+from wsnas.execution.placement import GpuRequest
+from wsnas.execution.slurm_options import SlurmOptions
 
 Mode = Literal["grid", "one-at-a-time", "sequential", "paper"]
 Select = Literal["final_acc", "skdt", "kdt", "spearman", "supernet_acc_mean", "pbr"]
@@ -71,42 +72,6 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class SlurmOptions(BaseModel):
-    """`executor.slurm` in a sweep or build spec (`--executor slurm`, `wsnas.sweep.slurm`); every
-    field but `setup`, `timeouts`, `signal_delay_s` and `backend` has a command-line option."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    partition: str | None = None
-    """The partition jobs go to (`--partition`); None: the cluster's default."""
-    time_min: int = Field(60, ge=1)
-    """Time limit of one job in minutes (`--time`). A run longer than that is checkpointed
-    before the limit and requeued, and goes on where it stopped."""
-    cpus_per_job: int | None = Field(None, ge=1)
-    """CPUs per job (`--cpus-per-task`); default: torch threads per run x runs per job."""
-    mem_gb: float | None = Field(None, gt=0)
-    """Memory per job in GB (`--mem`); None: the cluster's default."""
-    sbatch: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    """Extra sbatch options, e.g. {account: lab, qos: normal, constraint: a100}."""
-    setup: list[str] = Field(default_factory=list)
-    """Shell lines run in the job before the run, e.g. `module load cuda` or `source venv/bin/activate`."""
-    timeouts: int = Field(3, ge=0)
-    """How often a job may hit its time limit and be requeued (preemptions do not count)."""
-    signal_delay_s: int = Field(90, ge=10)
-    """Seconds before the time limit that a job is warned (SIGUSR2) to checkpoint and requeue."""
-    leave_running: bool = False
-    """Ctrl-C on the driver leaves the jobs running instead of cancelling them."""
-    backend: Literal["slurm", "local"] = "slurm"
-    """`local`: submitit's local executor (each job a process here): to try a spec without a cluster."""
-
-    def merged(self, overrides: dict[str, Any] | None) -> SlurmOptions:
-        """These options with the command line's (those not None) over them."""
-        update = {k: v for k, v in (overrides or {}).items() if v is not None}
-        if "sbatch" in update:
-            update["sbatch"] = {**self.sbatch, **update["sbatch"]}
-        return SlurmOptions.model_validate({**self.model_dump(), **update})
-
-
 class ExecutorSpec(_Section):
     """Where runs execute; every field can be overridden on the command line."""
 
@@ -119,13 +84,13 @@ class ExecutorSpec(_Section):
     address: str | None = None
     """Ray cluster address (e.g. `auto` or `ray://head:10001`); None starts a local Ray."""
     gpus: int | None = Field(None, ge=1)
-    """local: GPUs to fill (the first N visible); each worker process sees one (`sweep.placement`)."""
+    """local: GPUs to fill (the first N visible); each worker process sees one (`execution.placement`)."""
     runs_per_gpu: int | None = Field(None, ge=1)
     """local, with gpus: concurrent runs per GPU (default 1); workers = gpus x runs_per_gpu."""
     gpus_per_run: float | None = Field(None, gt=0.0)
     """ray: GPUs each run asks Ray for (0.25: four runs share a GPU)."""
     slurm: SlurmOptions = Field(default_factory=SlurmOptions)
-    """slurm: partition, time limit, CPUs, memory, extra sbatch options (`sweep.slurm`); `gpus` is
+    """slurm: partition, time limit, CPUs, memory, extra sbatch options (`execution.slurm`); `gpus` is
     then the GPUs per job and `runs_per_gpu` the runs each of them trains at once."""
 
     def gpu_request(self) -> GpuRequest:

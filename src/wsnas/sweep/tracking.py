@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from wsnas.engine.rundir import run_state
 from wsnas.sweep.files import SweepFiles
-from wsnas.sweep.plan import Planner, format_value, get_key, run_state
+from wsnas.sweep.plan import Planner, format_value, get_key
 from wsnas.sweep.spec import SweepSpec, assignment
 from wsnas.sweep.stages import Stages
 from wsnas.sweep.status import Progress, duration_text, run_seconds

@@ -17,11 +17,29 @@ from typing import Any
 from wsnas.cli.commands.sweep import add_gpu_args, gpu_request
 from wsnas.core.errors import WsnasError
 
+ESTIMATOR_NAMES = "<estimators>"
+"""Placeholder in a help text for the registered estimator names (filled when help is printed)."""
+
+
+class _RegistryHelp(argparse.HelpFormatter):
+    """Fills the registry's names into the help when it is printed, not when the parser is built, so
+    `wsnas` starts without loading the registry (or its plugins); names are joined by ", " so a line
+    breaks between names, never inside one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text and ESTIMATOR_NAMES in text:
+            from wsnas.estimators.registry import known_names
+
+            text = text.replace(ESTIMATOR_NAMES, ", ".join(known_names()))
+        return text
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "estimate",
         help="score architectures with zero-cost proxies, params/FLOPs or short schedules (no super-net)",
+        formatter_class=_RegistryHelp,
     )
     p.add_argument(
         "config", nargs="?", help="run config (YAML or a shipped name): space, data, bench, pool, seed"
@@ -29,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides")
     p.add_argument(
         "--estimators",
-        help="comma-separated: grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot,vote,params,flops,bench:E",
+        help=f"comma-separated names of {ESTIMATOR_NAMES} (`wsnas list estimators` says what each is)",
     )
     p.add_argument(
         "--archs", default="pool", help="pool (eval.pool_size, eval.pool_seed), all, or a number N"
@@ -65,20 +83,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _estimate(args: argparse.Namespace) -> int:
     from wsnas.config import load_config
     from wsnas.core.interrupt import Interrupted
-    from wsnas.estimators.run import (
-        DEFAULT_BATCH,
-        EstimateOptions,
-        estimate_executor,
-        load_plan,
-        plan_estimate,
-        run_estimate,
-    )
+    from wsnas.estimators.plan import DEFAULT_BATCH, EstimateOptions, load_plan, plan_estimate
+    from wsnas.estimators.run import run_estimate
+    from wsnas.estimators.shards import estimate_executor
 
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config:
         config, overrides = None, [config, *overrides]
     if args.status:
-        from wsnas.estimators.run import current_summary
+        from wsnas.estimators.summary import current_summary
 
         print_summary(current_summary(args.status), args.json)
         return 0

@@ -1,4 +1,6 @@
-"""`wsnas list spaces|samplers|configs|sweeps|factors`: what is installed, one line each.
+"""`wsnas list spaces|samplers|estimators|configs|sweeps|factors`: what is installed, one line each.
+
+Spaces, samplers and estimators come from their registries, plugins included (`core.registry`).
 
 `factors` prints the paper's Table 1 (factor -> config field -> accepted values -> the
 spaces whose super-net honours it) from the declarations the config check uses.
@@ -9,12 +11,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-KINDS = ("spaces", "samplers", "configs", "sweeps", "factors")
+KINDS = ("spaces", "samplers", "estimators", "configs", "sweeps", "factors")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "list", help="list installed spaces, samplers, shipped configs or sweep specs, or Table 1's factors"
+        "list",
+        help="list spaces, samplers, estimators, shipped configs, sweep specs or Table 1's factors",
     )
     p.add_argument("kind", choices=KINDS, help="what to list")
     p.set_defaults(func=_list)
@@ -39,6 +42,15 @@ def _samplers() -> list[str]:
     from wsnas.spaces.samplers import SAMPLERS
 
     return _columns([(n, _first_line(SAMPLERS.get(n).__doc__)) for n in SAMPLERS.names()])
+
+
+def _estimators() -> list[str]:
+    """Registered estimators (`wsnas estimate --estimators`): name, kind, what it computes."""
+    from wsnas.estimators.registry import BENCH_PREFIX, ESTIMATORS
+
+    rows = [(n, ESTIMATORS.get(n).kind, ESTIMATORS.get(n).summary) for n in ESTIMATORS.names()]
+    rows.append((f"{BENCH_PREFIX}E", "bench", "accuracy after the benchmark's shorter E-epoch schedule"))
+    return _columns(rows)
 
 
 def _configs() -> list[str]:
@@ -72,6 +84,7 @@ def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
 LISTERS = {
     "spaces": _spaces,
     "samplers": _samplers,
+    "estimators": _estimators,
     "configs": _configs,
     "sweeps": _sweeps,
     "factors": _factors,

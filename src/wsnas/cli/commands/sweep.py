@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_gpu_args(p: argparse.ArgumentParser) -> None:
-    """GPU placement options (`wsnas.sweep.placement`); shared with `wsnas bench build`."""
+    """GPU placement options (`wsnas.execution.placement`); shared with `wsnas bench build`."""
     p.add_argument(
         "--gpus",
         type=int,
@@ -92,7 +92,7 @@ def add_gpu_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_slurm_args(p: argparse.ArgumentParser) -> None:
-    """`--executor slurm` options (`wsnas.sweep.slurm.SlurmOptions`), each over the spec's; shared with
+    """`--executor slurm` options (`wsnas.execution.slurm.SlurmOptions`), each over the spec's; shared with
     `wsnas bench build`. --gpus is then the GPUs per job, --runs-per-gpu the runs each GPU trains."""
     g = p.add_argument_group("slurm (--executor slurm)")
     g.add_argument("--partition", help="partition the jobs go to (default: the spec's, else the cluster's)")
@@ -115,7 +115,7 @@ def add_slurm_args(p: argparse.ArgumentParser) -> None:
 
 def slurm_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The Slurm options given on the command line (None: not given)."""
-    from wsnas.sweep.slurm import parse_sbatch
+    from wsnas.execution.slurm import parse_sbatch
 
     return {
         "partition": args.partition,
@@ -130,7 +130,7 @@ def slurm_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def gpu_request(args: argparse.Namespace) -> Any:
     """The placement options as a `GpuRequest`, range-checked (a machine without GPUs refuses later)."""
     from wsnas.core.errors import WsnasError
-    from wsnas.sweep.placement import GpuRequest
+    from wsnas.execution.placement import GpuRequest
 
     for name in ("gpus", "runs_per_gpu"):
         value = getattr(args, name)
@@ -143,7 +143,8 @@ def gpu_request(args: argparse.Namespace) -> Any:
 
 def _sweep(args: argparse.Namespace) -> int:
     from wsnas.core.errors import WsnasError
-    from wsnas.sweep import Sweep, load_spec, run_state
+    from wsnas.engine.rundir import run_state
+    from wsnas.sweep import Sweep, load_spec
 
     for name in ("workers", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -165,7 +166,7 @@ def _sweep(args: argparse.Namespace) -> int:
         slurm=slurm_overrides(args),
     )
     if args.status:
-        from wsnas.sweep.slurm import queued_lines
+        from wsnas.execution.slurm import queued_lines
 
         for line in [*sweep.status_lines(), *queued_lines(args.out)]:
             print(line)

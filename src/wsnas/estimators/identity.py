@@ -1,0 +1,58 @@
+"""The identity of a `wsnas estimate` run (what changes its scores) and the check that a run dir
+being resumed, or a shard being scored, has this identity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Protocol
+
+from wsnas.config import identity_view
+from wsnas.core.errors import WsnasError
+from wsnas.engine.identity import gt_fingerprint, make_identity, numerics
+from wsnas.engine.rundir import RunDir
+
+
+class Plan(Protocol):
+    """What the identity reads of an `estimators.plan.Plan` (a protocol: the plan module uses this one)."""
+
+    cfg: Any
+    bench: Any
+    device: Any
+    identity: dict[str, Any]
+
+    def options_record(self) -> dict[str, Any]: ...
+
+
+def estimate_identity(plan: Plan) -> dict[str, Any]:
+    """Config hash over what changes a score (space, data, GT choice, pool, seed, options) + GT checksum
+    + numerics; protocol, sampler and mapping of the config do not enter (no super-net is trained)."""
+    d = identity_view(plan.cfg.to_dict())
+    keep = {k: d.get(k) for k in ("space", "data", "bench", "seed")}
+    keep["eval"] = {
+        k: d.get("eval", {}).get(k) for k in ("pool_size", "pool_seed", "sparse_threshold", "top_k")
+    }
+    keep["estimate"] = plan.options_record()
+    digest = hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]
+    return make_identity(digest, gt_fingerprint(plan.bench), numerics(plan.device, False), 1)
+
+
+def check_same(plan: Plan, run: RunDir) -> None:
+    """The run dir's identity is this plan's: the same settings, ground truth and numerics (a CPU run
+    resumed, or a shard scored, on a GPU would mix fp32 and TF32 scores in one scores.csv)."""
+    try:
+        stored = json.loads((run.path / "identity.json").read_text())
+    except (OSError, ValueError):
+        return
+    if stored.get("config") != plan.identity["config"]:
+        raise WsnasError(
+            f"{run.path} holds an estimate run with other settings (config {stored.get('config')}, "
+            f"these: {plan.identity['config']}); resume it with its own settings or choose another name"
+        )
+    for key, what in (("gt", "ground truth"), ("numerics", "numerics (device)")):
+        if key in stored and stored[key] != plan.identity[key]:
+            raise WsnasError(
+                f"{run.path} was scored with other {what}: {stored[key]} there, {plan.identity[key]} here "
+                f"(runtime.device={plan.cfg.runtime.device!r} gives {plan.device}); resume it where it "
+                "started, or choose another name"
+            )

@@ -1,0 +1,144 @@
+"""summary.json of a `wsnas estimate` run: per estimator the super-net metrics over the scored
+rows (KdT, s-KdT, Spearman, final searched model, P>R), NaN counts and reasons, and cost."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsnas.core.metrics import summarize
+from wsnas.engine.identity import gt_fingerprint
+from wsnas.engine.rundir import RunDir
+from wsnas.estimators.plan import SCORES_FILE, Plan, load_plan
+from wsnas.estimators.registry import VOTE_OF, Estimator
+from wsnas.estimators.scores_file import read_scores
+
+NAN_RULE = (
+    "metrics of an estimator use the architectures it scored (finite values); NaN scores are left out "
+    "and counted in n_nan (reasons in nan_reasons); ties enter KdT/s-KdT/Spearman as tau-b / average "
+    "ranks, and top-k (final_acc, P>R) as the expectation over tie-consistent choices"
+)
+
+
+def current_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The summary of the rows an estimate run dir holds now (status 'partial' until all are scored);
+    reads only, so it works while a run writes."""
+    plan = load_plan(run_dir)
+    plan.run = RunDir(run_dir)
+    return build_summary(plan, read_scores(Path(run_dir) / SCORES_FILE, plan.columns))
+
+
+def vote_scores(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
+    """Copeland score of the majority vote of VOTE_OF: for each arch, the archs it beats on at least 2
+    of the 3 proxies. Archs with a NaN among the three get NaN; (scores, archs left out)."""
+    s = np.stack([columns[n] for n in VOTE_OF], axis=1)
+    ok = np.isfinite(s).all(axis=1)
+    out = np.full(len(s), np.nan)
+    v = s[ok]
+    wins = np.zeros(len(v))
+    for start in range(0, len(v), 512):  # blocks of rows: 15,625 archs stay within memory
+        blk = v[start : start + 512]
+        beats = (blk[:, None, :] > v[None, :, :]).sum(axis=2) >= 2
+        wins[start : start + 512] = beats.sum(axis=1)
+    out[ok] = wins
+    return out, int((~ok).sum())
+
+
+def metrics_of(scores: np.ndarray, plan: Plan, gt: np.ndarray, ranks: np.ndarray) -> dict[str, Any]:
+    ok = np.isfinite(scores)
+    n = int(ok.sum())
+    cfg = plan.cfg.eval
+    out: dict[str, Any] = {"n_scored": n, "n_nan": int((~ok).sum())}
+    if n < 2:
+        return {
+            **out,
+            "kdt": math.nan,
+            "skdt": math.nan,
+            "spearman": math.nan,
+            "final_acc": math.nan,
+            "pbr": math.nan,
+            "pbr_rank": math.nan,
+            "distinct_scores": int(np.unique(scores[ok]).size),
+        }
+    m = summarize(
+        scores[ok], gt[ok], ranks[ok], plan.pool.total, threshold=cfg.sparse_threshold, k=min(cfg.top_k, n)
+    )
+    keep = ("kdt", "skdt", "spearman", "final_acc", "pbr", "pbr_rank")
+    return {**out, **{k: m[k] for k in keep}, "distinct_scores": int(np.unique(scores[ok]).size)}
+
+
+def build_summary(plan: Plan, rows: list[dict[str, str]]) -> dict[str, Any]:
+    """summary.json: metrics per estimator over the rows, with counts, cost and the identity."""
+    gt = np.array([float(r["gt_acc"]) for r in rows])
+    ranks = np.array([int(r["gt_rank"]) for r in rows])
+    cols = {c: np.array([float(r[c]) for r in rows]) for c in plan.columns}
+    secs = np.array([float(r["seconds"]) for r in rows])
+    secs_zc = np.array([float(r["seconds_zero_cost"]) for r in rows])
+    reasons: dict[str, Counter] = {c: Counter() for c in plan.columns}
+    for r in rows:
+        for part in filter(None, r["reason"].split("; ")):
+            name = part.split(":", 1)[0]
+            if name in reasons:
+                reasons[name][part.split(": ", 1)[-1]] += 1
+    per: dict[str, Any] = {}
+    for est in plan.estimators:
+        name = est.name
+        if name == "vote":
+            scores, left = vote_scores(cols)
+            why = {"a proxy of the vote is NaN": left} if left else {}
+        else:
+            scores, why = cols[name], dict(reasons[name])
+        rec = metrics_of(scores, plan, gt, ranks)
+        rec["nan_reasons"] = why
+        rec["kind"] = est.kind
+        rec["seconds_per_arch"], rec["cost_note"] = _cost(est, secs, secs_zc)
+        rec["seconds_total"] = rec["seconds_per_arch"] * len(rows)
+        per[name] = rec
+    ev = plan.cfg.eval
+    pool_sha = hashlib.sha256("\n".join(sorted(r["arch"] for r in rows)).encode()).hexdigest()[:16]
+    return {
+        "status": "finished" if len(rows) == len(plan.pool) else "partial",
+        "kind": "estimate",
+        "run_dir": str(plan.run.path) if plan.run else None,
+        "space": plan.space.name,
+        "archs": {"mode": plan.opts.archs, "n": len(rows), "pool_seed": ev.pool_seed, "sha256": pool_sha},
+        "gt": gt_fingerprint(plan.bench),
+        "data": {
+            "name": plan.cfg.data.name,
+            "batch": plan.opts.batch,
+            "seed": plan.cfg.seed,
+            "augment": plan.cfg.data.augment,
+        },
+        "network": {"channels": plan.channels, "cells": plan.cells},
+        "device": str(plan.device),
+        "identity": plan.identity,
+        "seconds": {"total": float(secs.sum()), "per_arch": float(secs.mean()) if len(secs) else math.nan},
+        "estimators": per,
+        "nan_rule": NAN_RULE,
+        "definitions": {
+            "kdt": "tau-b(score, gt)",
+            "skdt": f"tau-b(score, floor(gt/{ev.sparse_threshold:g}))",
+            "spearman": "spearman rho(score, gt), average ranks for ties",
+            "final_acc": f"mean gt of the top-{ev.top_k} archs by score (ties: expectation)",
+            "pbr": f"(1 - r/r_max)^n, r = best GT rank among the top-{ev.top_k}, n = {ev.top_k}",
+            "seconds_per_arch": "wall seconds on `device` per architecture (see cost_note)",
+        },
+    }
+
+
+def _cost(est: Estimator, secs: np.ndarray, secs_zc: np.ndarray) -> tuple[float, str]:
+    """Mean wall seconds per arch of what computes EST, and what that number covers."""
+    if secs.size == 0:
+        return math.nan, ""
+    if est.kind in ("zero_cost", "vote"):
+        return float(
+            secs_zc.mean()
+        ), "one shared pass computes all the run's zero-cost proxies: its time per arch"
+    note = "arch_facts" if est.kind == "baseline" else "a table look-up; the benchmark paid the training"
+    return float((secs - secs_zc).mean()), f"{note} (with the run's other non-proxy columns)"
