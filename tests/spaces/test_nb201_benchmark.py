@@ -648,6 +648,16 @@ def test_csv(tiny_csv):
         ([[0, ARCHS[0], "inf"]], ["index", "arch_str", "cifar10_test"], r"'inf' is infinite"),
         ([[0, ARCHS[0], ""]], ["index", "arch_str", "cifar10_test"], r"no rows with a value"),
         ([], [], r"empty file"),
+        (  # issue 35: a NUL byte in a column not read was accepted silently
+            [[0, ARCHS[0], "1", "2"], [1, ARCHS[1], "1", "6\x00"]],
+            ["index", "arch_str", "cifar10_test", "cifar100_test"],
+            r"line 3: column 'cifar100_test' holds a NUL byte \('6\\x00'\); not a text CSV",
+        ),
+        (
+            [[0, ARCHS[0], "1", "2"]],
+            ["index", "arch_str", "cifar10_test", "cifar100_test\x00"],
+            r"line 1: field 4 holds a NUL byte",
+        ),
     ],
 )
 def test_csv_errors(tmp_path, rows_, header, message):

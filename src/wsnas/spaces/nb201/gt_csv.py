@@ -48,6 +48,7 @@ def read_csv(path: Path, metric: str, schedule: str) -> Benchmark:
     header = next(reader, None)
     if not header:
         raise BenchmarkError(f"{where}: empty file, expected a header line")
+    _no_nul(header, header, where, 1)
     header = [h.strip() for h in header]
     cols = {h: k for k, h in enumerate(header)}
     missing = [c for c in ("index", "arch_str") if c not in cols]
@@ -69,6 +70,7 @@ def read_csv(path: Path, metric: str, schedule: str) -> Benchmark:
         if not row or all(not c.strip() for c in row):
             continue
         n_total += 1
+        _no_nul(row, header, where, line_no)
         if len(row) != len(header):
             raise BenchmarkError(f"{where}: line {line_no}: {len(row)} fields, header has {len(header)}")
         try:
@@ -97,6 +99,20 @@ def read_csv(path: Path, metric: str, schedule: str) -> Benchmark:
     archs_by_index = {i: r[0] for i, r in rows.items()}
     cells = {i: CellGT(r[1], r[2], r[3], 0) for i, r in rows.items()}
     return build_table(archs_by_index, cells, n_total, {"reader": "csv", "column": column}, where)
+
+
+def _no_nul(row: list[str], header: list[str], where: str, line_no: int) -> None:
+    """Refuse a NUL byte in any field, read or not: text tools stop at it, so the file is not the CSV it
+    looks like (a truncated copy, a binary file, an encoding mix-up); Python's csv module keeps it."""
+    for k, cell in enumerate(row):
+        if "\0" in cell:
+            name = header[k].strip() if k < len(header) and "\0" not in header[k] else ""
+            column = f"column {name!r}" if name else f"field {k + 1}"
+            shown = repr(cell) if len(cell) <= 60 else repr(cell[:60]) + "..."
+            raise BenchmarkError(
+                f"{where}: line {line_no}: {column} holds a NUL byte ({shown}); "
+                "not a text CSV (a damaged or binary file?)"
+            )
 
 
 def _csv_number(cell: str, where: str, line_no: int, column: str) -> float:
