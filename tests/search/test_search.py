@@ -14,6 +14,7 @@ import pytest
 
 from wsnas.cli.main import main
 from wsnas.config import load_config
+from wsnas.core.dirlock import DirLock
 from wsnas.core.errors import ConfigError, WsnasError
 from wsnas.groundtruth import open_benchmark
 from wsnas.presets.demo import preset_path
@@ -155,6 +156,24 @@ def test_cli_says_which_split(runs, tmp_path, monkeypatch, capsys):
         text[-1]
         == f"files: {run / 'search/local-s2-b12/summary.json'}, {run / 'search/local-s2-b12/trajectory.csv'}"
     )
+
+
+def test_a_run_still_training_is_searched_at_its_checkpoint_and_says_so(runs, tmp_path, monkeypatch, capsys):
+    """Issue 35: a search of a live run searched the checkpoint of that moment without saying so."""
+    monkeypatch.setenv("WSNAS_CACHE", str(runs["out"] / "cache"))
+    run = tmp_path / "run"
+    shutil.copytree(runs["held"], run)
+    (run / "summary.json").unlink()  # mid-training: a checkpoint, no summary yet
+    argv = ["search", str(run), "--algo", "random", "--budget", "5", "--json"]
+    with DirLock(run, "run dir"):  # what the trainer holds while it writes the run dir
+        assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"is still training (pid {os.getpid()}): this search uses its checkpoint of epoch 1 of 1" in err
+    assert "training goes on" in err
+    summary = json.loads((run / "search" / "random-s0-b5" / "summary.json").read_text())
+    assert summary["run_still_training"] is True and summary["fitness"]["checkpoint_epoch"] == 1
+    assert main(argv) == 0  # the trainer is gone: no note
+    assert "still training" not in capsys.readouterr().err
 
 
 KILLER = """

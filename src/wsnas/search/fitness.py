@@ -110,7 +110,7 @@ class GroundTruth:
 
 def load_fitness(run: RunDir, saved: RunConfig, cfg: RunConfig) -> tuple[SearchSpace, Any, SupernetFitness]:
     """The space, its ground truth and the fitness of RUN's last checkpoint under the search config CFG."""
-    state = run.load_checkpoint()
+    state, sha = _stable_checkpoint(run)
     if state is None:
         raise WsnasError(f"{run.path} has no checkpoint.pt yet: nothing to search (train it first)")
     if state.get("config_hash") != saved.hash():
@@ -167,11 +167,24 @@ def load_fitness(run: RunDir, saved: RunConfig, cfg: RunConfig) -> tuple[SearchS
         "eval_batch_size": cfg.eval.batch_size,
         "numerics": numerics(device, cfg.runtime.amp),
         "checkpoint_epoch": int(state["epoch"]),
-        "checkpoint_sha256": _sha256(run.checkpoint),
+        "checkpoint_sha256": sha,
         "run_config_hash": saved.hash(),
         "gt": gt_fingerprint(bench),
     }
     return space, bench, SupernetFitness(space, model, batches, cfg.runtime.amp, facts)
+
+
+def _stable_checkpoint(run: RunDir, tries: int = 5) -> tuple[dict[str, Any] | None, str]:
+    """RUN's checkpoint and the checksum of those very bytes: a run still training replaces it
+    (atomically) each epoch, so it is hashed before and after loading until both agree."""
+    for _ in range(tries):
+        before = _sha256(run.checkpoint) if run.checkpoint.exists() else ""
+        state = run.load_checkpoint()
+        if state is None or _sha256(run.checkpoint) == before:
+            return state, before
+    raise WsnasError(
+        f"{run.checkpoint} changed {tries} times while it was read (the run trains on); try again"
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -6,6 +6,9 @@ trajectory.csv every evaluated architecture, rewritten atomically after each one
 summary.json   what was found, scored against the ground truth (`wsnas.search.summary`)
 .wsnas.lock    one writer per search dir
 
+A run still training (its run dir locked by the trainer) is searched at its checkpoint of that
+moment: the search says which epoch and that training goes on, and the summary records it.
+
 Resuming replays the algorithm from its seed with the recorded fitness (no evaluation),
 checks that it asks for the recorded architectures in order, and continues from there;
 so a killed search ends with the trajectory of an uninterrupted one.
@@ -24,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from wsnas.core.atomic import write_text_atomic
-from wsnas.core.dirlock import DirLock
+from wsnas.core.dirlock import DirLock, holder
 from wsnas.core.errors import WsnasError
 from wsnas.engine.rundir import RunDir
 from wsnas.search.algorithms import SearchOptions, check_preset, describe_algorithm, get_algorithm
@@ -76,6 +79,9 @@ def run_search(
         raise run.not_a_run_dir()
     saved, cfg = search_config(run, list(overrides))
     space, bench, fitness = load_fitness(run, saved, cfg)
+    trainer = holder(run.path)  # the run dir's writer: a training that goes on
+    if trainer is not None:
+        log(_live_line(run.path, trainer, fitness.facts["checkpoint_epoch"], saved.protocol.epochs))
     marks = (
         select_landmarks(space, bench, saved.landmark.num_archs, saved.landmark.archs_file, saved.seed)
         if saved.landmark.num_archs
@@ -137,11 +143,20 @@ def run_search(
             "stopped": stopped,
             "algorithm": describe_algorithm(algo, opts),
             **summarize_search(oracle.rows, budget, bench, saved.metrics().k),
+            "run_still_training": trainer is not None,
             "wall_time_s": round(before + time.perf_counter() - start, 3),
             "resumed_rows": len(replay),
         }
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return SearchResult(out, summary, len(replay))
+
+
+def _live_line(path: Path, pid: int, epoch: int, epochs: int) -> str:
+    who = f"pid {pid}" if pid else "another process"
+    return (
+        f"note: {path} is still training ({who}): this search uses its checkpoint of epoch {epoch} of "
+        f"{epochs}; training goes on, and a search after it finishes sees the final super-net"
+    )
 
 
 def _fitness_line(f: dict[str, Any]) -> str:
