@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("wsnas.groundtruth", "wsnas.data"),
     ("wsnas.spaces",),
     ("wsnas.engine",),
+    ("wsnas.algorithms",),
     ("wsnas.trainers",),
     ("wsnas.execution",),
     ("wsnas.sweep", "wsnas.report", "wsnas.presets", "wsnas.search", "wsnas.estimators"),
@@ -51,6 +52,7 @@ TORCH_DEFERRED = (
     "wsnas.spaces.nb101.space",
     "wsnas.spaces.nb201.space",
     "wsnas.estimators.registry",
+    "wsnas.estimators.proxies",
     "wsnas.execution.worker",
 )
 """Modules a light command imports (the registries, the config check) that import their networks,

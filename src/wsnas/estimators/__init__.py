@@ -4,6 +4,7 @@
 initialisation), `run` (a run dir of scores against the ground truth, resumable per architecture).
 """
 
+import wsnas.estimators.proxies  # noqa: F401  (registers the second round of proxies)
 from wsnas.estimators.registry import ESTIMATORS, check_estimators, known_names
 from wsnas.estimators.zero_cost import ZERO_COST, Score, zero_cost_scores
 
