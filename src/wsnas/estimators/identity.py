@@ -12,6 +12,10 @@ from wsnas.core.errors import WsnasError
 from wsnas.engine.identity import gt_fingerprint, make_identity, numerics
 from wsnas.engine.rundir import RunDir
 
+ADDED_OPTIONS: dict[str, Any] = {"network": "benchmark"}
+"""Options added after runs were made, with the default that is what the code did before: left out of
+the hash at that default, so the runs made before keep their identity (and stay resumable)."""
+
 
 class Plan(Protocol):
     """What the identity reads of an `estimators.plan.Plan` (a protocol: the plan module uses this one)."""
@@ -32,7 +36,8 @@ def estimate_identity(plan: Plan) -> dict[str, Any]:
     keep["eval"] = {
         k: d.get("eval", {}).get(k) for k in ("pool_size", "pool_seed", "sparse_threshold", "top_k")
     }
-    keep["estimate"] = plan.options_record()
+    rec = plan.options_record()
+    keep["estimate"] = {k: v for k, v in rec.items() if not (k in ADDED_OPTIONS and ADDED_OPTIONS[k] == v)}
     digest = hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]
     return make_identity(digest, gt_fingerprint(plan.bench), numerics(plan.device, False), 1)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from wsnas.data.datasets import load_splits
 from wsnas.engine.rundir import RunDir, check_run_name
 from wsnas.engine.runtime import setup_runtime
 from wsnas.estimators.identity import estimate_identity
+from wsnas.estimators.networks import DEFAULT_NETWORK, NETWORKS, check_network, normalisation
 from wsnas.estimators.registry import VOTE_OF, Estimator, bench_schedule, check_estimators
 from wsnas.groundtruth import open_benchmark
 from wsnas.spaces import get_space
@@ -44,6 +45,8 @@ class EstimateOptions:
     """Stand-alone network width (None: the benchmark's, SearchSpace.proxy['channels'])."""
     cells: int | None = None
     """Cells per stage (None: the benchmark's, SearchSpace.proxy['cells'])."""
+    network: str = DEFAULT_NETWORK
+    """The network and preprocessing the zero-cost estimators score (`estimators.networks`)."""
 
     def check(self) -> None:
         if self.archs not in ("pool", "all") and not (self.archs.isdigit() and int(self.archs) >= 2):
@@ -54,6 +57,8 @@ class EstimateOptions:
             v = getattr(self, key)
             if v is not None and v < 1:
                 raise ConfigError(f"--{key}: got {v}; must be >= 1")
+        if self.network not in NETWORKS:
+            raise ConfigError(f"--network: got {self.network!r}; use one of {', '.join(NETWORKS)}")
 
 
 @dataclass
@@ -89,6 +94,7 @@ def plan_estimate(cfg: RunConfig, opts: EstimateOptions, source: str = "config")
     check_run_name(cfg.name)
     space = get_space(check_config(cfg, source).space.name)
     ests = check_estimators(opts.estimators, space)
+    check_network(opts.network, space, cfg.data.name, any(e.kind in ("zero_cost", "vote") for e in ests))
     names = [e.name for e in ests]
     columns = [n for n in names if n != "vote"]
     if "vote" in names:
@@ -130,10 +136,14 @@ def default_run_dir(plan: Plan) -> Path:
 
 
 def minibatch(
-    cfg: RunConfig, batch: int, device: torch.device
+    cfg: RunConfig, batch: int, device: torch.device, network: str = DEFAULT_NETWORK
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], int]:
-    """The one seeded training minibatch every architecture is scored on (augmented as in training)."""
+    """The one seeded training minibatch every architecture is scored on (augmented as in training),
+    normalised as NETWORK's preprocessing does (`estimators.networks.normalisation`)."""
     splits = load_splits(cfg.data, seed=cfg.seed)
+    norm = normalisation(network, cfg.data.name)
+    if norm is not None:
+        splits = replace(splits, info=replace(splits.info, mean=norm[0], std=norm[1]))
     if len(splits.train.y) < batch:
         raise ConfigError(f"--batch {batch}: the training split holds only {len(splits.train.y)} images")
     loader = splits.loader(
@@ -157,5 +167,6 @@ def load_plan(run_dir: str | os.PathLike, overrides: list[str] | None = None) ->
         batch=int(rec["batch"]),
         channels=rec.get("channels"),
         cells=rec.get("cells"),
+        network=str(rec.get("network", DEFAULT_NETWORK)),
     )
     return plan_estimate(cfg, opts, str(path / CONFIG_FILE))

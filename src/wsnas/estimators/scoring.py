@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from wsnas.core.errors import BenchmarkError
+from wsnas.estimators.networks import build_network
 from wsnas.estimators.plan import Plan, minibatch
 from wsnas.estimators.registry import ESTIMATORS, VOTE_OF, Compute
 from wsnas.estimators.zero_cost import Score
@@ -78,11 +79,13 @@ def _zero_cost(plan: Plan, arch: Any, arch_str: str, compute: Compute, names: li
     """NAMES of one compute function on a fresh network seeded by (seed, arch): the same network
     whichever other estimators ran, so a score depends on its architecture and the run's seed only."""
     if plan.batch is None:
-        plan.batch, plan.num_classes = minibatch(plan.cfg, plan.opts.batch, plan.device)
+        plan.batch, plan.num_classes = minibatch(plan.cfg, plan.opts.batch, plan.device, plan.opts.network)
     x, y = plan.batch
     torch.manual_seed(arch_seed(plan.cfg.seed, arch_str))
     try:
-        net = plan.space.standalone(arch, plan.channels, plan.cells, plan.num_classes).to(plan.device)
+        net = build_network(
+            plan.opts.network, plan.space, arch, plan.channels, plan.cells, plan.num_classes
+        ).to(plan.device)
         out = compute(net, x, y, list(names))
     except (RuntimeError, ValueError, ArithmeticError) as e:  # a network the proxies cannot run
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]

@@ -272,11 +272,12 @@ def _identity(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def synflow(net: nn.Module, input_shape: torch.Size | tuple[int, ...]) -> Score:
-    """sum |w * dR/dw| over conv/linear weights, R = sum of the outputs of the net with BN bypassed,
-    every parameter and buffer replaced by its absolute value, in float64, on one all-ones image."""
-    for m in net.modules():
-        if isinstance(m, _BN):
-            m.forward = types.MethodType(_identity, m)  # type: ignore[method-assign]  # the reference's copy with bn=False
+    """sum |w * dR/dw| over conv/linear weights, R = sum of the outputs of the net with BN bypassed
+    (the BN layers of its `bn_false_drops()` where it names them), every parameter and buffer replaced
+    by its absolute value, in float64, on one all-ones image."""
+    own = getattr(net, "bn_false_drops", None)  # a network with its own copy without BN (nb201.zc_reference)
+    for m in own() if callable(own) else [m for m in net.modules() if isinstance(m, _BN)]:
+        m.forward = types.MethodType(_identity, m)  # type: ignore[method-assign]  # the reference's copy with bn=False
     net.double()
     with torch.no_grad():
         for t in net.state_dict().values():
