@@ -160,6 +160,7 @@ def estimate(
     executor: str = "local",
     gpus: int | None = None,
     runs_per_gpu: int | None = None,
+    network: str = "benchmark",
 ) -> dict[str, Any]:
     """Score architectures without a super-net (`wsnas estimate`): zero-cost proxies, params, FLOPs,
     the benchmark's short schedules; the run's summary (per estimator KdT, s-KdT, Spearman, P>R,
@@ -168,11 +169,14 @@ def estimate(
     CFG is a run config (or what `load_config` takes): the same space, data, GT and pool a super-net
     run of it is scored on. ARCHS: 'pool', 'all' or a number. RESUME: a started estimate run dir
     (CFG and the options are then read from it). WORKERS processes score shards in parallel on
-    EXECUTOR ('local' or 'ray'); GPUS x RUNS_PER_GPU local workers share GPUs as sweep runs do."""
+    EXECUTOR ('local' or 'ray'); GPUS x RUNS_PER_GPU local workers share GPUs as sweep runs do.
+    NETWORK: what the zero-cost estimators score, 'benchmark' or 'zero_cost_authors' (`--network`)."""
     if resume is not None:
         plan = load_plan(resume)
     else:
-        opts = EstimateOptions(estimators=list(estimators), archs=str(archs), batch=batch or DEFAULT_BATCH)
+        opts = EstimateOptions(
+            estimators=list(estimators), archs=str(archs), batch=batch or DEFAULT_BATCH, network=network
+        )
         plan = plan_estimate(_config(cfg), opts)
     ex = estimate_executor(plan, executor, workers, gpus=GpuRequest(gpus, runs_per_gpu))
     return run_estimate(plan, resume, executor=ex)

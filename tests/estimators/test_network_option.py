@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from wsnas import api
 from wsnas.cli.main import build_parser, main
 from wsnas.config import load_config
 from wsnas.core.errors import ConfigError
@@ -62,6 +63,8 @@ def test_refused_where_there_is_no_reference_network_or_nothing_for_it_to_change
         plan_estimate(digits, _opts("zero_cost_authors"))
     with pytest.raises(ConfigError, match="changes only the zero-cost estimators, and this run has none"):
         plan_estimate(_cfg(tmp_path, csv_gt), _opts("zero_cost_authors", "params,flops"))
+    with pytest.raises(ConfigError, match="changes only the zero-cost estimators"):
+        api.estimate(_cfg(tmp_path, csv_gt), ["params"], network="zero_cost_authors")
     assert not any(tmp_path.iterdir())
     plan_estimate(mini, _opts("benchmark"))  # the default acts everywhere
 
