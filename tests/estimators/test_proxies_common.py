@@ -45,7 +45,8 @@ class Relu(nn.Module):
 
 
 class Cell(nn.Module):
-    """ReLU-conv-BN plus a skip (kind 'conv'), the identity ('skip'), or stride 2 ('down')."""
+    """ReLU-conv-BN plus a skip (kind 'conv'), the identity ('skip'), zeros ('zero'), or stride 2
+    ('down')."""
 
     def __init__(self, c_in: int, c_out: int, kind: str, module_relus: bool) -> None:
         super().__init__()
@@ -58,6 +59,8 @@ class Cell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "skip":
             return x
+        if self.kind == "zero":
+            return x.mul(0.0)
         y = self.bn(self.conv(self.relu(x)))
         return y + x if self.kind == "conv" else y
 
