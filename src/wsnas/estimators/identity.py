@@ -11,6 +11,7 @@ from wsnas.config import identity_view
 from wsnas.core.errors import WsnasError
 from wsnas.engine.identity import gt_fingerprint, make_identity, numerics
 from wsnas.engine.rundir import RunDir
+from wsnas.estimators.proxies.latency import LATENCY, device_label
 
 ADDED_OPTIONS: dict[str, Any] = {"network": "benchmark"}
 """Options added after runs were made, with the default that is what the code did before: left out of
@@ -38,6 +39,8 @@ def estimate_identity(plan: Plan) -> dict[str, Any]:
     }
     rec = plan.options_record()
     keep["estimate"] = {k: v for k, v in rec.items() if not (k in ADDED_OPTIONS and ADDED_OPTIONS[k] == v)}
+    if any(c in LATENCY for c in rec.get("columns", ())):  # timings belong to the machine
+        keep["latency_device"] = device_label(plan.device)
     digest = hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]
     return make_identity(digest, gt_fingerprint(plan.bench), numerics(plan.device, False), 1)
 

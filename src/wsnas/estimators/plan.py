@@ -70,7 +70,8 @@ class Plan:
     space: Any
     estimators: list[Estimator]
     columns: list[str]
-    """Estimator columns of scores.csv (vote is derived in the summary, not a column)."""
+    """Estimator columns of scores.csv (vote and pool estimators are derived in the summary from
+    their components' columns, not columns themselves)."""
     bench: Any
     pool: Pool
     reduced: dict[str, Any] = field(default_factory=dict)
@@ -94,11 +95,14 @@ def plan_estimate(cfg: RunConfig, opts: EstimateOptions, source: str = "config")
     check_run_name(cfg.name)
     space = get_space(check_config(cfg, source).space.name)
     ests = check_estimators(opts.estimators, space)
-    check_network(opts.network, space, cfg.data.name, any(e.kind in ("zero_cost", "vote") for e in ests))
+    scored = any(e.kind in ("zero_cost", "vote", "pool") for e in ests)  # a network is built
+    check_network(opts.network, space, cfg.data.name, scored)
     names = [e.name for e in ests]
-    columns = [n for n in names if n != "vote"]
+    columns = [e.name for e in ests if e.kind not in ("vote", "pool")]
     if "vote" in names:
         columns += [n for n in VOTE_OF if n not in columns]
+    for e in ests:  # a pool estimator's components are columns, it is derived in the summary
+        columns += [n for n in e.components if n not in columns]
     b = cfg.bench
     bench = open_benchmark(
         space, source=b.source, metric=bench_metric(space, cfg), schedule=b.schedule, cache_dir=b.cache_dir

@@ -49,16 +49,23 @@ class Estimator:
 
     name: str
     kind: str
-    """'zero_cost' (one network at init), 'baseline' (space facts), 'bench' (benchmark files), 'vote'."""
+    """'zero_cost' (one network at init), 'baseline' (space facts), 'bench' (benchmark files), 'vote',
+    'pool' (its per-network components ranked over the scored pool, in the summary)."""
     summary: str
     refuses: Callable[[Any], str | None] = lambda space: None
     """Why SPACE (a SearchSpace) cannot run it, or None."""
     compute: Compute | None = None
     """zero_cost: the function that scores it (shared by the names computed in one pass)."""
+    components: tuple[str, ...] = ()
+    """pool: the registered zero-cost estimators whose columns it combines (scores.csv holds them)."""
+    aggregate: Callable[[dict[str, Any]], Any] | None = None
+    """pool: {component: the pool's column (NumPy)} -> one score per architecture (NaN: none)."""
 
     def __post_init__(self) -> None:
         if self.kind == "zero_cost" and self.compute is None:
             raise ValueError(f"zero-cost estimator {self.name!r} needs a compute function")
+        if self.kind == "pool" and (not self.components or self.aggregate is None):
+            raise ValueError(f"pool estimator {self.name!r} needs components and an aggregate function")
 
 
 ESTIMATORS: Registry[Estimator] = Registry("estimator", "wsnas.estimators")

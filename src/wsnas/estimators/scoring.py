@@ -18,7 +18,7 @@ import torch
 from wsnas.core.errors import BenchmarkError
 from wsnas.estimators.networks import build_network
 from wsnas.estimators.plan import Plan, minibatch
-from wsnas.estimators.registry import ESTIMATORS, VOTE_OF, Compute
+from wsnas.estimators.registry import ESTIMATORS, Compute
 from wsnas.estimators.zero_cost import Score
 
 
@@ -67,9 +67,12 @@ def zero_cost_groups(plan: Plan) -> list[tuple[Compute, list[str]]]:
             continue
         assert est.compute is not None  # Estimator checks it
         groups.setdefault(id(est.compute), (est.compute, []))[1].append(est.name)
-    vote = [n for n in plan.columns if n in VOTE_OF and not any(n in g[1] for g in groups.values())]
-    for n in vote:  # the vote's proxies, when only `vote` asked for them
+    asked = {n for g in groups.values() for n in g[1]}
+    derived = [n for n in plan.columns if n not in asked and n in ESTIMATORS]
+    for n in derived:  # the proxies of vote / of a pool estimator, when only it asked for them
         est = ESTIMATORS.get(n)
+        if est.kind != "zero_cost":
+            continue
         assert est.compute is not None
         groups.setdefault(id(est.compute), (est.compute, []))[1].append(n)
     return list(groups.values())

@@ -92,6 +92,10 @@ def build_summary(plan: Plan, rows: list[dict[str, str]]) -> dict[str, Any]:
         if name == "vote":
             scores, left = vote_scores(cols)
             why = {"a proxy of the vote is NaN": left} if left else {}
+        elif est.kind == "pool" and est.aggregate is not None:
+            scores = np.asarray(est.aggregate({c: cols[c] for c in est.components}), dtype=np.float64)
+            left = int(np.isnan(scores).sum())
+            why = {f"a component ({', '.join(est.components)}) is NaN": left} if left else {}
         else:
             scores, why = cols[name], dict(reasons[name])
         rec = metrics_of(scores, plan, gt, ranks)
@@ -136,7 +140,7 @@ def _cost(est: Estimator, secs: np.ndarray, secs_zc: np.ndarray) -> tuple[float,
     """Mean wall seconds per arch of what computes EST, and what that number covers."""
     if secs.size == 0:
         return math.nan, ""
-    if est.kind in ("zero_cost", "vote"):
+    if est.kind in ("zero_cost", "vote", "pool"):
         return float(
             secs_zc.mean()
         ), "one shared pass computes all the run's zero-cost proxies: its time per arch"

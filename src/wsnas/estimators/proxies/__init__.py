@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnas.estimators.proxies.aggregate import AZ_NAS_COMPONENTS, TE_NAS_COMPONENTS
+from wsnas.estimators.proxies.aggregate import (
+    AZ_NAS_COMPONENTS,
+    TE_NAS_COMPONENTS,
+    az_nas_aggregate,
+    te_nas_aggregate,
+)
 from wsnas.estimators.registry import ESTIMATORS, Compute, Estimator, needs_standalone
 
 
@@ -91,5 +96,26 @@ SUMMARIES: dict[str, tuple[Compute, str]] = {
 
 for _name, (_compute, _summary) in SUMMARIES.items():
     ESTIMATORS.register(_name)(Estimator(_name, "zero_cost", _summary, needs_standalone, _compute))
+
+ESTIMATORS.register("az_nas")(
+    Estimator(
+        "az_nas",
+        "pool",
+        "sum of log(rank/n) of the four az_nas_* components over the pool (Lee, Ham)",
+        needs_standalone,
+        components=AZ_NAS_COMPONENTS,
+        aggregate=az_nas_aggregate,
+    )
+)
+ESTIMATORS.register("te_nas")(
+    Estimator(
+        "te_nas",
+        "pool",
+        "rank(te_nas_ntk) + rank(te_nas_lr) over the pool (Chen et al.)",
+        needs_standalone,
+        components=TE_NAS_COMPONENTS,
+        aggregate=te_nas_aggregate,
+    )
+)
 
 __all__ = ["AZ_NAS_COMPONENTS", "SUMMARIES", "TE_NAS_COMPONENTS"]

@@ -9,8 +9,10 @@ identity (docs/estimators.md); as a score it reads like `flops` (bigger networks
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -37,6 +39,21 @@ def compute(net: nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[str]) 
     for n in names:
         out[n] = Score.checked(forward_seconds(net, x[:1] if n == "latency_b1" else x), n)
     return out
+
+
+def device_label(device: torch.device | str) -> str:
+    """What a latency was measured on, for the run's identity: the GPU's name, or the CPU's model
+    (a resume or a shard on another kind of machine would mix two machines' timings)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{device.type}: {line.split(':', 1)[1].strip()}"
+    except OSError:
+        pass
+    return f"{device.type}: {platform.processor() or platform.machine()}"
 
 
 def _sync(device: torch.device) -> None:
