@@ -65,14 +65,15 @@ def require_xautodl() -> None:
 # ---- the reference model ------------------------------------------------------------------------
 
 
-def build_reference(C: int, N: int, track_running_stats: bool = False) -> nn.Module:
-    """The authors' random-path super-net, as their RANDOM-NAS script configures it (affine BN)."""
+def build_reference(C: int, N: int, track_running_stats: bool = False, name: str = "RANDOM") -> nn.Module:
+    """The authors' search super-net NAME (RANDOM: the random-path one of their RANDOM-NAS script;
+    DARTS-V1, GDAS, SETN: those algorithms' search models), with affine BN."""
     from xautodl.models import get_cell_based_tiny_net, get_search_spaces
 
     space = get_search_spaces("cell", "nas-bench-201")
     assert tuple(space) == OPS, f"op lists differ: {space} vs {OPS}"
     cfg = {
-        "name": "RANDOM",
+        "name": name,
         "C": C,
         "N": N,
         "max_nodes": 4,

@@ -42,6 +42,7 @@ def test_to_dict_keeps_each_configs_own_order():
         "lowfi",
         "protocol",
         "sampler",
+        "algorithm",
         "eval",
         "landmark",
         "fewshot",

@@ -14,6 +14,7 @@ from wsnas.config.identity_policy import (
 from wsnas.config.load import BASE_KEY, _read_yaml, dump_config, load_config, read_yaml_mapping, validate
 from wsnas.config.schema import (
     SEED_MAX,
+    AlgorithmConfig,
     AnyConfig,
     BenchConfig,
     DataConfig,
@@ -39,6 +40,7 @@ __all__ = [
     "MEANING_VERSIONS",
     "NOT_IDENTITY",
     "SEED_MAX",
+    "AlgorithmConfig",
     "AnyConfig",
     "BenchConfig",
     "DataConfig",

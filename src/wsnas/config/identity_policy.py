@@ -48,6 +48,14 @@ ADDED_FIELDS: dict[str, Any] = {
     "landmark.pairs": 1,
     "fewshot.split": "off",
     "fewshot.warmup_fraction": 0.8,
+    "algorithm.name": "none",
+    "algorithm.arch_lr": None,
+    "algorithm.arch_betas": None,
+    "algorithm.arch_weight_decay": None,
+    "algorithm.arch_split": "valid",
+    "algorithm.tau_max": None,
+    "algorithm.tau_min": None,
+    "algorithm.select_num": None,
 }
 """Config fields added after runs were made, each with its default (the behaviour before it existed).
 A field at that default is left out of the hash, so every config that existed before keeps its hash

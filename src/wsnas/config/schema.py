@@ -196,6 +196,31 @@ class FewShotConfig(_Section):
         return v
 
 
+class AlgorithmConfig(_Section):
+    """The search algorithm that learns an architecture distribution beside the weights
+    (`wsnas list algorithms`, docs/search.md). `none`: the sampler alone (Random-NAS, Random-A,
+    FairNAS). None values take the algorithm's reference default (named in the run's summary)."""
+
+    name: str = "none"
+    """Registered algorithm: none, darts_v1, darts_v2, gdas, setn, drnas (plugins too)."""
+    arch_lr: float | None = Field(None, gt=0.0)
+    """Adam learning rate of the architecture parameters (xautodl and DrNAS: 3e-4)."""
+    arch_betas: tuple[float, float] | None = None
+    """Adam betas of the architecture parameters (xautodl: 0.5, 0.999)."""
+    arch_weight_decay: float | None = Field(None, ge=0.0)
+    """Adam weight decay of the architecture parameters (xautodl: 1e-3; DrNAS's `l2` regulariser,
+    its NB201 default, is this weight decay at reg_scale 1e-3)."""
+    arch_split: Literal["valid", "train"] = "valid"
+    """The split the architecture is updated on: `valid` (data.valid_size images held out of the
+    training set, as every reference does) or `train` (other batches of the training split)."""
+    tau_max: float | None = Field(None, gt=0.0)
+    """GDAS: Gumbel-softmax temperature at the first epoch (xautodl: 10)."""
+    tau_min: float | None = Field(None, gt=0.0)
+    """GDAS: temperature at the last epoch, linear in between (xautodl: 0.1)."""
+    select_num: int | None = Field(None, ge=1)
+    """SETN: candidates sampled from the learnt distribution for the final choice (xautodl: 100)."""
+
+
 class RuntimeConfig(_Section):
     device: str = "auto"
     """auto | cpu | cuda | cuda:N."""
@@ -273,6 +298,7 @@ class RunConfig(ExperimentConfig):
         "lowfi",
         "protocol",
         "sampler",
+        "algorithm",
         "eval",
         "landmark",
         "fewshot",
@@ -288,6 +314,7 @@ class RunConfig(ExperimentConfig):
     lowfi: LowFidelityConfig = Field(default_factory=LowFidelityConfig)
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     landmark: LandmarkConfig = Field(default_factory=LandmarkConfig)
     fewshot: FewShotConfig = Field(default_factory=FewShotConfig)

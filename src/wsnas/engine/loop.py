@@ -149,6 +149,8 @@ class EpochTrainer(Checkpointed):
         """The train loader (sharded over ranks) and the eval batches (first `num_images`)."""
         seed = self.cfg.seed
         splits = load_splits(data, seed=seed)
+        self.splits = splits
+        """The data's splits (a search algorithm reads its architecture split from them)."""
         self.mf = memory_format(self.device, self.cfg.runtime.channels_last)
         channels_last = self.mf == torch.channels_last
         self.loader = splits.loader(

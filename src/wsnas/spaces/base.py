@@ -85,6 +85,11 @@ class SearchSpace(ABC):
     """Why an undeclared factor field has no effect here, for its error message."""
     samplers: ClassVar[tuple[str, ...]] = ("random_nas", "random_a", "fairnas")
     """Registered path samplers that work on this space (FairNAS needs `fair_paths`)."""
+    mixed_op_why_not: ClassVar[str | None] = (
+        "its super-net has no mixed-op forward (SuperNet.forward_mixed), which DARTS-type algorithms run"
+    )
+    """Why the super-net cannot run every edge as a weighted mixed op (None: it can; the search
+    algorithms that need one are refused on this space with this reason, `spaces.algorithms`)."""
 
     @property
     @abstractmethod

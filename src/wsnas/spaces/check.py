@@ -27,6 +27,7 @@ from wsnas.spaces.base import SPACES, SearchSpace
 from wsnas.spaces.factors import ANY, factor_fields, need_text, show, training_factor_fields
 from wsnas.spaces.fewshot import split_edges
 from wsnas.spaces.landmarks import read_archs_file
+from wsnas.spaces.algorithms import ALGORITHMS, NONE, check_algorithm
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
 
 C = TypeVar("C", RunConfig, StandaloneConfig)
@@ -97,6 +98,8 @@ def _check_run(space: SearchSpace, cfg: RunConfig) -> None:
             f"key 'sampler.fairnas_k': only FairNAS draws several paths per step, but sampler.name is "
             f"{cfg.sampler.name!r}; remove sampler.fairnas_k or use sampler.name=fairnas"
         )
+    _known("algorithm.name", cfg.algorithm.name, [NONE, *ALGORITHMS.names()], "search algorithms")
+    check_algorithm(space, cfg)
     space.check_factors(cfg.mapping, cfg.lowfi, {"landmark": cfg.landmark, "fewshot": cfg.fewshot})
     check_heuristics(space, cfg)
     check_metric_data(space, cfg)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wsnas.algorithms.build import build_algorithm
 from wsnas.config import RunConfig
 from wsnas.core.errors import WsnasError
 from wsnas.core.interrupt import Interrupted
@@ -40,6 +41,7 @@ from wsnas.spaces.landmarks import coefficient, draw_pairs, select_landmarks, st
 from wsnas.spaces.samplers import build_sampler
 from wsnas.trainers.evaluate import evaluate_pool, make_pool, top_archs, write_eval_csv
 from wsnas.trainers.landmark import pair_term
+from wsnas.trainers.search_steps import ArchBatches, algorithm_step, search_record
 
 __all__ = ["SYNC_EVERY", "Diverged", "Trainer", "train"]
 
@@ -99,6 +101,17 @@ class Trainer(EpochTrainer):
         )
         self.sampler = build_sampler(self.space, cfg.sampler)
         self.rng = np.random.default_rng(cfg.seed)
+        self.algo = build_algorithm(cfg, self.space, device)
+        self.arch_losses: list[float] = []
+        if self.algo is not None:
+            if env.world_size > 1:
+                raise WsnasError(
+                    f"algorithm.name={cfg.algorithm.name}: search algorithms run on one process (their "
+                    "architecture step is not averaged over ranks); start without torchrun"
+                )
+            self.arch_batches = ArchBatches(
+                self.splits, cfg, p.batch_size, device, self.mf == torch.channels_last
+            )
         self.lm_start = start_epoch(p.epochs, lm.warmup_fraction)
         self.lm_coef = 0.0
         self.lm_sum = torch.zeros((), device=device)
@@ -128,6 +141,8 @@ class Trainer(EpochTrainer):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
+        if self.algo is not None:
+            state["algorithm"] = self.algo.state_dict()
         if self.landmarks is not None:
             state["landmarks"] = list(self.landmarks.arch_strs)
         return state
@@ -143,6 +158,14 @@ class Trainer(EpochTrainer):
         if self.owners is not None and state["epoch"] >= self.fs_warmup and not self.is_split:
             self.split()
         super().load_state_dict(state)
+        if self.algo is not None:
+            saved = state.get("algorithm")
+            if not saved or saved.get("name") != self.algo.spec.name:
+                raise WsnasError(
+                    f"checkpoint {self.run.checkpoint} holds no state of algorithm {self.algo.spec.name}; "
+                    "start a new run"
+                )
+            self.algo.load_state_dict(saved)
 
     def train_epoch(self) -> dict[str, Any]:
         """The engine's epoch, after the few-shot split when it is due; the landmark term's coefficient
@@ -153,7 +176,15 @@ class Trainer(EpochTrainer):
             lm = self.cfg.landmark
             self.lm_coef = coefficient(self.epoch, self.epochs, self.lm_start, lm.coef, lm.schedule)
             self.lm_sum.zero_()
+        if self.algo is not None:
+            self.algo.begin_epoch(self.epoch, self.epochs)
+            self.arch_batches.start_epoch(self.epoch)
+            self.arch_losses = []
         record = super().train_epoch()
+        if self.algo is not None:
+            record["arch_loss"] = float(np.mean(self.arch_losses)) if self.arch_losses else None
+            if hasattr(self.algo, "tau"):
+                record["tau"] = self.algo.tau
         if self.landmarks is not None:
             record["landmark_coef"] = self.lm_coef
             record["landmark_loss"] = self.lm_sum.item() / max(len(self.loader), 1)
@@ -196,6 +227,8 @@ class Trainer(EpochTrainer):
         sub-super-net clipped on its own, so K independent steps in one optimizer call."""
         if self.is_split:
             return self._fewshot_step(step, x, y)
+        if self.algo is not None:
+            return algorithm_step(self, step, x, y)
         paths = self.sampler.step_paths(self.rng)
         self.optimizer.zero_grad(set_to_none=True)
         for arch in paths:
@@ -273,8 +306,10 @@ class Trainer(EpochTrainer):
         )
         path = self.run.evals / f"epoch_{self.epoch:04d}.csv"
         write_eval_csv(path, self.pool, accs)
+        found = search_record(self, self.pool) if self.algo is not None else {}
         return {
             **metrics,
+            **found,
             "pool_size": len(self.pool),
             "eval_images": sum(int(y.numel()) for _, y in self.eval_batches),
             "csv": str(path.relative_to(self.run.path)),
@@ -312,6 +347,27 @@ class Trainer(EpochTrainer):
             },
             "data": {"name": self.cfg.data.name, "eval_split": self.cfg.data.eval_split},
             **self._heuristics_summary(),
+            **self._algorithm_summary(evals),
+        }
+
+    def _algorithm_summary(self, evals: list[dict[str, Any]]) -> dict[str, Any]:
+        """The algorithm, its settings and reference, and what it found at each evaluation (the last
+        derived architecture is the run's final searched model, Table 5's number)."""
+        if self.algo is None:
+            return {}
+        keys = ("epoch", "derived_arch", "derived_gt", "derived_gt_rank", "derived_param_free_share",
+                "dist_kdt", "dist_skdt", "dist_spearman", "dist_pbr")  # fmt: skip
+        epochs = [r for r in self.history if r["type"] == "epoch"]
+        last = evals[-1] if evals else {}
+        return {
+            "algorithm": {
+                **self.algo.describe(),
+                "final_searched_arch": last.get("derived_arch"),
+                "final_searched_gt": last.get("derived_gt"),
+                "final_searched_gt_rank": last.get("derived_gt_rank"),
+                "trajectory": [{k: r.get(k) for k in keys} for r in evals],
+                "seconds_per_epoch": float(np.median([r["seconds"] for r in epochs])) if epochs else None,
+            }
         }
 
     def _heuristics_summary(self) -> dict[str, Any]:

@@ -88,6 +88,10 @@ class DartsSpace(SearchSpace):
     title = "DARTS-NDS"
     loader = LOADER
     factors = DARTS_FACTORS
+    mixed_op_why_not = (
+        "the DARTS-NDS super-net has no mixed-op forward yet (edges over two inputs per node, the "
+        "top-2 derivation): not implemented"
+    )
     why_not = {
         "mapping.dynamic_channels": "every DARTS op keeps its channels",
         "fewshot.split": FEWSHOT_WHY_NOT,

@@ -52,6 +52,7 @@ class MiniSpace(EdgeOpSpace):
     }
     ops = OPS
     edges = EDGES
+    mixed_op_why_not = None  # MiniSuperNet.forward_mixed
     proxy = {
         "lr": 0.1,
         "epochs": 40,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from wsnas.spaces.base import SuperNet
-from wsnas.spaces.mini.cell import embed
+from wsnas.spaces.mini.cell import TAIL, embed
 from wsnas.spaces.nb201.supernet import NB201SuperNet
 
 
@@ -28,3 +28,11 @@ class MiniSuperNet(SuperNet, nn.Module):
 
     def extract_standalone(self, arch: Any) -> nn.Module:
         return self.inner.extract_standalone(embed(arch))
+
+    def forward_mixed(
+        self, x: torch.Tensor, weights: Sequence[torch.Tensor | None], active: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """NB201's mixed forward on the embedded cell: the three mini edges mixed, the embedding's
+        fixed edges (none, none, skip into node 3) run as they are."""
+        fixed = [(op,) for op in TAIL]
+        return self.inner.forward_mixed(x, [*weights, None, None, None], [*active, *fixed])

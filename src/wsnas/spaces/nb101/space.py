@@ -117,6 +117,10 @@ class NB101Space(SearchSpace):
     loader = LOADER
     factors = NB101_FACTORS
     why_not = {"fewshot.split": FEWSHOT_WHY_NOT}
+    mixed_op_why_not = (
+        "the NB101 super-net (ops on nodes, a cell's channels set by its graph) has no mixed-op forward "
+        "yet: a node mixing ops and inputs needs the authors' eval-nas relaxation, not implemented"
+    )
     ops = OPS
 
     def __init__(

@@ -49,6 +49,7 @@ class NB201Space(EdgeOpSpace):
     }
     ops = OPS
     edges = EDGES
+    mixed_op_why_not = None  # NB201SuperNet.forward_mixed
     proxy = {  # the benchmark's 200-epoch schedule (NAS-Bench-201 paper, Table 2)
         "lr": 0.1,
         "epochs": 200,

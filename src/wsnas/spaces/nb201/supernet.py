@@ -8,6 +8,7 @@ Only the sampled path runs; per-arch plans are cached (`PlanCache`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, cast
 
 import torch
@@ -23,6 +24,7 @@ from wsnas.spaces.nb201.arch import EDGES, NUM_NODES, OPS, Arch, check_encoding
 from wsnas.spaces.nb201.kernel_group import GROUP, KernelConv, KernelGroup, KernelPath
 from wsnas.spaces.nb201.ops import (
     CONV_OPS,
+    NONE,
     POOL,
     SKIP,
     ResidualBlock,
@@ -188,6 +190,63 @@ class NB201SuperCell(nn.Module):
             out = drop_path(out, self.cell_drop_p)
         return out
 
+    def forward_mixed(
+        self, x: torch.Tensor, weights: Sequence[torch.Tensor | None], active: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """Every edge a mixed op over this cell's shared modules (the ones `edge_op` gives a single path).
+
+        Edge e outputs the sum over the ops k of `weights[e][k] * op_k(h)` where k is in `active[e]`,
+        and adds `weights[e][k]` itself for the ops not in it: DARTS passes every op as active, GDAS
+        only the sampled one, so its straight-through weights of the others still reach the logits
+        (Dong and Yang's `forward_gdas`). `none` adds nothing (its output is zero) unless it is the
+        only active op. An edge whose weights are None runs `active[e][0]` alone, unweighted (the
+        fixed edges of an embedded cell). A node's ReLU is computed once for all its conv edges.
+        """
+        p = self.drop_path_p if self.training else 0.0
+        nodes: list[torch.Tensor] = [x]
+        relus: dict[int, torch.Tensor] = {}
+        for j in range(1, NUM_NODES):
+            out: torch.Tensor | None = None
+            for e, (src, dst) in enumerate(EDGES):
+                if dst != j:
+                    continue
+                h, w, ops = nodes[src], weights[e], active[e]
+                acc: Any = 0
+                if w is None:
+                    if ops[0] == NONE:
+                        continue
+                    acc = self._run_op(e, ops[0], h, src, relus)
+                else:
+                    for k in range(len(OPS)):
+                        if k not in ops:
+                            acc = acc + w[k]
+                        elif k != NONE:
+                            acc = acc + w[k] * self._run_op(e, k, h, src, relus)
+                        elif len(ops) == 1:
+                            acc = acc + w[k] * torch.zeros_like(h)
+                if p > 0.0:
+                    acc = drop_path(acc, p)
+                out = acc if out is None else out + acc
+            nodes.append(out if out is not None else torch.zeros_like(x))
+        return self._cell_output(x, nodes[-1])
+
+    def _run_op(
+        self, edge: int, op: int, h: torch.Tensor, src: int, relus: dict[int, torch.Tensor]
+    ) -> torch.Tensor:
+        """Op OP of EDGE on H (node SRC), its conv on the node's one ReLU."""
+        if op == SKIP:
+            return h
+        if op == POOL:
+            return self.pool(h)
+        conv, edge_bn = self.edge_op(edge, op)
+        assert isinstance(conv, ReLUConvBN | KernelPath)
+        r = relus.get(src)
+        if r is None:
+            r = relus[src] = F.relu(h)
+        y = conv.conv(r)
+        bn = edge_bn if edge_bn is not None else conv.bn
+        return y if bn is None else bn(y)
+
     def forward_plain(self, x: torch.Tensor, plan: SuperCellPlan) -> torch.Tensor:
         """The straightforward path: every edge runs its op module as is."""
         p = self.drop_path_p if self.training else 0.0
@@ -296,6 +355,19 @@ class NB201SuperNet(PlanCache, SuperNet, nn.Module):
         x = self.stem(x)
         for layer, plan in zip(self.cells, plans, strict=True):
             x = layer(x) if plan is None else layer(x, plan, fast)
+        x = self.global_pooling(self.lastact(x)).flatten(1)
+        return self.classifier(self.dropout(x))
+
+    def forward_mixed(
+        self, x: torch.Tensor, weights: Sequence[torch.Tensor | None], active: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """Logits with every cell's edges mixed ops (`NB201SuperCell.forward_mixed`); all cells share
+        WEIGHTS (one row per edge) and ACTIVE, as the search models of DARTS and GDAS do."""
+        if x.device.type == "cpu" and x.dim() == 4 and self._fast:
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.stem(x)
+        for layer in self.cells:
+            x = layer.forward_mixed(x, weights, active) if isinstance(layer, NB201SuperCell) else layer(x)
         x = self.global_pooling(self.lastact(x)).flatten(1)
         return self.classifier(self.dropout(x))
 

@@ -1,0 +1,151 @@
+"""What every search algorithm is to the trainer: architecture parameters, their optimiser, a
+weight step's forward, an architecture step, the derived architecture and a score per architecture.
+
+The architecture parameters are one row of logits per decision slot of the space (an edge of an
+NB201 cell), one column per op, initialised as the references do (1e-3 * N(0, 1), from torch's
+seeded RNG). All steps run the super-net's own modules (`forward` for a single path,
+`forward_mixed` for weighted mixed ops), so every factor of the super-net means what it means
+for single-path training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, cast
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wsnas.engine.runtime import autocast
+from wsnas.spaces.algorithms import AlgorithmSpec
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+Scorer = Callable[[Any, Batch], float]
+"""accuracy (%) of one architecture's single path on one batch (the trainer's, eval mode)."""
+
+PARAM_FREE = frozenset({"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3"})
+"""Ops without weights: the share of these in a derived cell is DARTS's collapse on NB201."""
+
+
+def _mixed(model: nn.Module) -> Callable[..., torch.Tensor]:
+    """The model's `forward_mixed` (`SuperNet.forward_mixed`: NB201 and its mini space have one)."""
+    return cast(Callable[..., torch.Tensor], model.forward_mixed)
+
+
+class Algorithm:
+    """Base: softmax architecture logits trained by Adam on the architecture split.
+
+    Subclasses set `arch_first` (DARTS and DrNAS update the architecture before the weights each
+    step; GDAS and SETN after) and override `mixing` (what weights the weight step's mixed ops get).
+    """
+
+    arch_first: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        spec: AlgorithmSpec,
+        settings: dict[str, Any],
+        space: Any,
+        device: torch.device,
+        amp: bool = False,
+    ) -> None:
+        self.spec, self.settings, self.space, self.device, self.amp = spec, settings, space, device, amp
+        self.ops: tuple[str, ...] = tuple(space.ops)
+        self.slots = len(space.edges)
+        self.alphas = nn.Parameter(1e-3 * torch.randn(self.slots, len(self.ops)).to(device))
+        betas = settings["arch_betas"]
+        self.optimizer = torch.optim.Adam(
+            [self.alphas],
+            lr=settings["arch_lr"],
+            betas=(float(betas[0]), float(betas[1])),
+            weight_decay=settings["arch_weight_decay"],
+        )
+        self.epoch, self.epochs = 0, 1
+
+    # ---- schedule ----------------------------------------------------------------------------
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        """Called before each epoch (0-based): temperature schedules read it."""
+        self.epoch, self.epochs = epoch, epochs
+
+    # ---- steps ---------------------------------------------------------------------------------
+    def all_active(self) -> list[tuple[int, ...]]:
+        return [tuple(range(len(self.ops)))] * self.slots
+
+    def mixing(self) -> tuple[list[torch.Tensor | None], list[tuple[int, ...]]]:
+        """Per slot the op weights and the active ops of a mixed forward (DARTS: softmax, all ops)."""
+        w = F.softmax(self.alphas, dim=-1)
+        return list(w), self.all_active()
+
+    def weight_forward(
+        self, model: nn.Module, x: torch.Tensor, rng: np.random.Generator, sampler: Any
+    ) -> torch.Tensor:
+        """Logits of the weight step (its loss trains the super-net's weights)."""
+        weights, active = self.mixing()
+        return _mixed(model)(x, [w.detach() if w is not None else None for w in weights], active)
+
+    def arch_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss whose gradient moves the architecture parameters (first order)."""
+        weights, active = self.mixing()
+        with autocast(self.device, self.amp):
+            return F.cross_entropy(_mixed(model)(x, weights, active), y)
+
+    def arch_step(
+        self, model: nn.Module, arch_batch: Batch, train_batch: Batch, w_optimizer: torch.optim.Optimizer
+    ) -> float:
+        """One Adam step of the architecture parameters on ARCH_BATCH; the loss. Only the architecture
+        parameters receive gradients (the weights' .grad are left as they were)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.arch_loss(model, *arch_batch)
+        loss.backward(inputs=[self.alphas])
+        self.optimizer.step()
+        return float(loss.detach())
+
+    # ---- what it found -------------------------------------------------------------------------
+    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> tuple[int, ...]:
+        """The derived architecture: per slot the op of the largest logit (xautodl's `genotype()`)."""
+        return tuple(int(i) for i in self.alphas.detach().argmax(dim=-1).tolist())
+
+    def log_probs(self, archs: Sequence[Sequence[int]]) -> np.ndarray:
+        """Each architecture's log-probability under the learnt distribution (independent slots)."""
+        logp = F.log_softmax(self.alphas.detach().double(), dim=-1).cpu().numpy()
+        idx = np.asarray(archs, dtype=np.int64).reshape(len(archs), self.slots)
+        return logp[np.arange(self.slots)[None, :], idx].sum(axis=1)
+
+    def probabilities(self) -> list[list[float]]:
+        return F.softmax(self.alphas.detach().double(), dim=-1).cpu().tolist()
+
+    def param_free_share(self, arch: Sequence[int]) -> float:
+        """Share of the derived cell's slots holding a parameter-free op (none, skip, pooling)."""
+        return sum(self.ops[int(o)] in PARAM_FREE for o in arch) / max(len(arch), 1)
+
+    # ---- record ----------------------------------------------------------------------------------
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.spec.name,
+            "alphas": self.alphas.detach().clone(),
+            "optimizer": self.optimizer.state_dict(),
+            **self.extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.alphas.copy_(state["alphas"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.load_extra_state(state)
+
+    def describe(self) -> dict[str, Any]:
+        """The run summary's record: name, reference, the settings used."""
+        return {
+            "name": self.spec.name,
+            "reference": self.spec.reference,
+            "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in self.settings.items()},
+            "arch_first": self.arch_first,
+        }
