@@ -129,14 +129,17 @@ def check_algorithm(space: SearchSpace, cfg: RunConfig) -> None:
         given = [k for k in SETTINGS if getattr(a, k) is not None]
         if given or a.arch_split != "valid":
             keys = ", ".join(f"algorithm.{k}" for k in given or ["arch_split"])
-            raise ConfigError(f"{keys}: set, but algorithm.name is none (the sampler alone); name an algorithm")
+            raise ConfigError(
+                f"{keys}: set, but algorithm.name is none (the sampler alone); name an algorithm"
+            )
         return
     spec = get_algorithm(a.name)
     where = f"key 'algorithm.name': {a.name}"
     unused = [k for k in SETTINGS if k not in spec.defaults and getattr(a, k) is not None]
     if unused:
         raise ConfigError(
-            f"algorithm.{unused[0]}: {a.name} does not read it (its settings: {', '.join(spec.defaults) or 'none'})"
+            f"algorithm.{unused[0]}: {a.name} does not read it "
+            f"(its settings: {', '.join(spec.defaults) or 'none'})"
         )
     if spec.mixed_op and space.mixed_op_why_not:
         raise ConfigError(f"{where} cannot run on {space.name}: {space.mixed_op_why_not}")

@@ -23,11 +23,11 @@ from wsnas.config import RunConfig, StandaloneConfig
 from wsnas.core.errors import BenchmarkError, ConfigError, did_you_mean
 from wsnas.data.datasets import DATASETS, halves_hint
 from wsnas.data.nb201_splits import HALVES, has_halves
+from wsnas.spaces.algorithms import ALGORITHMS, NONE, check_algorithm
 from wsnas.spaces.base import SPACES, SearchSpace
 from wsnas.spaces.factors import ANY, factor_fields, need_text, show, training_factor_fields
 from wsnas.spaces.fewshot import split_edges
 from wsnas.spaces.landmarks import read_archs_file
-from wsnas.spaces.algorithms import ALGORITHMS, NONE, check_algorithm
 from wsnas.spaces.samplers import SAMPLERS, require_sampler
 
 C = TypeVar("C", RunConfig, StandaloneConfig)
