@@ -235,3 +235,15 @@ def test_cross_field_checks_eval_epochs_and_lr_floor():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_config(None, ["protocol.epochs=12", "eval.epochs=[5,12]"])  # in range: silent
+
+
+def test_many_unknown_keys_in_a_config_name_a_few_and_the_count(tmp_path):
+    """Issue 35: the allowed keys were repeated once per unknown key (megabytes for a generated file)."""
+    f = tmp_path / "big.yaml"
+    f.write_text("protocol:\n" + "".join(f"  k{i}: {i}\n" for i in range(5000)) + "seed: [1, 2]\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(f)
+    msg = str(e.value)
+    assert len(msg) < 700, msg[:700]
+    assert "5,000 unknown keys at protocol: 'protocol.k0', 'protocol.k1'" in msg and "and 4,995 more" in msg
+    assert msg.count("allowed keys at protocol") == 1 and "key 'seed': got [1, 2]" in msg

@@ -97,6 +97,61 @@ def test_spec_errors_name_the_key(changes, message):
     assert message in str(e.value)
 
 
+def test_a_spec_with_many_unknown_keys_names_a_few_and_the_count():
+    """Issue 35: 300,000 unknown keys gave one 48 MB line (the allowed keys once per key)."""
+    n = 20_000
+    with pytest.raises(ConfigError) as e:
+        parse_spec({**SPEC, **{f"k{i}": i for i in range(n)}, "seedz": [1]})
+    msg = str(e.value)
+    assert len(msg) < 600, msg[:600]
+    assert f"{n + 1:,} unknown keys at top level: 'k0', 'k1', 'k2', 'k3', 'k4' and {n - 4:,} more" in msg
+    assert msg.count("allowed keys at top level") == 1
+    with pytest.raises(ConfigError) as e:  # seeds listed twice: the first few, not the list
+        parse_spec({**SPEC, "seeds": list(range(n)) * 2})
+    assert "seeds must be distinct; 0, 1, 2, 3, 4 and 19,995 more appear more than once" in str(e.value)
+    assert len(str(e.value)) < 200
+
+
+def test_sizes_that_cannot_be_meant_are_refused_with_the_number_of_runs():
+    """Issue 35: 1.3 million seeds made --dry-run plan for more than 5 minutes; refused at once."""
+    from wsnas.sweep.spec import MAX_RUNS
+
+    with pytest.raises(ConfigError) as e:
+        parse_spec({**SPEC, "seeds": list(range(1_300_000))})
+    assert "the spec plans 7,800,000 runs (6 factor settings x 1,300,000 seeds), more than the " in str(
+        e.value
+    )
+    assert f"{MAX_RUNS:,} a sweep takes" in str(e.value)
+    wide = {
+        f"protocol.{k}": list(range(1, 11)) for k in ("epochs", "batch_size", "lr", "grad_clip", "lr_min")
+    }
+    wide["protocol.momentum"] = [0.5, 0.9]
+    with pytest.raises(ConfigError, match=r"plans 200,000 runs \(200,000 factor settings x 1 seed\)"):
+        parse_spec({**SPEC, "mode": "grid", "factors": wide, "seeds": [0]})
+    pairs = {"protocol.lr": list(range(1, 401)), "protocol.epochs": list(range(1, 401))}
+    with pytest.raises(ConfigError, match=r"make 160,800 value combinations to check before the first run"):
+        parse_spec({**SPEC, "mode": "sequential", "factors": pairs, "seeds": [0]})
+    assert spec(seeds=list(range(MAX_RUNS // 6))).run_count() == MAX_RUNS // 6 * 6  # at the limit: taken
+
+
+def test_planning_is_linear_in_runs_a_seed_builds_no_config(tmp_path, monkeypatch):
+    """Issue 35: every seed was validated and checked as a new config; now each factor setting is."""
+    import wsnas.sweep.plan as plan
+
+    calls = []
+    monkeypatch.setattr(plan, "validate", lambda d, **kw: calls.append(1) or plan.RunConfig.model_validate(d))
+    counts, plans = [], []
+    for seeds in (2, 400):
+        calls.clear()
+        plans.append(Planner(spec(seeds=list(range(seeds))), None, tmp_path).one_at_a_time())
+        counts.append(len(calls))
+    assert [len(p) for p in plans] == [8, 1600]
+    assert counts[0] == counts[1] <= 1 + 5 + 4  # the base, its overrides, each value (checked, then planned)
+    runs = plans[1]
+    assert all(r.name.endswith(r.cfg.hash()[:8]) and r.cfg.seed == r.seed for r in runs[::97])
+    assert [r.name for r in runs if r.seed < 2] == [r.name for r in plans[0]]  # as a small plan's
+
+
 def test_spec_file_errors(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_spec(tmp_path / "missing.yaml")

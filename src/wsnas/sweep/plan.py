@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from wsnas.config import RunConfig, load_config, validate
+from wsnas.config import RunConfig, experiment_hash, load_config, validate
 from wsnas.core.errors import ConfigError
 from wsnas.core.runname import run_name
 from wsnas.spaces.check import check_config
@@ -88,8 +88,10 @@ class Planner:
     ) -> None:
         self.spec = spec
         self.runs_dir = Path(out_dir) / "runs"
-        self._configs: dict[str, RunConfig] = {}
-        """Each distinct run config, validated and checked once (plans are made again and again)."""
+        self._settings: dict[str, tuple[RunConfig, dict[str, Any], str]] = {}
+        """Per factor assignment: its config (seed 0, validated and checked once: plans are made again
+        and again), that config as a dict, its label. A seed only copies it: planning is linear in runs."""
+        self._label_keys = spec.label_keys()
         overrides = [*spec.override_items(), *cli_overrides]
         for item in overrides:
             key = item.split("=", 1)[0].strip()
@@ -162,35 +164,48 @@ class Planner:
                     for vs in self.spec.factors[s]:
                         self.config({s: vs, **assignment(key, v)}, seed=0)
 
-    def config(self, assign: dict[str, Any], seed: int, name: str | None = None) -> RunConfig:
-        d = copy.deepcopy(self.base_dict)
-        for key, value in assign.items():
-            set_key(d, key, value, source="sweep factor")
-        d["seed"], d["out_dir"], d["name"] = seed, str(self.runs_dir), name
-        key = json.dumps(d, sort_keys=True)
-        if key not in self._configs:
+    def _setting(self, assign: dict[str, Any]) -> tuple[RunConfig, dict[str, Any], str]:
+        """ASSIGN's config at seed 0, as a dict, and its label; built, validated and checked once.
+        No check depends on the seed (the spec checks each seed's range)."""
+        key = json.dumps(assign, sort_keys=True)
+        if key not in self._settings:
+            d = copy.deepcopy(self.base_dict)
+            for k, value in assign.items():
+                set_key(d, k, value, source="sweep factor")
+            d["seed"], d["out_dir"], d["name"] = 0, str(self.runs_dir), None
             where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
             with _epochs_vary():
-                cfg = validate(d, source=f"sweep run ({where})")
-            self._configs[key] = check_config(cfg, source=f"sweep run ({where})")
-        return self._configs[key]
+                cfg = check_config(validate(d, source=f"sweep run ({where})"), source=f"sweep run ({where})")
+            d = cfg.to_dict()
+            self._settings[key] = (cfg, d, self._label(d))
+        return self._settings[key]
 
-    def label(self, cfg: RunConfig) -> str:
-        """Factor values of `cfg` that differ from the base config, in spec order."""
-        d = cfg.to_dict()
+    def config(self, assign: dict[str, Any], seed: int, name: str | None = None) -> RunConfig:
+        cfg = self._setting(assign)[0]
+        return cfg if (seed, name) == (0, None) else cfg.model_copy(update={"seed": seed, "name": name})
+
+    def _label(self, d: dict[str, Any]) -> str:
+        """Factor values of the config D that differ from the base config, in spec order."""
         parts = [
             f"{k}={format_value(get_key(d, k))}"
-            for k in self.spec.label_keys()
+            for k in self._label_keys
             if get_key(d, k) != get_key(self.base_dict, k)
         ]
         return ",".join(parts) or "base"
 
+    def label(self, cfg: RunConfig) -> str:
+        """Factor values of `cfg` that differ from the base config, in spec order."""
+        return self._label(cfg.to_dict())
+
     def run(self, assign: dict[str, Any], seed: int) -> PlannedRun:
-        cfg = self.config(assign, seed)
-        label = self.label(cfg)
-        name = run_name(label, seed, cfg.hash()[:8])
+        cfg, d, label = self._setting(assign)
+        name = run_name(label, seed, experiment_hash({**d, "seed": seed})[:8])  # = the seed's cfg.hash()
         return PlannedRun(
-            name=name, label=label, seed=seed, assign=dict(assign), cfg=cfg.model_copy(update={"name": name})
+            name=name,
+            label=label,
+            seed=seed,
+            assign=dict(assign),
+            cfg=cfg.model_copy(update={"seed": seed, "name": name}),
         )
 
     def runs(self, assigns: Iterable[dict[str, Any]]) -> list[PlannedRun]:

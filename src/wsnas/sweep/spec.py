@@ -18,14 +18,17 @@ the learning rate at 400 epochs and the authors' epoch study fixes the learning 
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from wsnas.config import read_yaml_mapping
+from wsnas.config import SEED_MAX, read_yaml_mapping
+from wsnas.config.load import explain_errors, shown_value
 from wsnas.config.shipped import resolve_sweep
 from wsnas.core.errors import ConfigError, did_you_mean
 from wsnas.execution.placement import GpuRequest
@@ -34,6 +37,12 @@ from wsnas.execution.slurm_options import SlurmOptions
 Mode = Literal["grid", "one-at-a-time", "sequential", "paper"]
 Select = Literal["final_acc", "skdt", "kdt", "spearman", "supernet_acc_mean", "pbr"]
 """Final metrics a sequential sweep may choose by (higher is better for all of them)."""
+
+MAX_RUNS = 100_000
+"""Most runs a spec may plan, and most value combinations checked before its first run: each run
+trains a super-net (minutes to days), so a spec beyond this is a slip (seeds written out as a range,
+a grid one factor too wide); planning it would take hours and the memory of millions of configs.
+Planning is linear in the runs (about 0.2 ms a run on one core)."""
 
 RESERVED = ("seed", "name", "out_dir")
 """Keys the sweep sets itself: seeds come from `seeds`, names and places from the sweep dir."""
@@ -140,10 +149,10 @@ class SweepSpec(_Section):
                         _check_key(sub)
             if not values:
                 raise ValueError(f"factor '{key}' has no values")
-            seen = [json.dumps(x, sort_keys=True) for x in values]
-            dupes = sorted({s for s in seen if seen.count(s) > 1})
+            counts = Counter(json.dumps(x, sort_keys=True) for x in values)
+            dupes = sorted(s for s, n in counts.items() if n > 1)
             if dupes:
-                raise ValueError(f"factor '{key}' lists {', '.join(dupes)} more than once")
+                raise ValueError(f"factor '{key}' lists {_first(dupes)} more than once")
         return v
 
     @field_validator("seeds")
@@ -151,8 +160,13 @@ class SweepSpec(_Section):
     def _check_seeds(cls, v: list[int]) -> list[int]:
         if not v:
             raise ValueError("give at least one seed (the paper: at least 3)")
-        if len(set(v)) != len(v):
-            raise ValueError(f"seeds must be distinct, got {v}")
+        bad = [s for s in v if not 0 <= s <= SEED_MAX]
+        if bad:
+            raise ValueError(f"seeds are 0 to {SEED_MAX} (torch's range), got {_first(bad)}")
+        counts = Counter(v)
+        dupes = sorted(s for s, n in counts.items() if n > 1)
+        if dupes:
+            raise ValueError(f"seeds must be distinct; {_first(dupes)} appear more than once")
         return v
 
     @field_validator("overrides")
@@ -265,6 +279,57 @@ class SweepSpec(_Section):
                     raise ValueError(f"stage_fix '{factor}': a stage cannot hold its own factor")
         return self
 
+    @model_validator(mode="after")
+    def _check_size(self) -> SweepSpec:
+        runs, settings = self.run_count(), self.setting_count()
+        if runs > MAX_RUNS:
+            raise ValueError(
+                f"the spec plans {runs:,} runs ({_count(settings, 'factor setting')} x "
+                f"{_count(len(self.seeds), 'seed')}), "
+                f"more than the {MAX_RUNS:,} a sweep takes (wsnas.sweep.spec.MAX_RUNS): each run trains a "
+                "super-net; give fewer seeds or values, or split the study into several sweeps"
+            )
+        checks = self.check_count()
+        if checks > MAX_RUNS:
+            raise ValueError(
+                f"the spec's validated factors make {checks:,} value combinations to check before the first "
+                f"run (every value of each with every value of the others), more than the {MAX_RUNS:,} a "
+                "sweep checks (wsnas.sweep.spec.MAX_RUNS); give fewer values or split the study"
+            )
+        return self
+
+    def setting_count(self) -> int:
+        """The factor settings the mode trains (before settings that are the same experiment merge):
+        grid: the product of the value counts; one-at-a-time: the base and each value; sequential:
+        each stage's values; paper: those, the starting point, the tuned baseline and each value
+        around it."""
+        n = {k: len(v) for k, v in self.factors.items()}
+        if self.mode == "grid":
+            return math.prod(n.values())
+        if self.mode == "one-at-a-time":
+            return 1 + sum(n.values())
+        staged = sum(n[k] for k in self.factor_order())
+        if self.mode == "sequential":
+            return staged
+        return staged + 2 + sum(n[k] for k in self.one_at_a_time_factors())
+
+    def run_count(self) -> int:
+        """An upper bound on the runs the spec plans: its settings x its seeds (`MAX_RUNS` bounds it)."""
+        return self.setting_count() * len(self.seeds)
+
+    def check_count(self) -> int:
+        """The configs checked before the first run (`sweep.plan.Planner._check_factors`): each value;
+        sequential, paper: each pair of values of two validated factors, each stage's held keys with its
+        values; paper: each value around the tuned result with each value of each validated factor."""
+        n = {k: len(v) for k, v in self.factors.items()}
+        checks = sum(n.values())
+        if self.mode in ("sequential", "paper"):
+            order = [n[k] for k in self.factor_order()]
+            checks += (sum(order) ** 2 - sum(x * x for x in order)) // 2
+            checks += sum(n[k] for k in self.stage_fix)
+            checks += sum(n[k] for k in self.one_at_a_time_factors()) * sum(order)
+        return checks
+
     def factor_order(self) -> list[str]:
         """Factors in validation order (sequential, paper: its sequential ones) or as listed (other modes)."""
         if self.mode == "paper":
@@ -308,7 +373,29 @@ def parse_spec(data: dict[str, Any], source: str = "sweep spec") -> SweepSpec:
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{source}: " + "; ".join(_explain(err) for err in e.errors())) from None
+        msgs = explain_errors(e.errors(), _explain, _loc, _allowed_at)
+        raise ConfigError(f"{source}: " + "; ".join(msgs)) from None
+
+
+def _first(items: list[Any], shown: int = 5) -> str:
+    """The first SHOWN of ITEMS and how many more: an error names a few, not a million."""
+    more = f" and {len(items) - shown:,} more" if len(items) > shown else ""
+    return ", ".join(str(x) for x in items[:shown]) + more
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' * (n != 1)}"
+
+
+def _loc(err: ErrorDetails) -> tuple[str, ...]:
+    """ERR's path, without the union member pydantic tried ('str', 'dict[str,any]', 'list[...]')."""
+    loc = tuple(str(p) for p in err["loc"])
+    return tuple(p for p in loc if not (p.startswith(("str", "dict[", "list[")) or p == "function-after"))
+
+
+def _allowed_at(parent: tuple[str, ...]) -> list[str]:
+    model = _model_at(parent)
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
 def _model_at(loc: tuple[str, ...]) -> Any:
@@ -322,13 +409,10 @@ def _model_at(loc: tuple[str, ...]) -> Any:
 
 
 def _explain(err: ErrorDetails) -> str:
-    loc = tuple(str(p) for p in err["loc"])
-    # pydantic adds the union member it tried ('str', 'dict[str,any]', 'list[...]'): drop it
-    loc = tuple(p for p in loc if not (p.startswith(("str", "dict[", "list[")) or p == "function-after"))
+    loc = _loc(err)
     key = ".".join(loc) or "top level"
     if err["type"] == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        allowed = list(parent.model_fields) if hasattr(parent, "model_fields") else []
+        allowed = _allowed_at(loc[:-1])
         return (
             f"unknown key '{key}'; allowed keys at {'.'.join(loc[:-1]) or 'top level'}: "
             f"{', '.join(allowed)}{did_you_mean(loc[-1], allowed)}"
@@ -337,10 +421,10 @@ def _explain(err: ErrorDetails) -> str:
     if err["type"] == "literal_error":
         allowed = [str(a) for a in get_args(_model_at(loc))]
         return (
-            f"key '{key}': got {value!r}; allowed values: {', '.join(allowed)}"
+            f"key '{key}': got {shown_value(value)}; allowed values: {', '.join(allowed)}"
             f"{did_you_mean(str(value), allowed)}"
         )
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "value_error":
         return f"key '{key}': {msg}" if loc else msg
-    return f"key '{key}': got {value!r}; {msg}"
+    return f"key '{key}': got {shown_value(value)}; {msg}"
