@@ -4,7 +4,8 @@
 benchmark trained, on images normalised as the benchmark's training normalised them.
 `zero_cost_authors`: the NB201 network and data preprocessing Abdelfattah et al.'s published NB201
 numbers were measured with (`spaces.nb201.zc_reference`; SamsungLabs/zero-cost-nas
-`foresight/dataset.py` for the normalisation). docs/estimators.md says what each changes.
+`foresight/dataset.py` for the normalisation); what each changes:
+docs/estimators.md#the-zero-cost-authors-network-network.
 """
 
 from __future__ import annotations
