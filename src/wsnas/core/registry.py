@@ -49,7 +49,7 @@ class Registry(Generic[T]):
         self._loaded = True  # first: a plugin that reads the registry while registering sees no loop
         for ep in entry_points(group=str(self.group)):
             try:
-                importlib.import_module(ep.value)
+                importlib.import_module(ep.module)  # `pkg.mod` or `pkg.mod:attr`: the module registers
             except Exception as e:  # noqa: BLE001 - any failure of foreign code is named, not a trace
                 dist = ep.dist.name if ep.dist is not None else "an installed package"
                 raise PluginError(

@@ -12,6 +12,7 @@ from wsnas.core.errors import WsnasError
 from wsnas.engine.identity import gt_fingerprint, make_identity, numerics
 from wsnas.engine.rundir import RunDir
 from wsnas.estimators.proxies.latency import LATENCY, device_label
+from wsnas.estimators.registry import provenance
 
 ADDED_OPTIONS: dict[str, Any] = {"network": "benchmark"}
 """Options added after runs were made, with the default that is what the code did before: left out of
@@ -22,6 +23,7 @@ class Plan(Protocol):
     """What the identity reads of an `estimators.plan.Plan` (a protocol: the plan module uses this one)."""
 
     cfg: Any
+    estimators: Any
     bench: Any
     device: Any
     identity: dict[str, Any]
@@ -39,6 +41,9 @@ def estimate_identity(plan: Plan) -> dict[str, Any]:
     }
     rec = plan.options_record()
     keep["estimate"] = {k: v for k, v in rec.items() if not (k in ADDED_OPTIONS and ADDED_OPTIONS[k] == v)}
+    plugins = {e.name: p for e in plan.estimators if (p := provenance(e)) is not None}
+    if plugins:  # (only then: the runs of wsnas's own estimators keep their identity)
+        keep["plugins"] = plugins
     if any(c in LATENCY for c in rec.get("columns", ())):  # timings belong to the machine
         keep["latency_device"] = device_label(plan.device)
     digest = hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]

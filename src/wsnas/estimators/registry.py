@@ -62,11 +62,19 @@ class Estimator:
     """pool: {component: the pool's column (NumPy)} -> one score per architecture (NaN: none)."""
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"estimator {self.name!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.kind == "vote" and self.name != "vote":
+            raise ValueError(f"estimator {self.name!r}: kind 'vote' is the built-in vote's alone")
         if self.kind == "zero_cost" and self.compute is None:
             raise ValueError(f"zero-cost estimator {self.name!r} needs a compute function")
         if self.kind == "pool" and (not self.components or self.aggregate is None):
             raise ValueError(f"pool estimator {self.name!r} needs components and an aggregate function")
 
+
+KINDS = ("zero_cost", "baseline", "bench", "vote", "pool")
+"""What the runner knows how to score: a network at init (`compute`), a space fact (`arch_facts`
+key NAME_m), a shorter schedule of the benchmark (`bench:E`), the vote, a pool aggregate."""
 
 ESTIMATORS: Registry[Estimator] = Registry("estimator", "wsnas.estimators")
 """Estimators by name; other packages add theirs through the `wsnas.estimators` entry-point group."""
@@ -169,3 +177,19 @@ def check_estimators(names: list[str], space: Any) -> list[Estimator]:
     if errors:
         raise ConfigError("; ".join(errors))
     return out
+
+
+def provenance(est: Estimator) -> str | None:
+    """`distribution==version` of the package an estimator's code comes from, when that is not wsnas
+    (a plugin): a plugin upgraded between a run and its resume must not mix two versions' scores."""
+    fn = est.compute or est.aggregate
+    module = getattr(fn, "__module__", None) or ""
+    top = module.split(".", 1)[0]
+    if not top or top == "wsnas":
+        return None
+    from importlib.metadata import packages_distributions, version
+
+    dists = packages_distributions().get(top, [])
+    if not dists:
+        return f"{top} (no installed distribution)"
+    return f"{dists[0]}=={version(dists[0])}"

@@ -38,7 +38,7 @@ def score_arch(plan: Plan, i: int) -> dict[str, Any]:
         for compute, names in groups:
             values.update(_zero_cost(plan, arch, arch_str, compute, names))
         secs["zero_cost"] = time.perf_counter() - t0
-    facts = [c for c in plan.columns if c in ("params", "flops")]
+    facts = [e.name for e in plan.estimators if e.kind == "baseline"]
     if facts:
         t0 = time.perf_counter()
         f = plan.space.arch_facts_on(arch, plan.cfg.data.name) or plan.space.arch_facts(arch)

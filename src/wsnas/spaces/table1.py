@@ -149,8 +149,9 @@ def space_support(space: SearchSpace, field: str) -> Support | None:
     """How FIELD acts on SPACE; None when only the default is accepted there (the factor does not
     exist in that space)."""
     if field == "sampler.name":
-        every = set(space.samplers) >= set(SAMPLERS.names())
-        return Support(None if every else tuple(space.samplers))
+        runs = [n for n in SAMPLERS.names() if n in space.samplers or SAMPLERS.get(n).any_space]
+        every = set(runs) >= set(SAMPLERS.names())
+        return Support(None if every else tuple(runs))
     section = field.split(".", 1)[0]
     if section not in SECTIONS and section not in TRAINING_SECTIONS:
         return Support()  # protocol and data fields act on every space's training

@@ -16,6 +16,7 @@ from typing import Any
 
 from wsnas.cli.commands.sweep import add_gpu_args, gpu_request
 from wsnas.core.errors import WsnasError
+from wsnas.core.metric_definitions import RANKING_KEYS
 
 ESTIMATOR_NAMES = "<estimators>"
 """Placeholder in a help text for the registered estimator names (filled when help is printed)."""
@@ -29,9 +30,14 @@ class _RegistryHelp(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = super()._get_help_string(action)
         if text and ESTIMATOR_NAMES in text:
+            from wsnas.core.errors import ConfigError
             from wsnas.estimators.registry import known_names
 
-            text = text.replace(ESTIMATOR_NAMES, ", ".join(known_names()))
+            try:
+                names = ", ".join(known_names())
+            except ConfigError as e:  # a broken plugin: say so in the help instead of a traceback
+                names = f"the registered estimators (not listed: {e})"
+            text = text.replace(ESTIMATOR_NAMES, names)
         return text
 
 
@@ -166,19 +172,19 @@ def _hms(s: float) -> str:
 
 def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        ests = {
-            n: {k: r.get(k) for k in ("kdt", "skdt", "spearman", "final_acc", "pbr", "n_nan")}
-            for n, r in summary["estimators"].items()
-        }
+        keys = ("kdt", "skdt", "spearman", "final_acc", "pbr", *RANKING_KEYS, "n_nan")
+        ests = {n: {k: r.get(k) for k in keys} for n, r in summary["estimators"].items()}
         print(json.dumps({"run_dir": summary["run_dir"], "status": summary["status"], "estimators": ests}))
         return
     print(f"{summary['run_dir']}: {summary['status']} ({summary['archs']['n']} archs, {summary['device']})")
-    cols = ("KdT", 7), ("s-KdT", 7), ("Spearman", 8), ("final", 7), ("P>R", 6), ("NaN", 5), ("s/arch", 8)
+    cols = (("KdT", 7), ("s-KdT", 7), ("Spearman", 8), ("final", 7), ("P>R", 6), ("P@top5%", 7),
+            ("BR@5%", 6), ("WR@5%", 6), ("NDCG", 6), ("NaN", 5), ("s/arch", 8))  # fmt: skip
     print(f"{'estimator':<12} " + " ".join(f"{c:>{w}}" for c, w in cols))
     for name, r in summary["estimators"].items():
         print(
             f"{name:<12} {_f(r['kdt'])} {_f(r['skdt'])} {_f(r['spearman'], 8)} {_f(r['final_acc'], 7, 2)} "
-            f"{_f(r['pbr'], 6)} {r['n_nan']:>5} {r['seconds_per_arch']:>8.3f}"
+            f"{_f(r['pbr'], 6)} {_f(r.get('ptop_5pct'))} {_f(r.get('br_5pct'), 6)} "
+            f"{_f(r.get('wr_5pct'), 6)} {_f(r.get('ndcg'), 6)} {r['n_nan']:>5} {r['seconds_per_arch']:>8.3f}"
         )
 
 
