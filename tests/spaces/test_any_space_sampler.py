@@ -28,4 +28,4 @@ def test_any_space_sampler_is_accepted_and_listed(anywhere):
     cfg = load_config(None, ["space.name=darts_nds", f"sampler.name={anywhere}"])
     assert check_config(cfg).sampler.name == anywhere
     support = space_support(get_space("darts_nds"), "sampler.name")
-    assert support is not None and support.values is not None and anywhere in support.values
+    assert support is not None and support.values is None  # every registered sampler runs there
