@@ -133,10 +133,10 @@ def test_progress_bars_show_in_a_jupyter_kernel(monkeypatch):
     shell = types.SimpleNamespace(config={"IPKernelApp": {}})
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
     assert in_notebook()
-    hook = ProgressHook()  # stderr in a kernel is no terminal, yet the bars show
-    assert hook.bars is True
+    hook = ProgressHook()  # stderr in a kernel is no terminal, yet progress shows
     widgets = "ipywidgets" in sys.modules or _has("ipywidgets")
-    assert (hook.bar_class is tqdm) is not widgets  # text bars where the widgets are missing
+    assert hook.bars is widgets and (hook.bar_class is tqdm) is not widgets  # widget bars, or
+    assert hook.lines is not widgets  # a line per epoch where the widgets are missing (no text bars)
     assert ProgressHook(io.StringIO()).bars is False  # an explicit stream is not the notebook's
     shell.config = {}  # an IPython terminal: its own stderr decides
     assert not in_notebook()

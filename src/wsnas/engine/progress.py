@@ -13,6 +13,7 @@ step rate, the mean of the finished epochs and the mean of the finished evaluati
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any
 
 import torch
@@ -59,8 +60,10 @@ def start_line(trainer: EpochTrainer) -> str:
 class ProgressHook(HookBase):
     """Start line, then (on a terminal) one bar per epoch and per evaluation with the run's ETA.
 
-    In a Jupyter kernel, where stderr is no terminal, the bars show too: tqdm's notebook widgets
-    where ipywidgets is installed, text bars otherwise. `wsnas.train(cfg, progress=False)` (or
+    In a Jupyter kernel, where stderr is no terminal, progress shows too: tqdm's notebook widgets
+    where ipywidgets is installed (a widget updates in place); without them one line per epoch and
+    per evaluation, not text bars, whose every redraw the saved notebook would keep (hundreds of
+    lines an epoch in some front ends). `wsnas.train(cfg, progress=False)` (or
     `runtime.progress=false`) turns the hook off.
     """
 
@@ -68,8 +71,11 @@ class ProgressHook(HookBase):
         self.stream = sys.stderr if stream is None else stream
         isatty = getattr(self.stream, "isatty", lambda: False)
         notebook = stream is None and in_notebook()
-        self.bars = bool(isatty() or notebook) if bars is None else bars
-        self.bar_class: type[tqdm] = notebook_bar_class() if notebook else tqdm
+        widgets = notebook and notebook_bar_class() is not tqdm
+        self.bars = bool(isatty() or widgets) if bars is None else bars
+        self.lines = bars is None and notebook and not widgets and not self.bars
+        """A line per epoch instead of bars (a notebook without ipywidgets)."""
+        self.bar_class: type[tqdm] = notebook_bar_class() if widgets else tqdm
         self.bar: tqdm | None = None
         self.phase: str | None = None
         """"train" or "eval" while a bar runs."""
@@ -115,6 +121,9 @@ class ProgressHook(HookBase):
 
     def after_sync(self, trainer: EpochTrainer, steps_done: int) -> None:
         if self.bar is None:
+            if self.lines:  # no bar to time the epoch: the step rate still estimates the first evaluation
+                elapsed = time.perf_counter() - trainer.stats.t0
+                self.step_rate = (elapsed, steps_done, int(getattr(trainer.stats, "images", 0)))
             return
         bar = self.bar
         bar.update(steps_done - bar.n)
@@ -129,6 +138,10 @@ class ProgressHook(HookBase):
     def after_epoch(self, trainer: EpochTrainer, record: dict[str, Any]) -> None:
         self.epoch_s.append(float(record["seconds"]))
         self._close_bar()
+        if self.lines:
+            shown = ", ".join(f"{label} {record[key]:{f}}" for key, label, f in EPOCH_FIELDS if key in record)
+            took, left = duration(float(record["seconds"])), self.eta(trainer, 0.0)
+            self._print(f"epoch {record['epoch']}/{trainer.epochs}: {shown}, {took} (run ETA {left})")
 
     def before_eval(self, trainer: EpochTrainer, total: int) -> None:
         unit = "arch" if hasattr(trainer, "pool") else "batch"  # a super-net's pool, a net's eval batches
@@ -142,7 +155,7 @@ class ProgressHook(HookBase):
         if "seconds" in record:
             self.eval_s.append(float(record["seconds"]))
         self._close_bar()
-        if self.bars:
+        if self.bars or self.lines:
             shown = ", ".join(f"{label} {record[key]:.3f}" for key, label in EVAL_FIELDS if key in record)
             left = self.eta(trainer, 0.0)
             self._print(f"epoch {record['epoch']}/{trainer.epochs}: {shown} (run ETA {left})")
@@ -212,6 +225,9 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
 
 
+EPOCH_FIELDS = (("train_loss", "loss", ".3f"), ("train_acc", "acc", ".1f"), ("images_per_s", "img/s", ".0f"))
+"""What the per-epoch line (a notebook without ipywidgets) shows, where the record has it."""
+
 EVAL_FIELDS = (
     ("skdt", "s-KdT"),
     ("kdt", "KdT"),
@@ -238,8 +254,8 @@ def in_notebook() -> bool:
 
 
 def notebook_bar_class() -> type[tqdm]:
-    """tqdm's notebook widget bar where ipywidgets is installed, else the text bar (which Jupyter
-    renders in place); without tqdm.auto's warning about the missing widgets."""
+    """tqdm's notebook widget bar where ipywidgets is installed, else the text bar (`ProgressHook`
+    then prints lines instead); without tqdm.auto's warning about the missing widgets."""
     try:
         import ipywidgets  # noqa: F401
         from tqdm.notebook import tqdm as notebook_tqdm
