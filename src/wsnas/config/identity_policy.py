@@ -56,6 +56,18 @@ ADDED_FIELDS: dict[str, Any] = {
     "algorithm.tau_max": None,
     "algorithm.tau_min": None,
     "algorithm.select_num": None,
+    "algorithm.entropy_weight": None,
+    "algorithm.baseline_decay": None,
+    "algorithm.controller_steps": None,
+    "algorithm.controller_aggregate": None,
+    "algorithm.tanh_constant": None,
+    "algorithm.logit_temperature": None,
+    "algorithm.rounds": None,
+    "algorithm.seed_archs": None,
+    "algorithm.new_archs": None,
+    "algorithm.controller_epochs": None,
+    "algorithm.trade_off": None,
+    "algorithm.expand": None,
 }
 """Config fields added after runs were made, each with its default (the behaviour before it existed).
 A field at that default is left out of the hash, so every config that existed before keeps its hash

@@ -202,7 +202,7 @@ class AlgorithmConfig(_Section):
     FairNAS). None values take the algorithm's reference default (named in the run's summary)."""
 
     name: str = "none"
-    """Registered algorithm: none, darts_v1, darts_v2, gdas, setn, drnas (plugins too)."""
+    """Registered algorithm: none, darts_v1, darts_v2, gdas, setn, drnas, enas, nao (plugins too)."""
     arch_lr: float | None = Field(None, gt=0.0)
     """Adam learning rate of the architecture parameters (xautodl and DrNAS: 3e-4)."""
     arch_betas: tuple[float, float] | None = None
@@ -219,6 +219,31 @@ class AlgorithmConfig(_Section):
     """GDAS: temperature at the last epoch, linear in between (xautodl: 0.1)."""
     select_num: int | None = Field(None, ge=1)
     """SETN: candidates sampled from the learnt distribution for the final choice (xautodl: 100)."""
+    entropy_weight: float | None = Field(None, ge=0.0)
+    """ENAS: weight of the controller's entropy in its reward (xautodl: 1e-4)."""
+    baseline_decay: float | None = Field(None, ge=0.0, le=1.0)
+    """ENAS: decay of the reward's moving-average baseline (xautodl: 0.99)."""
+    controller_steps: int | None = Field(None, ge=1)
+    """ENAS: controller Adam steps after each epoch of the shared weights (xautodl: 50)."""
+    controller_aggregate: int | None = Field(None, ge=1)
+    """ENAS: sampled architectures whose gradients one controller step averages (xautodl: 20)."""
+    tanh_constant: float | None = Field(None, gt=0.0)
+    """ENAS: the controller's logits are tanh_constant * tanh(logits / logit_temperature) (xautodl: 2.5)."""
+    logit_temperature: float | None = Field(None, gt=0.0)
+    """ENAS: temperature of the controller's logits, before the tanh (xautodl: 5)."""
+    rounds: int | None = Field(None, ge=1)
+    """NAO: evaluations of the candidate pool, spread evenly over the epochs; all but the last train the
+    encoder-predictor-decoder and replace the pool's worst (NAO_V1: 4, every 50 of 200 epochs)."""
+    seed_archs: int | None = Field(None, ge=2)
+    """NAO: size of the candidate pool, drawn at random to start (NAO_V1: 600)."""
+    new_archs: int | None = Field(None, ge=1)
+    """NAO: candidates decoded per round, replacing as many of the pool's worst (NAO_V1: 300)."""
+    controller_epochs: int | None = Field(None, ge=1)
+    """NAO: epochs of encoder-predictor-decoder training per round (NAO_V1: 1000)."""
+    trade_off: float | None = Field(None, ge=0.0, le=1.0)
+    """NAO: weight of the predictor's squared error against the decoder's NLL (NAO_V1: 0.8)."""
+    expand: int | None = Field(None, ge=1)
+    """NAO: copies of each training pair, each an encoding of the same cell drawn at random (NAO_V1: 10)."""
 
 
 class RuntimeConfig(_Section):

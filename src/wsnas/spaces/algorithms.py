@@ -1,11 +1,12 @@
 """Search algorithms as declarations: what each needs of a space and of the config, and its defaults.
 
 An algorithm learns an architecture distribution beside the super-net's weights (DARTS, GDAS, SETN,
-DrNAS). Here is only what a config check needs, without torch: the name, the reference its defaults
-come from, the settings it reads (`algorithm.*` fields) with those defaults, and the rules that
-refuse a combination before anything is written. The implementation is a class named by a
-`"module:Class"` target (`wsnas.algorithms`, built by the trainer), so another package adds one by
-registering an `AlgorithmSpec` whose target is its own class (entry-point group `wsnas.algorithms`).
+DrNAS; the controller-based ENAS and NAO). Here is only what a config check needs, without torch: the
+name, the reference its defaults come from, the settings it reads (`algorithm.*` fields) with those
+defaults, and the rules that refuse a combination before anything is written. The implementation is a
+class named by a `"module:Class"` target (`wsnas.algorithms`, built by the trainer), so another package
+adds one by registering an `AlgorithmSpec` whose target is its own class (entry-point group
+`wsnas.algorithms`).
 
 Every factor that acts on the super-net means the same under every algorithm because a mixed op
 runs the very modules single-path training runs (`SuperNet.forward_mixed`); what cannot hold is
@@ -14,18 +15,38 @@ refused here, one line each, naming why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from wsnas.config import RunConfig
 from wsnas.core.errors import ConfigError
 from wsnas.core.registry import Registry
-from wsnas.spaces.base import SearchSpace
+from wsnas.spaces.base import EdgeOpSpace, SearchSpace
 
 NONE = "none"
 """`algorithm.name` of a run trained by its sampler alone (Random-NAS, Random-A, FairNAS)."""
 
-SETTINGS = ("arch_lr", "arch_betas", "arch_weight_decay", "tau_max", "tau_min", "select_num")
+SETTINGS = (
+    "arch_lr",
+    "arch_betas",
+    "arch_weight_decay",
+    "tau_max",
+    "tau_min",
+    "select_num",
+    "entropy_weight",
+    "baseline_decay",
+    "controller_steps",
+    "controller_aggregate",
+    "tanh_constant",
+    "logit_temperature",
+    "rounds",
+    "seed_archs",
+    "new_archs",
+    "controller_epochs",
+    "trade_off",
+    "expand",
+)
 """`algorithm.*` fields an algorithm may read (None in the config: its reference default)."""
 
 ADAM = {"arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3}
@@ -48,6 +69,8 @@ class AlgorithmSpec:
     """It runs the super-net's mixed-op forward (`SearchSpace.mixed_op`)."""
     uses_sampler: bool = False
     """Its weight step draws single paths from `sampler` (SETN); else the sampler is not used."""
+    why_not: Callable[[SearchSpace], str | None] | None = None
+    """Its own refusal of a space (None: it runs wherever the checks above allow), naming why."""
 
 
 ALGORITHMS: Registry[AlgorithmSpec] = Registry("search algorithm", "wsnas.algorithms")
@@ -107,6 +130,66 @@ _builtin(
 )
 
 
+def _edge_tokens_why_not(space: SearchSpace) -> str | None:
+    """ENAS's and NAO's controllers write an architecture as one op token per edge of a fixed cell."""
+    if isinstance(space, EdgeOpSpace):
+        return None
+    return (
+        f"its controller writes an architecture as one op token per edge of a fixed cell (nb201, "
+        f"nb201_mini), but a {space.name} architecture also chooses the cell's graph, which needs the "
+        f"node-based token sequence of the references' own spaces (not implemented here)"
+    )
+
+
+_builtin(
+    AlgorithmSpec(
+        "enas",
+        "wsnas.algorithms.enas:ENAS",
+        "an LSTM controller samples one path per step; REINFORCE on its samples' validation accuracy "
+        "after each epoch",
+        "Pham et al., ICML 2018; " + _XAUTODL.format("ENAS.py") + " (search_model_enas_utils.py), "
+        "configs/nas-benchmark/algos/ENAS.config, scripts-search/algos/ENAS.sh",
+        {
+            "arch_lr": 1e-3,
+            "arch_betas": (0.0, 0.999),
+            "arch_weight_decay": 0.0,
+            "entropy_weight": 1e-4,
+            "baseline_decay": 0.99,
+            "controller_steps": 50,
+            "controller_aggregate": 20,
+            "tanh_constant": 2.5,
+            "logit_temperature": 5.0,
+            "select_num": 100,
+        },
+        mixed_op=False,
+        why_not=_edge_tokens_why_not,
+    )
+)
+_builtin(
+    AlgorithmSpec(
+        "nao",
+        "wsnas.algorithms.nao:NAO",
+        "single paths from a candidate pool; an encoder-predictor-decoder trained on their one-shot "
+        "accuracies moves the best in its embedding space to new candidates, each round",
+        "Luo et al., NeurIPS 2018; renqianluo/NAO_pytorch NAO_V1/train_search.py (weight sharing), "
+        "controller.py, encoder.py, decoder.py",
+        {
+            "arch_lr": 1e-3,
+            "arch_betas": (0.9, 0.999),
+            "arch_weight_decay": 0.0,
+            "rounds": 4,
+            "seed_archs": 600,
+            "new_archs": 300,
+            "controller_epochs": 1000,
+            "trade_off": 0.8,
+            "expand": 10,
+        },
+        mixed_op=False,
+        why_not=_edge_tokens_why_not,
+    )
+)
+
+
 def get_algorithm(name: str) -> AlgorithmSpec:
     return ALGORITHMS.get(name)
 
@@ -143,11 +226,14 @@ def check_algorithm(space: SearchSpace, cfg: RunConfig) -> None:
         )
     if spec.mixed_op and space.mixed_op_why_not:
         raise ConfigError(f"{where} cannot run on {space.name}: {space.mixed_op_why_not}")
+    why = spec.why_not(space) if spec.why_not is not None else None
+    if why:
+        raise ConfigError(f"{where} cannot run on {space.name}: {why}")
     if not spec.uses_sampler and cfg.sampler.name != "random_nas":
         raise ConfigError(
             f"key 'sampler.name': {cfg.sampler.name}, but {a.name} draws its own paths from its learnt "
             f"distribution (a sampler's per-step rule, e.g. FairNAS's fairness, has no meaning for a mixed "
-            f"op); leave sampler.name at random_nas"
+            f"op or a learnt sampler); leave sampler.name at random_nas"
         )
     if cfg.landmark.num_archs:
         raise ConfigError(
@@ -169,3 +255,8 @@ def check_algorithm(space: SearchSpace, cfg: RunConfig) -> None:
     s = resolved_settings(cfg)
     if "tau_max" in s and s["tau_min"] > s["tau_max"]:
         raise ConfigError(f"algorithm.tau_min ({s['tau_min']}) is above algorithm.tau_max ({s['tau_max']})")
+    if "new_archs" in s and s["new_archs"] > s["seed_archs"]:
+        raise ConfigError(
+            f"algorithm.new_archs ({s['new_archs']}) is above algorithm.seed_archs ({s['seed_archs']}): "
+            f"each round replaces that many of the pool's worst, so at most the whole pool"
+        )
