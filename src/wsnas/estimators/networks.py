@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wsnas.core.errors import ConfigError
+from wsnas.spaces.nb201.zc_reference import ZCReferenceNet
 
 NETWORKS = ("benchmark", "zero_cost_authors")
 DEFAULT_NETWORK = "benchmark"
@@ -57,8 +58,6 @@ def check_network(name: str, space: Any, data: str, has_zero_cost: bool) -> None
 def build_network(name: str, space: Any, arch: Any, channels: int, cells: int, num_classes: int) -> Any:
     """The network of ARCH the zero-cost estimators score under network NAME (checked by check_network)."""
     if name == "zero_cost_authors":
-        from wsnas.spaces.nb201.zc_reference import ZCReferenceNet  # torch: only where a net is built
-
         return ZCReferenceNet(arch, C=channels, N=cells, num_classes=num_classes)
     return space.standalone(arch, channels, cells, num_classes)
 
