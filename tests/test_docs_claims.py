@@ -22,3 +22,11 @@ def test_the_test_suite_time_is_one_figure():
         text = " ".join(path.read_text().split())
         for m in re.finditer(r"(fast tier|test suite|whole suite)[^.]{0,80}?(\d+(-\d+)?) minutes", text):
             assert m.group(0).endswith("11 minutes"), f"{path.name}: {m.group(0)!r}"
+
+
+def test_where_the_notebook_is_mentioned_it_says_how_to_run_it():
+    places = [p for p in _docs() if "quickstart.ipynb" in p.read_text()]
+    assert places, "the docs mention examples/quickstart.ipynb somewhere"
+    for path in places:
+        text = path.read_text()
+        assert 'pip install -e ".[notebook]"' in text and "jupyter" in text.lower(), path.name
