@@ -166,8 +166,26 @@ def naszilla_local(moves: Moves, ask: Oracle, rng: np.random.Generator, opts: Se
                     break
 
 
+def learnt(moves: Moves, ask: Oracle, rng: np.random.Generator, opts: SearchOptions) -> str:
+    """The run's learnt architecture distribution as the proposal: benchmark architectures drawn from
+    it without replacement (Gumbel top-k: the order of log p + Gumbel noise), most probable likeliest
+    first. Needs a run trained with a search algorithm (`moves.proposal`, set by `run_search`)."""
+    logp = moves.proposal
+    if logp is None:
+        raise ConfigError("--algo learnt: the run has no learnt distribution (algorithm.name=none)")
+    keys = logp + rng.gumbel(size=logp.shape)
+    for i in np.argsort(-keys, kind="stable"):
+        ask(moves.start(int(i)))
+    return "every benchmark architecture evaluated"
+
+
 Algorithm = Callable[[Moves, Oracle, np.random.Generator, SearchOptions], str]
-ALGORITHMS: dict[str, Algorithm] = {"random": random_search, "evolution": evolution, "local": local_search}
+ALGORITHMS: dict[str, Algorithm] = {
+    "random": random_search,
+    "evolution": evolution,
+    "local": local_search,
+    "learnt": learnt,
+}
 """--algo name -> algorithm; each returns why it ended when it ran out of architectures to ask."""
 
 
@@ -207,6 +225,8 @@ OWN_DEFAULTS: dict[str, str] = {
     "drawn without replacement, the space's uniform-neighbour mutation, oldest dies",
     "local": "wsnas's own: first-improvement from one random start, neighbours in random order, "
     "restart at a local optimum",
+    "learnt": "the run's learnt architecture distribution (its search algorithm's) as the proposal: "
+    "benchmark architectures sampled from it without replacement",
 }
 
 

@@ -41,6 +41,8 @@ class Moves:
         self._nearest: dict[str, list[Any]] = {}
         self.rows = [r for r in range(int(bench.size)) if r not in exclude] if exclude else None
         self.excluded = frozenset(str(bench.arch[r]) for r in exclude)
+        self.proposal: np.ndarray | None = None
+        """Log-probability of each start under the run's learnt distribution (`--algo learnt`)."""
 
     @property
     def size(self) -> int:
@@ -60,7 +62,7 @@ class Moves:
 
     def check(self, algo: str) -> None:
         """ConfigError if ALGO needs moves this space does not define (random search needs none)."""
-        if algo == "random" or not self.size:
+        if algo in ("random", "learnt") or not self.size:
             return
         arch = self.start(0)
         try:

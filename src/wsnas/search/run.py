@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from wsnas.algorithms.build import build_algorithm
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.dirlock import DirLock, holder
 from wsnas.core.errors import WsnasError
@@ -90,6 +92,8 @@ def run_search(
     moves = Moves(space, bench, exclude=frozenset(marks.rows) if marks is not None else frozenset())
     moves.check(algo)
     check_preset(algo, space, moves.restricted)
+    if algo == "learnt":
+        moves.proposal = learnt_log_probs(run, saved, space, moves)
     settings = {
         "space": space.name,
         "algo": algo,
@@ -194,3 +198,20 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for k in sorted(set(a) | set(b)) for d in _diff(a.get(k), b.get(k), f"{prefix}{k}.")]
     return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} -> {b!r}"]
+
+
+def learnt_log_probs(run: RunDir, saved: Any, space: Any, moves: Moves) -> np.ndarray:
+    """Each start's log-probability under the distribution the run's search algorithm learnt (its
+    checkpoint's state), or a WsnasError saying the run has none."""
+    if saved.algorithm.name == "none":
+        raise WsnasError(
+            f"--algo learnt: {run.path} was trained without a search algorithm (algorithm.name=none), "
+            "so it has no learnt distribution; use random, evolution or local"
+        )
+    state = run.load_checkpoint()
+    if state is None or "algorithm" not in state:
+        raise WsnasError(f"--algo learnt: {run.checkpoint} holds no architecture distribution")
+    algo = build_algorithm(saved, space, torch.device("cpu"))
+    assert algo is not None
+    algo.load_state_dict(state["algorithm"])
+    return algo.log_probs([moves.start(i) for i in range(moves.size)])

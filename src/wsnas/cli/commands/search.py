@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-ALGOS = ("random", "evolution", "local")
+ALGOS = ("random", "evolution", "local", "learnt")
 PRESETS = ("nb201-rea", "naszilla-ls")
 """`wsnas.search.algorithms.ALGORITHMS` and `PRESETS` names, literal so `--help` needs no numpy
 (tests/cli/test_names_and_choices.py checks they are the registry's)."""
@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="wsnas's own algorithms, with defaults of its own (no benchmark's code): random (the "
         "benchmark in a seeded order); evolution (aging evolution: population 20, 5 drawn without "
         "replacement, the space's uniform-neighbour mutation); local (first improvement from one random "
-        "start, restart at a local optimum)",
+        "start, restart at a local optimum); learnt (a run trained with a search algorithm: benchmark "
+        "architectures sampled from its learnt distribution without replacement)",
     )
     which.add_argument(
         "--preset",
