@@ -149,3 +149,12 @@ def test_configs_are_installed_as_package_data(tmp_path):
     )
     cfg = load_config(out / "wsnas" / "configs" / "nb201-quick.yaml")
     assert cfg.space.name == "nb201"
+
+
+def test_list_algorithms_names_each_with_its_defaults_and_reference(capsys):
+    from wsnas.spaces.algorithms import ALGORITHMS
+
+    rows = lines_of(capsys, "list", "algorithms")
+    assert [r.split()[0] for r in rows] == ["none", *ALGORITHMS.names()]
+    gdas = next(r for r in rows if r.startswith("gdas"))
+    assert "tau_max=10.0" in gdas and "xautodl" in gdas and "GDAS.py" in gdas

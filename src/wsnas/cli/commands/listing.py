@@ -1,6 +1,7 @@
-"""`wsnas list spaces|samplers|estimators|configs|sweeps|factors`: what is installed, one line each.
+"""`wsnas list spaces|samplers|algorithms|estimators|configs|sweeps|factors`: what is installed, a line
+each.
 
-Spaces, samplers and estimators come from their registries, plugins included (`core.registry`).
+Spaces, samplers, algorithms and estimators come from their registries, plugins included (`core.registry`).
 
 `factors` prints the paper's Table 1 (factor -> config field -> accepted values -> the
 spaces whose super-net honours it) from the declarations the config check uses.
@@ -11,13 +12,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-KINDS = ("spaces", "samplers", "estimators", "configs", "sweeps", "factors")
+KINDS = ("spaces", "samplers", "algorithms", "estimators", "configs", "sweeps", "factors")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "list",
-        help="list spaces, samplers, estimators, shipped configs, sweep specs or Table 1's factors",
+        help="list spaces, samplers, algorithms, estimators, shipped configs, sweeps or Table 1's factors",
     )
     p.add_argument("kind", choices=KINDS, help="what to list")
     p.set_defaults(func=_list)
@@ -42,6 +43,18 @@ def _samplers() -> list[str]:
     from wsnas.spaces.samplers import SAMPLERS
 
     return _columns([(n, _first_line(SAMPLERS.get(n).__doc__)) for n in SAMPLERS.names()])
+
+
+def _algorithms() -> list[str]:
+    """Search algorithms (`algorithm.name`): name, what it does, its reference defaults and code."""
+    from wsnas.spaces.algorithms import ALGORITHMS
+
+    rows = [("none", "the sampler alone (Random-NAS, Random-A, FairNAS): no learnt distribution", "")]
+    for n in ALGORITHMS.names():
+        s = ALGORITHMS.get(n)
+        defaults = ", ".join(f"{k}={list(v) if isinstance(v, tuple) else v}" for k, v in s.defaults.items())
+        rows.append((n, s.summary, f"defaults: {defaults}; follows: {s.reference}"))
+    return _columns(rows)
 
 
 def _estimators() -> list[str]:
@@ -84,6 +97,7 @@ def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
 LISTERS = {
     "spaces": _spaces,
     "samplers": _samplers,
+    "algorithms": _algorithms,
     "estimators": _estimators,
     "configs": _configs,
     "sweeps": _sweeps,
