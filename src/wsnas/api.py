@@ -164,7 +164,8 @@ def estimate(
 ) -> dict[str, Any]:
     """Score architectures without a super-net (`wsnas estimate`): zero-cost proxies, params, FLOPs,
     the benchmark's short schedules; the run's summary (per estimator KdT, s-KdT, Spearman, P>R,
-    final searched model, seconds per architecture), its run dir under `summary["run_dir"]`.
+    final searched model, P@topK / BR@K / WR@K at K = 1, 5, 10 % (`ptop_5pct`, ...) and NDCG,
+    seconds per architecture), its run dir under `summary["run_dir"]`.
 
     CFG is a run config (or what `load_config` takes): the same space, data, GT and pool a super-net
     run of it is scored on. ARCHS: 'pool', 'all' or a number. RESUME: a started estimate run dir

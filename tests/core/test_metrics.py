@@ -201,7 +201,9 @@ def test_summarize_values_and_keys() -> None:
         "supernet_acc_mean", "supernet_acc_std", "kdt", "skdt", "spearman", "final_acc",
         "pbr", "pbr_rank", "pbr_total", "supernet_acc_std_definition", "kdt_definition",
         "skdt_definition", "spearman_definition", "final_acc_definition", "pbr_definition",
-        "metric_definition",
+        "metric_definition", "metrics_version", "ndcg", "ptop_definition", "br_wr_definition",
+        "ndcg_definition", "gt_ties_definition",
+        *(f"{m}_{k}pct" for m in ("ptop", "br", "wr") for k in (1, 5, 10)),
     }  # fmt: skip
     assert out["metric_definition"] == "paper"
     assert out["supernet_acc_mean"] == pytest.approx(55.0)

@@ -34,6 +34,21 @@ AUTHORS_TOP_K: dict[str, int] = {"nb201": 10}
 """The authors' top-k per space (their analysis script: 10 on NASBench-201); every other space: 5."""
 AUTHORS_TOP_K_OTHER = 5
 
+METRICS_VERSION = 2
+"""The meaning of the ranking metrics every summary records (`metrics_version`): v2 takes ground-truth
+values equal up to float rounding (`GT_TIE_RTOL`) as ties in KdT, s-KdT, Spearman and the ranking
+metrics; v1 (records without the field, wsnas before it) took them as distinct. CHANGELOG.md."""
+GT_TIE_RTOL = 1e-14
+"""Relative difference under which two ground-truth values are one value (float rounding of the
+benchmark's mean over seeds, e.g. 98.21925431 twice with another last bit)."""
+RANK_K_PERCENTS: tuple[int, ...] = (1, 5, 10)
+"""The K of P@topK, BR@K and WR@K, in percent of the pool (Ning et al. report K = 5% among others)."""
+RANKING_KEYS: tuple[str, ...] = (
+    *(f"{m}_{pct:g}pct" for pct in RANK_K_PERCENTS for m in ("ptop", "br", "wr")),
+    "ndcg",
+)
+"""The keys of `core.metrics.ranking_metrics` at the default K (in every summary beside KdT)."""
+
 
 @dataclass(frozen=True)
 class MetricDefinition:

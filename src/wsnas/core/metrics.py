@@ -29,9 +29,13 @@ from wsnas.core.metric_definitions import (  # noqa: F401 - re-exported: the met
     AUTHORS_THRESHOLD,
     AUTHORS_TOP_K,
     AUTHORS_TOP_K_OTHER,
+    GT_TIE_RTOL,
     METRIC_DEFINITIONS,
+    METRICS_VERSION,
     PAPER_THRESHOLD,
     PAPER_TOP_K,
+    RANK_K_PERCENTS,
+    RANKING_KEYS,
     MetricDefinition,
     MetricError,
     _as_int,
@@ -40,13 +44,23 @@ from wsnas.core.metric_definitions import (  # noqa: F401 - re-exported: the met
 )
 
 __all__ = [
+    "GT_TIE_RTOL",
+    "METRICS_VERSION",
     "METRIC_DEFINITIONS",
+    "RANKING_DEFINITIONS",
+    "RANKING_KEYS",
+    "RANK_K_PERCENTS",
     "MetricDefinition",
     "MetricError",
+    "best_worst_rank",
     "final_accuracy",
     "kendall_tau",
+    "merge_rounding_ties",
     "metric_definition",
+    "ndcg",
+    "precision_at_top",
     "prob_beats_random",
+    "ranking_metrics",
     "sparse_kendall_tau",
     "sparsify",
     "spearman",
@@ -103,13 +117,31 @@ def _tau_b(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
     return float(stats.kendalltau(x, y, variant="b").statistic)
 
 
+def merge_rounding_ties(gt: ArrayLike, rtol: float = GT_TIE_RTOL) -> NDArray[np.float64]:
+    """GT with values equal up to float rounding made equal (each to the smallest of its group).
+
+    Sorted neighbours closer than `rtol` relative to the larger magnitude join one group (chained);
+    at 1e-14 only rounding of the same number merges, never two real accuracies (they differ by
+    1e-4 or more)."""
+    y = _as_1d(gt, "gt")
+    order = np.argsort(y, kind="stable")
+    s = y[order]
+    close = np.diff(s) <= rtol * np.maximum(np.abs(s[1:]), np.abs(s[:-1]))
+    starts = np.concatenate([[True], ~close])
+    first = np.maximum.accumulate(np.where(starts, np.arange(s.size), 0))
+    out = np.empty_like(y)
+    out[order] = s[first]
+    return out
+
+
 def kendall_tau(scores: ArrayLike, gt: ArrayLike) -> float:
-    """Kendall tau-b between super-net scores and GT (tau-b because both may have ties).
+    """Kendall tau-b between super-net scores and GT (tau-b because both may have ties; GT values
+    equal up to float rounding are ties, `merge_rounding_ties`).
 
     NaN if either input is constant.
     """
     x, y = _pair(scores, gt)
-    return _tau_b(x, y)
+    return _tau_b(x, merge_rounding_ties(y))
 
 
 def sparsify(gt: ArrayLike, threshold: float = 0.1) -> NDArray[np.int64]:
@@ -136,8 +168,10 @@ def sparse_kendall_tau(scores: ArrayLike, gt: ArrayLike, threshold: float = 0.1)
 
 
 def spearman(scores: ArrayLike, gt: ArrayLike) -> float:
-    """Spearman rho (Pearson on average ranks, so ties are handled). NaN if constant."""
+    """Spearman rho (Pearson on average ranks, so ties are handled; GT values equal up to float
+    rounding are ties). NaN if constant."""
     x, y = _pair(scores, gt)
+    y = merge_rounding_ties(y)
     if _is_constant(x) or _is_constant(y):
         return float("nan")
     return float(stats.spearmanr(x, y).statistic)
@@ -247,6 +281,119 @@ def _expected_pbr(
     return float(pbr), float(rank)
 
 
+def _k_of(n: int, percent: float) -> int:
+    """k = floor(n * K / 100), as Ning et al.'s `int(num_archs * ratio)` (a hair of slack for 0.1 * n)."""
+    return int(math.floor(n * float(percent) / 100.0 + 1e-9))
+
+
+def _inclusion(x: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """Each item's probability of being in the top-k of X, a tie at the k-th value by expectation."""
+    sure, tied, m = top_k_tie_split(x, k)
+    p = np.zeros(x.size)
+    p[sure] = 1.0
+    if m:
+        p[tied] = m / tied.size
+    return p
+
+
+def _pool_ranks(y: NDArray[np.float64]) -> NDArray[np.float64]:
+    """1-based GT rank within the pool (1 = best); ties share the better rank."""
+    s = np.sort(y)
+    return (y.size - np.searchsorted(s, y, side="right") + 1).astype(np.float64)
+
+
+def _expected_min(sure: NDArray[np.float64], tied: NDArray[np.float64], m: int) -> float:
+    """E[min(sure ∪ a uniform m-subset of tied)]: the j-th smallest of TIED is the subset's least with
+    probability C(t-1-j, m-1) / C(t, m), taken as a running product (no huge binomials)."""
+    best = float(sure.min()) if sure.size else math.inf
+    if m == 0:
+        return best
+    t = np.sort(tied)
+    n = t.size
+    p, out = m / n, 0.0
+    for j in range(n - m + 1):
+        out += p * min(best, float(t[j]))
+        if j < n - m:
+            p *= (n - j - m) / (n - 1 - j)
+    return out
+
+
+def precision_at_top(scores: ArrayLike, gt: ArrayLike, percent: float = 5) -> float:
+    """P@topK (Ning et al.): the expected share of the true top-k (by GT) among the top-k by score,
+    k = floor(n * percent / 100); ties on either side by expectation. NaN where k < 1."""
+    x, y = _pair(scores, gt)
+    k = _k_of(x.size, percent)
+    if k < 1:
+        return float("nan")
+    return float((_inclusion(x, k) * _inclusion(merge_rounding_ties(y), k)).sum() / k)
+
+
+def best_worst_rank(scores: ArrayLike, gt: ArrayLike, percent: float = 5) -> tuple[float, float]:
+    """(BR@K, WR@K) (Ning et al.): the best and the worst GT rank within the pool (1 = best, ties share
+    the better rank) among the top-k by score, divided by n; lower is better; a tie at the k-th score
+    by expectation. (NaN, NaN) where k < 1."""
+    x, y = _pair(scores, gt)
+    k = _k_of(x.size, percent)
+    if k < 1:
+        return float("nan"), float("nan")
+    r = _pool_ranks(merge_rounding_ties(y))
+    sure, tied, m = top_k_tie_split(x, k)
+    best = _expected_min(r[sure], r[tied], m)
+    worst = -_expected_min(-r[sure], -r[tied], m)
+    return best / x.size, worst / x.size
+
+
+NDCG_SCALE = 20.0
+NDCG_FLOOR_QUANTILE = 0.2
+
+
+def ndcg(scores: ArrayLike, gt: ArrayLike) -> float:
+    """NDCG over the whole pool as AceNAS defines it for NAS rankers: relevance
+    20 * clip((gt - q20) / (max - q20), 0, 1), gain 2^rel - 1, discount 1 / log2(position + 1)
+    (position 1 = the top score), divided by the ideal order's. Archs tied in score share their
+    positions' discounts (expectation over their orders). NaN where the GT above its 20% quantile
+    is constant."""
+    x, y = _pair(scores, gt)
+    y = merge_rounding_ties(y)
+    lo, hi = float(np.quantile(y, NDCG_FLOOR_QUANTILE)), float(y.max())
+    if not hi > lo:
+        return float("nan")
+    gain = np.exp2(np.clip((y - lo) / (hi - lo), 0.0, 1.0) * NDCG_SCALE) - 1.0
+    disc = 1.0 / np.log2(np.arange(x.size) + 2.0)
+    ideal = float((np.sort(gain)[::-1] * disc).sum())
+    order = np.argsort(-x, kind="stable")
+    xs, gs = x[order], gain[order]
+    group = np.concatenate([[0], np.cumsum(xs[1:] != xs[:-1])])
+    mean_gain = np.bincount(group, weights=gs) / np.bincount(group)
+    return float((mean_gain[group] * disc).sum() / ideal)
+
+
+def ranking_metrics(
+    scores: ArrayLike, gt: ArrayLike, percents: tuple[float, ...] = RANK_K_PERCENTS
+) -> dict[str, float]:
+    """P@topK, BR@K, WR@K for each K of PERCENTS (keys `ptop_5pct`, `br_5pct`, `wr_5pct`) and `ndcg`."""
+    out: dict[str, float] = {}
+    for pct in percents:
+        tag = f"{pct:g}pct"
+        out[f"ptop_{tag}"] = precision_at_top(scores, gt, pct)
+        out[f"br_{tag}"], out[f"wr_{tag}"] = best_worst_rank(scores, gt, pct)
+    out["ndcg"] = ndcg(scores, gt)
+    return out
+
+
+RANKING_DEFINITIONS: dict[str, str] = {
+    "ptop_definition": "P@topK: share of the true top-k (GT) among the top-k by score, k = floor(n*K/100) "
+    "(Ning et al. 2021); ties by expectation; NaN where k < 1",
+    "br_wr_definition": "BR@K / WR@K: best / worst GT rank within the pool (1 = best) among the top-k "
+    "by score, / n (Ning et al. 2021); lower is better; a tie at the k-th score by expectation",
+    "ndcg_definition": "NDCG (AceNAS): rel = 20*clip((gt-q20)/(max-q20),0,1), gain 2^rel-1, "
+    "discount 1/log2(pos+1), whole pool; score ties by expectation",
+    "gt_ties_definition": f"GT values equal up to {GT_TIE_RTOL:g} relative are ties "
+    f"(metrics_version {METRICS_VERSION})",
+}
+"""What each ranking metric of a summary means, as output files state it."""
+
+
 def summarize(
     scores: ArrayLike,
     gt: ArrayLike,
@@ -255,6 +402,7 @@ def summarize(
     threshold: float = 0.1,
     k: int = 3,
     definition: str = "paper",
+    percents: tuple[float, ...] = RANK_K_PERCENTS,
 ) -> dict[str, float | int | str]:
     """All section-2 metrics for one evaluation, plus their definitions as strings.
 
@@ -265,7 +413,8 @@ def summarize(
     r (a float then). The std is the population std (ddof=0) over the pool, since the
     pool itself is what is described. Definitions go into output files so numbers
     computed with another threshold or form are never mixed up silently; `definition` names
-    the `METRIC_DEFINITIONS` entry `threshold` and `k` come from.
+    the `METRIC_DEFINITIONS` entry `threshold` and `k` come from. The ranking metrics of Ning et
+    al. and NDCG (`ranking_metrics`, K of PERCENTS) and `metrics_version` come with them.
     """
     if definition not in METRIC_DEFINITIONS:
         raise MetricError(f"definition: expected one of {sorted(METRIC_DEFINITIONS)}, got {definition!r}")
@@ -290,9 +439,10 @@ def summarize(
     return {
         "supernet_acc_mean": float(x.mean()),
         "supernet_acc_std": float(x.std(ddof=0)),
-        "kdt": _tau_b(x, y),
+        "kdt": _tau_b(x, merge_rounding_ties(y)),
         "skdt": _tau_b(x, sparsify(y, thr).astype(np.float64)),
         "spearman": spearman(x, y),
+        **ranking_metrics(x, y, percents),
         "final_acc": _final_acc(sure, tied, m, y, kk),
         "pbr": pbr,
         "pbr_rank": r,
@@ -304,4 +454,6 @@ def summarize(
         "spearman_definition": "spearman rho(scores, gt), average ranks for ties",
         "final_acc_definition": f"mean gt of top-{kk} by score; {TIE_RULE}",
         "pbr_definition": f"(1 - r/r_max)^n, r = best GT rank among top-{kk}, n = {kk}; {TIE_RULE}",
+        **RANKING_DEFINITIONS,
+        "metrics_version": METRICS_VERSION,
     }

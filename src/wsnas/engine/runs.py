@@ -106,7 +106,9 @@ class Evaluation:
     epoch: int
     metrics: dict[str, Any]
     """The eval record without `type` and `epoch`: a super-net's supernet_acc_mean, kdt, skdt,
-    spearman, final_acc, pbr (with their definitions), pool_size, ...; a stand-alone net's eval_acc."""
+    spearman, final_acc, pbr, the ranking metrics of Ning et al. (ptop_5pct, br_5pct, wr_5pct at
+    K = 1, 5, 10 %) and ndcg (with their definitions and `metrics_version`), pool_size, ...; a
+    stand-alone net's eval_acc."""
     csv: Path | None
     """The per-architecture CSV (super-net runs), None for a stand-alone run."""
 
@@ -124,7 +126,7 @@ class Evaluation:
         return f"Evaluation(epoch={self.epoch}, {shown or 'no metrics'})"
 
 
-_SHOWN = ("supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr", "eval_acc")
+_SHOWN = ("supernet_acc_mean", "kdt", "skdt", "final_acc", "pbr", "ptop_5pct", "ndcg", "eval_acc")
 """The metrics a short repr shows, where the record has them."""
 
 

@@ -1,5 +1,6 @@
 """summary.json of a `wsnas estimate` run: per estimator the super-net metrics over the scored
-rows (KdT, s-KdT, Spearman, final searched model, P>R), NaN counts and reasons, and cost."""
+rows (KdT, s-KdT, Spearman, final searched model, P>R, and the ranking metrics P@topK, BR@K,
+WR@K, NDCG), NaN counts and reasons, and cost."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from wsnas.core.metrics import summarize
+from wsnas.core.metrics import METRICS_VERSION, RANKING_DEFINITIONS, RANKING_KEYS, summarize
 from wsnas.engine.identity import gt_fingerprint
 from wsnas.engine.rundir import RunDir
 from wsnas.estimators.plan import SCORES_FILE, Plan, load_plan
@@ -56,21 +57,15 @@ def metrics_of(scores: np.ndarray, plan: Plan, gt: np.ndarray, ranks: np.ndarray
     cfg = plan.cfg.eval
     out: dict[str, Any] = {"n_scored": n, "n_nan": int((~ok).sum())}
     if n < 2:
-        return {
-            **out,
-            "kdt": math.nan,
-            "skdt": math.nan,
-            "spearman": math.nan,
-            "final_acc": math.nan,
-            "pbr": math.nan,
-            "pbr_rank": math.nan,
-            "distinct_scores": int(np.unique(scores[ok]).size),
-        }
+        return {**out, **dict.fromkeys(KEPT, math.nan), "distinct_scores": int(np.unique(scores[ok]).size)}
     m = summarize(
         scores[ok], gt[ok], ranks[ok], plan.pool.total, threshold=cfg.sparse_threshold, k=min(cfg.top_k, n)
     )
-    keep = ("kdt", "skdt", "spearman", "final_acc", "pbr", "pbr_rank")
-    return {**out, **{k: m[k] for k in keep}, "distinct_scores": int(np.unique(scores[ok]).size)}
+    return {**out, **{k: m[k] for k in KEPT}, "distinct_scores": int(np.unique(scores[ok]).size)}
+
+
+KEPT = ("kdt", "skdt", "spearman", "final_acc", "pbr", "pbr_rank", *RANKING_KEYS)
+"""The `summarize` metrics an estimator's record keeps."""
 
 
 def build_summary(plan: Plan, rows: list[dict[str, str]]) -> dict[str, Any]:
@@ -132,7 +127,9 @@ def build_summary(plan: Plan, rows: list[dict[str, str]]) -> dict[str, Any]:
             "final_acc": f"mean gt of the top-{ev.top_k} archs by score (ties: expectation)",
             "pbr": f"(1 - r/r_max)^n, r = best GT rank among the top-{ev.top_k}, n = {ev.top_k}",
             "seconds_per_arch": "wall seconds on `device` per architecture (see cost_note)",
+            **RANKING_DEFINITIONS,
         },
+        "metrics_version": METRICS_VERSION,
     }
 
 
