@@ -11,7 +11,7 @@ for single-path training.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Protocol, cast
 
 import numpy as np
 import torch
@@ -24,6 +24,19 @@ from wsnas.spaces.algorithms import AlgorithmSpec
 Batch = tuple[torch.Tensor, torch.Tensor]
 Scorer = Callable[[Any, Batch], float]
 """accuracy (%) of one architecture's single path on one batch (the trainer's, eval mode)."""
+
+
+class ArchStream(Protocol):
+    """The architecture split's batches (the trainer's `ArchBatches`)."""
+
+    def next(self) -> Batch:
+        """The augmented, shuffled stream's next batch (walked again when it runs out)."""
+        ...
+
+    def plain_batches(self) -> Callable[[], Batch]:
+        """The plain stream's batches in order from its start, wrapping round."""
+        ...
+
 
 PARAM_FREE = frozenset({"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3"})
 """Ops without weights: the share of these in a derived cell is DARTS's collapse on NB201."""
@@ -42,6 +55,9 @@ class Algorithm:
     """
 
     arch_first: ClassVar[bool] = False
+    arch_every_step: ClassVar[bool] = True
+    """It takes an architecture step beside every weight step (False: ENAS and NAO, whose architecture
+    work is a phase after the epoch's weight steps, `end_epoch`)."""
 
     def __init__(
         self,
@@ -102,6 +118,11 @@ class Algorithm:
         self.optimizer.step()
         return float(loss.detach())
 
+    def end_epoch(self, model: nn.Module, scorer: Scorer, batches: ArchStream) -> list[float]:
+        """After the epoch's last weight step (inside the epoch, so its time counts): the references'
+        whole-phase architecture work (ENAS's controller steps, NAO's rounds); its losses."""
+        return []
+
     # ---- what it found -------------------------------------------------------------------------
     def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> tuple[int, ...]:
         """The derived architecture: per slot the op of the largest logit (xautodl's `genotype()`)."""
@@ -119,6 +140,10 @@ class Algorithm:
     def param_free_share(self, arch: Sequence[int]) -> float:
         """Share of the derived cell's slots holding a parameter-free op (none, skip, pooling)."""
         return sum(self.ops[int(o)] in PARAM_FREE for o in arch) / max(len(arch), 1)
+
+    def record(self) -> dict[str, Any]:
+        """Extra keys of each evaluation record (the algorithm's own state, e.g. ENAS's baseline)."""
+        return {}
 
     # ---- record ----------------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:

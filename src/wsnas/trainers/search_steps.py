@@ -3,10 +3,11 @@ the architecture split's batches, the combined step, and the evaluation of what 
 
 A step is the references' order: DARTS and DrNAS update the architecture on a batch of the
 architecture split, then the weights on the training batch; GDAS and SETN the weights first. The
-weights' step is the super-net's (gradient clip, one SGD step). At each evaluation the derived
-architecture is recorded with its ground truth and rank, the pool is ranked a second time by the
-learnt distribution (log-probability per architecture) with the same metrics as the one-shot
-accuracies, and the parameter-free share of the derived cell is logged.
+weights' step is the super-net's (gradient clip, one SGD step). ENAS and NAO take no architecture step
+beside the weights'; their controller's phase (`Algorithm.end_epoch`) follows the epoch's last one. At
+each evaluation the derived architecture is recorded with its ground truth and rank, the pool is
+ranked a second time by the learnt distribution (log-probability per architecture) with the same
+metrics as the one-shot accuracies, and the parameter-free share of the derived cell is logged.
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ def batch_accuracy(model: torch.nn.Module, amp: bool) -> Any:
 def algorithm_step(trainer: Any, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
     """One step of a run with an algorithm (module docstring); the weights' forward feeds the stats."""
     algo: Algorithm = trainer.algo
-    arch_batch = trainer.arch_batches.next()
-    if algo.arch_first:
+    arch_batch = trainer.arch_batches.next() if algo.arch_every_step else None
+    if arch_batch is not None and algo.arch_first:
         trainer.arch_losses.append(algo.arch_step(trainer.model, arch_batch, (x, y), trainer.optimizer))
     trainer.optimizer.zero_grad(set_to_none=True)
     with autocast(trainer.device, trainer.cfg.runtime.amp):
@@ -117,8 +118,11 @@ def algorithm_step(trainer: Any, step: int, x: torch.Tensor, y: torch.Tensor) ->
     if trainer.cfg.protocol.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(trainer.params, trainer.cfg.protocol.grad_clip)
     trainer.optimizer.step()
-    if not algo.arch_first:
+    if arch_batch is not None and not algo.arch_first:
         trainer.arch_losses.append(algo.arch_step(trainer.model, arch_batch, (x, y), trainer.optimizer))
+    if step + 1 == len(trainer.loader):
+        scorer = batch_accuracy(trainer.model, trainer.cfg.runtime.amp)
+        trainer.arch_losses.extend(algo.end_epoch(trainer.model, scorer, trainer.arch_batches))
 
 
 def search_record(trainer: Any, pool: Pool) -> dict[str, Any]:
@@ -151,6 +155,7 @@ def search_record(trainer: Any, pool: Pool) -> dict[str, Any]:
         **{f"dist_{k}": dist[k] for k in keep if k in dist},
         "dist_distinct_scores": int(np.unique(scores).size),
         "arch_probabilities": algo.probabilities(),
+        **algo.record(),
     }
     losses = trainer.arch_losses
     if losses:
