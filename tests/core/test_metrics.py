@@ -202,7 +202,7 @@ def test_summarize_values_and_keys() -> None:
         "pbr", "pbr_rank", "pbr_total", "supernet_acc_std_definition", "kdt_definition",
         "skdt_definition", "spearman_definition", "final_acc_definition", "pbr_definition",
         "metric_definition", "metrics_version", "ndcg", "ptop_definition", "br_wr_definition",
-        "ndcg_definition", "gt_ties_definition",
+        "ndcg_definition", "gt_ties_definition", "pairwise_acc", "pairwise_acc_definition",
         *(f"{m}_{k}pct" for m in ("ptop", "br", "wr") for k in (1, 5, 10)),
     }  # fmt: skip
     assert out["metric_definition"] == "paper"

@@ -17,6 +17,7 @@ from wsnas.core.metrics import (
     kendall_tau,
     merge_rounding_ties,
     ndcg,
+    pairwise_accuracy,
     precision_at_top,
     ranking_metrics,
     spearman,
@@ -162,3 +163,32 @@ def test_summarize_has_the_ranking_metrics_and_the_meaning_version() -> None:
         assert out[key] == value
     assert out["metrics_version"] == METRICS_VERSION == 2
     assert {"ptop_definition", "br_wr_definition", "ndcg_definition"} <= set(out)
+
+
+# ---- pairwise accuracy --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pairwise_accuracy_counts_pairs_by_hand(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 40
+    scores = rng.integers(0, 6, n).astype(float)  # many score ties
+    gt = rng.choice(np.linspace(90, 94, 9), n)  # many GT ties
+    right = pairs = 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            if gt[i] == gt[j]:
+                continue
+            pairs += 1
+            if scores[i] == scores[j]:
+                right += 0.5
+            elif (scores[i] > scores[j]) == (gt[i] > gt[j]):
+                right += 1
+    assert pairwise_accuracy(scores, gt) == pytest.approx(right / pairs, abs=1e-12)
+
+
+def test_pairwise_accuracy_edges() -> None:
+    assert pairwise_accuracy([1, 2, 3], [90, 91, 92]) == 1.0
+    assert pairwise_accuracy([3, 2, 1], [90, 91, 92]) == 0.0
+    assert pairwise_accuracy([1, 1, 1], [90, 91, 92]) == 0.5
+    assert math.isnan(pairwise_accuracy([1, 2, 3], [90, 90, 90]))

@@ -58,6 +58,7 @@ __all__ = [
     "merge_rounding_ties",
     "metric_definition",
     "ndcg",
+    "pairwise_accuracy",
     "precision_at_top",
     "prob_beats_random",
     "ranking_metrics",
@@ -343,6 +344,31 @@ def best_worst_rank(scores: ArrayLike, gt: ArrayLike, percent: float = 5) -> tup
     return best / x.size, worst / x.size
 
 
+def pairwise_accuracy(scores: ArrayLike, gt: ArrayLike) -> float:
+    """The share of architecture pairs of different GT that the scores order as GT does, a pair tied
+    in score counting 1/2 (the zero-cost authors' pairwise accuracy, which their `vote` reports).
+
+    Equal to 1/2 + (C - D) / (2 P), P the pairs of different GT and C - D Kendall's concordant minus
+    discordant pairs, recovered exactly (an integer) from tau-b in O(n log n). NaN when all GT tie."""
+    x, y = _pair(scores, gt)
+    y = merge_rounding_ties(y)
+    n0 = x.size * (x.size - 1) // 2
+    n1, n2 = _tied_pairs(x), _tied_pairs(y)
+    p = n0 - n2
+    if p == 0:
+        return float("nan")
+    if n1 == n0:
+        return 0.5
+    tau = float(stats.kendalltau(x, y, variant="b").statistic)
+    c_minus_d = round(tau * math.sqrt(float(n0 - n1) * float(n0 - n2)))
+    return 0.5 + c_minus_d / (2.0 * p)
+
+
+def _tied_pairs(v: NDArray[np.float64]) -> int:
+    _, counts = np.unique(v, return_counts=True)
+    return int((counts * (counts - 1) // 2).sum())
+
+
 NDCG_SCALE = 20.0
 NDCG_FLOOR_QUANTILE = 0.2
 
@@ -388,6 +414,8 @@ RANKING_DEFINITIONS: dict[str, str] = {
     "by score, / n (Ning et al. 2021); lower is better; a tie at the k-th score by expectation",
     "ndcg_definition": "NDCG (AceNAS): rel = 20*clip((gt-q20)/(max-q20),0,1), gain 2^rel-1, "
     "discount 1/log2(pos+1), whole pool; score ties by expectation",
+    "pairwise_acc_definition": "share of the pairs of different GT ordered as GT orders them, a score "
+    "tie counting 1/2 (the zero-cost authors' pairwise accuracy)",
     "gt_ties_definition": f"GT values equal up to {GT_TIE_RTOL:g} relative are ties "
     f"(metrics_version {METRICS_VERSION})",
 }
@@ -443,6 +471,7 @@ def summarize(
         "skdt": _tau_b(x, sparsify(y, thr).astype(np.float64)),
         "spearman": spearman(x, y),
         **ranking_metrics(x, y, percents),
+        "pairwise_acc": pairwise_accuracy(x, y),
         "final_acc": _final_acc(sure, tied, m, y, kk),
         "pbr": pbr,
         "pbr_rank": r,

@@ -127,7 +127,8 @@ ESTIMATORS.register("vote")(
     Estimator(
         "vote",
         "vote",
-        "pairwise majority of synflow, jacob_cov, snip: wins over the scored archs",
+        "2-of-3 majority of synflow, jacob_cov, snip per pair: ranked by wins (Copeland); pairwise_acc "
+        "is the authors' vote",
         needs_standalone,
     )
 )

@@ -31,7 +31,7 @@ from wsnas.report.tables import Table
 ESTIMATE_CONFIG = "estimate.yaml"
 METRICS = (("kdt", "KdT", 3), ("skdt", "s-KdT", 3), ("spearman", "Spearman", 3), ("final_acc", "final", 2),
            ("pbr", "P>R", 3), ("ptop_5pct", "P@top5%", 3), ("br_5pct", "BR@5%", 3), ("wr_5pct", "WR@5%", 3),
-           ("ndcg", "NDCG", 3))  # fmt: skip
+           ("ndcg", "NDCG", 3), ("pairwise_acc", "pair acc", 3))  # fmt: skip
 
 
 def pool_sha(archs: Iterable[str]) -> str:

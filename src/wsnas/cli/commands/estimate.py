@@ -172,20 +172,24 @@ def _hms(s: float) -> str:
 
 def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        keys = ("kdt", "skdt", "spearman", "final_acc", "pbr", *RANKING_KEYS, "n_nan")
+        keys = ("kdt", "skdt", "spearman", "final_acc", "pbr", *RANKING_KEYS, "pairwise_acc", "n_nan")
         ests = {n: {k: r.get(k) for k in keys} for n, r in summary["estimators"].items()}
         print(json.dumps({"run_dir": summary["run_dir"], "status": summary["status"], "estimators": ests}))
         return
     print(f"{summary['run_dir']}: {summary['status']} ({summary['archs']['n']} archs, {summary['device']})")
     cols = (("KdT", 7), ("s-KdT", 7), ("Spearman", 8), ("final", 7), ("P>R", 6), ("P@top5%", 7),
-            ("BR@5%", 6), ("WR@5%", 6), ("NDCG", 6), ("NaN", 5), ("s/arch", 8))  # fmt: skip
+            ("BR@5%", 6), ("WR@5%", 6), ("NDCG", 6), ("pair", 6), ("NaN", 5), ("s/arch", 8))  # fmt: skip
     print(f"{'estimator':<12} " + " ".join(f"{c:>{w}}" for c, w in cols))
     for name, r in summary["estimators"].items():
         print(
             f"{name:<12} {_f(r['kdt'])} {_f(r['skdt'])} {_f(r['spearman'], 8)} {_f(r['final_acc'], 7, 2)} "
             f"{_f(r['pbr'], 6)} {_f(r.get('ptop_5pct'))} {_f(r.get('br_5pct'), 6)} "
-            f"{_f(r.get('wr_5pct'), 6)} {_f(r.get('ndcg'), 6)} {r['n_nan']:>5} {r['seconds_per_arch']:>8.3f}"
+            f"{_f(r.get('wr_5pct'), 6)} {_f(r.get('ndcg'), 6)} {_f(r.get('pairwise_acc'), 6)} "
+            f"{r['n_nan']:>5} {r['seconds_per_arch']:>8.3f}"
         )
+    if "vote" in summary["estimators"]:
+        print("vote: its KdT ... rank the Copeland score (wins by 2-of-3 majority); 'pair' is the zero-cost "
+              "authors' vote, the pairwise accuracy of that majority")  # fmt: skip
 
 
 def _f(v: Any, width: int = 7, digits: int = 3) -> str:
