@@ -33,12 +33,17 @@ MINI = [
 ]
 
 
-@pytest.mark.parametrize("name", ["darts_v1", "darts_v2", "gdas", "setn", "drnas"])
+SMALL = {
+    "enas": ["algorithm.controller_steps=3", "algorithm.controller_aggregate=4"],
+    "nao": ["algorithm.seed_archs=12", "algorithm.new_archs=4", "algorithm.controller_epochs=3"],
+}
+"""The controller-based algorithms' phases cut to a few steps (their defaults take minutes on a CPU)."""
+
+
+@pytest.mark.parametrize("name", ["darts_v1", "darts_v2", "gdas", "setn", "drnas", "enas", "nao"])
 def test_each_algorithm_trains_and_reports_what_it_found(tmp_path, name):
-    cfg = load_config(
-        None, [*MINI, "protocol.epochs=2", "eval.epochs=[1]", f"algorithm.name={name}", f"out_dir={tmp_path}"]
-    )
-    summary = train(cfg)
+    args = [*MINI, "protocol.epochs=2", "eval.epochs=[1]", f"algorithm.name={name}", *SMALL.get(name, [])]
+    summary = train(load_config(None, [*args, f"out_dir={tmp_path}"]))
     algo = summary["algorithm"]
     assert algo["name"] == name and algo["reference"] and "arch_lr" in algo["settings"]
     assert [t["epoch"] for t in algo["trajectory"]] == [1, 2]
@@ -50,7 +55,8 @@ def test_each_algorithm_trains_and_reports_what_it_found(tmp_path, name):
         assert key in final, key
     log = [json.loads(line) for line in (Path(summary["run_dir"]) / "log.jsonl").read_text().splitlines()]
     epochs = [r for r in log if r["type"] == "epoch"]
-    assert all(r["arch_loss"] is not None for r in epochs)
+    # NAO's last round only scores its pool: no controller loss in the last epoch
+    assert all(r["arch_loss"] is not None for r in (epochs[:1] if name == "nao" else epochs))
     if name == "gdas":
         assert epochs[0]["tau"] == 10.0 and epochs[1]["tau"] == pytest.approx(0.1)
     probs = final["arch_probabilities"]

@@ -45,19 +45,23 @@ class ControllerAlgorithm(Algorithm):
         self.ops: tuple[str, ...] = tuple(space.ops)
         self.slots = len(space.edges)
         self.net = self.build().to(device)
-        betas = settings["arch_betas"]
-        self.optimizer = torch.optim.Adam(
-            self.net.parameters(),
-            lr=settings["arch_lr"],
-            betas=(float(betas[0]), float(betas[1])),
-            eps=self.adam_eps,
-            weight_decay=settings["arch_weight_decay"],
-        )
+        self.optimizer = self.new_optimizer()
         self.epoch, self.epochs = 0, 1
 
     @abstractmethod
     def build(self) -> nn.Module:
         """The controller network (on the CPU; moved to the run's device)."""
+
+    def new_optimizer(self) -> torch.optim.Adam:
+        """Adam over the controller with the `arch_*` settings (NAO starts a fresh one each round)."""
+        betas = self.settings["arch_betas"]
+        return torch.optim.Adam(
+            self.net.parameters(),
+            lr=self.settings["arch_lr"],
+            betas=(float(betas[0]), float(betas[1])),
+            eps=self.adam_eps,
+            weight_decay=self.settings["arch_weight_decay"],
+        )
 
     @property
     def is_last_epoch(self) -> bool:
