@@ -205,6 +205,7 @@ class NB201SuperCell(nn.Module):
         p = self.drop_path_p if self.training else 0.0
         nodes: list[torch.Tensor] = [x]
         relus: dict[int, torch.Tensor] = {}
+        outs: dict[tuple[int, int], torch.Tensor] = self._op_outputs(0, x, weights, active, relus)
         for j in range(1, NUM_NODES):
             out: torch.Tensor | None = None
             for e, (src, dst) in enumerate(EDGES):
@@ -215,20 +216,84 @@ class NB201SuperCell(nn.Module):
                 if w is None:
                     if ops[0] == NONE:
                         continue
-                    acc = self._run_op(e, ops[0], h, src, relus)
+                    acc = outs[(e, ops[0])]
                 else:
                     for k in range(len(OPS)):
                         if k not in ops:
                             acc = acc + w[k]
                         elif k != NONE:
-                            acc = acc + w[k] * self._run_op(e, k, h, src, relus)
+                            acc = acc + w[k] * outs[(e, k)]
                         elif len(ops) == 1:
                             acc = acc + w[k] * torch.zeros_like(h)
                 if p > 0.0:
                     acc = drop_path(acc, p)
                 out = acc if out is None else out + acc
             nodes.append(out if out is not None else torch.zeros_like(x))
+            if j < NUM_NODES - 1:
+                outs.update(self._op_outputs(j, nodes[j], weights, active, relus))
         return self._cell_output(x, nodes[-1])
+
+    def _op_outputs(
+        self,
+        src: int,
+        h: torch.Tensor,
+        weights: Sequence[torch.Tensor | None],
+        active: Sequence[Sequence[int]],
+        relus: dict[int, torch.Tensor],
+    ) -> dict[tuple[int, int], torch.Tensor]:
+        """The outputs of every op the mixed forward runs on node SRC's edges, keyed (edge, op).
+
+        The node's pooling is computed once for all its edges. Its convolutions of one kernel size
+        run as one convolution over their weights stacked along the output channels, and their BNs
+        as one batch norm over the stacked channels: the same function (a channel's output and batch
+        statistics depend on its own weights only), in fewer, larger kernels. That holds for plain
+        BNs without running statistics and no super-kernel; otherwise each op runs alone."""
+        want: list[tuple[int, int]] = []
+        for e, (s, _) in enumerate(EDGES):
+            if s != src:
+                continue
+            ops = active[e][:1] if weights[e] is None else active[e]
+            want += [(e, k) for k in ops if k != NONE]
+        out: dict[tuple[int, int], torch.Tensor] = {}
+        pooled: torch.Tensor | None = None
+        convs: dict[int, list[tuple[int, int, nn.Module, nn.Module | None]]] = {}
+        for e, k in want:
+            if k == SKIP:
+                out[(e, k)] = h
+            elif k == POOL:
+                pooled = self.pool(h) if pooled is None else pooled
+                out[(e, k)] = pooled
+            else:
+                conv, edge_bn = self.edge_op(e, k)
+                assert isinstance(conv, ReLUConvBN | KernelPath)
+                convs.setdefault(CONV_OPS[k], []).append(
+                    (e, k, conv.conv, edge_bn if edge_bn is not None else conv.bn)
+                )
+        for size, items in convs.items():
+            if len(items) > 1 and _stackable(items):
+                r = relus.get(src)
+                if r is None:
+                    r = relus[src] = F.relu(h)
+                w = torch.cat([c.weight for _, _, c, _ in items])
+                y = F.conv2d(r, w, None, 1, size // 2)
+                bns = [b for *_, b in items]
+                affine = bns[0].weight is not None
+                y = F.batch_norm(
+                    y,
+                    None,
+                    None,
+                    torch.cat([b.weight for b in bns]) if affine else None,
+                    torch.cat([b.bias for b in bns]) if affine else None,
+                    True,
+                    0.0,
+                    bns[0].eps,
+                )
+                for (e, k, *_), part in zip(items, y.split(self.C, dim=1), strict=True):
+                    out[(e, k)] = part
+            else:
+                for e, k, *_ in items:
+                    out[(e, k)] = self._run_op(e, k, h, src, relus)
+        return out
 
     def _run_op(
         self, edge: int, op: int, h: torch.Tensor, src: int, relus: dict[int, torch.Tensor]
@@ -266,6 +331,17 @@ class NB201SuperCell(nn.Module):
                 out = h if out is None else out + h
             nodes.append(out)
         return self._cell_output(x, nodes[-1])
+
+
+def _stackable(items: Sequence[tuple[int, int, Any, Any]]) -> bool:
+    """Convolutions whose BNs can run as one: plain Conv2d, plain BN without running statistics,
+    one eps and one affine setting."""
+    bns = [b for *_, b in items]
+    return (
+        all(type(c) is nn.Conv2d and c.bias is None for _, _, c, _ in items)
+        and all(type(b) is nn.BatchNorm2d and b.running_mean is None for b in bns)
+        and len({(b.eps, b.weight is None) for b in bns}) == 1
+    )
 
 
 class NB201SuperNet(PlanCache, SuperNet, nn.Module):
