@@ -83,6 +83,8 @@ class Plan:
     cells: int = 5
     identity: dict[str, Any] = field(default_factory=dict)
     run: RunDir | None = None
+    gt_columns: Any = None
+    """The ground-truth columns of the run's data set (`estimators.gt_columns`), opened by the summary."""
 
     def options_record(self) -> dict[str, Any]:
         """What estimate.json records and the identity hashes: the options as resolved."""

@@ -22,6 +22,7 @@ from wsnas.core.metrics import (
 )
 from wsnas.engine.identity import gt_fingerprint
 from wsnas.engine.rundir import RunDir
+from wsnas.estimators.gt_columns import GTColumn, gt_columns
 from wsnas.estimators.plan import SCORES_FILE, Plan, load_plan
 from wsnas.estimators.registry import VOTE_OF, Estimator
 from wsnas.estimators.scores_file import read_scores
@@ -44,7 +45,7 @@ def current_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
 def vote_scores(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
     """Copeland score of the majority vote of VOTE_OF: for each arch, the archs it beats on at least 2
     of the 3 proxies. Archs with a NaN among the three get NaN; (scores, archs left out)."""
-    scores, left, _ = _vote_pass(columns, None)
+    scores, left, _ = _vote_pass(columns, [])
     return scores, left
 
 
@@ -54,19 +55,20 @@ def vote_pairwise_accuracy(columns: dict[str, np.ndarray], gt: np.ndarray) -> fl
     (`nasbench201_correlations.ipynb`, `vote`) predicts "the first is better" when at least 2 of the 3
     score differences are > 0, else "worse"; so a pair with no strict majority of 2 either way
     (score ties) is right in one order and wrong in the other: 1/2 here, over unordered pairs."""
-    return _vote_pass(columns, gt)[2]
+    return _vote_pass(columns, [gt])[2][0]
 
 
-def _vote_pass(columns: dict[str, np.ndarray], gt: np.ndarray | None) -> tuple[np.ndarray, int, float]:
-    """(Copeland scores, archs left out, pairwise accuracy of the majority: NaN without GT) in one pass
-    over the pairs i < j, a block of rows at a time (15,625 archs stay within memory)."""
+def _vote_pass(columns: dict[str, np.ndarray], gts: list[np.ndarray]) -> tuple[np.ndarray, int, list[float]]:
+    """(Copeland scores, archs left out, the majority's pairwise accuracy against each of GTS) in one
+    pass over the pairs i < j, a block of rows at a time (15,625 archs stay within memory); an arch
+    without a GT value (NaN) leaves that GT's pairs."""
     s = np.stack([columns[n] for n in VOTE_OF], axis=1)
     ok = np.isfinite(s).all(axis=1)
     out = np.full(len(s), np.nan)
     v, n = s[ok], int(ok.sum())
-    y = merge_rounding_ties(gt[ok]) if gt is not None and n >= 2 else None
+    ys = [_merged(g[ok]) for g in gts]
     wins = np.zeros(n)
-    right = pairs = 0.0
+    right, pairs = np.zeros(len(gts)), np.zeros(len(gts))
     for a in range(0, n, 512):
         b = min(a + 512, n)
         up = np.zeros((b - a, n - a), np.uint8)
@@ -79,27 +81,59 @@ def _vote_pass(columns: dict[str, np.ndarray], gt: np.ndarray | None) -> tuple[n
         beats, beaten = (up >= 2) & later, (down >= 2) & later
         wins[a:b] += beats.sum(axis=1)
         wins[a:] += beaten.sum(axis=0)
-        if y is not None:
-            dy = y[a:b, None] - y[None, a:]
-            differ = later & (dy != 0)
-            right += float((beats & (dy > 0)).sum() + (beaten & (dy < 0)).sum())
-            right += 0.5 * float((differ & ~beats & ~beaten).sum())
-            pairs += float(differ.sum())
+        for g, y in enumerate(ys):
+            known = np.isfinite(y[a:b, None]) & np.isfinite(y[None, a:])
+            with np.errstate(invalid="ignore"):
+                dy = y[a:b, None] - y[None, a:]
+            differ = later & known & (dy != 0)
+            right[g] += float((differ & beats & (dy > 0)).sum() + (differ & beaten & (dy < 0)).sum())
+            right[g] += 0.5 * float((differ & ~beats & ~beaten).sum())
+            pairs[g] += float(differ.sum())
     out[ok] = wins
-    return out, int((~ok).sum()), right / pairs if pairs else math.nan
+    accs = [float(r / p) if p else math.nan for r, p in zip(right, pairs, strict=True)]
+    return out, int((~ok).sum()), accs
 
 
-def metrics_of(scores: np.ndarray, plan: Plan, gt: np.ndarray, ranks: np.ndarray) -> dict[str, Any]:
-    ok = np.isfinite(scores)
+def _merged(gt: np.ndarray) -> np.ndarray:
+    """GT with rounding ties merged (`core.metrics.merge_rounding_ties`) where known; NaN stays."""
+    y = np.array(gt, dtype=np.float64)
+    known = np.isfinite(y)
+    if known.sum() >= 2:
+        y[known] = merge_rounding_ties(y[known])
+    return y
+
+
+def metrics_of(
+    scores: np.ndarray, plan: Plan, gt: np.ndarray, ranks: np.ndarray, total: int | None = None
+) -> dict[str, Any]:
+    """The metrics of SCORES against GT (rank in a benchmark of TOTAL rows, default the run's) over the
+    archs with a finite score and a GT value."""
+    ok = np.isfinite(scores) & np.isfinite(gt)
     n = int(ok.sum())
     cfg = plan.cfg.eval
-    out: dict[str, Any] = {"n_scored": n, "n_nan": int((~ok).sum())}
+    out: dict[str, Any] = {"n_scored": n, "n_nan": int((~np.isfinite(scores)).sum())}
     if n < 2:
         return {**out, **dict.fromkeys(KEPT, math.nan), "distinct_scores": int(np.unique(scores[ok]).size)}
     m = summarize(
-        scores[ok], gt[ok], ranks[ok], plan.pool.total, threshold=cfg.sparse_threshold, k=min(cfg.top_k, n)
+        scores[ok],
+        gt[ok],
+        ranks[ok],
+        total or plan.pool.total,
+        threshold=cfg.sparse_threshold,
+        k=min(cfg.top_k, n),
     )
     return {**out, **{k: m[k] for k in KEPT}, "distinct_scores": int(np.unique(scores[ok]).size)}
+
+
+BY_GT = ("kdt", "skdt", "spearman", *RANKING_KEYS, "pairwise_acc", "final_acc", "pbr", "n_scored")
+"""What an estimator's `by_gt` records per ground-truth column."""
+
+
+def _columns(plan: Plan) -> tuple[list[GTColumn], dict[str, str]]:
+    """The plan's GT columns, opened once per plan (a summary is written at a stop and at the end)."""
+    if plan.gt_columns is None:
+        plan.gt_columns = gt_columns(plan)
+    return plan.gt_columns
 
 
 KEPT = ("kdt", "skdt", "spearman", "final_acc", "pbr", "pbr_rank", *RANKING_KEYS, "pairwise_acc")
@@ -119,11 +153,13 @@ def build_summary(plan: Plan, rows: list[dict[str, str]]) -> dict[str, Any]:
             name = part.split(":", 1)[0]
             if name in reasons:
                 reasons[name][part.split(": ", 1)[-1]] += 1
+    pos = np.array([int(r["pos"]) for r in rows], dtype=np.int64)
+    columns, missing = _columns(plan)
     per: dict[str, Any] = {}
     for est in plan.estimators:
         name = est.name
         if name == "vote":
-            scores, left, vote_acc = _vote_pass(cols, gt)
+            scores, left, vote_accs = _vote_pass(cols, [gt, *(c.acc[pos] for c in columns)])
             why = {"a proxy of the vote is NaN": left} if left else {}
         elif est.kind == "pool" and est.aggregate is not None:
             scores = np.asarray(est.aggregate({c: cols[c] for c in est.components}), dtype=np.float64)
@@ -134,7 +170,14 @@ def build_summary(plan: Plan, rows: list[dict[str, str]]) -> dict[str, Any]:
         rec = metrics_of(scores, plan, gt, ranks)
         if name == "vote":  # two numbers: the Copeland score's ranking and the authors' pairwise vote
             rec["score"] = "copeland"
-            rec["pairwise_acc"] = vote_acc
+            rec["pairwise_acc"] = vote_accs[0]
+        by_gt = {}
+        for k, c in enumerate(columns):
+            m = metrics_of(scores, plan, c.acc[pos], c.rank[pos], c.total)
+            if name == "vote":
+                m["pairwise_acc"] = vote_accs[k + 1]
+            by_gt[c.label] = {key: m[key] for key in BY_GT}
+        rec["by_gt"] = by_gt
         rec["nan_reasons"] = why
         rec["kind"] = est.kind
         rec["seconds_per_arch"], rec["cost_note"] = _cost(est, secs, secs_zc)
@@ -149,6 +192,10 @@ def build_summary(plan: Plan, rows: list[dict[str, str]]) -> dict[str, Any]:
         "space": plan.space.name,
         "archs": {"mode": plan.opts.archs, "n": len(rows), "pool_seed": ev.pool_seed, "sha256": pool_sha},
         "gt": gt_fingerprint(plan.bench),
+        "gt_columns": [
+            {"label": c.label, **c.fingerprint, "n": int(np.isfinite(c.acc[pos]).sum())} for c in columns
+        ],
+        "gt_columns_missing": missing,
         "data": {
             "name": plan.cfg.data.name,
             "batch": plan.opts.batch,

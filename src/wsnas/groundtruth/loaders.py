@@ -63,6 +63,9 @@ class BenchLoader:
     (NB201: cifar100 -> cifar100/x-test)."""
     measured: Callable[[str], MeasuredOn | None] | None = None
     """What data a (normalised) metric was measured on; None or a None answer: not known, not checked."""
+    gt_columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """data.name -> {label: metric}: every ground truth the benchmark holds for that data set (NB201
+    CIFAR-10: ori-test, x-valid, x-test), which an estimate summary scores against, each labelled."""
 
     def resolve_metric(self, metric: str | None, data: str | None = None) -> str:
         """The cache's spelling of METRIC (None = the default for data set DATA, else the space's);

@@ -173,6 +173,7 @@ def _hms(s: float) -> str:
 def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         keys = ("kdt", "skdt", "spearman", "final_acc", "pbr", *RANKING_KEYS, "pairwise_acc", "n_nan")
+        keys += ("by_gt",)
         ests = {n: {k: r.get(k) for k in keys} for n, r in summary["estimators"].items()}
         print(json.dumps({"run_dir": summary["run_dir"], "status": summary["status"], "estimators": ests}))
         return
@@ -187,6 +188,20 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
             f"{_f(r.get('wr_5pct'), 6)} {_f(r.get('ndcg'), 6)} {_f(r.get('pairwise_acc'), 6)} "
             f"{r['n_nan']:>5} {r['seconds_per_arch']:>8.3f}"
         )
+    labels = [c["label"] for c in summary.get("gt_columns", [])]
+    if len(labels) > 1:  # KdT and Spearman against each ground truth of the data set
+        print("against each ground truth: " + ", ".join(f"{x} ({c['metric']})" for x, c in
+              zip(labels, summary["gt_columns"], strict=True)))  # fmt: skip
+        print(f"{'estimator':<12} " + " ".join(f"{'KdT ' + x:>14} {'Sp ' + x:>13}" for x in labels))
+        for name, r in summary["estimators"].items():
+            by = r.get("by_gt", {})
+            cells = (
+                f"{_f(by.get(x, {}).get('kdt'), 14)} {_f(by.get(x, {}).get('spearman'), 13)}" for x in labels
+            )
+            print(f"{name:<12} " + " ".join(cells))
+    missing = summary.get("gt_columns_missing") or {}
+    for label, why in missing.items():
+        print(f"ground truth {label}: not scored ({why})")
     if "vote" in summary["estimators"]:
         print("vote: its KdT ... rank the Copeland score (wins by 2-of-3 majority); 'pair' is the zero-cost "
               "authors' vote, the pairwise accuracy of that majority")  # fmt: skip

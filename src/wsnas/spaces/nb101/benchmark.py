@@ -448,5 +448,6 @@ LOADER = BenchLoader(
     default_metric=DEFAULT_METRIC,
     measured=cifar10_only,  # every metric of this benchmark is CIFAR-10's
     default_schedule=DEFAULT_SCHEDULE,
+    gt_columns={"cifar10": {"test": "test", "valid": "valid"}},
 )
 """How wsnas reads this space's ground truth (`SearchSpace.loader`)."""

@@ -102,6 +102,21 @@ def read_nb201(source: Path, metric: str, schedule: str) -> Benchmark:
     raise BenchmarkError(f"{where}: unrecognised ground-truth source; sources: {SOURCES}")
 
 
+GT_COLUMNS: dict[str, dict[str, str]] = {
+    "cifar10": {
+        "ori-test": "cifar10/ori-test",
+        "x-valid": "cifar10-valid/x-valid",
+        "x-test": "cifar10-valid/ori-test",
+    },
+    **{
+        DATA_NAMES[ds]: {ev: f"{ds}/{ev}" for ev in ("ori-test", "x-valid", "x-test")}
+        for ds in ("cifar100", "ImageNet16-120")
+    },
+}
+"""data.name -> {label: metric}: the benchmark's ground truths per data set (cifar10-valid's test-set
+accuracy, `cifar10-valid/ori-test`, is the x-test of CIFAR-10; a source may hold only some)."""
+
+
 LOADER = BenchLoader(
     read=read_nb201,
     normalize_metric=normalize_metric,
@@ -110,5 +125,6 @@ LOADER = BenchLoader(
     default_schedule="200",
     metric_by_data={"cifar100": "cifar100/x-test", "imagenet16_120": "ImageNet16-120/x-test"},
     measured=measured_on,
+    gt_columns=GT_COLUMNS,
 )
 """How wsnas reads this space's ground truth (`SearchSpace.loader`)."""
