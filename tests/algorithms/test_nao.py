@@ -151,3 +151,16 @@ def test_kill_mid_controller_update_then_resume_equals_uninterrupted(tmp_path):
     straight = train(load_config(None, [*args, "name=straight"]))
     assert_same_run(run, straight)
     assert straight["final"]["nao_round"] == 3 and straight["final"]["nao_pool_size"] == 20
+
+
+def test_learnt_search_refuses_a_nao_run_and_draws_from_an_enas_controller(tmp_path, capsys):
+    """`wsnas search --algo learnt` draws from a learnt distribution: ENAS's controller is one, NAO's
+    predicted accuracies are not, and the search says so instead of treating them as log-probabilities."""
+    enas = ["algorithm.name=enas", "algorithm.controller_steps=2", "algorithm.controller_aggregate=2"]
+    for name, extra in (("nao", SMALL), ("enas", enas)):
+        args = [*MINI, *extra, "protocol.epochs=1", "eval.epochs=[1]", f"out_dir={tmp_path}", f"name={name}"]
+        train(load_config(None, args))
+    capsys.readouterr()
+    assert main(["search", str(tmp_path / "nao"), "--algo", "learnt", "--budget", "3"]) == 2
+    assert "nao learns no architecture distribution" in capsys.readouterr().err
+    assert main(["search", str(tmp_path / "enas"), "--algo", "learnt", "--budget", "3"]) == 0

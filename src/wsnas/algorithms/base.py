@@ -55,6 +55,9 @@ class Algorithm:
     """
 
     arch_first: ClassVar[bool] = False
+    learns_distribution: ClassVar[bool] = True
+    """`log_probs` are log-probabilities of an architecture distribution (False: NAO, whose score is its
+    predictor's output, which `wsnas search --algo learnt` cannot draw from)."""
     arch_every_step: ClassVar[bool] = True
     """It takes an architecture step beside every weight step (False: ENAS and NAO, whose architecture
     work is a phase after the epoch's weight steps, `end_epoch`)."""

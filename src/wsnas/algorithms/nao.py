@@ -82,6 +82,8 @@ def pairwise_accuracy(truth: Sequence[float], predicted: Sequence[float]) -> flo
 class NAO(ControllerAlgorithm):
     """Rounds of pool evaluation, controller training and candidate generation (module docstring)."""
 
+    learns_distribution = False  # its score of an architecture is the predictor's output
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rng = np.random.default_rng(torch_seed())

@@ -213,5 +213,10 @@ def learnt_log_probs(run: RunDir, saved: Any, space: Any, moves: Moves) -> np.nd
         raise WsnasError(f"--algo learnt: {run.checkpoint} holds no architecture distribution")
     algo = build_algorithm(saved, space, torch.device("cpu"))
     assert algo is not None
+    if not algo.learns_distribution:
+        raise WsnasError(
+            f"--algo learnt: {saved.algorithm.name} learns no architecture distribution (its score of an "
+            "architecture is a predicted accuracy); use random, evolution or local"
+        )
     algo.load_state_dict(state["algorithm"])
     return algo.log_probs([moves.start(i) for i in range(moves.size)])
