@@ -176,7 +176,10 @@ def estimate(
         plan = load_plan(resume)
     else:
         opts = EstimateOptions(
-            estimators=list(estimators), archs=str(archs), batch=batch or DEFAULT_BATCH, network=network
+            estimators=list(estimators),
+            archs=str(archs),
+            batch=DEFAULT_BATCH if batch is None else batch,
+            network=network,
         )
         plan = plan_estimate(_config(cfg), opts)
     ex = estimate_executor(plan, executor, workers, gpus=GpuRequest(gpus, runs_per_gpu))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,14 @@ def plan_estimate(cfg: RunConfig, opts: EstimateOptions, source: str = "config")
     elif opts.archs == "all":
         size = bench.size
     else:
-        size = pool_size_used(int(opts.archs), bench.size, where)
+        size = int(opts.archs)
+        if size > bench.size:
+            warnings.warn(
+                f"--archs {size} is larger than {where} ({bench.size} architectures); "
+                f"scoring all {bench.size}",
+                stacklevel=2,
+            )
+            size = bench.size
     pool = make_pool(space, bench, size, cfg.eval.pool_seed)
     device = setup_runtime(cfg.runtime)
     plan = Plan(cfg, opts, space, ests, columns, bench, pool, reduced, device)

@@ -30,8 +30,9 @@ from wsnas.core.interrupt import Interrupted
 from wsnas.engine.identity import record_identity
 from wsnas.engine.rundir import RunDir
 from wsnas.estimators.identity import check_same
-from wsnas.estimators.plan import CONFIG_FILE, OPTIONS_FILE, SCORES_FILE, Plan, default_run_dir
+from wsnas.estimators.plan import CONFIG_FILE, OPTIONS_FILE, SCORES_FILE, Plan, default_run_dir, minibatch
 from wsnas.estimators.scores_file import append_line, csv_header, read_scores, sort_scores
+from wsnas.estimators.scoring import zero_cost_groups
 from wsnas.estimators.shards import rows_local, rows_parallel
 from wsnas.estimators.summary import build_summary
 from wsnas.execution.executors import Executor
@@ -53,7 +54,9 @@ def run_estimate(
     executor), or EXECUTOR (e.g. a `execution.executors.RayExecutor`; the run dir must be on storage
     its workers see); this process alone writes scores.csv, in completion order, and sorts it by pool
     position at the end, so the file does not depend on workers, order or resumes."""
-    run = RunDir(run_dir or default_run_dir(plan))
+    if plan.batch is None and zero_cost_groups(plan):  # a minibatch the data cannot give is refused
+        plan.batch, plan.num_classes = minibatch(plan.cfg, plan.opts.batch, plan.device, plan.opts.network)
+    run = RunDir(run_dir or default_run_dir(plan))  # nothing is written before this line
     plan.run = run
     existing = (run.path / OPTIONS_FILE).exists()
     hint = f"wsnas estimate --resume {run.path}"

@@ -120,7 +120,7 @@ def _estimate(args: argparse.Namespace) -> int:
         opts = EstimateOptions(
             estimators=[e.strip() for e in args.estimators.split(",") if e.strip()],
             archs=str(args.archs),
-            batch=args.batch or DEFAULT_BATCH,
+            batch=DEFAULT_BATCH if args.batch is None else args.batch,
             channels=args.channels,
             cells=args.cells,
             network=args.network,
