@@ -61,7 +61,7 @@ def _row(a: SpaceAnalysis, s: Setting) -> tuple[list[Any], list[str]]:
     algo = _algo(s)
     if algo == "none":
         gt = Stat.of(_final(r, "final_acc") for r in runs)
-        what = f"top {a.top_k()} by one-shot accuracy (mean GT)"
+        what = f"top {a.top_k} by one-shot accuracy (mean GT)"
         dist = Stat(math.nan, math.nan, 0)
         free = Stat(math.nan, math.nan, 0)
         secs = Stat.of(_epoch_seconds(r) for r in runs)

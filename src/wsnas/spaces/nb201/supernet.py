@@ -256,7 +256,7 @@ class NB201SuperCell(nn.Module):
             want += [(e, k) for k in ops if k != NONE]
         out: dict[tuple[int, int], torch.Tensor] = {}
         pooled: torch.Tensor | None = None
-        convs: dict[int, list[tuple[int, int, nn.Module, nn.Module | None]]] = {}
+        convs: dict[int, list[tuple[int, int, Any, Any]]] = {}
         for e, k in want:
             if k == SKIP:
                 out[(e, k)] = h
