@@ -19,7 +19,7 @@ from wsnas.config import load_config as _load_config
 from wsnas.core.errors import BenchmarkError
 from wsnas.engine.rundir import RunDir
 from wsnas.engine.runs import RunResult, open_run, read_summary
-from wsnas.estimators.plan import DEFAULT_BATCH, EstimateOptions, load_plan, plan_estimate
+from wsnas.estimators.plan import DEFAULT_BATCH, EstimateOptions, archs_option, load_plan, plan_estimate
 from wsnas.estimators.run import run_estimate
 from wsnas.estimators.shards import estimate_executor
 from wsnas.execution.placement import GpuRequest
@@ -153,7 +153,8 @@ def estimate(
     cfg: RunConfig | str | os.PathLike,
     estimators: Sequence[str],
     *,
-    archs: str | int = "pool",
+    archs: str | int | os.PathLike | Sequence[str] = "pool",
+    drop_duplicates: bool = False,
     batch: int | None = None,
     resume: str | os.PathLike | None = None,
     workers: int | None = None,
@@ -168,7 +169,9 @@ def estimate(
     seconds per architecture), its run dir under `summary["run_dir"]`.
 
     CFG is a run config (or what `load_config` takes): the same space, data, GT and pool a super-net
-    run of it is scored on. ARCHS: 'pool', 'all' or a number. RESUME: a started estimate run dir
+    run of it is scored on. ARCHS: 'pool', 'all', a number, a file of architectures (one per line, or a
+    CSV with an `arch` column) or a list of architecture strings, scored in their order (a repeat,
+    also an isomorphic one, is refused, or left out with DROP_DUPLICATES). RESUME: a started estimate run dir
     (CFG and the options are then read from it). WORKERS processes score shards in parallel on
     EXECUTOR ('local' or 'ray'); GPUS x RUNS_PER_GPU local workers share GPUs as sweep runs do.
     NETWORK: what the zero-cost estimators score, 'benchmark' or 'zero_cost_authors' (`--network`)."""
@@ -177,7 +180,8 @@ def estimate(
     else:
         opts = EstimateOptions(
             estimators=list(estimators),
-            archs=str(archs),
+            **archs_option(archs),
+            drop_duplicates=drop_duplicates,
             batch=DEFAULT_BATCH if batch is None else batch,
             network=network,
         )

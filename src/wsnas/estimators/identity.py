@@ -17,6 +17,9 @@ from wsnas.estimators.registry import provenance
 ADDED_OPTIONS: dict[str, Any] = {"network": "benchmark"}
 """Options added after runs were made, with the default that is what the code did before: left out of
 the hash at that default, so the runs made before keep their identity (and stay resumable)."""
+NOT_HASHED = ("archs_source", "archs_dropped")
+"""Recorded options that do not change a score: where an explicit list came from and how many repeats
+it lost (the list itself enters as `archs_sha256`)."""
 
 
 class Plan(Protocol):
@@ -36,11 +39,14 @@ def estimate_identity(plan: Plan) -> dict[str, Any]:
     + numerics; protocol, sampler and mapping of the config do not enter (no super-net is trained)."""
     d = identity_view(plan.cfg.to_dict())
     keep = {k: d.get(k) for k in ("space", "data", "bench", "seed")}
-    keep["eval"] = {
-        k: d.get("eval", {}).get(k) for k in ("pool_size", "pool_seed", "sparse_threshold", "top_k")
-    }
     rec = plan.options_record()
-    keep["estimate"] = {k: v for k, v in rec.items() if not (k in ADDED_OPTIONS and ADDED_OPTIONS[k] == v)}
+    drawn = () if rec.get("archs") == "list" else ("pool_size", "pool_seed")  # a list is no drawn pool
+    keep["eval"] = {k: d.get("eval", {}).get(k) for k in (*drawn, "sparse_threshold", "top_k")}
+    keep["estimate"] = {
+        k: v
+        for k, v in rec.items()
+        if k not in NOT_HASHED and not (k in ADDED_OPTIONS and ADDED_OPTIONS[k] == v)
+    }
     plugins = {e.name: p for e in plan.estimators if (p := provenance(e)) is not None}
     if plugins:  # (only then: the runs of wsnas's own estimators keep their identity)
         keep["plugins"] = plugins

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from wsnas.core.errors import BenchmarkError, ConfigError, WsnasError
 from wsnas.data.datasets import load_splits
 from wsnas.engine.rundir import RunDir, check_run_name
 from wsnas.engine.runtime import setup_runtime
+from wsnas.estimators.arch_list import LIST_FILE, ArchList, check_list, pool_of, read_entries
 from wsnas.estimators.identity import estimate_identity
 from wsnas.estimators.networks import DEFAULT_NETWORK, NETWORKS, check_network, normalisation
 from wsnas.estimators.registry import VOTE_OF, Estimator, bench_schedule, check_estimators
@@ -40,7 +42,8 @@ class EstimateOptions:
     estimators: list[str]
     archs: str = "pool"
     """'pool' (the super-net runs' eval pool: eval.pool_size, eval.pool_seed), 'all' (every
-    architecture with GT) or N (a sample of N, drawn as the pool is, with eval.pool_seed)."""
+    architecture with GT), N (a sample of N, drawn as the pool is, with eval.pool_seed) or 'list'
+    (ARCH_ENTRIES, in their order: `estimators.arch_list`)."""
     batch: int = DEFAULT_BATCH
     channels: int | None = None
     """Stand-alone network width (None: the benchmark's, SearchSpace.proxy['channels'])."""
@@ -48,10 +51,19 @@ class EstimateOptions:
     """Cells per stage (None: the benchmark's, SearchSpace.proxy['cells'])."""
     network: str = DEFAULT_NETWORK
     """The network and preprocessing the zero-cost estimators score (`estimators.networks`)."""
+    arch_entries: tuple[tuple[int, str], ...] | None = None
+    """archs='list': (line number, architecture string) of each entry (`arch_list.read_entries`)."""
+    archs_source: str | None = None
+    """archs='list': where the entries came from (the --archs file; 'list' for a Python list)."""
+    drop_duplicates: bool = False
+    """archs='list': leave repeats out (counted) instead of refusing the list."""
 
     def check(self) -> None:
-        if self.archs not in ("pool", "all") and not (self.archs.isdigit() and int(self.archs) >= 2):
-            raise ConfigError(f"--archs: got {self.archs!r}; use pool, all or a number N >= 2")
+        if self.archs == "list":
+            if self.arch_entries is None:
+                raise ConfigError("--archs list: no architectures given")
+        elif self.archs not in ("pool", "all") and not (self.archs.isdigit() and int(self.archs) >= 2):
+            raise ConfigError(f"--archs: got {self.archs!r}; use pool, all, a number N >= 2 or a file")
         if self.batch < 2:
             raise ConfigError(f"--batch: got {self.batch}; the proxies need at least 2 images")
         for key in ("channels", "cells"):
@@ -84,12 +96,43 @@ class Plan:
     cells: int = 5
     identity: dict[str, Any] = field(default_factory=dict)
     run: RunDir | None = None
+    arch_list: ArchList | None = None
+    """archs='list': the checked list the pool is (its checksum enters the identity)."""
     gt_columns: Any = None
     """The ground-truth columns of the run's data set (`estimators.gt_columns`), opened by the summary."""
 
     def options_record(self) -> dict[str, Any]:
-        """What estimate.json records and the identity hashes: the options as resolved."""
-        return {**asdict(self.opts), "columns": self.columns, "channels": self.channels, "cells": self.cells}
+        """What estimate.json records and the identity hashes (less `identity.NOT_HASHED`): the options
+        as resolved; an explicit list by its checksum and length (the run dir keeps it, archs.txt)."""
+        rec = {f.name: getattr(self.opts, f.name) for f in fields(self.opts) if f.name not in _LIST_INPUTS}
+        rec.update(columns=self.columns, channels=self.channels, cells=self.cells)
+        if self.arch_list is not None:
+            a = self.arch_list
+            rec.update(archs_sha256=a.sha256, archs_n=len(a.arch_strs), archs_source=a.source)
+            rec["archs_dropped"] = a.dropped
+        return rec
+
+
+_LIST_INPUTS = ("arch_entries", "archs_source", "drop_duplicates")
+"""Options that are how a list was given, not what it is (the record keeps its checksum instead)."""
+
+
+def archs_option(value: str | int | os.PathLike | Sequence[str]) -> dict[str, Any]:
+    """EstimateOptions fields for an --archs value (or `estimate(archs=...)`): pool, all, N, a file of
+    architectures (read here), or a sequence of architecture strings."""
+    if isinstance(value, bool):
+        raise ConfigError(f"archs: got {value!r}; give 'pool', 'all', a number, a file or a list")
+    if isinstance(value, int):
+        return {"archs": str(value)}
+    if isinstance(value, str | os.PathLike):
+        text = str(value)
+        if text in ("pool", "all") or text.isdigit():
+            return {"archs": text}
+        return {"archs": "list", "arch_entries": tuple(read_entries(text)), "archs_source": text}
+    items = list(value)
+    if not all(isinstance(a, str) for a in items):
+        raise ConfigError("archs: give 'pool', 'all', a number, a file, or a list of architecture strings")
+    return {"archs": "list", "arch_entries": tuple(enumerate(items, 1)), "archs_source": "list"}
 
 
 def plan_estimate(cfg: RunConfig, opts: EstimateOptions, source: str = "config") -> Plan:
@@ -121,7 +164,15 @@ def plan_estimate(cfg: RunConfig, opts: EstimateOptions, source: str = "config")
             except BenchmarkError as e:
                 raise ConfigError(f"estimator {n!r}: bench.source={b.source!r}: {e}") from None
     where = f"the ground truth ({bench.metric})"
-    if opts.archs == "pool":
+    arch_list = None
+    if opts.archs == "list":
+        assert opts.arch_entries is not None  # EstimateOptions.check
+        src = opts.archs_source or "list"
+        arch_list = check_list(opts.arch_entries, space, bench, src, opts.drop_duplicates)
+        if arch_list.dropped:
+            msg = f"--archs {src}: {arch_list.dropped} repeated architecture(s) left out"
+            warnings.warn(msg, stacklevel=2)
+    elif opts.archs == "pool":
         size = pool_size_used(cfg.eval.pool_size, bench.size, where)
     elif opts.archs == "all":
         size = bench.size
@@ -134,11 +185,15 @@ def plan_estimate(cfg: RunConfig, opts: EstimateOptions, source: str = "config")
                 stacklevel=2,
             )
             size = bench.size
-    pool = make_pool(space, bench, size, cfg.eval.pool_seed)
+    if arch_list is not None:
+        pool = pool_of(space, bench, arch_list.arch_strs)
+    else:
+        pool = make_pool(space, bench, size, cfg.eval.pool_seed)
     device = setup_runtime(cfg.runtime)
     plan = Plan(cfg, opts, space, ests, columns, bench, pool, reduced, device)
     plan.channels = opts.channels or int(space.proxy.get("channels", 16))
     plan.cells = opts.cells or int(space.proxy.get("cells", 5))
+    plan.arch_list = arch_list
     plan.identity = estimate_identity(plan)
     return plan
 
@@ -175,7 +230,12 @@ def load_plan(run_dir: str | os.PathLike, overrides: list[str] | None = None) ->
         raise WsnasError(f"{path} is not an estimate run dir: no {OPTIONS_FILE} / {CONFIG_FILE}")
     cfg = load_config(path / CONFIG_FILE, overrides or [])
     rec = json.loads((path / OPTIONS_FILE).read_text())
+    listed: dict[str, Any] = {}
+    if rec.get("archs") == "list":  # the run dir's own copy of the list, whatever became of the file
+        listed = {"arch_entries": tuple(read_entries(path / LIST_FILE))}
+        listed["archs_source"] = rec.get("archs_source")
     opts = EstimateOptions(
+        **listed,
         estimators=list(rec["estimators"]),
         archs=str(rec["archs"]),
         batch=int(rec["batch"]),
@@ -183,4 +243,7 @@ def load_plan(run_dir: str | os.PathLike, overrides: list[str] | None = None) ->
         cells=rec.get("cells"),
         network=str(rec.get("network", DEFAULT_NETWORK)),
     )
-    return plan_estimate(cfg, opts, str(path / CONFIG_FILE))
+    plan = plan_estimate(cfg, opts, str(path / CONFIG_FILE))
+    if plan.arch_list is not None and plan.arch_list.sha256 != rec.get("archs_sha256"):
+        raise WsnasError(f"{path / LIST_FILE}: not the list this run was started with (its checksum differs)")
+    return plan

@@ -5,6 +5,7 @@ Run dir (the `engine.rundir` conventions: one writer under `.wsnas.lock`, every 
 estimate.yaml   the run config it was given (space, data, bench, eval pool, seed); not
                 config.yaml, so `wsnas report` never takes it for a super-net run
 estimate.json   the estimate options (estimators, archs, minibatch, network size)
+archs.txt       an explicit list's architectures (--archs FILE), in scoring order
 identity.json   config + options hash, GT fingerprint, numerics, world size 1
 scores.csv      one row per architecture, appended as each is scored (one write() of a whole
                 line; a torn last line of a killed writer is cut on resume)
@@ -24,11 +25,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from wsnas.config import dump_config
+from wsnas.core.atomic import write_text_atomic
 from wsnas.core.dirlock import DirLock
 from wsnas.core.errors import WsnasError
 from wsnas.core.interrupt import Interrupted
 from wsnas.engine.identity import record_identity
 from wsnas.engine.rundir import RunDir
+from wsnas.estimators.arch_list import LIST_FILE
 from wsnas.estimators.identity import check_same
 from wsnas.estimators.plan import CONFIG_FILE, OPTIONS_FILE, SCORES_FILE, Plan, default_run_dir, minibatch
 from wsnas.estimators.scores_file import append_line, csv_header, read_scores, sort_scores
@@ -66,6 +69,8 @@ def run_estimate(
         else:
             (run.path / SCORES_FILE).unlink(missing_ok=True)
         dump_config(plan.cfg, run.path / CONFIG_FILE)
+        if plan.arch_list is not None:  # the list itself, for --status, --resume and shard workers
+            write_text_atomic(run.path / LIST_FILE, "".join(f"{a}\n" for a in plan.arch_list.arch_strs))
         run.write_json(run.path / OPTIONS_FILE, plan.options_record())
         record_identity(run, plan.identity)
         scores = run.path / SCORES_FILE

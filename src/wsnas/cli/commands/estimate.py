@@ -1,4 +1,4 @@
-"""`wsnas estimate CONFIG --estimators a,b,... [--archs pool|all|N] [key=value ...] | --resume RUN_DIR`.
+"""`wsnas estimate CONFIG --estimators a,b,... [--archs pool|all|N|FILE] [key=value ...] | --resume RUN_DIR`.
 
 Scores architectures with estimators that need no super-net (zero-cost proxies, params/FLOPs, the
 benchmark's shorter schedules) against the same ground truth and pool as a super-net run of CONFIG
@@ -56,7 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"comma-separated names of {ESTIMATOR_NAMES} (`wsnas list estimators` says what each is)",
     )
     p.add_argument(
-        "--archs", default="pool", help="pool (eval.pool_size, eval.pool_seed), all, or a number N"
+        "--archs",
+        default="pool",
+        help="pool (eval.pool_size, eval.pool_seed), all, a number N, or a FILE of architectures (one per "
+        "line, or a CSV with an arch column), scored in file order",
+    )
+    p.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="with --archs FILE: leave repeated (also isomorphic) architectures out instead of refusing",
     )
     p.add_argument("--batch", type=int, default=None, help="minibatch of the zero-cost proxies (default 64)")
     p.add_argument("--channels", type=int, default=None, help="network width (default: the benchmark's)")
@@ -96,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _estimate(args: argparse.Namespace) -> int:
     from wsnas.config import load_config
     from wsnas.core.interrupt import Interrupted
-    from wsnas.estimators.plan import DEFAULT_BATCH, EstimateOptions, load_plan, plan_estimate
+    from wsnas.estimators.plan import DEFAULT_BATCH, EstimateOptions, archs_option, load_plan, plan_estimate
     from wsnas.estimators.run import run_estimate
     from wsnas.estimators.shards import estimate_executor
 
@@ -119,7 +127,8 @@ def _estimate(args: argparse.Namespace) -> int:
             raise WsnasError("--estimators: name at least one (e.g. --estimators synflow,jacob_cov,params)")
         opts = EstimateOptions(
             estimators=[e.strip() for e in args.estimators.split(",") if e.strip()],
-            archs=str(args.archs),
+            **archs_option(args.archs),
+            drop_duplicates=args.drop_duplicates,
             batch=DEFAULT_BATCH if args.batch is None else args.batch,
             channels=args.channels,
             cells=args.cells,
