@@ -1,0 +1,124 @@
+"""The Table 5 sweeps plan the runs the paper's protocol implies: Random-NAS with the default and the
+tuned protocol, each Table 5 algorithm the space can host with the tuned protocol and with its
+reference's settings, 3 seeds each, one architecture split per space; every planned config passes
+the algorithm check, and the algorithms a space refuses are left out for that reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from wsnas.config import RunConfig
+from wsnas.core.errors import ConfigError
+from wsnas.spaces.algorithms import check_algorithm
+from wsnas.spaces.check import space_of
+from wsnas.sweep import Sweep, load_spec
+
+SEEDS = (0, 1, 2)
+
+
+def _plan(name: str, tmp_path: Any) -> list[Any]:
+    spec, spec_dir = load_spec(name)
+    return Sweep(spec, spec_dir, tmp_path / name, [], log=lambda m: None).plan()
+
+
+def _row(cfg: RunConfig) -> tuple[str, float, int, int, bool, bool]:
+    """What tells the rows apart: the method and its super-net protocol."""
+    p, m = cfg.protocol, cfg.mapping
+    return (cfg.algorithm.name, p.lr, p.epochs, p.batch_size, m.bn_affine, m.bn_track_running_stats)
+
+
+def _check(runs: list[Any]) -> None:
+    for r in runs:
+        check_algorithm(space_of(r.cfg), r.cfg)  # raises for a config the space cannot host
+    rows = Counter(_row(r.cfg) for r in runs)
+    assert set(rows.values()) == {len(SEEDS)}  # every row 3 seeds
+    for row in rows:
+        assert sorted(r.seed for r in runs if _row(r.cfg) == row) == list(SEEDS)
+    assert len({r.cfg.data.valid_size for r in runs}) == 1  # one architecture split per space
+
+
+def test_table5_nb201_plans_8_rows_x_3_seeds(tmp_path):
+    runs = _plan("table5-nb201", tmp_path)
+    _check(runs)
+    assert len(runs) == 24
+    rows = Counter(_row(r.cfg) for r in runs)
+    assert rows == {
+        ("none", 0.025, 400, 256, True, False): 3,  # Random-NAS, tuned (the base)
+        ("none", 0.1, 200, 256, True, True): 3,  # Random-NAS, default (stand-alone) settings
+        ("enas", 0.025, 400, 256, True, False): 3,  # the tuned protocol
+        ("darts_v2", 0.025, 400, 256, True, False): 3,
+        ("gdas", 0.025, 400, 256, True, False): 3,
+        ("enas", 0.05, 310, 128, False, True): 3,  # xautodl ENAS.config + ENAS.sh
+        ("darts_v2", 0.025, 50, 64, False, True): 3,  # DARTS.config
+        ("gdas", 0.025, 240, 64, False, True): 3,  # GDAS.config
+    }
+    assert {r.cfg.data.valid_size for r in runs} == {25000}
+    ref = {r.cfg.algorithm.name: r.cfg.protocol for r in runs if not r.cfg.mapping.bn_affine}
+    assert (ref["darts_v2"].lr_min, ref["darts_v2"].weight_decay) == (0.001, 0.0005)
+    assert (ref["gdas"].lr_min, ref["gdas"].weight_decay) == (0.001, 0.0005)
+    assert (ref["enas"].lr_min, ref["enas"].weight_decay) == (0.0005, 0.00025)
+    tuned = [r.cfg for r in runs if r.cfg.protocol.epochs == 400]
+    assert {(c.protocol.lr_min, c.protocol.weight_decay, c.protocol.momentum) for c in tuned} == {
+        (0.0, 5e-4, 0.9)
+    }
+    # what an algorithm adds keeps its reference defaults in both of its rows
+    for r in runs:
+        given = {k: v for k, v in r.cfg.algorithm.model_dump().items() if k not in ("name", "arch_split")}
+        assert set(given.values()) == {None}
+
+
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [
+        ("table5-nb101", ("none", 0.2, 108, 256, True, True)),
+        ("table5-darts_nds", ("none", 0.1, 100, 256, True, True)),
+    ],
+)
+def test_table5_nb101_and_darts_nds_plan_random_nas_twice(tmp_path, name, default):
+    runs = _plan(name, tmp_path)
+    _check(runs)
+    assert len(runs) == 6
+    tuned = ("none", 0.025, 400, 256, name == "table5-nb101", False)  # DARTS-NDS tuned: affine off
+    assert Counter(_row(r.cfg) for r in runs) == {tuned: 3, default: 3}
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [("table5-nb101", ("enas", "darts_v2", "nao")), ("table5-darts_nds", ("enas", "darts_v2"))],
+)
+def test_the_table5_algorithms_left_out_are_refused_by_the_space(tmp_path, name, refused):
+    """The spec's comment names why each Table 5 algorithm of the space is missing; the check agrees."""
+    spec, _ = load_spec(name)
+    cfg = _plan(name, tmp_path)[0].cfg
+    for algo in refused:
+        bad = cfg.model_copy(update={"algorithm": cfg.algorithm.model_copy(update={"name": algo})})
+        with pytest.raises(ConfigError, match="cannot run on"):
+            check_algorithm(space_of(bad), bad)
+    assert all(r.cfg.algorithm.name == "none" for r in _plan(name, tmp_path / "again"))
+
+
+def test_mini_table5_plans_10_rows_x_3_seeds(tmp_path):
+    runs = _plan("mini-table5", tmp_path)
+    _check(runs)
+    assert len(runs) == 30
+    algos = Counter(r.cfg.algorithm.name for r in runs)
+    assert algos == {"none": 6, "enas": 6, "darts_v2": 6, "gdas": 6, "nao": 6}
+    assert {r.cfg.space.name for r in runs} == {"nb201_mini"}
+    assert {r.cfg.data.valid_size for r in runs} == {400}
+    assert {r.cfg.protocol.epochs for r in runs} == {6}  # CPU-sized: one budget for every row
+    for algo in ("enas", "darts_v2", "gdas", "nao"):
+        mine = [r.cfg for r in runs if r.cfg.algorithm.name == algo]
+        assert len({(c.protocol.model_dump_json(), c.mapping.model_dump_json()) for c in mine}) == 2
+        # the algorithm's own settings are the same in its tuned and its reference row
+        assert len({c.algorithm.model_dump_json() for c in mine}) == 1
+    ref = {
+        r.cfg.algorithm.name: r.cfg
+        for r in runs
+        if r.cfg.algorithm.name != "none" and r.cfg.protocol.lr_min > 0
+    }
+    assert (ref["enas"].protocol.lr, ref["enas"].protocol.batch_size) == (0.05, 128)
+    assert not ref["darts_v2"].mapping.bn_affine and ref["darts_v2"].mapping.bn_track_running_stats
+    assert (ref["nao"].protocol.weight_decay, ref["nao"].protocol.batch_size) == (0.0003, 128)
