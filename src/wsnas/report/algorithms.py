@@ -7,7 +7,8 @@ alone has no derived architecture: its final searched model is the paper's (mean
 top k by one-shot accuracy), labelled so. Mean ± std over seeds; runs of different identities are
 different settings (`report.settings`), so nothing here averages two of them. One figure per
 space: the derived architecture's GT and the parameter-free share of the derived cell per epoch,
-one line per algorithm setting (mean, band = min..max over seeds).
+one line per algorithm setting (mean, band = min..max over seeds), named as Table 5 names it
+(`DARTS-V2, tuned`; `report.table5`). The section also writes Table 5 (`report.table5.table5`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from wsnas.core.atomic import write_text_atomic
 from wsnas.report.analysis import SpaceAnalysis, space_title
 from wsnas.report.figures import FigureFile, _figure
 from wsnas.report.settings import Setting, Stat
+from wsnas.report.table5 import row_name, table5, tuned_setting
 from wsnas.report.tables import Table
 
 HEADER = [
@@ -135,8 +137,12 @@ def fig_derived(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     settings = [s for s in a.settings if _algo(s) != "none" and s.finished]
     if not settings:
         return None
+    tuned = tuned_setting(a)
+    names = {s.key: row_name(s, tuned) for s in settings}
+    repeated = {n for n in names.values() if list(names.values()).count(n) > 1}
     fig, axes = _figure(1, 2, 4.6, 3.4)
-    for s in sorted(settings, key=lambda s: s.label or s.key):
+    for s in sorted(settings, key=lambda s: (names[s.key], s.label or s.key)):
+        name = names[s.key] + (f" [{s.label or s.key}]" if names[s.key] in repeated else "")
         for ax, key in ((axes[0, 0], "derived_gt"), (axes[0, 1], "derived_param_free_share")):
             trajs = [_trajectory(r, key) for r in s.finished]
             epochs = sorted(set.intersection(*(set(t) for t in trajs))) if trajs else []
@@ -148,7 +154,7 @@ def fig_derived(a: SpaceAnalysis, out: Path) -> FigureFile | None:
                 np.nanmean(stack, axis=0),
                 marker="o",
                 ms=3,
-                label=f"{s.label or s.key} (n={len(trajs)})",
+                label=f"{name} (n={len(trajs)})",
             )
             ax.fill_between(
                 epochs, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=line.get_color(), alpha=0.2
@@ -168,7 +174,8 @@ def fig_derived(a: SpaceAnalysis, out: Path) -> FigureFile | None:
         f"{space_title(a.space)}: derived architecture per epoch",
         "Left: the ground truth of the architecture each algorithm derives at every evaluation epoch; "
         "right: the share of its edges holding none, skip or pooling (the collapse reported for DARTS "
-        "on NB201). Mean over seeds, band = min..max.",
+        "on NB201). One line per setting (tuned: the tuned Random-NAS protocol; own settings: its "
+        "reference's, Table 5). Mean over seeds, band = min..max.",
     )
 
 
@@ -180,15 +187,14 @@ class AlgorithmSection:
 
 
 def algorithm_section(analyses: list[SpaceAnalysis], out: Path) -> AlgorithmSection:
-    """Write the algorithm table (OUT/tables) and one figure per space (OUT/figures); nothing when
-    no run was trained with a search algorithm."""
-    table = algorithm_table(analyses)
-    if table is None:
-        return AlgorithmSection([], [], [])
+    """Write the algorithm table and Table 5 (OUT/tables) and one figure per space with algorithm
+    runs (OUT/figures); nothing when no scope holds an algorithm run or a Table 5 study."""
+    tables = [t for t in (algorithm_table(analyses), table5(analyses)) if t is not None]
     files = []
-    for ext, text in (("csv", table.csv_text()), ("md", table.markdown())):
-        path = out / "tables" / f"{table.name}.{ext}"
-        write_text_atomic(path, text)
-        files.append(path)
+    for table in tables:
+        for ext, text in (("csv", table.csv_text()), ("md", table.markdown())):
+            path = out / "tables" / f"{table.name}.{ext}"
+            write_text_atomic(path, text)
+            files.append(path)
     figs = [fig_derived(a, out / "figures") for a in analyses]
-    return AlgorithmSection([table], [f for f in figs if f is not None], files)
+    return AlgorithmSection(tables, [f for f in figs if f is not None], files)
