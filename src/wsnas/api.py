@@ -20,6 +20,7 @@ from wsnas.core.errors import BenchmarkError
 from wsnas.engine.rundir import RunDir
 from wsnas.engine.runs import RunResult, open_run, read_summary
 from wsnas.estimators.plan import DEFAULT_BATCH, EstimateOptions, archs_option, load_plan, plan_estimate
+from wsnas.estimators.predictor import PredictorOptions, run_predictor
 from wsnas.estimators.run import run_estimate
 from wsnas.estimators.shards import estimate_executor
 from wsnas.execution.placement import GpuRequest
@@ -188,6 +189,25 @@ def estimate(
         plan = plan_estimate(_config(cfg), opts)
     ex = estimate_executor(plan, executor, workers, gpus=GpuRequest(gpus, runs_per_gpu))
     return run_estimate(plan, resume, executor=ex)
+
+
+def estimate_predictor(
+    run_dir: str | os.PathLike,
+    *,
+    supernet: str | os.PathLike | None = None,
+    ns: Sequence[int] = (10, 20, 50, 100, 200),
+    repeats: int = 5,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A gradient-boosting predictor over a finished estimate run's estimators (`wsnas estimate
+    --predictor`): trained on N ground-truth-labelled archs for each N of NS (REPEATS seeded splits
+    each), scored on the rest of the pool; SUPERNET: a super-net run on the same pool and ground
+    truth whose one-shot accuracy is a feature. Writes and returns predictor.json (needs
+    scikit-learn: `pip install 'wsnas[predictor]'`)."""
+    opts = PredictorOptions(
+        tuple(int(n) for n in ns), repeats, seed, None if supernet is None else str(supernet)
+    )
+    return run_predictor(run_dir, opts)
 
 
 def _config(cfg: Any, standalone: bool = False) -> Any:

@@ -117,7 +117,32 @@ def _estimate_rows(path: Path) -> tuple[Key, list[Row]] | None:
                 note,
             )  # fmt: skip
         )
+    rows += _predictor_rows(path, s)
     return key, rows
+
+
+def _predictor_rows(path: Path, summary: dict[str, Any]) -> list[Row]:
+    """The run's learned predictor (`wsnas estimate --predictor`, predictor.json), one row per training
+    size N beside its estimators: mean ± std over its splits, each scored on the archs it did not
+    train on."""
+    try:
+        p = json.loads((path / "predictor.json").read_text())
+    except (OSError, ValueError):
+        return []
+    made_from = p.get("identity", {}).get("sources", {}).get("estimate", {}).get("identity")
+    if p.get("kind") != "predictor" or made_from != (summary.get("identity") or {}).get("hash"):
+        return []  # not a predictor of this run's scores
+    secs = float((summary.get("seconds") or {}).get("per_arch", math.nan))
+    rows = []
+    for r in p.get("results", []):
+        reps = r.get("per_repeat", [])
+        stats = {
+            m: Stat.of(float(x[m]) for x in reps if isinstance(x.get(m), int | float)) for m, _, _ in METRICS
+        }
+        note = f"trained on {r['n_train']} GT-labelled archs, scored on the other {r['n_test']}"
+        label = f"predictor N={r['n_train']} [{path.name}]"
+        rows.append(Row("predictor", label, stats, secs, secs * int(p["n_pool"]), note))
+    return rows
 
 
 def _supernet_key(run: RunRecord) -> Key | None:

@@ -96,6 +96,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="RUN_DIR",
         help="print the metrics of the archs scored so far (a run in progress; nothing is written)",
     )
+    p.add_argument(
+        "--predictor",
+        metavar="RUN_DIR",
+        help="train a gradient-boosting predictor on the estimators of a finished estimate run dir, on N "
+        "GT-labelled archs, and score it on the rest (predictor.json there)",
+    )
+    p.add_argument(
+        "--supernet",
+        metavar="RUN_DIR",
+        help="with --predictor: a super-net run on the same pool and GT; its one-shot accuracy is a feature",
+    )
+    p.add_argument(
+        "--predictor-n",
+        default="10,20,50,100,200",
+        help="with --predictor: training sizes N (comma-separated)",
+    )
+    p.add_argument("--predictor-repeats", type=int, default=5, help="with --predictor: splits per N")
+    p.add_argument("--predictor-seed", type=int, default=0, help="with --predictor: the splits' seed")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_estimate)
@@ -111,6 +129,10 @@ def _estimate(args: argparse.Namespace) -> int:
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config:
         config, overrides = None, [config, *overrides]
+    if args.predictor:
+        return _predictor(args, config, overrides)
+    if args.supernet:
+        raise WsnasError("--supernet goes with --predictor RUN_DIR")
     if args.status:
         from wsnas.estimators.summary import current_summary
 
@@ -145,6 +167,51 @@ def _estimate(args: argparse.Namespace) -> int:
         raise
     print_summary(summary, args.json)
     return 0
+
+
+def _predictor(args: argparse.Namespace, config: str | None, overrides: list[str]) -> int:
+    from wsnas.estimators.predictor import PredictorOptions, run_predictor
+
+    if config is not None or overrides or args.estimators or args.resume or args.status:
+        raise WsnasError(
+            "--predictor RUN_DIR reads that run's estimators and GT; give no config or estimators"
+        )
+    try:
+        ns = tuple(int(v) for v in args.predictor_n.split(",") if v.strip())
+    except ValueError:
+        raise WsnasError(f"--predictor-n: got {args.predictor_n!r}; give sizes like 10,20,50") from None
+    opts = PredictorOptions(ns, args.predictor_repeats, args.predictor_seed, args.supernet)
+    out = run_predictor(args.predictor, opts)
+    if args.json:
+        rows = {r["n_train"]: {k: v["mean"] for k, v in r["predictor"].items()} for r in out["results"]}
+        print(json.dumps({"run_dir": out["run_dir"], "identity": out["identity"]["hash"], "results": rows}))
+        return 0
+    n_feat = len(out["identity"]["features"])
+    print(f"{out['run_dir']}/predictor.json: {n_feat} features, {out['n_pool']} archs, {opts.repeats} "
+          f"splits per N (seed {opts.seed}); mean ± std over splits, held-out archs only")  # fmt: skip
+    keys = (("kdt", "KdT"), ("spearman", "Spearman"), ("ptop_5pct", "P@top5%"), ("br_5pct", "BR@5%"),
+            ("ndcg", "NDCG"), ("pairwise_acc", "pair"))  # fmt: skip
+    print(f"{'N':>5} {'test':>6} " + " ".join(f"{t:>13}" for _, t in keys) + "  best feature alone (KdT)")
+    for r in out["results"]:
+        cells = " ".join(f"{_pm(r['predictor'][k]):>13}" for k, _ in keys)
+        alone = {
+            n: v["kdt"]["mean"]
+            for n, v in r["features_alone"].items()
+            if v["kdt"]["mean"] == v["kdt"]["mean"]
+        }
+        best = max(alone, key=lambda n: alone[n]) if alone else None
+        tail = f"  {best} {alone[best]:.3f}" if best else ""
+        print(f"{r['n_train']:>5} {r['n_test']:>6} {cells}{tail}")
+    for n, why in out["skipped"].items():
+        print(f"N={n}: skipped ({why})")
+    return 0
+
+
+def _pm(s: dict[str, float]) -> str:
+    m, sd = s["mean"], s["std"]
+    if m != m:
+        return "nan"
+    return f"{m:.3f}±{sd:.3f}" if sd == sd else f"{m:.3f}"
 
 
 class _Progress:
