@@ -22,12 +22,13 @@ from report_fixtures import write_run
 from wsnas.report import load_runs
 from wsnas.report.algorithms import algorithm_section
 from wsnas.report.analysis import analyse_space, group_settings
-from wsnas.report.table5 import HEADER, PUBLISHED_FILE, published, table5
+from wsnas.report.table5 import HEADER, NOT_RUN, PUBLISHED_FILE, published, table5
 
 OWN = ["protocol.lr_min=0.001", "protocol.batch_size=64", "mapping.bn_affine=false"]
 OWN += ["mapping.bn_track_running_stats=true"]
 DEFAULT = ["mapping.bn_track_running_stats=true", "protocol.lr=0.1"]
 ALGO = ["data.valid_size=100"]  # every row: one architecture split
+SETTING = HEADER.index("setting")
 
 
 def _run(root: Path, name: str, overrides: list[str], seed: int, gt: float, **kw: Any) -> Path:
@@ -74,7 +75,7 @@ def test_published_numbers_sit_in_their_own_labelled_columns(nb201_study):
     assert "published GT (source)" in HEADER and "published protocol" in HEADER
     col = HEADER.index("published GT (source)")
     measured = HEADER.index("final searched model GT (measured)")
-    rows = {(r[1], r[2].split(":")[0]): r for r in table.rows if r[3] != "not run here"}
+    rows = {(r[1], r[2].split(":")[0]): r for r in table.rows if r[SETTING] != NOT_RUN}
     tuned_rn = rows[("Random-NAS", "tuned")]
     assert tuned_rn[measured] == "91.00 ± 1.00"  # the three seeds alone
     assert tuned_rn[col] == "92.90 ± 0.14 (Yu et al. 2020, Table 5)"  # beside it, never mixed in
@@ -97,7 +98,7 @@ def test_published_numbers_sit_in_their_own_labelled_columns(nb201_study):
 def test_the_protocol_column_says_tuned_or_what_departs_from_it(nb201_study):
     table = table5(_analyses([nb201_study]))
     assert table is not None
-    protocols = {(r[1], r[2]) for r in table.rows if r[3] != "not run here"}
+    protocols = {(r[1], r[2]) for r in table.rows if r[SETTING] != NOT_RUN}
     assert ("Random-NAS", "tuned") in protocols and ("DARTS-V2", "tuned") in protocols
     assert ("Random-NAS", "own: lr=0.1, BN running stats=on") in protocols
     assert ("DARTS-V2", "own: lr_min=0.001, batch=64, BN affine=off, BN running stats=on") in protocols
@@ -106,7 +107,7 @@ def test_the_protocol_column_says_tuned_or_what_departs_from_it(nb201_study):
 def test_published_methods_without_a_run_are_listed_as_published_only(nb201_study):
     table = table5(_analyses([nb201_study]))
     assert table is not None
-    only = {r[1]: r for r in table.rows if r[3] == "not run here"}
+    only = {r[1]: r for r in table.rows if r[SETTING] == NOT_RUN}
     assert set(only) == {"DARTS-V1", "GDAS", "SETN", "ENAS"}  # NB201 paper rows; DARTS-V2 has a run
     assert only["GDAS"][HEADER.index("published GT (source)")].startswith("93.61 ± 0.09")
     assert only["GDAS"][HEADER.index("final searched model GT (measured)")] == "–"
@@ -161,7 +162,7 @@ def test_a_study_of_other_factors_has_no_table5_but_random_nas_protocol_rows_do(
         _run(nb101, f"default-s{seed}-0", over, seed, 92.0)
     table = table5(_analyses([nb101]))
     assert table is not None
-    rows = [r for r in table.rows if r[3] != "not run here"]
+    rows = [r for r in table.rows if r[SETTING] != NOT_RUN]
     assert [(r[1], r[2].split(":")[0]) for r in rows] == [("Random-NAS", "tuned"), ("Random-NAS", "own")]
     assert rows[0][HEADER.index("published GT (source)")] == "93.12 ± 0.06 (Yu et al. 2020, Table 5)"
 

@@ -67,6 +67,7 @@ METHOD_NAMES = {
 }
 """The names the papers use; methods are listed in this order (samplers first)."""
 TUNED, OWN = "tuned", "own"
+NOT_RUN = "not run here (published only)"
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,6 @@ HEADER = [
     "space",
     "method",
     "protocol",
-    "setting",
     "runs",
     "final searched model GT (measured)",
     "final model",
@@ -213,7 +213,9 @@ HEADER = [
     "s/epoch",
     "published GT (source)",
     "published protocol",
+    "setting",
 ]
+"""Markdown and HTML columns; the setting (its label in the report's other tables) comes last."""
 CSV_HEADER = [
     "space",
     "dataset",
@@ -275,8 +277,8 @@ def _rows(a: SpaceAnalysis) -> tuple[list[list[Any]], list[list[str]]]:
             + [gt.mean, gt.std, what, skdt.mean, skdt.std, pbr.mean, pbr.std, secs.mean, *pub_csv]
         )
         rows.append(
-            [space_title(a.space), method_name(method), detail, s.label or s.key, str(len(runs))]
-            + [gt.text(2), what, skdt.text(3), pbr.text(3), secs.text(1), *pub_html]
+            [space_title(a.space), method_name(method), detail, str(len(runs))]
+            + [gt.text(2), what, skdt.text(3), pbr.text(3), secs.text(1), *pub_html, s.label or s.key]
         )
     for p in sorted(set(pubs) - shown, key=lambda p: (method_order(p.method), p.protocol)):
         pub_csv, pub_html = _published_cells([p])
@@ -286,8 +288,8 @@ def _rows(a: SpaceAnalysis) -> tuple[list[list[Any]], list[list[str]]]:
             + [math.nan, math.nan, "", math.nan, math.nan, math.nan, math.nan, math.nan, *pub_csv]
         )
         rows.append(
-            [space_title(a.space), method_name(p.method), kind, "not run here", "0"]
-            + ["–", "–", "–", "–", "–", *pub_html]
+            [space_title(a.space), method_name(p.method), kind, "0"]
+            + ["–", "–", "–", "–", "–", *pub_html, NOT_RUN]
         )
     return csv_rows, rows
 
@@ -319,6 +321,6 @@ def table5(analyses: list[SpaceAnalysis]) -> Table | None:
         "base), `own` = what departs from it (the reference's settings in the Table 5 specs). "
         "Published (its own columns, never averaged with a measured value): the number the method's "
         "paper gives for the space and protocol, with its source; wsnas/report/published_table5.json "
-        "says where each comes from and the protocol it used; 'not run here' rows are published only. "
+        "says where each comes from and the protocol it used; rows 'not run here' are published only. "
         "Stand-in spaces (NB201-mini) have no published numbers. docs/published-numbers.md.",
     )
