@@ -192,3 +192,30 @@ def test_pairwise_accuracy_edges() -> None:
     assert pairwise_accuracy([3, 2, 1], [90, 91, 92]) == 0.0
     assert pairwise_accuracy([1, 1, 1], [90, 91, 92]) == 0.5
     assert math.isnan(pairwise_accuracy([1, 2, 3], [90, 90, 90]))
+
+
+def test_super_net_evaluations_record_them() -> None:
+    """A super-net evaluation (`trainers.evaluate.evaluate_pool`, what log.jsonl and summary.json hold)
+    carries the ranking metrics, computed on its super-net accuracies."""
+    import torch
+
+    from wsnas.core.metrics import metric_definition
+    from wsnas.groundtruth import open_benchmark
+    from wsnas.spaces import get_space
+    from wsnas.trainers.evaluate import evaluate_pool, make_pool
+
+    space = get_space("nb201_mini")
+    pool = make_pool(space, open_benchmark(space), 40, seed=0)
+    order = {a: i for i, a in enumerate(pool.arch_strs)}
+
+    class ByArch(torch.nn.Module):  # the first class wins for the first archs of the pool, less after
+        def forward(self, x: torch.Tensor, arch) -> torch.Tensor:
+            right = torch.arange(x.shape[0]) < x.shape[0] - order[space.format(arch)]
+            return torch.where(right[:, None], torch.eye(10)[0], torch.eye(10)[1]).float()
+
+    batches = [(torch.zeros(64, 3, 8, 8), torch.zeros(64, dtype=torch.long))]
+    accs, m = evaluate_pool(ByArch(), pool, batches, metric_definition("paper", "nb201_mini"), amp=False)
+    assert m["metrics_version"] == METRICS_VERSION
+    for key, value in ranking_metrics(accs, pool.gt).items():
+        assert m[key] == pytest.approx(value, nan_ok=True), key
+    assert m["pairwise_acc"] == pytest.approx(pairwise_accuracy(accs, pool.gt))
