@@ -181,3 +181,14 @@ def test_refusals(estimate_run, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.ensemble", None)
     with pytest.raises(WsnasError, match=r"pip install 'wsnas\[predictor\]'"):
         run_predictor(estimate_run)
+
+
+def test_features_enter_as_pool_ranks_so_huge_scores_fit_float32():
+    """synflow reaches 1e40 on NB201 cells: beyond the float32 scikit-learn's trees use. Ranks keep
+    each feature's order (all a tree sees), NaN below every finite value."""
+    x = np.array([[1e40, np.nan], [1e41, 1.0], [3e39, 2.0], [np.inf, 2.0]])
+    r = pred_mod.impute(x)
+    assert np.isfinite(r).all() and r.max() <= 1.0
+    assert r[:, 0].tolist() == [0.75, 1.0, 0.5, 0.25]  # inf is no score: below the finite ones
+    assert r[:, 1].tolist() == [0.25, 0.5, 0.875, 0.875]
+    pred_mod.sklearn_regressor(0).fit(r, [90.0, 91.0, 92.0, 10.0]).predict(r)

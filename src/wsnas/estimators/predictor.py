@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.dirlock import DirLock
@@ -165,18 +166,15 @@ def load_features(run_dir: str | os.PathLike, supernet: str | None = None) -> tu
 
 
 def impute(x: np.ndarray) -> np.ndarray:
-    """NaN/inf (an undefined score, e.g. no path from input to output) -> a value below every finite
-    score of that feature in the pool, which the trees can split off; a feature with no finite value
-    becomes 0. Uses features only, never GT, so the held-out archs leak nothing."""
-    out = np.array(x, dtype=np.float64)
-    for j in range(out.shape[1]):
-        col = out[:, j]
-        fin = np.isfinite(col)
-        if not fin.any():
-            out[:, j] = 0.0
-            continue
-        lo, hi = float(col[fin].min()), float(col[fin].max())
-        col[~fin] = lo - (hi - lo) - 1.0
+    """Each feature as its rank within the pool, scaled to (0, 1] (average ranks for ties), a NaN/inf
+    (an undefined score, e.g. no path from input to output) below every finite value. Trees see only
+    the order of a feature, so this changes no split they can make, but it keeps values like
+    synflow's 1e40 within the float32 scikit-learn's trees use. Features only, never GT: the held-out
+    archs leak nothing."""
+    out = np.empty(x.shape, dtype=np.float64)
+    for j in range(x.shape[1]):
+        col = np.where(np.isfinite(x[:, j]), x[:, j], -np.inf)
+        out[:, j] = stats.rankdata(col, method="average") / len(col)
     return out
 
 
@@ -277,7 +275,7 @@ def run_predictor(run_dir: str | os.PathLike, opts: PredictorOptions | None = No
         "identity": predictor_identity(plan, f, opts),
         "results": results,
         "skipped": skipped,
-        "imputation": "a NaN/inf feature value -> below every finite value of that feature in the pool",
+        "imputation": "each feature as its rank within the pool / n; NaN/inf below every finite value",
         "definitions": {
             "predictor": "GradientBoostingRegressor on the N training archs' features -> GT accuracy; "
             "its predictions of the held-out archs scored like an estimator",
