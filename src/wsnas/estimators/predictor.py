@@ -41,6 +41,8 @@ DEFAULT_REPEATS = 5
 SUPERNET_FEATURE = "supernet_acc"
 MODEL_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.05}
 """GradientBoostingRegressor's settings (squared error on the GT accuracy); the rest at sklearn's defaults."""
+TRANSFORM = "each feature as its average rank within the pool / n; NaN/inf below every finite value"
+"""How features reach the model (`impute`): part of the identity, as it changes the numbers."""
 METRICS = ("kdt", "skdt", "spearman", *RANKING_KEYS, "pairwise_acc", "final_acc", "pbr")
 """What each split records, for the predictor and for each feature alone."""
 
@@ -221,6 +223,7 @@ def predictor_identity(plan: Plan, f: Features, opts: PredictorOptions) -> dict[
             "params": MODEL_PARAMS,
             "sklearn": _sklearn_version(),
         },  # fmt: skip
+        "transform": TRANSFORM,
         "split": {"seed": opts.seed, "ns": list(opts.ns), "repeats": opts.repeats},
         "metrics_version": METRICS_VERSION,
     }
@@ -275,7 +278,7 @@ def run_predictor(run_dir: str | os.PathLike, opts: PredictorOptions | None = No
         "identity": predictor_identity(plan, f, opts),
         "results": results,
         "skipped": skipped,
-        "imputation": "each feature as its rank within the pool / n; NaN/inf below every finite value",
+        "imputation": TRANSFORM,
         "definitions": {
             "predictor": "GradientBoostingRegressor on the N training archs' features -> GT accuracy; "
             "its predictions of the held-out archs scored like an estimator",
