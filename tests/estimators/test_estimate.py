@@ -356,8 +356,8 @@ def test_nb101_shorter_schedules_from_a_full_tfrecord(tmp_path):
 def test_gpu_placement_follows_the_sweeps(tmp_path, monkeypatch):
     from wsnas.core.errors import WsnasError
     from wsnas.estimators.shards import estimate_executor
-    from wsnas.execution.placement import GpuRequest
     from wsnas.execution import executors
+    from wsnas.execution.placement import GpuRequest
 
     plan = plan_estimate(mini_cfg(tmp_path, "runtime.device=auto"), opts("params"))
     assert estimate_executor(plan) is None and estimate_executor(plan, workers=1) is None  # this process
