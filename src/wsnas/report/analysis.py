@@ -24,6 +24,7 @@ from typing import Any
 
 from wsnas.config import RunConfig
 from wsnas.report.labels import assign_labels
+from wsnas.report.runas import common_text
 from wsnas.report.runs import IDENTITY_KEY, RunRecord, canon, flatten, show
 from wsnas.report.settings import (
     PAPER_ORDER,
@@ -132,6 +133,12 @@ class SpaceAnalysis:
     @property
     def slug(self) -> str:
         return self.scope.slug
+
+    @property
+    def run_as(self) -> str:
+        """`nb201-quick, 10 epochs`: the shipped config and departures all of the scope's settings
+        share (`wsnas.report.runas`)."""
+        return common_text([s.run_as for s in self.settings])
 
     @property
     def top_k(self) -> str:

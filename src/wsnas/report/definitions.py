@@ -134,3 +134,16 @@ def definitions_note(spaces: Iterable[str]) -> str:
         "accuracy averaged over the setting's seeds first, then s-KdT at 1-point GT bins and the final "
         "model and P>R over the top 10 (NASBench-201) or top 5 (elsewhere), one number per setting."
     )
+
+
+def definitions_sentence(spaces: Iterable[str]) -> str:
+    """The one sentence the page puts where the two tags first appear (above that table)."""
+    ks = sorted({(authors_definition(s).k, s) for s in spaces})
+    tops = " or ".join(dict.fromkeys(f"top {k}" for k, _ in ks)) or "top k"
+    return (
+        "Where a metric appears twice, [paper] is the paper's text applied to each run and then "
+        "averaged over seeds, and [authors, seed-avg] is what the authors' scripts behind the "
+        "published tables compute: each architecture's super-net accuracy averaged over the seeds "
+        f"first, then s-KdT at 1-point bins and the {tops} for the final model and P>R "
+        "(docs/metrics.md)."
+    )

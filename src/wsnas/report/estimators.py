@@ -23,7 +23,8 @@ from typing import Any
 
 from wsnas.core.atomic import write_text_atomic
 from wsnas.report.analysis import SpaceAnalysis
-from wsnas.report.figures import FigureFile, _figure, _safe, _short
+from wsnas.report.figures import FigureFile, _figure, _safe, _short, save_figure
+from wsnas.report.pointlabels import label_points
 from wsnas.report.runs import RunRecord
 from wsnas.report.settings import Stat, space_title
 from wsnas.report.tables import Table
@@ -61,12 +62,24 @@ class Row:
     seconds_per_arch: float
     seconds_total: float
     note: str = ""
+    ran: str = ""
+    """What was run: a setting's shipped config and departures; an estimate run's network and batch."""
 
 
 @dataclass
 class Comparison:
     key: Key
     rows: list[Row] = field(default_factory=list)
+    runs: int = 0
+    """Estimate run dirs behind the estimator rows."""
+
+
+@dataclass(frozen=True)
+class EstimateCount:
+    """The `wsnas estimate` runs a report read: run dirs, and estimators scored over all of them."""
+
+    runs: int = 0
+    estimators: int = 0
 
 
 @dataclass
@@ -74,6 +87,7 @@ class EstimatorSection:
     tables: list[Table]
     figures: list[FigureFile]
     files: list[Path]
+    count: EstimateCount = EstimateCount()
 
 
 def _gt_text(gt: dict[str, Any]) -> str:
@@ -102,6 +116,7 @@ def _estimate_rows(path: Path) -> tuple[Key, list[Row]] | None:
     key = Key(str(s["space"]), _gt_text(s.get("gt", {})), str(s["archs"]["sha256"]), int(s["archs"]["n"]))
     rows = []
     partial = "" if s.get("status") == "finished" else " (partial)"
+    ran = _estimate_ran(s)
     for name, r in s["estimators"].items():
         stats = {
             m: Stat.of([float(r[m])] if isinstance(r.get(m), int | float) else []) for m, _, _ in METRICS
@@ -115,10 +130,24 @@ def _estimate_rows(path: Path) -> tuple[Key, list[Row]] | None:
                 float(r["seconds_per_arch"]),
                 float(r["seconds_total"]),
                 note,
+                ran,
             )  # fmt: skip
         )
     rows += _predictor_rows(path, s)
     return key, rows
+
+
+def _estimate_ran(summary: dict[str, Any]) -> str:
+    """`16 channels, 1 cell per stage, batch 64`: the network and minibatch an estimate run scored."""
+    net, data = summary.get("network") or {}, summary.get("data") or {}
+    parts = []
+    if isinstance(net.get("channels"), int):
+        parts.append(f"{net['channels']} channels")
+    if isinstance(net.get("cells"), int):
+        parts.append(f"{net['cells']} cell{'' if net['cells'] == 1 else 's'} per stage")
+    if isinstance(data.get("batch"), int):
+        parts.append(f"batch {data['batch']}")
+    return ", ".join(parts)
 
 
 def _predictor_rows(path: Path, summary: dict[str, Any]) -> list[Row]:
@@ -167,7 +196,9 @@ def comparisons(paths: Sequence[str | os.PathLike], analyses: list[SpaceAnalysis
     for d in find_estimate_dirs(paths):
         got = _estimate_rows(d)
         if got is not None:
-            by_key.setdefault(got[0], Comparison(got[0])).rows.extend(got[1])
+            c = by_key.setdefault(got[0], Comparison(got[0]))
+            c.rows.extend(got[1])
+            c.runs += 1
     if not by_key:
         return []
     for a in analyses:
@@ -182,25 +213,29 @@ def comparisons(paths: Sequence[str | os.PathLike], analyses: list[SpaceAnalysis
                 secs = Stat.of(_run_seconds(r) for r in rs).mean
                 by_key[k].rows.insert(
                     sum(1 for x in by_key[k].rows if x.kind == "super-net"),
-                    Row("super-net", s.label, stats, secs / k.n, secs, f"{len(rs)} seed(s)"),
+                    Row("super-net", s.label, stats, secs / k.n, secs, f"{len(rs)} seed(s)", s.run_as.text()),
                 )
     return [by_key[k] for k in sorted(by_key, key=lambda k: (k.space, k.gt, k.pool))]
 
 
 def comparison_table(c: Comparison, index: int) -> Table:
-    head = ["kind", "setting / estimator", *(t for _, t, _ in METRICS), "s/arch", "s total", "note"]
+    head = ["kind", "setting / estimator", "run as", *(t for _, t, _ in METRICS), "s/arch", "s total", "note"]
     csv_head = ["kind", "label"]
     for m, _, _ in METRICS:
         csv_head += [f"{m}_mean", f"{m}_std", f"{m}_n"]
-    csv_head += ["seconds_per_arch", "seconds_total", "note"]
+    csv_head += ["seconds_per_arch", "seconds_total", "note", "run_as"]
     rows, csv_rows = [], []
+    dirs = {r.label.split(" [", 1)[-1].split("]", 1)[0] for r in c.rows if r.kind == "estimator"}
+    one = dirs.pop() if len(dirs) == 1 else None  # one estimate run: its dir named once, in the note
     for r in c.rows:
         cells = [r.stats[m].text(d) for m, _, d in METRICS]
-        rows.append([r.kind, r.label, *cells, f"{r.seconds_per_arch:.3g}", f"{r.seconds_total:.3g}", r.note])
+        secs = [f"{r.seconds_per_arch:.3g}", f"{r.seconds_total:.3g}"]
+        label = r.label.replace(f" [{one}]", "") if one and r.kind == "estimator" else r.label
+        rows.append([r.kind, label, r.ran, *cells, *secs, r.note])
         cr: list[Any] = [r.kind, r.label]
         for m, _, _ in METRICS:
             cr += [r.stats[m].mean, r.stats[m].std, r.stats[m].n]
-        csv_rows.append([*cr, r.seconds_per_arch, r.seconds_total, r.note])
+        csv_rows.append([*cr, r.seconds_per_arch, r.seconds_total, r.note, r.ran])
     return Table(
         f"estimators_{index}_{_safe(c.key.space)}",
         f"Super-nets and estimators: {c.key.title}",
@@ -210,7 +245,10 @@ def comparison_table(c: Comparison, index: int) -> Table:
         rows,
         note="Same ground truth and pool for every row. Super-net cost: training + evaluation wall time "
         "(mean over seeds), per architecture = / pool size. Zero-cost proxies of one run share one pass "
-        "(their cost is that pass). Metrics of an estimator leave out its NaN scores (counted in note).",
+        "(their cost is that pass). Metrics of an estimator leave out its NaN scores (counted in note). "
+        "Run as: a super-net setting's shipped config and departures, an estimator's scored network and "
+        "minibatch (docs/estimators.md)." + (f" Estimator rows: the run dir {one}." if one else ""),
+        left=(0, 1, 2, len(head) - 1),
     )
 
 
@@ -220,7 +258,9 @@ def fig_cost(c: Comparison, index: int, out: Path) -> FigureFile | None:
         return None
     runs = {r.label.split(" [", 1)[-1] for r in pts if r.kind == "estimator"}
     fig, axes = _figure(1, 2, 4.6, 3.6)
+    labelled = []
     for ax, (m, title) in zip(axes.flat, (("skdt", "s-KdT"), ("spearman", "Spearman")), strict=True):
+        shown = []
         for r in pts:
             y = r.stats[m].mean
             if not math.isfinite(y):
@@ -230,15 +270,18 @@ def fig_cost(c: Comparison, index: int, out: Path) -> FigureFile | None:
                 [r.seconds_per_arch], [y], marker=marker, color="C1" if r.kind == "super-net" else "C0"
             )
             text = r.label.split(" [", 1)[0] if r.kind == "estimator" and len(runs) == 1 else r.label
-            ax.annotate(_short(text, 22), (r.seconds_per_arch, y), fontsize=6, xytext=(3, 2),
-                        textcoords="offset points")  # fmt: skip
+            shown.append((r.seconds_per_arch, y, _short(text, 30)))
         ax.set_xscale("log")
+        ax.margins(x=0.12, y=0.08)
         ax.set_xlabel("seconds per architecture (log)")
         ax.set_ylabel(title)
         ax.grid(alpha=0.3)
+        labelled.append((ax, shown))
     fig.suptitle(_short(c.key.title, 90), fontsize=9)
+    for ax, shown in labelled:  # after the layout is final: labels beside their points, apart
+        label_points(fig, ax, shown)
     name = f"fig_estimators_cost_{index}_{_safe(c.key.space)}.png"
-    fig.savefig(out / name, dpi=90)
+    save_figure(fig, out / name)
     return FigureFile(
         name,
         f"Ranking quality against cost: {c.key.title}",
@@ -252,7 +295,11 @@ def estimator_section(
 ) -> EstimatorSection:
     """Write the comparison tables (OUT/tables) and figures (OUT/figures); nothing without estimate runs."""
     tables, figs, files = [], [], []
-    for i, c in enumerate(comparisons(paths, analyses), start=1):
+    found = comparisons(paths, analyses)
+    count = EstimateCount(
+        sum(c.runs for c in found), sum(r.kind == "estimator" for c in found for r in c.rows)
+    )
+    for i, c in enumerate(found, start=1):
         t = comparison_table(c, i)
         tables.append(t)
         for ext, text in (("csv", t.csv_text()), ("md", t.markdown())):
@@ -262,4 +309,4 @@ def estimator_section(
         f = fig_cost(c, i, out / "figures")
         if f is not None:
             figs.append(f)
-    return EstimatorSection(tables, figs, files)
+    return EstimatorSection(tables, figs, files, count)

@@ -37,6 +37,11 @@ def _figure(nrows: int = 1, ncols: int = 1, w: float = 4.0, h: float = 3.2) -> t
     return fig, axes
 
 
+def save_figure(fig: Any, path: Path) -> None:
+    """Save FIG with everything it draws inside the image (labels beside the axes, footnotes)."""
+    fig.savefig(path, dpi=90, bbox_inches="tight", pad_inches=0.05)
+
+
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
@@ -88,7 +93,7 @@ def fig_histograms(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     fig.suptitle(f"{a.title}: super-net accuracy of the pool (last evaluation)")
     _footnote(fig, notes)
     name = f"fig4_hist_{_safe(a.slug)}.png"
-    fig.savefig(out / name, dpi=90, bbox_inches="tight")
+    save_figure(fig, out / name)
     return FigureFile(
         name,
         f"{a.title}: super-net accuracy histograms (Fig. 4)",
@@ -114,7 +119,7 @@ def fig_factor(a: SpaceAnalysis, f: Factor, out: Path) -> FigureFile:
     against = f" (around the {f.against})" if f.against != "reference" else ""
     fig.suptitle(f"{a.title}: {f.key}{pooled}{against}")
     name = f"fig_factor_{_safe(a.slug)}_{_safe(f.key)}.png"
-    fig.savefig(out / name, dpi=90)
+    save_figure(fig, out / name)
     return FigureFile(
         name,
         f"{a.title}: metrics vs {f.key} (Figs. 5-7, 9)",
@@ -183,7 +188,7 @@ def fig_skdt_epochs(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     ax.set_title(f"{a.title}: s-KdT during training\n{_short(held, 60, notes)}", fontsize=10)
     _footnote(fig, notes)
     name = f"fig8_skdt_epochs_{_safe(a.slug)}.png"
-    fig.savefig(out / name, dpi=90, bbox_inches="tight")
+    save_figure(fig, out / name)
     return FigureFile(
         name,
         f"{a.title}: s-KdT over epochs per sampler (Fig. 8c)",
@@ -248,7 +253,7 @@ def fig_effects(a: SpaceAnalysis, out: Path) -> FigureFile | None:
     fig.suptitle(f"{a.title}: effect of each factor vs its reference value")
     _footnote(fig, notes)
     name = f"fig10_effects_{_safe(a.slug)}.png"
-    fig.savefig(out / name, dpi=90, bbox_inches="tight")
+    save_figure(fig, out / name)
     return FigureFile(
         name,
         f"{a.title}: per-factor effect on super-net accuracy, s-KdT and final accuracy (Fig. 10)",
@@ -282,7 +287,7 @@ def fig_pairs(runs: list[RunRecord], out: Path) -> FigureFile | None:
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Pairwise metrics across runs, Spearman ρ")
     name = "fig11_metric_pairs.png"
-    fig.savefig(out / name, dpi=90)
+    save_figure(fig, out / name)
     return FigureFile(
         name,
         "Metric pairs across runs (Fig. 11)",

@@ -61,7 +61,7 @@ def show(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
 
-def _setting_part(d: dict[str, Any]) -> dict[str, Any]:
+def setting_part(d: dict[str, Any]) -> dict[str, Any]:
     """The flattened config keys that define a setting (not NOT_SETTING)."""
     flat = flatten(d)
     return {k: v for k, v in flat.items() if not any(k == x or k.startswith(x + ".") for x in NOT_SETTING)}
@@ -78,8 +78,8 @@ class RunRecord:
     """The run dir as `wsnas.engine.runs` read it (read on first use where not given)."""
 
     def __post_init__(self) -> None:
-        config = _setting_part(self.cfg.to_dict())
-        hashed = _setting_part(identity_view(self.cfg.to_dict()))  # as the config hash sees it
+        config = setting_part(self.cfg.to_dict())
+        hashed = setting_part(identity_view(self.cfg.to_dict()))  # as the config hash sees it
         self.identity: dict[str, Any] | None
         if self.result is not None:
             self.identity = self.result.identity  # the reader's: summary.json's, else identity.json

@@ -23,7 +23,7 @@ import numpy as np
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import WsnasError
 from wsnas.report.analysis import SpaceAnalysis, Stat, space_title
-from wsnas.report.figures import FigureFile, _figure
+from wsnas.report.figures import FigureFile, _figure, save_figure
 from wsnas.report.tables import Table
 from wsnas.search.oracle import Row
 from wsnas.search.run import SEARCH_DIR
@@ -224,7 +224,7 @@ def search_table(groups: list[SearchGroup]) -> Table:
         "Final searched model: the paper's metric of the same runs (top 3 of the evaluation pool)."
     )
     title = "Search: found architectures' ground truth"
-    return Table("search", title, csv_header, csv_rows, header, rows, note)
+    return Table("search", title, csv_header, csv_rows, header, rows, note, left=(0, 1, 2, len(header) - 1))
 
 
 def _num(v: Any) -> float:
@@ -264,7 +264,7 @@ def fig_regret(space: str, groups: list[SearchGroup], out: Path) -> FigureFile |
     ax.legend(fontsize=7)
     ax.set_title(f"{space_title(space)}: search regret")
     name = f"search_regret_{''.join(c if c.isalnum() else '_' for c in space)}.png"
-    fig.savefig(out / name, dpi=90)
+    save_figure(fig, out / name)
     return FigureFile(
         name,
         f"{space_title(space)}: regret vs evaluations per search algorithm",

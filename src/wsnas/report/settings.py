@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from wsnas.report.runas import RunAs, run_as
 from wsnas.report.runs import IDENTITY_KEY, RunRecord, canon
 from wsnas.spaces import SPACES
 
@@ -105,6 +106,12 @@ class Setting:
 
     def value(self, key: str) -> str:
         return canon(self.experiment.get(key))
+
+    @property
+    def run_as(self) -> RunAs:
+        """What was run: the nearest shipped config and the departures from it (`wsnas.report.runas`);
+        one for all runs, which share every setting key."""
+        return run_as(self.runs[0].cfg)
 
 
 def _split_repeated_seeds(s: Setting) -> list[Setting]:

@@ -12,7 +12,7 @@ import html
 import io
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,24 @@ METRIC_NOTE = (
 
 
 @dataclass
+class Group:
+    """A header cell over SPAN columns of the HTML table (a scope: its title, and what was run)."""
+
+    title: str
+    span: int
+    subtitle: str = ""
+
+
+@dataclass
 class Table:
-    """One table in three forms: CSV (numbers), Markdown and HTML (mean ± std)."""
+    """One table in three forms: CSV (numbers), Markdown and HTML (mean ± std).
+
+    Markdown and CSV name every column whole (a column read alone still says its scope); HTML
+    writes each scope once, as a header cell over its columns (GROUPS after the LEAD columns),
+    over the columns' SHORT names. A table without rows says why (EMPTY) instead of a bare header.
+    DEFINITIONS (the paper's vs the authors' metric definitions) ends the Markdown note; the page
+    explains them once, before the first table that shows both (`wsnas.report.index`).
+    """
 
     name: str
     title: str
@@ -56,14 +72,24 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     note: str = ""
+    lead: int = 0
+    groups: list[Group] = field(default_factory=list)
+    short: list[str] = field(default_factory=list)
+    empty: str = ""
+    definitions: str = ""
+    left: tuple[int, ...] = (0, 1)
+    """The columns of text (labels, names, paths), left-aligned on the page; numbers align right."""
 
     def markdown(self) -> str:
         def esc(c: str) -> str:
             return str(c).replace("|", "\\|")
 
         lines = [f"# {self.title}", ""]
-        if self.note:
-            lines += [self.note, ""]
+        note = " ".join(x for x in (self.note, self.definitions) if x)
+        if note:
+            lines += [note, ""]
+        if not self.rows and self.empty:
+            return "\n".join([*lines, self.empty]) + "\n"
         lines += ["| " + " | ".join(esc(h) for h in self.header) + " |", "|" + "---|" * len(self.header)]
         lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in self.rows]
         return "\n".join(lines) + "\n"
@@ -77,18 +103,35 @@ class Table:
         )
         return buf.getvalue()
 
+    def _cls(self, column: int) -> str:
+        return " class='l'" if column in self.left else ""
+
+    def _thead(self) -> str:
+        esc = html.escape
+        heads = [f"{self._cls(i)}>{esc(h)}</th>" for i, h in enumerate(self.header)]
+        if not self.groups:
+            return "<tr>" + "".join(f"<th{h}" for h in heads) + "</tr>"
+        top = "".join(f"<th rowspan='2'{h}" for h in heads[: self.lead])
+        for g in self.groups:
+            sub = f"<br><span class='runas'>{esc(g.subtitle)}</span>" if g.subtitle else ""
+            top += f"<th colspan='{g.span}' class='scope'>{esc(g.title)}{sub}</th>"
+        return f"<tr>{top}</tr><tr>" + "".join(f"<th>{esc(h)}</th>" for h in self.short) + "</tr>"
+
     def html(self) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in self.rows
-        )
         note = f"<p class='note'>{html.escape(self.note)}</p>" if self.note else ""
+        if not self.rows and self.empty:
+            return f"<h3>{html.escape(self.title)}</h3><p class='empty'>{html.escape(self.empty)}</p>"
+        esc = html.escape
+        body = "".join(
+            "<tr>" + "".join(f"<td{self._cls(i)}>{esc(str(c))}</td>" for i, c in enumerate(r)) + "</tr>"
+            for r in self.rows
+        )
         links = (
             f"<p class='files'><a href='tables/{self.name}.csv'>CSV</a> · "
             f"<a href='tables/{self.name}.md'>Markdown</a></p>"
         )
         return (
-            f"<h3>{html.escape(self.title)}</h3>{note}<table><thead><tr>{head}</tr></thead>"
+            f"<h3>{html.escape(self.title)}</h3>{note}<table><thead>{self._thead()}</thead>"
             f"<tbody>{body}</tbody></table>{links}"
         )
 
@@ -112,24 +155,54 @@ def _authors_tag(a: SpaceAnalysis) -> str:
 
 
 def _scope_columns(a: SpaceAnalysis) -> list[tuple[str, str, int, bool]]:
-    """(metric, header, digits, seed-averaged authors' number?) for one scope: each metric whose
-    definition matters is followed by its authors' seed-averaged form, side by side."""
+    """(metric, header without the scope, digits, seed-averaged authors' number?) for one scope:
+    each metric whose definition matters is followed by its authors' seed-averaged form, side by side."""
     cols = []
     for metric, title, digits in TABLE_METRICS:
         if metric not in DEFINED:
-            cols.append((metric, f"{a.title} {title}", digits, False))
+            cols.append((metric, title, digits, False))
             continue
-        cols.append((metric, f"{a.title} {_metric_header(a, title)} {_own_tag(a)}", digits, False))
+        cols.append((metric, f"{_metric_header(a, title)} {_own_tag(a)}", digits, False))
         k = authors_definition(a.space).k
         shown = f"{title} (top-{k})" if metric == "final_acc" else title
-        cols.append((metric, f"{a.title} {shown} {_authors_tag(a)}", digits, True))
+        cols.append((metric, f"{shown} {_authors_tag(a)}", digits, True))
     return cols
+
+
+def scope_group(a: SpaceAnalysis, span: int) -> Group:
+    """The HTML header cell of scope A over its SPAN columns: its title and what its runs ran."""
+    return Group(a.title, span, f"run as: {a.run_as}" if a.run_as else "")
+
+
+def no_factor_reason(analyses: list[SpaceAnalysis]) -> str:
+    """Why the factor table is empty, in the terms of the runs read."""
+    if not analyses:
+        return "No super-net runs were read, so there is no factor to compare."
+    if all(len(a.settings) == 1 for a in analyses):
+        return (
+            "No factor varies in these runs: each space holds one setting (runs that differ only in "
+            "their seed), so there is no other value to compare it with."
+        )
+    return (
+        "No factor varies in these runs: no two settings of a space differ in exactly one config "
+        "value, so no value can be compared with another on its own."
+    )
+
+
+RUN_AS_NOTE = (
+    "Run as: the shipped config each setting's config is nearest to (wsnas list configs; defaults: "
+    "no config file) and every value that departs from it, so a shortened run is not read as the "
+    "paper's protocol (docs/report.md#what-was-run)."
+)
+NO_RUNS = "No super-net runs were read (only estimator runs, in the tables below)."
 
 
 def factor_table(analyses: list[SpaceAnalysis]) -> Table:
     """Paper Tables 3 and 4: rows = factor values (Table 1's order), columns = scope x the metrics."""
     slugs = [a.slug for a in analyses]
-    header = ["Factor", "Value"] + [c[1] for a in analyses for c in _scope_columns(a)]
+    header = ["Factor", "Value"] + [f"{a.title} {c[1]}" for a in analyses for c in _scope_columns(a)]
+    groups = [scope_group(a, len(_scope_columns(a))) for a in analyses]
+    short = [c[1] for a in analyses for c in _scope_columns(a)]
     csv_header = (
         ["factor", "value"]
         + [f"{sl}_{m[0]}_{x}" for sl in slugs for m in TABLE_METRICS for x in ("mean", "std", "n")]
@@ -196,7 +269,6 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
         "paper: heuristics published after it); (ref) marks the "
         "reference value (the value the factor is held at while others vary). " + METRIC_NOTE
     )
-    note += " " + definitions_note(a.space for a in analyses)
     if reasons:
         note += " [beyond the paper] marks a row the paper does not report: " + "; ".join(reasons) + "."
     if any(f.against != "reference" for a in analyses for f in a.factors):
@@ -207,7 +279,18 @@ def factor_table(analyses: list[SpaceAnalysis]) -> Table:
             "a value with (+ key=value) changes those keys too."
         )
     return Table(
-        "table_factors", "Factors (paper Tables 3 and 4 form)", csv_header, csv_rows, header, rows, note
+        "table_factors",
+        "Factors (paper Tables 3 and 4 form)",
+        csv_header,
+        csv_rows,
+        header,
+        rows,
+        note,
+        lead=2,
+        groups=groups,
+        short=short,
+        empty=no_factor_reason(analyses),
+        definitions=definitions_note(a.space for a in analyses),
     )
 
 
@@ -217,7 +300,15 @@ def final_table(analyses: list[SpaceAnalysis]) -> Table:
     for a in analyses:
         ordered = sorted(a.settings, key=lambda s: (s is not a.baseline, s is not a.start))
         labels += [s.label for s in ordered if s.label not in labels]
-    header = ["Setting"] + [
+    short = [
+        h
+        for a in analyses
+        for h in (
+            f"final acc ({a.top_k}) {_own_tag(a)}",
+            f"final acc (top-{authors_definition(a.space).k}) {_authors_tag(a)}",
+        )
+    ]
+    header = ["Setting", "Run as"] + [
         h
         for a in analyses
         for h in (
@@ -229,10 +320,18 @@ def final_table(analyses: list[SpaceAnalysis]) -> Table:
         ["setting"]
         + [f"{a.slug}_final_acc_{x}" for a in analyses for x in ("mean", "std", "n")]
         + [f"{a.slug}_authors_final_acc_{x}" for a in analyses for x in ("mean", "std", "n")]
+        + ["run_as"]
     )
     rows, csv_rows = [], []
     for label in labels:
         cells, nums, authors = [], [], []
+        here = [(a, s) for a in analyses for s in a.settings if s.label == label]
+        texts = {a.title: s.run_as.text() for a, s in here}
+        ran = (
+            texts.popitem()[1]
+            if len(set(texts.values())) == 1
+            else "; ".join(f"{t}: {x}" for t, x in texts.items())
+        )
         for a in analyses:
             s = next((s for s in a.settings if s.label == label), None)
             st = s.stat("final_acc") if s is not None else Stat(math.nan, math.nan, 0)
@@ -244,37 +343,51 @@ def final_table(analyses: list[SpaceAnalysis]) -> Table:
             value = float(avg["final_acc"]) if avg is not None else math.nan
             cells.append(Stat.of([value]).text(2) + seeds)
             authors += [value, math.nan, 1 if avg is not None else 0]
-        rows.append([label, *cells])
-        csv_rows.append([label, *nums, *authors])
+        rows.append([label, ran, *cells])
+        csv_rows.append([label, *nums, *authors, ran])
     note = (
         "Final searched model: mean GT accuracy of the top-k pool architectures by super-net accuracy "
         "(k as each column says); mean ± sample std over seeds. A setting is named as the CLI named "
         "its runs (LABEL-sSEED); (ref) marks each column's reference setting, listed first; in the "
-        "paper's protocol the first row, Random NAS (ours), is the tuned baseline."
+        "paper's protocol the first row, Random NAS (ours), is the tuned baseline. " + RUN_AS_NOTE
     )
-    note += " " + definitions_note(a.space for a in analyses)
     return Table(
-        "table_final", "Final searched model (paper Table 5 form)", csv_header, csv_rows, header, rows, note
+        "table_final",
+        "Final searched model (paper Table 5 form)",
+        csv_header,
+        csv_rows,
+        header,
+        rows,
+        note,
+        lead=2,
+        groups=[scope_group(a, 2) for a in analyses],
+        short=short,
+        empty=NO_RUNS,
+        definitions=definitions_note(a.space for a in analyses),
     )
 
 
 def settings_table(analyses: list[SpaceAnalysis]) -> Table:
     header = (
-        ["Space", "Data", "Setting", "Seeds", "Diverged"]
+        ["Space", "Data", "Setting", "Run as", "Seeds", "Diverged"]
         + [m[1] if m[0] != "final_acc" else "final acc (top-k)" for m in TABLE_METRICS]
         + ["k"]
     )
-    csv_header = [
-        "space",
-        "data",
-        "setting",
-        "setting_hash",
-        "seeds",
-        "runs",
-        "finished",
-        "diverged",
-        "top_k",
-    ] + [f"{m}_{x}" for m in METRICS for x in ("mean", "std", "n")]
+    csv_header = (
+        [
+            "space",
+            "data",
+            "setting",
+            "setting_hash",
+            "seeds",
+            "runs",
+            "finished",
+            "diverged",
+            "top_k",
+        ]
+        + [f"{m}_{x}" for m in METRICS for x in ("mean", "std", "n")]
+        + ["run_as"]
+    )
     rows, csv_rows = [], []
     for a in analyses:
         for s in a.settings:
@@ -282,10 +395,12 @@ def settings_table(analyses: list[SpaceAnalysis]) -> Table:
             div = sum(1 for r in s.runs if r.status == "diverged")
             k = top_k_text(s.runs).removeprefix("top-")
             cells = [s.stat(m).text(d) for m, _, d in TABLE_METRICS]
-            rows.append([space_title(a.space), a.dataset, s.label, seeds, str(div), *cells, k])
+            ran = s.run_as.text()
+            rows.append([space_title(a.space), a.dataset, s.label, ran, seeds, str(div), *cells, k])
             nums = [x for m in METRICS for st in [s.stat(m)] for x in (st.mean, st.std, st.n)]
+            full = s.run_as.text(limit=None)
             csv_rows.append(
-                [a.space, a.dataset, s.label, s.key, seeds, len(s.runs), len(s.finished), div, k, *nums]
+                [a.space, a.dataset, s.label, s.key, seeds, len(s.runs), len(s.finished), div, k, *nums, full]
             )
     return Table(
         "settings",
@@ -294,7 +409,12 @@ def settings_table(analyses: list[SpaceAnalysis]) -> Table:
         csv_rows,
         header,
         rows,
-        "One row per setting (runs that differ only in their seed, each seed once). " + METRIC_NOTE,
+        "One row per setting (runs that differ only in their seed, each seed once). "
+        + METRIC_NOTE
+        + " "
+        + RUN_AS_NOTE,
+        empty=NO_RUNS,
+        left=(0, 1, 2, 3),
     )
 
 
@@ -346,4 +466,5 @@ def runs_table(analyses: list[SpaceAnalysis], root: Path) -> Table:
         "GT file: the ground-truth file each run scored against (for DARTS-NDS with its network sizes: "
         "mixed for NDS's DARTS.json, the authors' file, or one wWdD for DARTS_fix-w-d.json)."
     )
-    return Table("runs", "All runs", csv_header, csv_rows, header, rows, note)
+    text = (0, 1, 2, 4, len(header) - 2, len(header) - 1)
+    return Table("runs", "All runs", csv_header, csv_rows, header, rows, note, empty=NO_RUNS, left=text)

@@ -43,6 +43,8 @@ class Report:
     skipped: list[str]
     warnings: list[str]
     """What the reader must know about the grouping (repeated seeds, several identities of a config)."""
+    num_estimate_runs: int = 0
+    """`wsnas estimate` run dirs shown (estimators next to the super-nets)."""
 
 
 def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> Report:
@@ -99,9 +101,8 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     tables, made, table_files = tables + est.tables, made + est.figures, table_files + est.files
 
     index = out / "index.html"
-    write_text_atomic(
-        index, index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped, notes)
-    )
+    page = index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped, notes, out, est.count)
+    write_text_atomic(index, page)
     return Report(
         out,
         index,
@@ -111,4 +112,5 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
         [fig_dir / f.name for f in made],
         skipped,
         notes,
+        est.count.runs,
     )
