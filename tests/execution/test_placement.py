@@ -19,6 +19,7 @@ import yaml
 
 from wsnas.cli.main import main
 from wsnas.core.errors import WsnasError
+from wsnas.execution import executors as ex_mod
 from wsnas.execution.executors import LocalExecutor, make_executor
 from wsnas.execution.placement import (
     GpuRequest,
@@ -29,7 +30,6 @@ from wsnas.execution.placement import (
     visible_gpu_ids,
 )
 from wsnas.sweep import Sweep, load_spec
-from wsnas.execution import executors as ex_mod
 
 ROOT = Path(__file__).resolve().parents[2]
 
