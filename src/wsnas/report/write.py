@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wsnas.core.atomic import write_text_atomic
 from wsnas.core.errors import WsnasError
+from wsnas.report.algorithms import algorithm_section
 from wsnas.report.analysis import analyse_paper, analyse_space, group_settings
 from wsnas.report.definitions import clear_cache
 from wsnas.report.estimators import estimator_section, find_estimate_dirs
@@ -99,6 +100,8 @@ def write_report(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> 
     tables, made, table_files = tables + search.tables, made + search.figures, table_files + search.files
     est = estimator_section(paths, analyses, out)  # `wsnas estimate` runs on the same GT and pool
     tables, made, table_files = tables + est.tables, made + est.figures, table_files + est.files
+    algo = algorithm_section(analyses, out)  # search algorithms beside samplers, and Table 5
+    tables, made, table_files = tables + algo.tables, made + algo.figures, table_files + algo.files
 
     index = out / "index.html"
     page = index_html(runs, analyses, tables, made, [str(p) for p in paths], skipped, notes, out, est.count)
