@@ -124,6 +124,7 @@ def algorithm_table(analyses: list[SpaceAnalysis]) -> Table | None:
         "by super-net accuracy; distribution s-KdT: ranked by the algorithm's log-probability. s/epoch: "
         "training and evaluation wall time per epoch on the run's device (a sampler run: total / epochs). "
         "Mean ± std over seeds. docs/search.md says what each algorithm follows.",
+        left=(0, 1, 2, 4),
     )
 
 

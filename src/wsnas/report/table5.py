@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -201,6 +202,16 @@ def epoch_seconds(r: RunRecord) -> float:
     return float(np.median(secs)) if secs else math.nan
 
 
+TEXT = (
+    "space",
+    "method",
+    "protocol",
+    "final model",
+    "published GT (source)",
+    "published protocol",
+    "setting",
+)
+"""Columns of text: left-aligned on the page, wrapped where long."""
 HEADER = [
     "space",
     "method",
@@ -216,6 +227,7 @@ HEADER = [
     "setting",
 ]
 """Markdown and HTML columns; the setting (its label in the report's other tables) comes last."""
+TEXT_COLUMNS = tuple(HEADER.index(c) for c in HEADER if c in TEXT)
 CSV_HEADER = [
     "space",
     "dataset",
@@ -278,7 +290,15 @@ def _rows(a: SpaceAnalysis) -> tuple[list[list[Any]], list[list[str]]]:
         )
         rows.append(
             [space_title(a.space), method_name(method), detail, str(len(runs))]
-            + [gt.text(2), what, skdt.text(3), pbr.text(3), secs.text(1), *pub_html, s.label or s.key]
+            + [
+                gt.text(2),
+                what,
+                skdt.text(3),
+                pbr.text(3),
+                secs.text(1),
+                *pub_html,
+                _wrappable(s.label or s.key),
+            ]
         )
     for p in sorted(set(pubs) - shown, key=lambda p: (method_order(p.method), p.protocol)):
         pub_csv, pub_html = _published_cells([p])
@@ -292,6 +312,11 @@ def _rows(a: SpaceAnalysis) -> tuple[list[list[Any]], list[list[str]]]:
             + ["–", "–", "–", "–", "–", *pub_html, NOT_RUN]
         )
     return csv_rows, rows
+
+
+def _wrappable(label: str) -> str:
+    """LABEL with a space after each comma, so a page can wrap it between its key=value parts."""
+    return re.sub(r",(?=\S)", ", ", label)
 
 
 def table5(analyses: list[SpaceAnalysis]) -> Table | None:
@@ -323,4 +348,5 @@ def table5(analyses: list[SpaceAnalysis]) -> Table | None:
         "paper gives for the space and protocol, with its source; wsnas/report/published_table5.json "
         "says where each comes from and the protocol it used; rows 'not run here' are published only. "
         "Stand-in spaces (NB201-mini) have no published numbers. docs/published-numbers.md.",
+        left=TEXT_COLUMNS,
     )
