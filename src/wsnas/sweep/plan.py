@@ -26,7 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 from wsnas.config import RunConfig, experiment_hash, load_config, validate
 from wsnas.core.errors import ConfigError
 from wsnas.core.runname import run_name
-from wsnas.spaces.check import check_config
+from wsnas.spaces.check import check_config, mark_checked
 from wsnas.sweep.spec import RESERVED, SweepSpec, assignment
 
 
@@ -89,6 +89,8 @@ class Planner:
         self.spec = spec
         self.runs_dir = Path(out_dir) / "runs"
         self._settings: dict[str, tuple[RunConfig, dict[str, Any], str]] = {}
+        self._by_content: dict[str, tuple[RunConfig, dict[str, Any], str]] = {}
+        """The same settings by config content: two assignments that give one config check it once."""
         """Per factor assignment: its config (seed 0, validated and checked once: plans are made again
         and again), that config as a dict, its label. A seed only copies it: planning is linear in runs."""
         self._label_keys = spec.label_keys()
@@ -173,16 +175,23 @@ class Planner:
             for k, value in assign.items():
                 set_key(d, k, value, source="sweep factor")
             d["seed"], d["out_dir"], d["name"] = 0, str(self.runs_dir), None
-            where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
-            with _epochs_vary():
-                cfg = check_config(validate(d, source=f"sweep run ({where})"), source=f"sweep run ({where})")
-            d = cfg.to_dict()
-            self._settings[key] = (cfg, d, self._label(d))
+            content = json.dumps(d, sort_keys=True, default=str)
+            if content not in self._by_content:
+                where = ", ".join(f"{k}={format_value(v)}" for k, v in assign.items()) or "base"
+                with _epochs_vary():
+                    cfg = check_config(
+                        validate(d, source=f"sweep run ({where})"), source=f"sweep run ({where})"
+                    )
+                d = cfg.to_dict()
+                self._by_content[content] = (cfg, d, self._label(d))
+            self._settings[key] = self._by_content[content]
         return self._settings[key]
 
     def config(self, assign: dict[str, Any], seed: int, name: str | None = None) -> RunConfig:
         cfg = self._setting(assign)[0]
-        return cfg if (seed, name) == (0, None) else cfg.model_copy(update={"seed": seed, "name": name})
+        if (seed, name) == (0, None):
+            return cfg
+        return mark_checked(cfg.model_copy(update={"seed": seed, "name": name}))  # no check reads the seed
 
     def _label(self, d: dict[str, Any]) -> str:
         """Factor values of the config D that differ from the base config, in spec order."""
@@ -205,7 +214,7 @@ class Planner:
             label=label,
             seed=seed,
             assign=dict(assign),
-            cfg=cfg.model_copy(update={"seed": seed, "name": name}),
+            cfg=mark_checked(cfg.model_copy(update={"seed": seed, "name": name})),  # checked as seed 0
         )
 
     def runs(self, assigns: Iterable[dict[str, Any]]) -> list[PlannedRun]:
