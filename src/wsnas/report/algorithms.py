@@ -13,6 +13,7 @@ one line per algorithm setting (mean, band = min..max over seeds), named as Tabl
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ def _row(a: SpaceAnalysis, s: Setting) -> tuple[list[Any], list[str]]:
     algo = _algo(s)
     if algo == "none":
         gt = Stat.of(_final(r, "final_acc") for r in runs)
-        what = f"top {a.top_k} by one-shot accuracy (mean GT)"
+        what = f"{a.top_k} by one-shot accuracy (mean GT)"
         dist = Stat(math.nan, math.nan, 0)
         free = Stat(math.nan, math.nan, 0)
         secs = Stat.of(_epoch_seconds(r) for r in runs)
@@ -92,9 +93,14 @@ def _row(a: SpaceAnalysis, s: Setting) -> tuple[list[Any], list[str]]:
 
 
 def _epoch_seconds(run: Any) -> float:
-    t = run.summary.get("timing") or {}
-    epochs = _num(run.summary.get("epochs"))
-    return _num(t.get("seconds")) / epochs if epochs and epochs > 0 else math.nan
+    """Median seconds of the run's training epochs (log.jsonl), the measure an algorithm run's
+    summary gives (`algorithm.seconds_per_epoch`): evaluations are not in it."""
+    try:
+        lines = (run.path / "log.jsonl").read_text().splitlines()
+        secs = [r["seconds"] for r in map(json.loads, lines) if r.get("type") == "epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return math.nan
+    return float(np.median(secs)) if secs else math.nan
 
 
 def algorithm_table(analyses: list[SpaceAnalysis]) -> Table | None:
@@ -122,7 +128,7 @@ def algorithm_table(analyses: list[SpaceAnalysis]) -> Table | None:
         "last epoch (DARTS/GDAS/DrNAS: per-edge argmax; SETN, ENAS: their own choice); a sampler's: the "
         "paper's mean GT of the top k of the pool by one-shot accuracy. One-shot s-KdT: the pool ranked "
         "by super-net accuracy; distribution s-KdT: ranked by the algorithm's log-probability. s/epoch: "
-        "training and evaluation wall time per epoch on the run's device (a sampler run: total / epochs). "
+        "median wall seconds of a training epoch on the run's device (evaluations not included). "
         "Mean ± std over seeds. docs/search.md says what each algorithm follows.",
         left=(0, 1, 2, 4),
     )
