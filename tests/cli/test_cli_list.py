@@ -158,3 +158,16 @@ def test_list_algorithms_names_each_with_its_defaults_and_reference(capsys):
     assert [r.split()[0] for r in rows] == ["none", *ALGORITHMS.names()]
     gdas = next(r for r in rows if r.startswith("gdas"))
     assert "tau_max=10.0" in gdas and "xautodl" in gdas and "GDAS.py" in gdas
+
+
+def test_estimate_help_lists_every_registered_estimator_unbroken(capsys, monkeypatch):
+    """The registry is the only list: `wsnas estimate --help` names each of its estimators whole (no
+    name broken across lines, as `j\\nacob_cov` was), however narrow the terminal."""
+    from wsnas.cli.main import main
+    from wsnas.estimators.registry import known_names
+
+    monkeypatch.setenv("COLUMNS", "60")
+    with pytest.raises(SystemExit):
+        main(["estimate", "--help"])
+    words = set(capsys.readouterr().out.replace(",", " ").split())
+    assert set(known_names()) <= words
