@@ -129,10 +129,11 @@ def warn(job) -> None:
 
 @pytest.mark.slow
 def test_failed_runs_come_back_as_records_and_jobs_json_goes(tmp_path):
-    tasks = [
-        {"name": f"t{i}", "run_dir": str(tmp_path / f"r{i}"), "config": {"no_such_key": 1}, "threads": 1}
+    tasks = [  # super-net training tasks (`execution.tasks`: each names the function that runs it)
+        {"name": f"t{i}", "run_dir": str(tmp_path / f"r{i}"), "config": {"no_such_key": 1}, "threads": 1,
+         "kind": "supernet", "target": "wsnas.trainers.task:train_task"}
         for i in range(2)
-    ]
+    ]  # fmt: skip
     logs: list[str] = []
     ex = SlurmExecutor(tmp_path / "slurm", SlurmOptions(backend="local"), threads=1, log=logs.append)
     results = list(ex.run(tasks))
