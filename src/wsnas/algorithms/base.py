@@ -70,9 +70,7 @@ class Algorithm:
         device: torch.device,
         amp: bool = False,
     ) -> None:
-        self.spec, self.settings, self.space, self.device, self.amp = spec, settings, space, device, amp
-        self.ops: tuple[str, ...] = tuple(space.ops)
-        self.slots = len(space.edges)
+        self.attach(spec, settings, space, device, amp)
         self.alphas = nn.Parameter(1e-3 * torch.randn(self.slots, len(self.ops)).to(device))
         betas = settings["arch_betas"]
         self.optimizer = torch.optim.Adam(
@@ -81,6 +79,15 @@ class Algorithm:
             betas=(float(betas[0]), float(betas[1])),
             weight_decay=settings["arch_weight_decay"],
         )
+
+    def attach(
+        self, spec: AlgorithmSpec, settings: dict[str, Any], space: Any, device: torch.device, amp: bool
+    ) -> None:
+        """What every algorithm holds whatever it learns: its spec and settings, the space's ops and
+        decision slots, the device, the AMP flag, and the epoch schedule."""
+        self.spec, self.settings, self.space, self.device, self.amp = spec, settings, space, device, amp
+        self.ops: tuple[str, ...] = tuple(space.ops)
+        self.slots = len(space.edges)
         self.epoch, self.epochs = 0, 1
 
     # ---- schedule ----------------------------------------------------------------------------

@@ -41,12 +41,9 @@ class ControllerAlgorithm(Algorithm):
         device: torch.device,
         amp: bool = False,
     ) -> None:
-        self.spec, self.settings, self.space, self.device, self.amp = spec, settings, space, device, amp
-        self.ops: tuple[str, ...] = tuple(space.ops)
-        self.slots = len(space.edges)
+        self.attach(spec, settings, space, device, amp)
         self.net = self.build().to(device)
         self.optimizer = self.new_optimizer()
-        self.epoch, self.epochs = 0, 1
 
     @abstractmethod
     def build(self) -> nn.Module:
