@@ -74,3 +74,13 @@ def test_latency_ties_the_identity_to_the_machine(tmp_path, monkeypatch):
     after = (identity.estimate_identity(with_latency), identity.estimate_identity(without))
     assert before[0]["config"] != after[0]["config"]  # a resume elsewhere is refused
     assert before[1] == after[1]  # estimators that do not time keep their identity
+
+
+def test_a_revised_estimator_changes_the_identity_of_the_runs_that_score_it(tmp_path, monkeypatch):
+    with_lr = plan_for(tmp_path, "te", "te_nas,params")
+    without = plan_for(tmp_path, "plain", "params")
+    before = (identity.estimate_identity(with_lr), identity.estimate_identity(without))
+    monkeypatch.setattr(identity, "REVISED", {})  # as before te_nas_lr's revision 2
+    after = (identity.estimate_identity(with_lr), identity.estimate_identity(without))
+    assert before[0]["config"] != after[0]["config"]  # a run of the old te_nas_lr is not resumed
+    assert before[1] == after[1]  # runs without it keep their identity

@@ -17,6 +17,11 @@ from wsnas.estimators.registry import provenance
 ADDED_OPTIONS: dict[str, Any] = {"network": "benchmark"}
 """Options added after runs were made, with the default that is what the code did before: left out of
 the hash at that default, so the runs made before keep their identity (and stay resumable)."""
+REVISED: dict[str, int] = {"te_nas_lr": 2}
+"""Estimators whose values changed after runs were made, with the revision of their definition: a
+run that scores one holds the revisions in its identity, so a run scored with the old definition is
+never resumed (or sharded) with the new one. (Revision 2 of te_nas_lr: TENAS's own linear-region
+count on its thin network, where the ports' count was always the batch size; CHANGELOG.md.)"""
 NOT_HASHED = ("archs_source", "archs_dropped")
 """Recorded options that do not change a score: where an explicit list came from and how many repeats
 it lost (the list itself enters as `archs_sha256`)."""
@@ -50,6 +55,9 @@ def estimate_identity(plan: Plan) -> dict[str, Any]:
     plugins = {e.name: p for e in plan.estimators if (p := provenance(e)) is not None}
     if plugins:  # (only then: the runs of wsnas's own estimators keep their identity)
         keep["plugins"] = plugins
+    revised = {c: REVISED[c] for c in rec.get("columns", ()) if c in REVISED}
+    if revised:  # (only then: runs without a revised estimator keep their identity)
+        keep["revisions"] = revised
     if any(c in LATENCY for c in rec.get("columns", ())):  # timings belong to the machine
         keep["latency_device"] = device_label(plan.device)
     digest = hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]

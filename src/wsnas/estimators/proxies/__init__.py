@@ -88,7 +88,7 @@ SUMMARIES: dict[str, tuple[Compute, str]] = {
     "az_nas_trainability": (_az_nas, "mean over cells of -s-1/s+2, s top singular value of dJ (Lee, Ham)"),
     "az_nas_complexity": (_az_nas, "multiply-adds (M) of one image, conv and linear (AZ-NAS's FLOPs)"),
     "te_nas_ntk": (_te_nas, "-cond(NTK) on 16 images, train-mode BN (Chen et al.)"),
-    "te_nas_lr": (_te_nas, "distinct ReLU patterns among a batch of Gaussian images (Chen et al.)"),
+    "te_nas_lr": (_te_nas, "distinct ReLU patterns of 3x1000 3x3 crops, cell at width 1 (Chen et al.)"),
     "latency_b1": (_latency, "median forward seconds of one image on the run's device (eval mode)"),
     "latency": (_latency, "median forward seconds of the run's minibatch on the run's device"),
 }
