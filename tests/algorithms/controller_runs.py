@@ -11,19 +11,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-MINI = [
-    "space.name=nb201_mini",
-    "data.name=digits",
-    "lowfi.channels=4",
-    "lowfi.cells_per_stage=1",
-    "protocol.batch_size=64",
-    "eval.pool_size=16",
-    "eval.batch_size=256",
-    "runtime.device=cpu",
-    "runtime.threads=1",
-    "runtime.progress=false",
-    "data.valid_size=300",
-]
+from mini_runs import mini_run
+
+MINI = mini_run()
 """tests/algorithms/test_search_runs.py's tiny run: nb201_mini on digits, a 4-channel super-net."""
 
 KILLER = textwrap.dedent(

@@ -7,26 +7,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from mini_runs import mini_run
 from wsnas.config import load_config
 from wsnas.core.errors import ConfigError, WsnasError
 from wsnas.search.algorithms import SearchOptions, learnt
 from wsnas.search.run import run_search
 from wsnas.trainers.supernet_trainer import train
 
-MINI = [
-    "space.name=nb201_mini",
-    "data.name=digits",
-    "lowfi.channels=4",
-    "lowfi.cells_per_stage=1",
-    "protocol.batch_size=64",
-    "protocol.epochs=1",
-    "eval.pool_size=12",
-    "eval.batch_size=256",
-    "runtime.device=cpu",
-    "runtime.threads=1",
-    "runtime.progress=false",
-    "data.valid_size=300",
-]
+MINI = mini_run(pool=12, epochs=1)
 
 
 def test_learnt_asks_in_a_probability_weighted_order():

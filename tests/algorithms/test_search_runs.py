@@ -14,23 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from mini_runs import mini_run
 from wsnas.cli.main import main
 from wsnas.config import load_config
 from wsnas.trainers.supernet_trainer import train
 
-MINI = [
-    "space.name=nb201_mini",
-    "data.name=digits",
-    "lowfi.channels=4",
-    "lowfi.cells_per_stage=1",
-    "protocol.batch_size=64",
-    "eval.pool_size=16",
-    "eval.batch_size=256",
-    "runtime.device=cpu",
-    "runtime.threads=1",
-    "runtime.progress=false",
-    "data.valid_size=300",
-]
+MINI = mini_run()
 
 
 SMALL = {

@@ -12,6 +12,7 @@ import pytest
 
 import wsnas.spaces.check as check_mod
 from fake_executor import FakeExecutor
+from mini_runs import mini_run
 from wsnas.cli.main import main
 from wsnas.config import RunConfig, load_config
 from wsnas.core.errors import ConfigError
@@ -20,19 +21,7 @@ from wsnas.spaces.check import check_config, is_checked
 from wsnas.sweep import Sweep, parse_spec
 from wsnas.trainers import task as task_mod
 
-MINI = [
-    "space.name=nb201_mini",
-    "data.name=digits",
-    "lowfi.channels=4",
-    "lowfi.cells_per_stage=1",
-    "protocol.batch_size=64",
-    "protocol.epochs=1",
-    "eval.pool_size=12",
-    "eval.batch_size=128",
-    "runtime.device=cpu",
-    "runtime.threads=1",
-    "runtime.progress=false",
-]
+MINI = mini_run(pool=12, epochs=1, eval_batch=128, valid_size=None)
 
 
 @pytest.fixture
