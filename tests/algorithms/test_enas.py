@@ -182,11 +182,16 @@ def test_defaults_are_the_references_and_refusals():
     spec = get_algorithm("enas")
     assert not spec.mixed_op and not spec.uses_sampler
     assert spec.defaults["controller_steps"] * spec.defaults["controller_aggregate"] == 1000
-    for space in ("nb101", "darts_nds"):
-        with pytest.raises(ConfigError, match="one op token per edge"):
-            check_config(
-                load_config(None, [f"space.name={space}", "data.valid_size=100", "algorithm.name=enas"])
+    for space in (
+        "nb101",
+        "darts_nds",
+    ):  # node-based token grammars (tests/algorithms/test_token_grammars.py)
+        check_config(
+            load_config(
+                None,
+                [f"space.name={space}", "mapping.ops_on=nodes", "data.valid_size=100", "algorithm.name=enas"],
             )
+        )
     with pytest.raises(ConfigError, match="algorithm.rounds: enas does not read it"):
         check_config(load_config(None, [*MINI, "algorithm.name=enas", "algorithm.rounds=2"]))
     with pytest.raises(ConfigError, match="algorithm.entropy_weight: gdas does not read it"):

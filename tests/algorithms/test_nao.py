@@ -123,10 +123,16 @@ def test_defaults_are_the_references_and_refusals():
     spec = get_algorithm("nao")
     assert not spec.mixed_op and not spec.uses_sampler
     assert (spec.defaults["seed_archs"], spec.defaults["new_archs"], spec.defaults["rounds"]) == (600, 300, 4)
-    for space in ("nb101", "darts_nds"):
-        with pytest.raises(ConfigError, match="one op token per edge"):
-            cfg = [f"space.name={space}", "data.valid_size=100", "algorithm.name=nao"]
-            check_config(load_config(None, cfg))
+    for space in (
+        "nb101",
+        "darts_nds",
+    ):  # node-based token grammars (tests/algorithms/test_token_grammars.py)
+        check_config(
+            load_config(
+                None,
+                [f"space.name={space}", "mapping.ops_on=nodes", "data.valid_size=100", "algorithm.name=nao"],
+            )
+        )
     with pytest.raises(ConfigError, match="above algorithm.seed_archs"):
         check_config(load_config(None, [*MINI, "algorithm.name=nao", "algorithm.seed_archs=10"]))
     with pytest.raises(ConfigError, match="algorithm.entropy_weight: nao does not read it"):

@@ -9,6 +9,7 @@ weights and optimiser, so a resumed run repeats an uninterrupted one draw for dr
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,6 +18,7 @@ from torch import nn
 
 from wsnas.algorithms.base import Algorithm, Batch
 from wsnas.spaces.algorithms import AlgorithmSpec
+from wsnas.spaces.grammar import TokenGrammar, token_grammar
 
 CONTROLLER_GRAD_CLIP = 5.0
 """Both references clip the controller's gradient norm at 5 (xautodl ENAS, NAO's controller_grad_bound)."""
@@ -44,6 +46,25 @@ class ControllerAlgorithm(Algorithm):
         self.attach(spec, settings, space, device, amp)
         self.net = self.build().to(device)
         self.optimizer = self.new_optimizer()
+
+    def attach(
+        self, spec: AlgorithmSpec, settings: dict[str, Any], space: Any, device: torch.device, amp: bool
+    ) -> None:
+        """The base's attach, and the space's token grammar (`wsnas.spaces.grammar`): how the controller
+        writes an architecture. A node-based space has no edges: its slots are the grammar's positions."""
+        self.grammar: TokenGrammar = token_grammar(space)
+        if self.grammar.layout is None:
+            super().attach(spec, settings, space, device, amp)
+            return
+        self.spec, self.settings, self.space, self.device, self.amp = spec, settings, space, device, amp
+        self.ops = self.grammar.ops
+        self.slots = self.grammar.length
+        self.epoch, self.epochs = 0, 1
+
+    @property
+    def edge_grammar(self) -> bool:
+        """One op token per edge (NB201): an architecture is its own value sequence."""
+        return self.grammar.layout is None
 
     @abstractmethod
     def build(self) -> nn.Module:
@@ -78,6 +99,13 @@ class ControllerAlgorithm(Algorithm):
     ) -> float:
         raise TypeError(f"{self.spec.name} takes no architecture step beside the weights' (end_epoch)")
 
+    def param_free_share(self, arch: Any) -> float:
+        """Share of the derived cell's ops that have no weights (the grammar's op positions)."""
+        if self.edge_grammar:
+            return super().param_free_share(arch)
+        ops = self.grammar.op_names(arch)
+        return sum(o in self.grammar.param_free for o in ops) / max(len(ops), 1)
+
     # ---- record ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +125,7 @@ class ControllerAlgorithm(Algorithm):
             **super().describe(),
             "controller_params": int(sum(p.numel() for p in self.net.parameters())),
             "controller_adam_eps": self.adam_eps,
+            "token_grammar": self.grammar.describe(),
         }
 
 
@@ -109,3 +138,12 @@ def marginals(space: Any, scores: np.ndarray) -> list[list[float]]:
     for e in range(archs.shape[1]):
         np.add.at(out[e], archs[:, e], p)
     return out.tolist()
+
+
+def value_shares(grammar: TokenGrammar, seqs: Sequence[Sequence[int]]) -> list[list[float]]:
+    """Per position of the grammar the share of each value among SEQS."""
+    out = [np.zeros(c) for c in grammar.choices]
+    for seq in seqs:
+        for k, v in enumerate(seq):
+            out[k][int(v)] += 1
+    return [(c / max(len(seqs), 1)).tolist() for c in out]

@@ -42,12 +42,21 @@ class Attention(nn.Module):
 
 
 class EncoderPredictorDecoder(nn.Module):
-    """NAO's controller over sequences of `slots` op tokens (`num_ops` ops)."""
+    """NAO's controller over sequences of `slots` tokens: op tokens 1..num_ops (an edge grammar), or
+    the tokens of RANGES, position by position ([lo, hi) each, `TokenGrammar.token_range`; the
+    vocabulary is 0..max hi - 1)."""
 
-    def __init__(self, slots: int, num_ops: int, hidden: int = HIDDEN) -> None:
+    def __init__(
+        self,
+        slots: int,
+        num_ops: int,
+        hidden: int = HIDDEN,
+        ranges: list[tuple[int, int]] | None = None,
+    ) -> None:
         super().__init__()
         self.slots, self.num_ops = slots, num_ops
-        vocab = num_ops + 1
+        self.ranges = ranges if ranges is not None else [(1, num_ops + 1)] * slots
+        vocab = max(hi for _, hi in self.ranges)
         self.enc_embedding = nn.Embedding(vocab, hidden)
         self.enc_rnn = nn.LSTM(hidden, hidden, 1, batch_first=True)
         self.regressor = nn.Linear(hidden, 1)
@@ -91,14 +100,14 @@ class EncoderPredictorDecoder(nn.Module):
         return predicted, log_probs
 
     def decode(self, emb: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        """Greedy decoding from embeddings (batch, hidden), each position's argmax among the op
-        tokens: token sequences (batch, slots)."""
+        """Greedy decoding from embeddings (batch, hidden), each position's argmax among its valid
+        tokens (an op, or an input of the node): token sequences (batch, slots)."""
         state = (emb.unsqueeze(0).contiguous(), emb.unsqueeze(0).contiguous())
         inputs = torch.full((emb.shape[0], 1), SOS, dtype=torch.long, device=emb.device)
         chosen = []
-        for _ in range(self.slots):
+        for lo, hi in self.ranges:
             log_probs, state = self._decode_steps(inputs, state, memory)
-            inputs = log_probs[:, :, 1:].argmax(-1) + 1
+            inputs = log_probs[:, :, lo:hi].argmax(-1) + lo
             chosen.append(inputs)
         return torch.cat(chosen, 1)
 

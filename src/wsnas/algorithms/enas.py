@@ -14,6 +14,11 @@ epoch's time includes it. The derived architecture is xautodl's `get_best_arch`:
 scored on its own batch of the architecture split, the most accurate kept; at the last epoch
 `select_num` (its controller_num_samples, 100) samples.
 
+On a space whose architectures choose the cell's graph (nb101, darts_nds) the controller is ENAS's micro
+controller over the space's node-based token grammar (`wsnas.spaces.grammar`; docs/search.md, "Token
+grammars"); everything above works on value sequences, decoded to the space's architecture for a
+path, and a sequence that is no architecture is drawn again (`draw`).
+
 Deviations (docs/search.md): the baseline carries over from sample to sample through every phase
 (xautodl restarts each phase from the previous phase's final value, and in the first phase uses each
 sample's own accuracy, which leaves only the entropy term; TDeVries/enas_pytorch, which its controller
@@ -31,12 +36,14 @@ import torch
 from torch import nn
 
 from wsnas.algorithms.base import ArchStream, Batch, Scorer
-from wsnas.algorithms.controller import LSTM_LAYERS, LSTM_SIZE, Controller
-from wsnas.algorithms.controller_base import ControllerAlgorithm, marginals, torch_seed
+from wsnas.algorithms.controller import LSTM_LAYERS, LSTM_SIZE, Controller, NodeController
+from wsnas.algorithms.controller_base import ControllerAlgorithm, marginals, torch_seed, value_shares
 
 EPOCH_SAMPLES = 10
 """Samples the per-epoch derived architecture is chosen from (xautodl's get_best_arch default)."""
 CHUNK = 4096
+MARGINAL_SAMPLES = 1000
+"""Samples a node grammar's per-position value shares are counted from (`probabilities`)."""
 
 
 def update_baseline(baseline: float | None, reward: float, accuracy: float, decay: float) -> float:
@@ -66,21 +73,37 @@ class ENAS(ControllerAlgorithm):
         self.phase: dict[str, float] = {}
 
     def build(self) -> nn.Module:
-        s = self.settings
-        return Controller(self.slots, len(self.ops), s["tanh_constant"], s["logit_temperature"])
+        """xautodl's controller for an edge grammar; ENAS's micro controller for a node grammar."""
+        s, g = self.settings, self.grammar
+        if g.layout is None:
+            return Controller(self.slots, len(self.ops), s["tanh_constant"], s["logit_temperature"])
+        favoured = [g.ops.index(o) for o in g.favoured]
+        return NodeController(g.layout, len(g.ops), favoured, s["tanh_constant"], s["logit_temperature"])
 
     @property
-    def controller(self) -> Controller:
-        assert isinstance(self.net, Controller)
+    def controller(self) -> Controller | NodeController:
+        assert isinstance(self.net, Controller | NodeController)
         return self.net
+
+    def draw(self, n: int, generator: torch.Generator) -> list[tuple[int, ...]]:
+        """N valid value sequences from the controller: a sequence that is no architecture of the space
+        (an NB101 tree over the edge limit) is drawn again, as eval-nas leaves such samples out."""
+        out: list[tuple[int, ...]] = []
+        while len(out) < n:
+            out += [v for v in self.controller.sample(n - len(out), generator) if self.grammar.valid(v)]
+        return out
+
+    def arch(self, values: Sequence[int]) -> Any:
+        """The space's architecture of a value sequence (an NB201 arch is its own sequence)."""
+        return self.grammar.decode(values)
 
     # ---- the weights' step -----------------------------------------------------------------------
     def weight_forward(
         self, model: nn.Module, x: torch.Tensor, rng: np.random.Generator, sampler: Any
     ) -> torch.Tensor:
         """The shared weights train on one architecture the controller samples."""
-        (arch,) = self.controller.sample(1, self.generator)
-        return model(x, arch)
+        (values,) = self.draw(1, self.generator)
+        return model(x, self.arch(values))
 
     # ---- the controller's phase ------------------------------------------------------------------
     def end_epoch(self, model: nn.Module, scorer: Scorer, batches: ArchStream) -> list[float]:
@@ -89,9 +112,9 @@ class ENAS(ControllerAlgorithm):
         steps, aggregate = int(s["controller_steps"]), int(s["controller_aggregate"])
         losses, accs, rewards, entropies = [], [], [], []
         for _ in range(steps):
-            archs = self.controller.sample(aggregate, self.generator)
-            acc = [scorer(a, batches.next()) / 100.0 for a in archs]
-            loss, reward, entropy = self.controller_step(archs, acc)
+            seqs = self.draw(aggregate, self.generator)
+            acc = [scorer(self.arch(v), batches.next()) / 100.0 for v in seqs]
+            loss, reward, entropy = self.controller_step(seqs, acc)
             losses.append(loss)
             accs += acc
             rewards += reward
@@ -106,7 +129,8 @@ class ENAS(ControllerAlgorithm):
     def controller_step(
         self, archs: Sequence[tuple[int, ...]], accuracies: Sequence[float]
     ) -> tuple[float, list[float], list[float]]:
-        """One Adam step on the samples ARCHS with their ACCURACIES: (loss, rewards, entropies)."""
+        """One Adam step on the samples ARCHS (value sequences) with their ACCURACIES: (loss, rewards,
+        entropies)."""
         s = self.settings
         self.optimizer.zero_grad(set_to_none=True)
         logp, entropy = self.controller.evaluate(archs)
@@ -123,28 +147,40 @@ class ENAS(ControllerAlgorithm):
         return float(loss.detach()), rewards, ent
 
     # ---- what it found ---------------------------------------------------------------------------
-    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> tuple[int, ...]:
+    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> Any:
         """The most accurate of the controller's samples (10; `select_num` at the last epoch), each on
         its own batch of the architecture split; drawn from a generator seeded by the epoch, so an
         evaluation leaves the training's draws as they were."""
         n = int(self.settings["select_num"]) if self.is_last_epoch else EPOCH_SAMPLES
         gen = torch.Generator().manual_seed(self.derive_seed + self.epoch)
-        archs = self.controller.sample(n, gen)
+        archs = [self.arch(v) for v in self.draw(n, gen)]
         scores = [scorer(a, batches()) for a in archs]
         return archs[int(np.argmax(scores))]
 
     @torch.no_grad()
-    def log_probs(self, archs: Sequence[Sequence[int]]) -> np.ndarray:
-        """Each architecture's log-probability under the controller (batched, teacher-forced)."""
+    def log_probs(self, archs: Sequence[Any]) -> np.ndarray:
+        """Each architecture's log-probability under the controller (batched, teacher-forced): that of
+        its value sequence as given (its vertex order), -inf where the grammar cannot write it."""
+        seqs = [self.grammar.encode(a) for a in archs]
+        known = [i for i, v in enumerate(seqs) if v is not None]
+        given = [v for v in seqs if v is not None]
         out = [
-            self.controller.evaluate(archs[i : i + CHUNK])[0].double().cpu().numpy()
-            for i in range(0, len(archs), CHUNK)
+            self.controller.evaluate(given[i : i + CHUNK])[0].double().cpu().numpy()
+            for i in range(0, len(given), CHUNK)
         ]
-        return np.concatenate(out) if out else np.zeros(0)
+        logp = np.full(len(archs), -np.inf)
+        if out:
+            logp[known] = np.concatenate(out)
+        return logp
 
     def probabilities(self) -> list[list[float]]:
-        """Per edge the controller's marginal probability of each op (summed over every encoding)."""
-        return marginals(self.space, self.log_probs(self.space.all_archs()))
+        """Edge grammar: per edge the controller's marginal probability of each op (summed over every
+        encoding). Node grammar: per position the share of each value among MARGINAL_SAMPLES valid
+        samples from a generator of their own (seeded by the epoch, leaving the training's draws)."""
+        if self.edge_grammar:
+            return marginals(self.space, self.log_probs(self.space.all_archs()))
+        gen = torch.Generator().manual_seed(self.derive_seed + 7919 * (self.epoch + 1))
+        return value_shares(self.grammar, self.draw(MARGINAL_SAMPLES, gen))
 
     def record(self) -> dict[str, Any]:
         return {"enas_baseline": self.baseline, **self.phase}

@@ -17,9 +17,12 @@ last, NAO's controller learns from it and proposes new cells:
   50 and are decoded, until `new_archs` cells are found that are in neither the pool nor the new ones
   (by canonical form);
 - they replace as many of the pool's worst.
-The derived architecture is the pool's best at the last evaluation (the reference then retrains its top
-5 from scratch, outside weight sharing; here the one-shot best is the searched model). The pool's
-score of an architecture (`log_probs`, for the learnt-distribution ranking) is the predictor's output.
+The pool holds value sequences of the space's token grammar (`wsnas.spaces.grammar`: one op per edge on
+NB201; per node inputs and ops on nb101, darts_nds), decoded to an architecture for a path; a decoded
+sequence that is no architecture is passed over. The derived architecture is the pool's best at the
+last evaluation (the reference then retrains its top 5 from scratch, outside weight sharing; here the
+one-shot best is the searched model). The pool's score of an architecture (`log_probs`, for the
+learnt-distribution ranking) is the predictor's output.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsnas.algorithms.base import ArchStream, Batch, Scorer
-from wsnas.algorithms.controller_base import ControllerAlgorithm, torch_seed
+from wsnas.algorithms.controller_base import ControllerAlgorithm, torch_seed, value_shares
 from wsnas.algorithms.controller_nao import EncoderPredictorDecoder
+from wsnas.core.errors import ArchError
+from wsnas.spaces.grammar import TokenGrammar
 
 BATCH = 100
 TRAIN_SHARE = 0.9
@@ -45,6 +50,8 @@ MAX_STEP = 50
 sizes up to 50."""
 
 Arch = tuple[int, ...]
+"""A value sequence of the space's token grammar (an NB201 arch is its own)."""
+SEED_TRIES = 1000
 
 
 def round_epochs(epochs: int, rounds: int) -> list[int]:
@@ -52,14 +59,33 @@ def round_epochs(epochs: int, rounds: int) -> list[int]:
     return sorted({math.ceil(k * epochs / rounds) for k in range(1, rounds + 1)})
 
 
-def seed_pool(space: Any, n: int, rng: np.random.Generator) -> list[Arch]:
-    """N random encodings of distinct cells (every cell, one encoding each, where N reaches them)."""
+def seed_pool(
+    space: Any, n: int, rng: np.random.Generator, grammar: TokenGrammar | None = None
+) -> list[Arch]:
+    """N random encodings of distinct cells (every cell, one encoding each, where N reaches them). With
+    a node GRAMMAR: N valid sequences of distinct cells, each position uniform (NAO's `generate_arch`,
+    a sequence no architecture drawn again)."""
+    if grammar is not None and grammar.layout is not None:
+        pool: list[Arch] = []
+        seen: set[str] = set()
+        misses = 0
+        while len(pool) < n:
+            values = grammar.random(rng)
+            key = space.canonical(grammar.decode(values))
+            if key in seen:
+                misses += 1
+                if misses > SEED_TRIES * n:
+                    raise ArchError(f"{space.name}: the token grammar wrote fewer than {n} distinct cells")
+                continue
+            seen.add(key)
+            pool.append(values)
+        return pool
     _, members = space.unique_classes()
     if n >= len(members):
         order = rng.permutation(len(members))
         return [tuple(int(o) for o in members[i][int(rng.integers(len(members[i])))]) for i in order]
-    pool: list[Arch] = []
-    seen: set[str] = set()
+    pool = []
+    seen = set()
     while len(pool) < n:
         arch = tuple(int(o) for o in space.sample(rng))
         key = space.canonical(arch)
@@ -87,31 +113,45 @@ class NAO(ControllerAlgorithm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rng = np.random.default_rng(torch_seed())
-        self.pool: list[Arch] = seed_pool(self.space, int(self.settings["seed_archs"]), self.rng)
+        self.pool: list[Arch] = seed_pool(
+            self.space, int(self.settings["seed_archs"]), self.rng, self.grammar
+        )
         self.best: tuple[Arch, float] | None = None
         self.rounds_done = 0
         self.info: dict[str, Any] = {}
 
     def build(self) -> nn.Module:
-        return EncoderPredictorDecoder(self.slots, len(self.ops))
+        if self.edge_grammar:
+            return EncoderPredictorDecoder(self.slots, len(self.ops))
+        ranges = [self.grammar.token_range(k) for k in range(self.grammar.length)]
+        return EncoderPredictorDecoder(self.slots, len(self.ops), ranges=ranges)
 
     @property
     def epd(self) -> EncoderPredictorDecoder:
         assert isinstance(self.net, EncoderPredictorDecoder)
         return self.net
 
-    def tokens(self, archs: Sequence[Sequence[int]]) -> torch.Tensor:
-        return torch.as_tensor([[o + 1 for o in a] for a in archs], dtype=torch.long, device=self.device)
+    def tokens(self, seqs: Sequence[Sequence[int]]) -> torch.Tensor:
+        """The token sequences of value sequences (NAO's vocabulary, `TokenGrammar.vocab`)."""
+        return torch.as_tensor([self.grammar.tokens(v) for v in seqs], dtype=torch.long, device=self.device)
 
     def archs(self, tokens: torch.Tensor) -> list[Arch]:
-        return [tuple(int(t) - 1 for t in row) for row in tokens.tolist()]
+        """The value sequences of token sequences (the decoder's: each in its position's range)."""
+        return [self.grammar.values(row) for row in tokens.tolist()]
+
+    def arch(self, values: Sequence[int]) -> Any:
+        """The space's architecture of a value sequence."""
+        return self.grammar.decode(values)
+
+    def key(self, values: Sequence[int]) -> str:
+        return str(self.space.canonical(self.arch(values)))
 
     # ---- the weights' step -----------------------------------------------------------------------
     def weight_forward(
         self, model: nn.Module, x: torch.Tensor, rng: np.random.Generator, sampler: Any
     ) -> torch.Tensor:
         """The shared weights train on one pool architecture, drawn uniformly (the run's RNG)."""
-        return model(x, self.pool[int(rng.integers(len(self.pool)))])
+        return model(x, self.arch(self.pool[int(rng.integers(len(self.pool)))]))
 
     # ---- a round ---------------------------------------------------------------------------------
     def end_epoch(self, model: nn.Module, scorer: Scorer, batches: ArchStream) -> list[float]:
@@ -119,7 +159,7 @@ class NAO(ControllerAlgorithm):
         replace the pool's worst by its candidates. The controller's final epoch loss."""
         if self.epoch + 1 not in round_epochs(self.epochs, int(self.settings["rounds"])):
             return []
-        scores = self.score(self.pool, scorer, batches.plain_batches())
+        scores = self.score([self.arch(v) for v in self.pool], scorer, batches.plain_batches())
         order = np.argsort(-np.asarray(scores), kind="stable")
         self.pool = [self.pool[i] for i in order]
         scores = [scores[i] for i in order]
@@ -135,7 +175,7 @@ class NAO(ControllerAlgorithm):
         return [loss]
 
     @staticmethod
-    def score(archs: Sequence[Arch], scorer: Scorer, batches: Callable[[], Batch]) -> list[float]:
+    def score(archs: Sequence[Any], scorer: Scorer, batches: Callable[[], Batch]) -> list[float]:
         """Each architecture's accuracy (%) on the next batch of the architecture split."""
         return [float(scorer(a, batches())) for a in archs]
 
@@ -143,20 +183,18 @@ class NAO(ControllerAlgorithm):
         self, archs: Sequence[Arch], scores: Sequence[float]
     ) -> tuple[list[Arch], list[float], list[Arch], list[float]]:
         """(train archs, targets, held-out archs, targets): min-max normalised scores, shuffled, 90%
-        to train, each training pair `expand` times (copies in random encodings of the same cell)."""
+        to train, each training pair `expand` times (copies in random encodings of the same cell,
+        `TokenGrammar.equivalent`)."""
         lo, hi = min(scores), max(scores)
         target = [(s - lo) / (hi - lo) if hi > lo else 0.0 for s in scores]
         order = self.rng.permutation(len(archs))
         split = max(1, int(len(archs) * TRAIN_SHARE))
         train = [(archs[i], target[i]) for i in order[:split]]
         held = [(archs[i], target[i]) for i in order[split:]]
-        ids, members = self.space.unique_classes()
-        cls = dict(zip(ids, members, strict=True))
         copies = list(train)
         for _ in range(int(self.settings["expand"]) - 1):
             for arch, t in train:
-                same = cls[self.space.canonical(arch)]
-                copies.append((tuple(int(o) for o in same[int(self.rng.integers(len(same)))]), t))
+                copies.append((self.grammar.equivalent(arch, self.rng), t))
         return [a for a, _ in copies], [t for _, t in copies], [a for a, _ in held], [t for _, t in held]
 
     def train_controller(self, archs: Sequence[Arch], scores: Sequence[float]) -> float:
@@ -202,13 +240,17 @@ class NAO(ControllerAlgorithm):
 
     def candidates(self, top: Sequence[Arch], wanted: int) -> list[Arch]:
         """Up to WANTED new cells (by canonical form: in neither the pool nor each other), decoded from
-        TOP moved up the predictor by step sizes 1, 2, ..., MAX_STEP."""
-        known = {self.space.canonical(a) for a in self.pool}
+        TOP moved up the predictor by step sizes 1, 2, ..., MAX_STEP. A decoded sequence that is no
+        architecture (an NB101 tree over the edge limit) is passed over, as eval-nas's evaluation
+        skips a cell the benchmark does not hold."""
+        known = {self.key(a) for a in self.pool}
         new: list[Arch] = []
         tokens = self.tokens(top)
         for step in range(1, MAX_STEP + 1):
             for arch in self.archs(self.epd.generate(tokens, float(step))):
-                key = self.space.canonical(arch)
+                if not self.grammar.valid(arch):
+                    continue
+                key = self.key(arch)
                 if key not in known:
                     known.add(key)
                     new.append(arch)
@@ -217,27 +259,31 @@ class NAO(ControllerAlgorithm):
         return new
 
     # ---- what it found ---------------------------------------------------------------------------
-    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> tuple[int, ...]:
+    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> Any:
         """The pool's best at the last round; before the first, the best of the pool scored now."""
         if self.best is not None:
-            return self.best[0]
-        scores = self.score(self.pool, scorer, batches)
-        return self.pool[int(np.argmax(scores))]
+            return self.arch(self.best[0])
+        archs = [self.arch(v) for v in self.pool]
+        scores = self.score(archs, scorer, batches)
+        return archs[int(np.argmax(scores))]
 
     @torch.no_grad()
-    def log_probs(self, archs: Sequence[Sequence[int]]) -> np.ndarray:
-        """NAO's score of each architecture: its predictor's output (no distribution to take a log of)."""
-        if len(archs) == 0:
-            return np.zeros(0)
-        self.epd.eval()
-        return self.epd.predict(self.tokens(archs)).double().cpu().numpy()
+    def log_probs(self, archs: Sequence[Any]) -> np.ndarray:
+        """NAO's score of each architecture: its predictor's output (no distribution to take a log of);
+        -inf where the grammar cannot write it."""
+        seqs = [self.grammar.encode(a) for a in archs]
+        known = [i for i, v in enumerate(seqs) if v is not None]
+        out = np.full(len(archs), -np.inf)
+        if known:
+            self.epd.eval()
+            given = [v for v in seqs if v is not None]
+            out[known] = self.epd.predict(self.tokens(given)).double().cpu().numpy()
+        return out
 
     def probabilities(self) -> list[list[float]]:
-        """Per edge the share of each op in the pool (the distribution the weights train from)."""
-        counts = np.zeros((self.slots, len(self.ops)))
-        for arch in self.pool:
-            counts[np.arange(self.slots), list(arch)] += 1
-        return (counts / len(self.pool)).tolist()
+        """Per position (an NB201 edge) the share of each value (op) in the pool (the distribution the
+        weights train from)."""
+        return value_shares(self.grammar, self.pool)
 
     def record(self) -> dict[str, Any]:
         return {"nao_pool_size": len(self.pool), **self.info}

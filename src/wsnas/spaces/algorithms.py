@@ -22,7 +22,7 @@ from typing import Any
 from wsnas.config import RunConfig
 from wsnas.core.errors import ConfigError
 from wsnas.core.registry import Registry
-from wsnas.spaces.base import EdgeOpSpace, SearchSpace
+from wsnas.spaces.base import SearchSpace
 
 NONE = "none"
 """`algorithm.name` of a run trained by its sampler alone (Random-NAS, Random-A, FairNAS)."""
@@ -130,15 +130,16 @@ _builtin(
 )
 
 
-def _edge_tokens_why_not(space: SearchSpace) -> str | None:
-    """ENAS's and NAO's controllers write an architecture as one op token per edge of a fixed cell."""
-    if isinstance(space, EdgeOpSpace):
-        return None
-    return (
-        f"its controller writes an architecture as one op token per edge of a fixed cell (nb201, "
-        f"nb201_mini), but a {space.name} architecture also chooses the cell's graph, which needs the "
-        f"node-based token sequence of the references' own spaces (not implemented here)"
-    )
+def _token_grammar_why_not(space: SearchSpace) -> str | None:
+    """ENAS's and NAO's controllers write an architecture as the space's token sequence
+    (`wsnas.spaces.grammar`): one op per edge (NB201), or per node its inputs and ops (NB101, DARTS)."""
+    from wsnas.spaces.grammar import GrammarError, token_grammar
+
+    try:
+        token_grammar(space)
+    except GrammarError as e:
+        return f"its controller writes an architecture as the space's token sequence, and {e}"
+    return None
 
 
 _builtin(
@@ -148,7 +149,9 @@ _builtin(
         "an LSTM controller samples one path per step; REINFORCE on its samples' validation accuracy "
         "after each epoch",
         "Pham et al., ICML 2018; " + _XAUTODL.format("ENAS.py") + " (search_model_enas_utils.py), "
-        "configs/nas-benchmark/algos/ENAS.config, scripts-search/algos/ENAS.sh",
+        "configs/nas-benchmark/algos/ENAS.config, scripts-search/algos/ENAS.sh; on nb101 and darts_nds "
+        "a node-based token sequence: melodyguan/enas micro_controller.py (darts_nds), "
+        "kcyu2014/eval-nas ControllerNASbench (nb101)",
         {
             "arch_lr": 1e-3,
             "arch_betas": (0.0, 0.999),
@@ -162,7 +165,7 @@ _builtin(
             "select_num": 100,
         },
         mixed_op=False,
-        why_not=_edge_tokens_why_not,
+        why_not=_token_grammar_why_not,
     )
 )
 _builtin(
@@ -172,7 +175,8 @@ _builtin(
         "single paths from a candidate pool; an encoder-predictor-decoder trained on their one-shot "
         "accuracies moves the best in its embedding space to new candidates, each round",
         "Luo et al., NeurIPS 2018; renqianluo/NAO_pytorch NAO_V1/train_search.py (weight sharing), "
-        "controller.py, encoder.py, decoder.py",
+        "controller.py, encoder.py, decoder.py; on nb101 and darts_nds a node-based token sequence: "
+        "NAO_V1 utils.py (darts_nds), kcyu2014/eval-nas nao_policy (nb101)",
         {
             "arch_lr": 1e-3,
             "arch_betas": (0.9, 0.999),
@@ -185,7 +189,7 @@ _builtin(
             "expand": 10,
         },
         mixed_op=False,
-        why_not=_edge_tokens_why_not,
+        why_not=_token_grammar_why_not,
     )
 )
 

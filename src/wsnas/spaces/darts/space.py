@@ -40,6 +40,7 @@ from wsnas.spaces.factors import Factor
 
 if TYPE_CHECKING:
     from wsnas.spaces.darts.standalone import StandaloneNet
+    from wsnas.spaces.darts.tokens import DartsGrammar
 
 NUM_INPUTS: tuple[int, ...] = tuple(i + 2 for i in range(NUM_NODES))
 """Inputs node i may take: the two previous cells and the i earlier nodes."""
@@ -191,6 +192,13 @@ class DartsSpace(SearchSpace):
             }
             paths.append(_genotype(cells["normal"], cells["reduce"]))
         return paths
+
+    def token_grammar(self) -> DartsGrammar:
+        """How ENAS's and NAO's controllers write a genotype: ENAS's micro space, (input, op, input,
+        op) per node, normal then reduce cell (`wsnas.spaces.darts.tokens`)."""
+        from wsnas.spaces.darts.tokens import DartsGrammar
+
+        return DartsGrammar()
 
     # -- search moves ---------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ from wsnas.spaces.nb101.graph import (
 
 if TYPE_CHECKING:
     from wsnas.spaces.nb101.standalone import StandaloneNet
+    from wsnas.spaces.nb101.tokens import NB101Grammar
 
 
 @cache
@@ -244,6 +245,13 @@ class NB101Space(SearchSpace):
         return [
             CellSpec(topo.matrix, (INPUT, *(OPS[int(p[k])] for p in perms), OUTPUT)) for k in range(len(OPS))
         ]
+
+    def token_grammar(self) -> NB101Grammar:
+        """How ENAS's and NAO's controllers write a cell: eval-nas's trees, one (input, op) pair per
+        node (`wsnas.spaces.nb101.tokens`)."""
+        from wsnas.spaces.nb101.tokens import NB101Grammar
+
+        return NB101Grammar(self.max_vertices, self.max_edges)
 
     # -- search moves ---------------------------------------------------------------------
 
