@@ -4,6 +4,13 @@ Zero-cost estimators are computed per registered `compute` function: each distin
 called once per architecture with every requested name that shares it, on a fresh network
 initialised from a seed of (seed, arch string), so a score does not depend on order, resume,
 which process computed it, or which other estimators ran beside it.
+
+Building an NB201 network costs more than some proxies (hundreds of modules, each initialised), so
+wsnas's own families share one build per architecture (`FreshNets`): each gets the network reset to
+the state it was built in (parameters and buffers reloaded, gradients cleared, train mode) with the
+RNG state the build left, which is what a new build from the same seed gives; a family that changed
+the network in a way a reload cannot undo (a dtype, a module, a hook, an attribute) leaves the next
+family a new build. Estimators of other packages always get a new build.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from wsnas.estimators.networks import build_network
 from wsnas.estimators.plan import Plan, minibatch
 from wsnas.estimators.registry import ESTIMATORS, Compute
 from wsnas.estimators.zero_cost import Score
+from wsnas.nn.pool import conv_avg_pools
 
 
 def arch_seed(seed: int, arch: str) -> int:
@@ -35,8 +43,9 @@ def score_arch(plan: Plan, i: int) -> dict[str, Any]:
     groups = zero_cost_groups(plan)
     if groups:
         t0 = time.perf_counter()
+        nets = FreshNets(plan, arch, arch_str)
         for compute, names in groups:
-            values.update(_zero_cost(plan, arch, arch_str, compute, names))
+            values.update(_zero_cost(plan, nets, compute, names))
         secs["zero_cost"] = time.perf_counter() - t0
     facts = [e.name for e in plan.estimators if e.kind == "baseline"]
     if facts:
@@ -78,21 +87,103 @@ def zero_cost_groups(plan: Plan) -> list[tuple[Compute, list[str]]]:
     return list(groups.values())
 
 
-def _zero_cost(plan: Plan, arch: Any, arch_str: str, compute: Compute, names: list[str]) -> dict[str, Score]:
+def _zero_cost(plan: Plan, nets: FreshNets, compute: Compute, names: list[str]) -> dict[str, Score]:
     """NAMES of one compute function on a fresh network seeded by (seed, arch): the same network
     whichever other estimators ran, so a score depends on its architecture and the run's seed only."""
     if plan.batch is None:
         plan.batch, plan.num_classes = minibatch(plan.cfg, plan.opts.batch, plan.device, plan.opts.network)
     x, y = plan.batch
-    torch.manual_seed(arch_seed(plan.cfg.seed, arch_str))
     try:
-        net = build_network(
-            plan.opts.network, plan.space, arch, plan.channels, plan.cells, plan.num_classes
-        ).to(plan.device)
+        net = nets.get(shared=own_family(compute))
         out = compute(net, x, y, list(names))
     except (RuntimeError, ValueError, ArithmeticError) as e:  # a network the proxies cannot run
+        nets.discard()
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         return {n: Score(math.nan, f"{n}: {type(e).__name__}: {first}") for n in names}
     return {
         n: out[n] if n in out else Score(math.nan, f"{n}: its compute function gave no value") for n in names
     }
+
+
+def own_family(compute: Compute) -> bool:
+    """Whether COMPUTE is one of wsnas's families: each swaps the average pools for their convolution
+    form first (`wsnas.nn.pool`), so a shared network may come with them swapped."""
+    return str(getattr(compute, "__module__", "")).startswith("wsnas.")
+
+
+class FreshNets:
+    """One architecture's network for each compute family, as a new build from the seed gives it."""
+
+    def __init__(self, plan: Plan, arch: Any, arch_str: str) -> None:
+        self.plan, self.arch, self.seed = plan, arch, arch_seed(plan.cfg.seed, arch_str)
+        self.net: Any = None
+        self.state: dict[str, torch.Tensor] = {}
+        self.rng: torch.Tensor | None = None
+        self.sig: Any = None
+
+    def build(self) -> Any:
+        """A new network from the seed; the RNG is left as the build leaves it."""
+        torch.manual_seed(self.seed)
+        p = self.plan
+        return build_network(p.opts.network, p.space, self.arch, p.channels, p.cells, p.num_classes).to(
+            p.device
+        )
+
+    def get(self, shared: bool) -> Any:
+        """The network for the next family: a new build, or (SHARED) the shared one reset."""
+        if not shared:
+            return self.build()
+        if self.net is not None and signature(self.net) == self.sig:
+            with torch.no_grad():
+                self.net.load_state_dict(self.state)
+            for prm in self.net.parameters():
+                prm.grad = None
+            self.net.train()
+            torch.manual_seed(self.seed)  # every device's generator, as a build seeds them
+            assert self.rng is not None
+            torch.set_rng_state(self.rng)  # the CPU generator as the build left it
+            return self.net
+        net = self.build()
+        self.rng = torch.get_rng_state()
+        conv_avg_pools(net)  # (every wsnas family does this first: the same function)
+        self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        self.sig = signature(net)
+        self.net = net
+        return net
+
+    def discard(self) -> None:
+        """Build anew for the next family (after a failed one)."""
+        self.net = None
+
+
+_SIMPLE = (bool, int, float, str, type(None))
+
+
+def signature(net: Any) -> Any:
+    """What a state reload does not restore: every module's type, plain attributes and hooks, and every
+    parameter's and buffer's dtype, device, shape and requires_grad."""
+    mods = []
+    for name, m in net.named_modules():
+        attrs = tuple(
+            sorted(
+                (k, v if isinstance(v, _SIMPLE) else tuple(v))
+                for k, v in vars(m).items()
+                if not k.startswith("_")
+                and k != "training"
+                and (
+                    isinstance(v, _SIMPLE)
+                    or (isinstance(v, tuple) and all(isinstance(i, _SIMPLE) for i in v))
+                )
+            )
+        )
+        hooks = tuple(len(d) for k, d in vars(m).items() if "hook" in k and isinstance(d, dict))
+        mods.append((name, type(m), attrs, hooks))
+    tensors = [
+        (name, t.dtype, t.device, tuple(t.shape), t.requires_grad, isinstance(t, torch.nn.Parameter))
+        for name, t in (
+            *net.named_parameters(remove_duplicate=False),
+            *net.named_buffers(remove_duplicate=False),
+        )
+    ]
+    keys = tuple(sorted(k for m in net.modules() for k in vars(m) if not k.startswith("_")))
+    return tuple(mods), tuple(tensors), keys
