@@ -256,10 +256,11 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     print(f"{summary['run_dir']}: {summary['status']} ({summary['archs']['n']} archs, {summary['device']})")
     cols = (("KdT", 7), ("s-KdT", 7), ("Spearman", 8), ("final", 7), ("P>R", 6), ("P@top5%", 7),
             ("BR@5%", 6), ("WR@5%", 6), ("NDCG", 6), ("pair", 6), ("NaN", 5), ("s/arch", 8))  # fmt: skip
-    print(f"{'estimator':<12} " + " ".join(f"{c:>{w}}" for c, w in cols))
+    nw = max([12, *(len(n) for n in summary["estimators"])])  # the longest name sets the column
+    print(f"{'estimator':<{nw}} " + " ".join(f"{c:>{w}}" for c, w in cols))
     for name, r in summary["estimators"].items():
         print(
-            f"{name:<12} {_f(r['kdt'])} {_f(r['skdt'])} {_f(r['spearman'], 8)} {_f(r['final_acc'], 7, 2)} "
+            f"{name:<{nw}} {_f(r['kdt'])} {_f(r['skdt'])} {_f(r['spearman'], 8)} {_f(r['final_acc'], 7, 2)} "
             f"{_f(r['pbr'], 6)} {_f(r.get('ptop_5pct'))} {_f(r.get('br_5pct'), 6)} "
             f"{_f(r.get('wr_5pct'), 6)} {_f(r.get('ndcg'), 6)} {_f(r.get('pairwise_acc'), 6)} "
             f"{r['n_nan']:>5} {r['seconds_per_arch']:>8.3f}"
@@ -268,13 +269,13 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if len(labels) > 1:  # KdT and Spearman against each ground truth of the data set
         print("against each ground truth: " + ", ".join(f"{x} ({c['metric']})" for x, c in
               zip(labels, summary["gt_columns"], strict=True)))  # fmt: skip
-        print(f"{'estimator':<12} " + " ".join(f"{'KdT ' + x:>14} {'Sp ' + x:>13}" for x in labels))
+        print(f"{'estimator':<{nw}} " + " ".join(f"{'KdT ' + x:>14} {'Sp ' + x:>13}" for x in labels))
         for name, r in summary["estimators"].items():
             by = r.get("by_gt", {})
             cells = (
                 f"{_f(by.get(x, {}).get('kdt'), 14)} {_f(by.get(x, {}).get('spearman'), 13)}" for x in labels
             )
-            print(f"{name:<12} " + " ".join(cells))
+            print(f"{name:<{nw}} " + " ".join(cells))
     missing = summary.get("gt_columns_missing") or {}
     for label, why in missing.items():
         print(f"ground truth {label}: not scored ({why})")
