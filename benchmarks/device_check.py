@@ -14,6 +14,9 @@ Sections (each records its own error instead of stopping the others, and its sec
 - `packing`: K = 1, 2, 4, 8 processes training the NB201 super-net at once on one GPU, each
   seeing it through CUDA_VISIBLE_DEVICES as the sweep's local executor places them
   (`--gpus 1 --runs-per-gpu K`); aggregate training images/s over the common window;
+- `search`: `search_algorithms.py` (a search step per algorithm, no reference) and
+  `search_controllers.py` (ENAS's and NAO's steps and controller work) on the device, and
+  `table5_projection.py`'s hours of the Table 5 NB201 study at those step times;
 - `projection`: the paper's 400-epoch NB201 protocol (configs/nb201.yaml, with its pool
   evaluations) and the NB201 study (sweeps/nb201.yaml, via the sweep planner) in hours
   at these rates, one run at a time and packed (see _projection.py for the model).
@@ -461,6 +464,32 @@ def packing(device: torch.device, z: dict[str, Any], ks: list[int], seed: int) -
 
 
 # ---- projection ------------------------------------------------------------------------------
+def search(device: torch.device, z: dict[str, Any]) -> dict[str, Any]:
+    """The search algorithms' step times on DEVICE and the Table 5 NB201 study's projected hours."""
+    here = Path(__file__).resolve().parent
+    dev = "cuda" if device.type == "cuda" else "cpu"
+    small = ["--threads", str(torch.get_num_threads())]
+    small += ["--channels", "4", "--cells", "1", "--batch-size", "16"] if z["quick"] else []
+    runs = {
+        "steps": ["search_algorithms.py", "--no-reference", "--device", dev, "--steps", "2",
+                  "--repeats", "3"],
+        "controllers": ["search_controllers.py", "--device", dev, "--steps", "2", "--repeats", "3",
+                        "--nao-controller-epochs", "1"] + (["--nao-seed-archs", "20"] if z["quick"] else []),
+    }  # fmt: skip
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, args in runs.items():
+            cmd = [sys.executable, str(here / args[0]), *args[1:], *small]
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
+            out[key] = json.loads(proc.stdout.strip().splitlines()[-1])
+            Path(tmp, f"{key}.json").write_text(proc.stdout)
+        cmd = [sys.executable, str(here / "table5_projection.py"), "--steps", f"{tmp}/steps.json",
+               "--controllers", f"{tmp}/controllers.json"]  # fmt: skip
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+        out["table5_nb201_projection"] = json.loads(proc.stdout)
+    return out
+
+
 def projection(tp: dict[str, Any], pk: dict[str, Any] | None) -> dict[str, Any]:
     train_rate, eval_rate, variant = best_rates(tp)
     cfg = load_config(SHIPPED / "nb201.yaml")
@@ -549,6 +578,7 @@ def main() -> None:
     section(out, "throughput", lambda: throughput(device, z, a.seed), path)
     section(out, "numerics", lambda: numerics_check(device, z, a.seed), path)
     section(out, "packing", lambda: packing(device, z, z["packing"], a.seed), path)
+    section(out, "search", lambda: search(device, z), path)
     if "error" in out["throughput"]:
         out["projection"] = {"skipped": "no throughput figures"}
     else:
@@ -556,7 +586,7 @@ def main() -> None:
         section(out, "projection", lambda: projection(out["throughput"], pk), path)
     broken = [
         k
-        for k in ("cuda_tests", "throughput", "numerics", "packing", "projection")
+        for k in ("cuda_tests", "throughput", "numerics", "packing", "search", "projection")
         if "error" in out[k] or out[k].get("ok") is False
     ]
     out["ok"] = not broken

@@ -58,6 +58,9 @@ def test_the_cuda_tests_it_runs_exist():
     assert (ROOT / device_check.CUDA_TESTS).is_file()
 
 
+ALGOS = ("darts_v1", "darts_v2", "gdas", "setn", "drnas")
+
+
 @pytest.mark.slow
 def test_quick_cpu_run_writes_sane_json(tmp_path):
     out = tmp_path / "device.json"
@@ -100,6 +103,13 @@ def test_quick_cpu_run_writes_sane_json(tmp_path):
     levels = d["packing"]["levels"]
     assert set(levels) == {"1", "2"} and all(v["aggregate_train_images_per_s"] > 0 for v in levels.values())
     assert len(levels["2"]["per_run_train_images_per_s"]) == 2
+    sr = d["search"]
+    assert set(sr["steps"]["seconds_per_step_median"]) == {"single_path", *(f"wsnas_{a}" for a in ALGOS)}
+    assert sr["controllers"]["enas_epoch_at_reference"]["weight_steps"] == 195
+    assert (
+        sr["table5_nb201_projection"]["runs"] == 24
+        and sr["table5_nb201_projection"]["total_hours_one_at_a_time"] > 0
+    )
     p = d["projection"]
     proto, first = p["protocol"], p["study"]["choices_first"]
     assert proto["epochs"] == 400 and proto["evaluations"] == 4 and proto["minutes"] > 0
