@@ -178,10 +178,13 @@ def test_refusals_name_the_reason(overrides, match):
         check_config(load_config(None, [*MINI, *overrides]))
 
 
-@pytest.mark.parametrize("space", ["nb101", "darts_nds"])
-def test_spaces_without_a_mixed_op_refuse_the_mixed_op_algorithms(space):
-    with pytest.raises(ConfigError, match="mixed-op forward"):
-        check_config(load_config(None, [f"space.name={space}", "data.valid_size=100", "algorithm.name=gdas"]))
+@pytest.mark.parametrize("name", ["darts_v1", "darts_v2", "gdas", "setn", "drnas"])
+def test_mixed_op_algorithms_run_on_nb101_and_darts_nds_but_not_darts_ops_on_nodes(name):
+    base = ["data.valid_size=100", f"algorithm.name={name}"]
+    check_config(load_config(None, ["space.name=nb101", "mapping.ops_on=nodes", *base]))
+    check_config(load_config(None, ["space.name=darts_nds", "mapping.ops_on=edges", *base]))
+    with pytest.raises(ConfigError, match="ops_on=nodes keeps a node's ops in its two"):
+        check_config(load_config(None, ["space.name=darts_nds", "mapping.ops_on=nodes", *base]))
 
 
 def test_setn_honours_the_sampler_and_defaults_are_the_references():

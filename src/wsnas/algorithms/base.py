@@ -2,10 +2,12 @@
 weight step's forward, an architecture step, the derived architecture and a score per architecture.
 
 The architecture parameters are one row of logits per decision slot of the space (an edge of an
-NB201 cell), one column per op, initialised as the references do (1e-3 * N(0, 1), from torch's
-seeded RNG). All steps run the super-net's own modules (`forward` for a single path,
-`forward_mixed` for weighted mixed ops), so every factor of the super-net means what it means
-for single-path training.
+NB201 or DARTS cell, an NB101 vertex's op or input: `SearchSpace.relaxation()`), one column per
+choice (rows padded to the widest, the padding masked out), initialised as the references do
+(1e-3 * N(0, 1), from torch's seeded RNG). What the space derives from them, each architecture's
+log-probability and the parameter-free share are the relaxation's (`spaces.relax`). All steps run
+the super-net's own modules (`forward` for a single path, `forward_mixed` for weighted mixed ops),
+so every factor of the super-net means what it means for single-path training.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch import nn
 
 from wsnas.engine.runtime import autocast
 from wsnas.spaces.algorithms import AlgorithmSpec
+from wsnas.spaces.relax import PARAM_FREE, Relaxation
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Scorer = Callable[[Any, Batch], float]
@@ -38,12 +41,14 @@ class ArchStream(Protocol):
         ...
 
 
-PARAM_FREE = frozenset({"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3"})
-"""Ops without weights: the share of these in a derived cell is DARTS's collapse on NB201."""
+__all__ = ["PARAM_FREE", "Algorithm", "ArchStream", "Batch", "Scorer"]
+
+DERIVE_SEED = 0x5EED
+"""Seeds a derivation that samples (NB101's), with the epoch: the same alphas derive the same arch."""
 
 
 def _mixed(model: nn.Module) -> Callable[..., torch.Tensor]:
-    """The model's `forward_mixed` (`SuperNet.forward_mixed`: NB201 and its mini space have one)."""
+    """The model's `forward_mixed` (`SuperNet.forward_mixed`: NB201, its mini space, DARTS, NB101)."""
     return cast(Callable[..., torch.Tensor], model.forward_mixed)
 
 
@@ -71,7 +76,13 @@ class Algorithm:
         amp: bool = False,
     ) -> None:
         self.attach(spec, settings, space, device, amp)
-        self.alphas = nn.Parameter(1e-3 * torch.randn(self.slots, len(self.ops)).to(device))
+        sizes = self.relax.sizes
+        width = max(sizes)
+        self.alphas = nn.Parameter(1e-3 * torch.randn(self.slots, width).to(device))
+        self.mask: torch.Tensor | None = None
+        """Valid (slot, choice) entries where slots differ in size (None: all valid)."""
+        if any(n != width for n in sizes):
+            self.mask = (torch.arange(width)[None, :] < torch.tensor(sizes)[:, None]).to(device)
         betas = settings["arch_betas"]
         self.optimizer = torch.optim.Adam(
             [self.alphas],
@@ -87,7 +98,8 @@ class Algorithm:
         decision slots, the device, the AMP flag, and the epoch schedule."""
         self.spec, self.settings, self.space, self.device, self.amp = spec, settings, space, device, amp
         self.ops: tuple[str, ...] = tuple(space.ops)
-        self.slots = len(space.edges)
+        self.relax: Relaxation = space.relaxation()
+        self.slots = len(self.relax.sizes)
         self.epoch, self.epochs = 0, 1
 
     # ---- schedule ----------------------------------------------------------------------------
@@ -97,12 +109,22 @@ class Algorithm:
 
     # ---- steps ---------------------------------------------------------------------------------
     def all_active(self) -> list[tuple[int, ...]]:
-        return [tuple(range(len(self.ops)))] * self.slots
+        return [tuple(range(n)) for n in self.relax.sizes]
+
+    def logits(self) -> torch.Tensor:
+        """The architecture logits with the padding of smaller slots at -inf (probability 0)."""
+        return self.alphas if self.mask is None else self.alphas.masked_fill(~self.mask, float("-inf"))
+
+    def rows(self, w: torch.Tensor) -> list[torch.Tensor | None]:
+        """Per slot its own choices' weights (the padding cut off)."""
+        if self.mask is None:
+            return list(w)
+        return [row[:n] for row, n in zip(w, self.relax.sizes, strict=True)]
 
     def mixing(self) -> tuple[list[torch.Tensor | None], list[tuple[int, ...]]]:
         """Per slot the op weights and the active ops of a mixed forward (DARTS: softmax, all ops)."""
-        w = F.softmax(self.alphas, dim=-1)
-        return list(w), self.all_active()
+        w = F.softmax(self.logits(), dim=-1)
+        return self.rows(w), self.all_active()
 
     def weight_forward(
         self, model: nn.Module, x: torch.Tensor, rng: np.random.Generator, sampler: Any
@@ -134,22 +156,29 @@ class Algorithm:
         return []
 
     # ---- what it found -------------------------------------------------------------------------
-    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> tuple[int, ...]:
-        """The derived architecture: per slot the op of the largest logit (xautodl's `genotype()`)."""
-        return tuple(int(i) for i in self.alphas.detach().argmax(dim=-1).tolist())
+    def log_slot_probs(self) -> np.ndarray:
+        """Per slot the learnt distribution's log-probabilities (slots x widest, padding -inf)."""
+        return F.log_softmax(self.logits().detach().double(), dim=-1).cpu().numpy()
 
-    def log_probs(self, archs: Sequence[Sequence[int]]) -> np.ndarray:
-        """Each architecture's log-probability under the learnt distribution (independent slots)."""
-        logp = F.log_softmax(self.alphas.detach().double(), dim=-1).cpu().numpy()
-        idx = np.asarray(archs, dtype=np.int64).reshape(len(archs), self.slots)
-        return logp[np.arange(self.slots)[None, :], idx].sum(axis=1)
+    def derive_rng(self) -> np.random.Generator:
+        return np.random.default_rng([DERIVE_SEED, self.epoch])
+
+    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> Any:
+        """The derived architecture, as the space's reference derives it from the probabilities
+        (NB201: per slot the op of the largest logit, xautodl's `genotype()`; `spaces.relax`)."""
+        return self.relax.derive(self.log_slot_probs(), self.derive_rng())
+
+    def log_probs(self, archs: Sequence[Any]) -> np.ndarray:
+        """Each architecture's log-probability under the learnt distribution (the space's rule)."""
+        return self.relax.log_probs(self.log_slot_probs(), archs)
 
     def probabilities(self) -> list[list[float]]:
-        return F.softmax(self.alphas.detach().double(), dim=-1).cpu().tolist()
+        p = F.softmax(self.logits().detach().double(), dim=-1).cpu().tolist()
+        return [row[:n] for row, n in zip(p, self.relax.sizes, strict=True)]
 
-    def param_free_share(self, arch: Sequence[int]) -> float:
-        """Share of the derived cell's slots holding a parameter-free op (none, skip, pooling)."""
-        return sum(self.ops[int(o)] in PARAM_FREE for o in arch) / max(len(arch), 1)
+    def param_free_share(self, arch: Any) -> float:
+        """Share of the derived cell's choices holding a parameter-free op (none, skip, pooling)."""
+        return self.relax.param_free_share(arch)
 
     def record(self) -> dict[str, Any]:
         """Extra keys of each evaluation record (the algorithm's own state, e.g. ENAS's baseline)."""

@@ -53,8 +53,8 @@ class GDAS(Algorithm):
     tau: float = 10.0
 
     def mixing(self) -> tuple[list[torch.Tensor | None], list[tuple[int, ...]]]:
-        hardwts, index = gumbel_hard(self.alphas, self.tau)
-        return list(hardwts), [(int(i),) for i in index.tolist()]
+        hardwts, index = gumbel_hard(self.logits(), self.tau)
+        return self.rows(hardwts), [(int(i),) for i in index.tolist()]
 
     def weight_forward(
         self, model: nn.Module, x: torch.Tensor, rng: np.random.Generator, sampler: Any

@@ -7,7 +7,10 @@ super-net's single path. The template distribution (softmax logits per edge) tra
 architecture split through softmax-weighted mixed ops (xautodl's `joint` mode), after the weight
 step. The final choice (`derive`): the `select_num` most probable architectures under the
 distribution (`return_topK`), each scored on one batch of the architecture split by its single
-path in eval mode; the most accurate wins (first on ties).
+path in eval mode; the most accurate wins (first on ties). Where the space is too large to rank
+every architecture (DARTS-NDS, NB101), the candidates are `select_num` distinct architectures drawn
+from the distribution (`Relaxation.sample`, seeded by the epoch): xautodl's `return_topK` enumerates
+the space, which only NB201 allows, and its `dync_genotype(False)` is this draw on NB201.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import torch
 from torch import nn
 
 from wsnas.algorithms.base import Algorithm, Batch, Scorer
+from wsnas.spaces.base import EdgeOpSpace
 
 
 class SETN(Algorithm):
     """Uniform one-shot weights, a learnt template distribution, the best of its top candidates."""
 
-    last_candidates: list[tuple[tuple[int, ...], float]]
+    last_candidates: list[tuple[Any, float]]
 
     def weight_forward(
         self, model: nn.Module, x: torch.Tensor, rng: np.random.Generator, sampler: Any
@@ -40,8 +44,21 @@ class SETN(Algorithm):
         order = np.lexsort((np.arange(len(archs)), -logp))[:k]
         return [tuple(int(o) for o in archs[i]) for i in order]
 
-    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> tuple[int, ...]:
-        candidates = self.top_k(int(self.settings["select_num"]))
+    def drawn(self, k: int) -> list[Any]:
+        """K distinct architectures (by canonical id) drawn from the distribution, in draw order;
+        fewer when 20 K draws do not find K."""
+        rng, logp = self.derive_rng(), self.log_slot_probs()
+        seen: dict[Any, Any] = {}
+        for _ in range(20 * k):
+            arch = self.relax.sample(logp, rng)
+            seen.setdefault(self.space.canonical(arch), arch)
+            if len(seen) == k:
+                break
+        return list(seen.values())
+
+    def derive(self, model: nn.Module, scorer: Scorer, batches: Callable[[], Batch]) -> Any:
+        k = int(self.settings["select_num"])
+        candidates = self.top_k(k) if isinstance(self.space, EdgeOpSpace) else self.drawn(k)
         scored = [(arch, scorer(arch, batches())) for arch in candidates]
         self.last_candidates = scored
         best = int(np.argmax([acc for _, acc in scored]))

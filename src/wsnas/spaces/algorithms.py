@@ -230,6 +230,9 @@ def check_algorithm(space: SearchSpace, cfg: RunConfig) -> None:
         )
     if spec.mixed_op and space.mixed_op_why_not:
         raise ConfigError(f"{where} cannot run on {space.name}: {space.mixed_op_why_not}")
+    refusal = space.mixed_op_refusal(cfg.mapping) if spec.mixed_op else None
+    if refusal:
+        raise ConfigError(f"{where} cannot run on {space.name} with this mapping: {refusal}")
     why = spec.why_not(space) if spec.why_not is not None else None
     if why:
         raise ConfigError(f"{where} cannot run on {space.name}: {why}")

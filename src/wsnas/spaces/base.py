@@ -19,6 +19,7 @@ from wsnas.core.errors import ArchError
 from wsnas.core.registry import Registry
 from wsnas.groundtruth.loaders import BenchLoader
 from wsnas.spaces.factors import ANY, Above, Factor, Not, check_factors
+from wsnas.spaces.relax import EdgeRelaxation, Relaxation
 
 if TYPE_CHECKING:  # the interface needs no torch; the super-nets import it
     import torch
@@ -90,6 +91,14 @@ class SearchSpace(ABC):
     )
     """Why the super-net cannot run every edge as a weighted mixed op (None: it can; the search
     algorithms that need one are refused on this space with this reason, `spaces.algorithms`)."""
+
+    def mixed_op_refusal(self, mapping: MappingConfig) -> str | None:
+        """Why MAPPING cannot hold under this super-net's mixed op (None: it holds), one line."""
+        return None
+
+    def relaxation(self) -> Relaxation:
+        """The decision slots a learnt-distribution algorithm puts logits on (`spaces.relax`)."""
+        raise NotImplementedError(f"{self.name} has no relaxation for learnt-distribution algorithms")
 
     @property
     @abstractmethod
@@ -247,6 +256,10 @@ class EdgeOpSpace(SearchSpace):
         _, members = self.unique_classes()
         group = members[int(rng.integers(len(members)))]
         return group[int(rng.integers(len(group)))]
+
+    def relaxation(self) -> Relaxation:
+        """One slot per edge, its ops the choices (`EdgeRelaxation`)."""
+        return EdgeRelaxation(len(self.edges), self.ops)
 
     def all_archs(self) -> list[Any]:
         """Every encoding, base-len(ops) digits with the first edge most significant."""

@@ -36,6 +36,7 @@ from wsnas.spaces.darts.genotype import (
     format_genotype,
     parse_genotype,
 )
+from wsnas.spaces.darts.relax import DartsRelaxation
 from wsnas.spaces.factors import Factor
 
 if TYPE_CHECKING:
@@ -89,10 +90,7 @@ class DartsSpace(SearchSpace):
     title = "DARTS-NDS"
     loader = LOADER
     factors = DARTS_FACTORS
-    mixed_op_why_not = (
-        "the DARTS-NDS super-net has no mixed-op forward yet (edges over two inputs per node, the "
-        "top-2 derivation): not implemented"
-    )
+    mixed_op_why_not = None  # DartsSuperNet.forward_mixed: DARTS's search cell (spaces/darts/mixed.py)
     why_not = {
         "mapping.dynamic_channels": "every DARTS op keeps its channels",
         "fewshot.split": FEWSHOT_WHY_NOT,
@@ -119,6 +117,19 @@ class DartsSpace(SearchSpace):
     def num_unique(self) -> int:
         """Unique genotypes under `canonical_id`: CELL_UNIQUE^2."""
         return CELL_UNIQUE ** len(CELLS)
+
+    def mixed_op_refusal(self, mapping: MappingConfig) -> str | None:
+        if mapping.ops_on == "nodes":
+            return (
+                "mapping.ops_on=nodes keeps a node's ops in its two (op, input) slots, but a mixed op reads "
+                "every input with no slot to take weights from (DARTS's search cell owns ops per edge); "
+                "set mapping.ops_on=edges"
+            )
+        return None
+
+    def relaxation(self) -> DartsRelaxation:
+        """DARTS's search cell: one slot per edge of each cell type (`darts.relax`)."""
+        return DartsRelaxation()
 
     # -- codec --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from wsnas.nn.drop import drop_path
 from wsnas.nn.superkernel import SuperKernelConv2d
 from wsnas.spaces.base import SuperNet
 from wsnas.spaces.darts.genotype import FULL_CONCAT, NUM_NODES, PAIRS_PER_NODE, Genotype, parse_genotype
+from wsnas.spaces.darts.mixed import mixed_cell
 from wsnas.spaces.darts.ops import (
     DIL_CONV,
     DILATION,
@@ -361,6 +362,22 @@ class DartsSuperNet(PlanCache, SuperNet, nn.Module):
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, reduce if cell.reduction else normal)
+        return self.classifier(self.dropout(self.global_pooling(s1).flatten(1)))
+
+    def forward_mixed(
+        self, x: torch.Tensor, weights: Sequence[torch.Tensor | None], active: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """Logits with every edge a mixed op (DARTS's search cell, `darts.mixed`): WEIGHTS and ACTIVE
+        hold the normal cells' 14 edges, then the reduction cells' (`darts.relax`)."""
+        half = len(weights) // 2
+        if x.device.type == "cpu" and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            assert isinstance(cell, DartsSuperCell)
+            lo = half if cell.reduction else 0
+            w, act = weights[lo : lo + half], active[lo : lo + half]
+            s0, s1 = s1, mixed_cell(cell, self.mapping, s0, s1, w, act)
         return self.classifier(self.dropout(self.global_pooling(s1).flatten(1)))
 
     # -- export -----------------------------------------------------------------------

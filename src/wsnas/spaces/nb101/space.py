@@ -46,6 +46,7 @@ from wsnas.spaces.nb101.graph import (
     prune,
     validate,
 )
+from wsnas.spaces.nb101.relax import NB101Relaxation
 
 if TYPE_CHECKING:
     from wsnas.spaces.nb101.standalone import StandaloneNet
@@ -118,10 +119,7 @@ class NB101Space(SearchSpace):
     loader = LOADER
     factors = NB101_FACTORS
     why_not = {"fewshot.split": FEWSHOT_WHY_NOT}
-    mixed_op_why_not = (
-        "the NB101 super-net (ops on nodes, a cell's channels set by its graph) has no mixed-op forward "
-        "yet: a node mixing ops and inputs needs the authors' eval-nas relaxation, not implemented"
-    )
+    mixed_op_why_not = None  # NB101SuperNet.forward_mixed: eval-nas's relaxation (spaces/nb101/mixed.py)
     ops = OPS
 
     def __init__(
@@ -144,6 +142,10 @@ class NB101Space(SearchSpace):
     @property
     def official(self) -> bool:
         return (self.max_vertices, self.max_edges) == (MAX_VERTICES, MAX_EDGES)
+
+    def relaxation(self) -> NB101Relaxation:
+        """eval-nas's relaxation: per vertex an op row and an input row (`nb101.relax`)."""
+        return NB101Relaxation(self.max_vertices, self.max_edges)
 
     # -- counting -----------------------------------------------------------------------
 

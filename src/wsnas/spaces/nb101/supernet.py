@@ -9,7 +9,7 @@ sampled path runs; per-spec plans (pure data) are cached (`PlanCache`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import torch
@@ -33,6 +33,7 @@ from wsnas.nn.dynamic import (
 from wsnas.nn.superkernel import SuperKernelConv2d
 from wsnas.spaces.base import SuperNet
 from wsnas.spaces.nb101.graph import CONV1X1, CONV3X3, MAXPOOL3X3, CellSpec
+from wsnas.spaces.nb101.mixed import mixed_cell
 from wsnas.spaces.nb101.ops import (
     BN_EPS,
     KERNEL,
@@ -286,6 +287,20 @@ class NB101SuperNet(PlanCache, SuperNet, nn.Module):
         x = self.stem(x)
         for layer, plan in zip(self.layers, plans, strict=True):
             x = layer(x) if plan is None else layer(x, plan)
+        return self.classifier(self.dropout(x.mean((2, 3))))
+
+    def forward_mixed(
+        self, x: torch.Tensor, weights: Sequence[torch.Tensor | None], active: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """Logits with every cell eval-nas's relaxed cell (`nb101.mixed`): WEIGHTS and ACTIVE hold the
+        n vertices' op rows, then their input rows (`nb101.relax`); all cells share them."""
+        n = len(weights) // 2
+        x = self.stem(x)
+        for layer in self.layers:
+            if isinstance(layer, NB101SuperCell):
+                x = mixed_cell(layer, x, weights[:n], weights[n:], active[:n], active[n:])
+            else:
+                x = layer(x)
         return self.classifier(self.dropout(x.mean((2, 3))))
 
     @torch.no_grad()
