@@ -125,6 +125,17 @@ def algorithm_step(trainer: Any, step: int, x: torch.Tensor, y: torch.Tensor) ->
         trainer.arch_losses.extend(algo.end_epoch(trainer.model, scorer, trainer.arch_batches))
 
 
+def ranked_scores(scores: np.ndarray) -> np.ndarray:
+    """SCORES for the learnt ranking of the pool: a pool architecture the algorithm's token grammar
+    cannot write (an NB101 cell that is no eval-nas tree: log-probability -inf) ranks below every
+    other, all such tied (one below the lowest finite score)."""
+    finite = np.isfinite(scores)
+    if finite.all():
+        return scores
+    floor = float(scores[finite].min()) - 1.0 if finite.any() else 0.0
+    return np.where(finite, scores, floor)
+
+
 def search_record(trainer: Any, pool: Pool) -> dict[str, Any]:
     """What the algorithm found at this evaluation: the derived architecture with its ground truth
     and rank, the pool ranked by the learnt distribution, the parameter-free share, the
@@ -143,7 +154,8 @@ def search_record(trainer: Any, pool: Pool) -> dict[str, Any]:
     except BenchmarkError:
         gt, rank = float("nan"), -1
     d = trainer.cfg.metrics()
-    scores = algo.log_probs(pool.archs)
+    raw = algo.log_probs(pool.archs)
+    scores = ranked_scores(raw)
     dist = summarize(scores, pool.gt, pool.gt_rank, pool.total, d.threshold, d.k, definition=d.name)
     keep = ("kdt", "skdt", "spearman", "final_acc", "pbr")
     rec: dict[str, Any] = {
@@ -154,6 +166,7 @@ def search_record(trainer: Any, pool: Pool) -> dict[str, Any]:
         "derived_param_free_share": algo.param_free_share(arch),
         **{f"dist_{k}": dist[k] for k in keep if k in dist},
         "dist_distinct_scores": int(np.unique(scores).size),
+        **({"dist_unwritable": int((~np.isfinite(raw)).sum())} if not np.all(np.isfinite(raw)) else {}),
         "arch_probabilities": algo.probabilities(),
         **algo.record(),
     }
