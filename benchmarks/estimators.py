@@ -1,5 +1,9 @@
 """Zero-cost proxies: architectures per second, wsnas (one shared pass) vs a plain reference-style loop.
 
+The second round's families (`--only new`: suite_zero, zico, meco, swap, te_nas, az_nas; latency has
+no reference) each against a loop written after its released code (NASLib's measures, ZiCo, MeCo,
+SWAP, TENAS, AZ-NAS; the `ref_*` functions name what each re-creates), with the same random draws.
+
 The reference loop does what SamsungLabs/zero-cost-nas's `find_measures` does per measure: a deep copy
 of the network (BN bypassed for synflow), its own forward/backward passes (SNIP through weight masks,
 Fisher through hooked identities, GraSP with two forward passes), one measure at a time. wsnas computes
@@ -9,6 +13,7 @@ together, median over repeats (A/B interleaved, order reversed every other repea
 relative difference between the two implementations' values.
 
     python benchmarks/estimators.py --threads 1 --archs 3 --repeats 2 [--channels 16 --cells 5 --batch 64]
+    python benchmarks/estimators.py --threads 1 --archs 2 --repeats 2 --only new
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+import wsnas.estimators  # noqa: F401  (registers the estimators)
+from wsnas.estimators.registry import ESTIMATORS
 from wsnas.estimators.zero_cost import JACOB_COV_K, ZERO_COST, zero_cost_scores
 from wsnas.spaces import get_space
 
@@ -148,6 +155,250 @@ def ref_nwot(net, x, y):
     return float(np.linalg.slogdet(k)[1])
 
 
+def _relu_outputs(net, x):
+    """Every ReLU output with a 4-D input of one forward (the references hook `nn.ReLU` modules; the
+    wsnas blocks call F.relu, so the loop sees those calls, as in `ref_nwot`)."""
+    outs = []
+
+    class EveryRelu(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func in (F.relu, torch.relu) and args[0].dim() == 4:
+                outs.append(out.detach())
+            return out
+
+    with EveryRelu():
+        net(x)
+    return outs
+
+
+def _gauss_init(net):  # Zen-NAS's network_weight_gaussian_init (also SWAP's)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.normal_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm) and m.weight is not None:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+
+def ref_suite_zero(net, x, y):
+    """NASLib's measures, each on its own copy: l2_norm, plain, epe_nas (`get_batch_jacobian`,
+    `eval_score_perclass`), zen (`network_weight_gaussian_init`, two forwards, BN term)."""
+    out = {"l2_norm": sum(float(m.weight.norm()) for m in _layers(copy.deepcopy(net)))}
+    n = copy.deepcopy(net).train()
+    F.cross_entropy(n(x), y).backward()
+    out["plain"] = sum(
+        float((m.weight.grad * m.weight).sum()) for m in _layers(n) if m.weight.grad is not None
+    )
+    n = copy.deepcopy(net).train()
+    xin = x.clone().requires_grad_(True)
+    o = n(xin)
+    o.backward(torch.ones_like(o))
+    jac = xin.grad.reshape(len(x), -1).numpy()
+    labels = y.numpy()
+    total = 0.0
+    for c in dict.fromkeys(labels.tolist()):
+        rows = jac[labels == c]
+        corrs = np.corrcoef(rows) if len(rows) > 1 else np.array(1.0)
+        total += abs(float(np.sum(np.log(np.absolute(corrs) + 1e-5))))
+    out["epe_nas"] = total
+    n = copy.deepcopy(net)
+    _gauss_init(n)
+    n.train()
+    feats = []
+    for m in n.modules():
+        if isinstance(m, nn.AdaptiveAvgPool2d):
+            m.register_forward_hook(lambda _m, i, o: feats.append(i[0]))
+    with torch.no_grad():
+        z, z2 = torch.randn(x.shape), torch.randn(x.shape)
+        n(z)
+        n(z + 1e-2 * z2)
+        nas = torch.sum(torch.abs(feats[0] - feats[1]), dim=[1, 2, 3]).mean()
+        bn = sum(float(torch.log(torch.sqrt(torch.mean(m.running_var)))) for m in n.modules()
+                 if isinstance(m, nn.BatchNorm2d) and m.running_var is not None)  # fmt: skip
+    out["zen"] = math.log(float(nas)) + bn
+    return out
+
+
+def ref_zico(net, x, y):
+    """ZiCo's `getgrad` per batch (zero_grad, forward, backward, grads by module) and `caculate_zico`."""
+    n = copy.deepcopy(net).train()
+    half = len(x) // 2
+    grads: dict[int, list[np.ndarray]] = {}
+    for xb, yb in ((x[:half], y[:half]), (x[half:], y[half:])):
+        n.zero_grad()
+        F.cross_entropy(n(xb), yb).backward()
+        for i, m in enumerate(_layers(n)):
+            if m.weight.grad is not None:
+                grads.setdefault(i, []).append(m.weight.grad.reshape(-1).numpy().copy())
+    total = 0.0
+    for g in grads.values():
+        g = np.array(g, dtype=np.float64)
+        std, mean_abs = np.std(g, axis=0), np.mean(np.abs(g), axis=0)
+        nz = std != 0
+        tmpsum = np.sum(mean_abs[nz] / std[nz])
+        if tmpsum != 0:
+            total += float(np.log(tmpsum))
+    return {"zico": total}
+
+
+def ref_meco(net, x, y):
+    """MeCo's `get_score`: a forward hook on every module (and the functional ReLUs), `torch.corrcoef`
+    of the first image's channels, `torch.linalg.eig`, the smallest real eigenvalue, summed."""
+    n = copy.deepcopy(net).train()
+    vals = []
+
+    def score(o):
+        if not isinstance(o, torch.Tensor) or o.dim() < 2:
+            return
+        f = o[0].reshape(o.shape[1], -1).detach()
+        corr = torch.nan_to_num(torch.corrcoef(f), nan=0.0, posinf=0.0, neginf=0.0)
+        v = torch.min(torch.real(torch.linalg.eig(corr)[0]))
+        if math.isfinite(float(v)):
+            vals.append(float(v))
+
+    for m in n.modules():
+        m.register_forward_hook(lambda _m, _i, o: score(o))
+
+    class EveryRelu(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func in (F.relu, torch.relu) and not isinstance(args[0], nn.Module):
+                score(out)
+            return out
+
+    with torch.no_grad(), EveryRelu():
+        n(x[:1])
+    return {"meco": sum(vals)}
+
+
+def ref_swap(net, x, y):
+    """SWAP's `correlation.py` loop: 32 x (Gaussian re-init, a forward of 16 images with the ReLU
+    outputs kept, `torch.sign`, transpose, `torch.unique(dim=0)`), averaged."""
+    n = copy.deepcopy(net).train()
+    counts = []
+    for _ in range(32):
+        _gauss_init(n)
+        with torch.no_grad():
+            acts = _relu_outputs(n, x[:16])
+        a = torch.sign(torch.cat([o.reshape(16, -1) for o in acts], dim=1)).t()
+        counts.append(torch.unique(a, dim=0).shape[0])
+    return {"swap": sum(counts) / len(counts)}
+
+
+def ref_te_nas(net, x, y):
+    """TENAS `get_ntk_n` (one backward per image into `.grad`, the `weight` parameters) and
+    `Linear_Region_Collector` on the thin network (`calc_LR`'s matrix trick), 3 repeats."""
+    from wsnas.estimators.proxies import te_nas
+
+    n = copy.deepcopy(net).train()
+    xs = x[:16]
+    logit = n(xs)
+    rows = []
+    for i in range(len(xs)):
+        n.zero_grad()
+        logit[i : i + 1].backward(torch.ones_like(logit[i : i + 1]), retain_graph=True)
+        rows.append(torch.cat([w.grad.view(-1).detach() for k, w in n.named_parameters()
+                               if "weight" in k and w.grad is not None]))  # fmt: skip
+    g = torch.stack(rows).double()
+    ev = torch.linalg.eigvalsh(g @ g.t())
+    ntk = -float(np.nan_to_num((ev[-1] / ev[0]).item(), nan=100000.0))
+    thin = te_nas.thin_network(n).train()
+    lrs = []
+    for _ in range(3):
+        acts = []
+        with torch.no_grad():
+            for _ in range(3):
+                z = te_nas.crops(x, 1000)
+                acts.append(torch.sign(torch.cat([o.reshape(len(z), -1) for o in _relu_outputs(thin, z)], 1)))
+        a = torch.cat(acts)
+        res = a @ (1 - a).T
+        res += res.clone().T
+        lrs.append(float((1.0 / (1 - torch.sign(res)).sum(1)).sum()))
+    return {"te_nas_ntk": ntk, "te_nas_lr": sum(lrs) / len(lrs)}
+
+
+def ref_az_nas(net, x, y):
+    """AZ-NAS's `compute_nas_score`: Kaiming fan-in re-init, Gaussian images, stem and cell features
+    by hooks, expressivity/progressivity from each feature's covariance eigenvalues, trainability from
+    Rademacher backprop between consecutive features, FLOPs by layer hooks."""
+    n = copy.deepcopy(net)
+    with torch.no_grad():
+        for m in n.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d) and m.weight is not None:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+    n.train()
+    z = torch.randn(x.shape)
+    feats, macs = [], [0]
+    for m in [n.stem, *n.cells]:
+        m.register_forward_hook(lambda _m, _i, o: feats.append(o))
+    for m in _layers(n):
+
+        def count(m, _i, o):
+            if isinstance(m, nn.Conv2d):
+                macs[0] += (
+                    m.kernel_size[0]
+                    * m.kernel_size[1]
+                    * m.in_channels
+                    * m.out_channels
+                    // m.groups
+                    * o.shape[2]
+                    * o.shape[3]
+                )
+            else:
+                macs[0] += m.in_features * m.out_features + m.out_features
+
+        m.register_forward_hook(count)
+    n(z)
+    ent = []
+    for f in feats:
+        m = f.detach().permute(0, 2, 3, 1).reshape(-1, f.shape[1])
+        m = m - m.mean(0, keepdim=True)
+        s = torch.linalg.eigh(m.t() @ m / m.shape[0])[0]
+        p = s / s.sum()
+        ent.append(float((-p * torch.log(p + 1e-8)).sum()))
+    tr = []
+    for i in reversed(range(1, len(feats))):
+        fo, fi = feats[i], feats[i - 1]
+        go = (torch.bernoulli(torch.full_like(fo, 0.5)) - 0.5) * 2
+        gi = torch.autograd.grad(fo, fi, go, retain_graph=True)[0]
+        if go.shape == gi.shape and torch.equal(gi, go):
+            tr.append(-math.inf)
+            continue
+        if go.shape[2:] != gi.shape[2:]:
+            gi = F.pixel_unshuffle(gi, gi.shape[2] // go.shape[2])
+        a = go.permute(0, 2, 3, 1).reshape(-1, go.shape[1])
+        b = gi.permute(0, 2, 3, 1).reshape(a.shape[0], -1)
+        sv = float(torch.linalg.svdvals(b.t() @ a / a.shape[0]).max())
+        tr.append(-sv - 1 / (sv + 1e-6) + 2)
+    return {
+        "az_nas_expressivity": float(np.sum(ent)),
+        "az_nas_progressivity": float(np.min(np.diff(ent))),
+        "az_nas_trainability": float(np.mean(tr)),
+        "az_nas_complexity": macs[0] / 1e6,
+    }
+
+
+NEW_FAMILIES = {
+    "suite_zero": (("epe_nas", "l2_norm", "plain", "zen"), ref_suite_zero),
+    "zico": (("zico",), ref_zico),
+    "meco": (("meco",), ref_meco),
+    "swap": (("swap",), ref_swap),
+    "te_nas": (("te_nas_ntk", "te_nas_lr"), ref_te_nas),
+    "az_nas": (("az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "az_nas_complexity"),
+               ref_az_nas),
+}  # fmt: skip
+"""The second round's families: (names, the reference-style loop); latency has no reference."""
+
+
 REFERENCE = {
     "grad_norm": ref_grad_norm, "snip": ref_snip, "grasp": ref_grasp, "fisher": ref_fisher,
     "synflow": ref_synflow, "jacob_cov": ref_jacob_cov, "nwot": ref_nwot,
@@ -164,6 +415,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (a GPU session: what all 15,625 cells take)")
+    ap.add_argument(
+        "--only",
+        choices=("all", "first", "new"),
+        default="all",
+        help="first: the first seven proxies; new: the second round's families (docs/estimators.md)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -200,13 +457,41 @@ def main() -> None:
         sync()
         return time.perf_counter() - t0, vals
 
-    cases = [[n] for n in ZERO_COST] + [list(ZERO_COST)]
+    def run_family(fam: str) -> tuple[float, list[dict[str, float]]]:
+        names = list(NEW_FAMILIES[fam][0])
+        compute = ESTIMATORS.get(names[0]).compute
+        ns = nets()
+        t0 = time.perf_counter()
+        vals = []
+        for i, n in enumerate(ns):
+            torch.manual_seed(2000 + i)  # the same draws (inits, Gaussian inputs, crops) as the reference
+            vals.append({k: s.value for k, s in compute(n, x, y, names).items()})
+        sync()
+        return time.perf_counter() - t0, vals
+
+    def ref_family(fam: str) -> tuple[float, list[dict[str, float]]]:
+        ns = nets()
+        t0 = time.perf_counter()
+        vals = []
+        for i, n in enumerate(ns):
+            torch.manual_seed(2000 + i)
+            vals.append(NEW_FAMILIES[fam][1](n, x, y))
+        sync()
+        return time.perf_counter() - t0, vals
+
+    cases: list[tuple[str, Any, Any, Any]] = []
+    if args.only in ("all", "first"):
+        cases += [(n, [n], run_wsnas, run_ref) for n in ZERO_COST] + [
+            ("all", list(ZERO_COST), run_wsnas, run_ref)
+        ]
+    if args.only in ("all", "new"):
+        for fam in NEW_FAMILIES:
+            cases.append((fam, fam, run_family, ref_family))
     times: dict[str, dict[str, list[float]]] = {}
     worst: dict[str, float] = {}
     for rep in range(args.repeats):
-        for names in cases:
-            key = "all" if len(names) > 1 else names[0]
-            order = [("wsnas", run_wsnas), ("reference", run_ref)]
+        for key, names, mine_fn, ref_fn in cases:
+            order = [("wsnas", mine_fn), ("reference", ref_fn)]
             for impl, fn in order if rep % 2 == 0 else order[::-1]:
                 sec, vals = fn(names)
                 times.setdefault(key, {}).setdefault(impl, []).append(sec)
@@ -215,7 +500,7 @@ def main() -> None:
                 else:
                     ref = vals
             for a, b in zip(mine, ref, strict=True):
-                for k in names:
+                for k in b if key in NEW_FAMILIES else names:
                     if math.isfinite(a[k]) and math.isfinite(b[k]) and b[k] != 0:
                         worst[k] = max(worst.get(k, 0.0), abs(a[k] - b[k]) / abs(b[k]))
     result: dict[str, Any] = {
@@ -235,6 +520,9 @@ def main() -> None:
         "seconds": times,
         "speedup_median": {
             k: statistics.median(t["reference"]) / statistics.median(t["wsnas"]) for k, t in times.items()
+        },
+        "at_least_as_fast": {
+            k: statistics.median(t["wsnas"]) <= statistics.median(t["reference"]) for k, t in times.items()
         },
         "max_relative_difference": worst,
     }
