@@ -155,7 +155,7 @@ def test_a_study_of_other_factors_has_no_table5_but_random_nas_protocol_rows_do(
         _run(samplers, f"base-s{seed}-0", [], seed, 91.0)
         _run(samplers, f"sampler.name=fairnas-s{seed}-0", ["sampler.name=fairnas"], seed, 90.0)
     assert table5(_analyses([samplers])) is None
-    nb101 = tmp_path / "nb101"  # table5-nb101: no algorithm can run there, Random-NAS twice
+    nb101 = tmp_path / "nb101"  # the two Random-NAS protocols alone, no algorithm
     for seed in (0, 1):
         _run(nb101, f"base-s{seed}-0", ["space.name=nb101", "mapping.ops_on=nodes"], seed, 93.0)
         over = ["space.name=nb101", "mapping.ops_on=nodes", *DEFAULT]

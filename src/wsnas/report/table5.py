@@ -20,8 +20,8 @@ never averaged with a measured one. Published methods a space has no row for are
 their published number alone.
 
 A scope enters the table when it is a Table 5 study: it holds a run with a search algorithm, or
-its settings are Random-NAS settings that differ only in their super-net protocol (table5-nb101 and
-table5-darts_nds, where no Table 5 algorithm can run yet).
+its settings are Random-NAS settings that differ only in their super-net protocol (a study of the
+two Random-NAS protocols alone).
 """
 
 from __future__ import annotations
