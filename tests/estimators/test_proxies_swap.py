@@ -69,3 +69,30 @@ def test_a_network_without_relu_is_nan_with_the_reason():
     for name in ("swap", "swap_reg"):
         assert math.isnan(res[name].value) and res[name].reason.startswith(f"{name}: ")
         assert "no ReLU" in res[name].reason
+
+
+def test_gaussian_init_draws_the_same_weights_in_the_channels_last_layout():
+    net, _ = tiny_pair()
+    other = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    torch.manual_seed(5)
+    swap.gaussian_init(net)
+    torch.manual_seed(5)
+    swap.gaussian_init(other)
+    assert all(
+        torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values(), strict=True)
+    )
+
+
+def test_the_channels_last_forwards_move_swap_by_float_rounding_only_on_nb201(monkeypatch):
+    from wsnas.spaces.nb201.standalone import StandaloneNet
+
+    x = torch.randn(16, 3, 32, 32, dtype=torch.float32)
+    for arch in [(3, 1, 4, 2, 0, 3), (2, 3, 4, 3, 3, 2)]:
+        values = []
+        for fast in (True, False):
+            monkeypatch.setattr(swap, "SWAP_CHANNELS_LAST", fast)
+            torch.manual_seed(0)
+            net = StandaloneNet(arch, C=8, N=1).float()
+            torch.manual_seed(1)
+            values.append(swap.swap(net, x, repeats=8).value)
+        assert values[0] == pytest.approx(values[1], rel=1e-4), (arch, values)

@@ -17,11 +17,12 @@ from wsnas.estimators.registry import provenance
 ADDED_OPTIONS: dict[str, Any] = {"network": "benchmark"}
 """Options added after runs were made, with the default that is what the code did before: left out of
 the hash at that default, so the runs made before keep their identity (and stay resumable)."""
-REVISED: dict[str, int] = {"te_nas_lr": 2}
+REVISED: dict[str, int] = {"te_nas_lr": 2, "swap": 2, "swap_reg": 2}
 """Estimators whose values changed after runs were made, with the revision of their definition: a
 run that scores one holds the revisions in its identity, so a run scored with the old definition is
 never resumed (or sharded) with the new one. (Revision 2 of te_nas_lr: TENAS's own linear-region
-count on its thin network, where the ports' count was always the batch size; CHANGELOG.md.)"""
+count on its thin network, where the ports' count was always the batch size; revision 2 of swap and
+swap_reg: the channels-last forwards, float rounding only; CHANGELOG.md.)"""
 NOT_HASHED = ("archs_source", "archs_dropped")
 """Recorded options that do not change a score: where an explicit list came from and how many repeats
 it lost (the list itself enters as `archs_sha256`)."""

@@ -163,7 +163,7 @@ _SIMPLE = (bool, int, float, str, type(None))
 
 def signature(net: Any) -> Any:
     """What a state reload does not restore: every module's type, plain attributes and hooks, and every
-    parameter's and buffer's dtype, device, shape and requires_grad."""
+    parameter's and buffer's dtype, device, shape, memory layout (strides) and requires_grad."""
     mods = []
     for name, m in net.named_modules():
         attrs = tuple(
@@ -181,7 +181,15 @@ def signature(net: Any) -> Any:
         hooks = tuple(len(d) for k, d in vars(m).items() if "hook" in k and isinstance(d, dict))
         mods.append((name, type(m), attrs, hooks))
     tensors = [
-        (name, t.dtype, t.device, tuple(t.shape), t.requires_grad, isinstance(t, torch.nn.Parameter))
+        (
+            name,
+            t.dtype,
+            t.device,
+            tuple(t.shape),
+            t.stride(),
+            t.requires_grad,
+            isinstance(t, torch.nn.Parameter),
+        )
         for name, t in (
             *net.named_parameters(remove_duplicate=False),
             *net.named_buffers(remove_duplicate=False),

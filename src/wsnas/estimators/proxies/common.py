@@ -69,10 +69,19 @@ def gaussian_init(net: nn.Module) -> None:
     BN scale 1 and shift 0."""
     for m in net.modules():
         if isinstance(m, nn.Conv2d | nn.Linear):
-            nn.init.normal_(m.weight)
+            _normal_in_logical_order(m.weight)
             _zero_bias(m)
         else:
             _unit_norm(m)
+
+
+def _normal_in_logical_order(w: torch.Tensor) -> None:
+    """`nn.init.normal_(w)`, the same values whatever W's memory layout: a channels-last weight would
+    take the draws in memory order, so it is drawn contiguous and copied in."""
+    if w.is_contiguous():
+        nn.init.normal_(w)
+    else:
+        w.copy_(nn.init.normal_(torch.empty(w.shape, dtype=w.dtype, device=w.device)))
 
 
 @torch.no_grad()

@@ -35,6 +35,9 @@ SWAP_SAMPLES = 16
 SWAP_REPEATS = 32
 """Gaussian re-initialisations averaged (SWAP `correlation.py`: `--repeats` default 32)."""
 
+SWAP_CHANNELS_LAST = True
+"""Run the 32 forwards in the channels-last layout (faster; float rounding only: `swap`)."""
+
 SWAP_MU = 1.5
 SWAP_SIGMA = 1.5
 """mu and sigma of swap_reg's factor exp(-(P - mu)^2 / sigma), P the network's parameters in
@@ -92,13 +95,27 @@ def distinct_patterns(net: nn.Module, xs: torch.Tensor) -> int:
 
 
 def swap(net: nn.Module, xs: torch.Tensor, repeats: int = SWAP_REPEATS) -> Score:
-    """Mean over REPEATS Gaussian re-initialisations of the distinct activation patterns of XS."""
+    """Mean over REPEATS Gaussian re-initialisations of the distinct activation patterns of XS.
+
+    The forwards run in the channels-last memory layout (`SWAP_CHANNELS_LAST`; the same draws, the
+    weights drawn in their logical order), about 1.3x faster on a CPU; the convolutions round
+    differently, which moves a unit whose input is within float rounding of 0 to the other side: at
+    most a count or two of tens of thousands per initialisation (a relative change near 1e-5 of the
+    mean, docs/estimators.md)."""
     net.train()
-    counts = []
-    for _ in range(repeats):
-        gaussian_init(net)
-        count = distinct_patterns(net, xs)
-        if count == 0:
-            return nan("swap: the forward applies no ReLU to a 4-D tensor (no activation pattern)")
-        counts.append(count)
+    last = SWAP_CHANNELS_LAST and xs.dim() == 4
+    if last:
+        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # (torch accepts it)
+        xs = xs.contiguous(memory_format=torch.channels_last)
+    try:
+        counts = []
+        for _ in range(repeats):
+            gaussian_init(net)
+            count = distinct_patterns(net, xs)
+            if count == 0:
+                return nan("swap: the forward applies no ReLU to a 4-D tensor (no activation pattern)")
+            counts.append(count)
+    finally:
+        if last:  # the layout it was given (the runner shares the network with the next family)
+            net.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     return Score.checked(sum(counts) / len(counts), "swap")
