@@ -82,12 +82,16 @@ def _builtin(spec: AlgorithmSpec) -> None:
 
 
 _XAUTODL = "xautodl (D-X-Y/AutoDL-Projects) exps/NAS-Bench-201-algos/{} and models/cell_searchs/"
+_MIXED = (
+    "; on darts_nds DARTS's search cell and genotype() (quark0/darts cnn/model_search.py), on nb101 "
+    "the authors' relaxation (kcyu2014/eval-nas darts_policy/model_search_nasbench.py)"
+)
 _builtin(
     AlgorithmSpec(
         "darts_v1",
         "wsnas.algorithms.darts:DartsV1",
         "every edge a softmax-weighted mixed op; architecture first-order on the validation split",
-        "Liu et al., ICLR 2019; " + _XAUTODL.format("DARTS-V1.py"),
+        "Liu et al., ICLR 2019; " + _XAUTODL.format("DARTS-V1.py") + _MIXED,
         dict(ADAM),
     )
 )
@@ -96,7 +100,7 @@ _builtin(
         "darts_v2",
         "wsnas.algorithms.darts:DartsV2",
         "DARTS with the second-order (unrolled) architecture gradient",
-        "Liu et al., ICLR 2019; " + _XAUTODL.format("DARTS-V2.py"),
+        "Liu et al., ICLR 2019; " + _XAUTODL.format("DARTS-V2.py") + _MIXED,
         dict(ADAM),
     )
 )
@@ -105,7 +109,7 @@ _builtin(
         "gdas",
         "wsnas.algorithms.gdas:GDAS",
         "one op per edge per step by a hard Gumbel-softmax sample, temperature annealed",
-        "Dong and Yang, CVPR 2019; " + _XAUTODL.format("GDAS.py"),
+        "Dong and Yang, CVPR 2019; " + _XAUTODL.format("GDAS.py") + _MIXED,
         {**ADAM, "tau_max": 10.0, "tau_min": 0.1},
     )
 )
@@ -114,7 +118,7 @@ _builtin(
         "setn",
         "wsnas.algorithms.setn:SETN",
         "uniform one-shot weights, a learnt template distribution, the best of candidates sampled from it",
-        "Dong and Yang, NeurIPS 2019; " + _XAUTODL.format("SETN.py"),
+        "Dong and Yang, NeurIPS 2019; " + _XAUTODL.format("SETN.py") + _MIXED,
         {**ADAM, "select_num": 100},
         uses_sampler=True,
     )
@@ -124,7 +128,7 @@ _builtin(
         "drnas",
         "wsnas.algorithms.drnas:DrNAS",
         "mixed-op weights drawn from a learnt Dirichlet per edge (pathwise gradient), l2 on its parameters",
-        "Chen et al., ICLR 2021; xiangning-chen/DrNAS 201-space/train_search.py (k=1, reg_type l2)",
+        "Chen et al., ICLR 2021; xiangning-chen/DrNAS 201-space/train_search.py (k=1, reg_type l2)" + _MIXED,
         dict(ADAM),
     )
 )
