@@ -51,15 +51,10 @@ class ControllerAlgorithm(Algorithm):
         self, spec: AlgorithmSpec, settings: dict[str, Any], space: Any, device: torch.device, amp: bool
     ) -> None:
         """The base's attach, and the space's token grammar (`wsnas.spaces.grammar`): how the controller
-        writes an architecture. A node-based space has no edges: its slots are the grammar's positions."""
+        writes an architecture. Its slots are the grammar's positions (NB201: its edges)."""
+        super().attach(spec, settings, space, device, amp)
         self.grammar: TokenGrammar = token_grammar(space)
-        if self.grammar.layout is None:
-            super().attach(spec, settings, space, device, amp)
-            return
-        self.spec, self.settings, self.space, self.device, self.amp = spec, settings, space, device, amp
-        self.ops = self.grammar.ops
         self.slots = self.grammar.length
-        self.epoch, self.epochs = 0, 1
 
     @property
     def edge_grammar(self) -> bool:
