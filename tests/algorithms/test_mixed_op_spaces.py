@@ -15,7 +15,7 @@ from wsnas.spaces.darts.genotype import CELLS, FULL_CONCAT, OPS, Genotype
 from wsnas.spaces.darts.mixed import mixed_cell as darts_cell
 from wsnas.spaces.darts.ops import KERNEL, NONE, SKIP, op_stride
 from wsnas.spaces.darts.relax import EDGES_PER_CELL, edge_index
-from wsnas.spaces.darts.supernet import DartsSuperCell, DartsSuperNet
+from wsnas.spaces.darts.supernet import DartsSuperCell, DartsSuperNet, step_keys
 from wsnas.spaces.nb101.graph import OPS as NB101_OPS
 from wsnas.spaces.nb101.mixed import full_plan
 from wsnas.spaces.nb101.mixed import mixed_cell as nb101_cell
@@ -122,6 +122,10 @@ def _darts_by_hand(cell: DartsSuperCell, s0, s1, w: torch.Tensor) -> torch.Tenso
     return torch.cat(states[2:], 1)
 
 
+def _keys(reduction: bool, node: int, src: int) -> tuple[str, str]:
+    return step_keys("edges", False, reduction, 2 * node, src)
+
+
 def test_darts_general_weights_give_the_weighted_sum():
     torch.manual_seed(1)
     net = DartsSuperNet(EDGES, LowFidelityConfig(channels=4, cells_per_stage=1))
@@ -133,8 +137,9 @@ def test_darts_general_weights_give_the_weighted_sum():
         c0 = pre0.conv_1.in_channels if cell.reduction_prev else pre0.conv.in_channels
         s0, s1 = torch.randn(3, c0, 8, 8), torch.randn(3, cell.preprocess1.conv.in_channels, 8, 8)
         want = _darts_by_hand(cell, s0, s1, w)
+        keys = partial(_keys, cell.reduction)
         torch.testing.assert_close(
-            darts_cell(cell, EDGES, s0, s1, list(w), all_ops), want, rtol=1e-5, atol=1e-6
+            darts_cell(cell, keys, s0, s1, list(w), all_ops), want, rtol=1e-5, atol=1e-6
         )
 
 

@@ -11,32 +11,30 @@ The cell outputs all four nodes (DARTS's search cell, the NDS space's full conca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
-from wsnas.config import MappingConfig
 from wsnas.nn.drop import drop_path
 from wsnas.spaces.darts.genotype import NUM_NODES, OPS
 from wsnas.spaces.darts.ops import KERNEL, NONE, SKIP, op_stride
 from wsnas.spaces.darts.relax import edge_index
 
-if TYPE_CHECKING:
-    from wsnas.spaces.darts.supernet import DartsSuperCell
+Keys = Callable[[int, int], tuple[str, str]]
+"""(node, input) -> (op-set key, BN key) of the edge's modules (`supernet.step_keys` of the mapping)."""
 
 
 def mixed_cell(
-    cell: DartsSuperCell,
-    mapping: MappingConfig,
+    cell: Any,
+    keys: Keys,
     s0: torch.Tensor,
     s1: torch.Tensor,
     weights: Sequence[torch.Tensor | None],
     active: Sequence[Sequence[int]],
 ) -> torch.Tensor:
-    """One cell with every edge a mixed op: WEIGHTS / ACTIVE hold this cell type's 14 edges."""
-    from wsnas.spaces.darts.supernet import step_keys
-
+    """One cell (a `DartsSuperCell`, which imports this module) with every edge a mixed op: WEIGHTS /
+    ACTIVE hold this cell type's 14 edges, KEYS names each edge's modules."""
     p = cell.drop_path_p if cell.training else 0.0
     states = [cell.preprocess0(s0), cell.preprocess1(s1)]
     zero: torch.Tensor | None = None
@@ -46,7 +44,7 @@ def mixed_cell(
             e = edge_index(node, src)
             w, act = weights[e], active[e]
             assert w is not None, "every DARTS edge is mixed"
-            set_key, bn_key = step_keys(mapping.ops_on, mapping.wsbn, cell.reduction, 2 * node, src)
+            set_key, bn_key = keys(node, src)
             identity = op_stride(cell.reduction, src) == 1
             for k, op in enumerate(OPS):
                 if k not in act:

@@ -10,6 +10,7 @@ sampled path runs; per-genotype plans (pure data) are cached (`PlanCache`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple, cast
 
 import torch
@@ -377,7 +378,8 @@ class DartsSuperNet(PlanCache, SuperNet, nn.Module):
             assert isinstance(cell, DartsSuperCell)
             lo = half if cell.reduction else 0
             w, act = weights[lo : lo + half], active[lo : lo + half]
-            s0, s1 = s1, mixed_cell(cell, self.mapping, s0, s1, w, act)
+            keys = partial(_edge_keys, self.mapping, cell.reduction)
+            s0, s1 = s1, mixed_cell(cell, keys, s0, s1, w, act)
         return self.classifier(self.dropout(self.global_pooling(s1).flatten(1)))
 
     # -- export -----------------------------------------------------------------------
@@ -424,6 +426,11 @@ class DartsSuperNet(PlanCache, SuperNet, nn.Module):
         net.classifier.bias.copy_(self.classifier.bias)
         net.train(self.training)
         return net
+
+
+def _edge_keys(mapping: MappingConfig, reduction: bool, node: int, src: int) -> tuple[str, str]:
+    """The modules of mixed edge (node, src): those of the node's first slot reading SRC."""
+    return step_keys(mapping.ops_on, mapping.wsbn, reduction, PAIRS_PER_NODE * node, src)
 
 
 def _cols(w: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:

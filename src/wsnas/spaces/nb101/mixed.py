@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -28,9 +28,6 @@ from wsnas.nn.drop import drop_path
 from wsnas.spaces.nb101.graph import CONV3X3, INPUT, MAXPOOL3X3, OPS, OUTPUT, CellSpec
 from wsnas.spaces.nb101.ops import CellPlan, cell_plan
 from wsnas.spaces.nb101.relax import DROP
-
-if TYPE_CHECKING:
-    from wsnas.spaces.nb101.supernet import NB101SuperCell
 
 
 @cache
@@ -42,14 +39,15 @@ def full_plan(n: int, in_channels: int, channels: int) -> CellPlan:
 
 
 def mixed_cell(
-    cell: NB101SuperCell,
+    cell: Any,
     x: torch.Tensor,
     op_w: Sequence[torch.Tensor | None],
     in_w: Sequence[torch.Tensor | None],
     op_act: Sequence[Sequence[int]],
     in_act: Sequence[Sequence[int]],
 ) -> torch.Tensor:
-    """One relaxed cell: per vertex its op weights OP_W and input weights IN_W (`nb101.relax`)."""
+    """One relaxed cell (an `NB101SuperCell`, which imports this module): per vertex its op weights
+    OP_W and input weights IN_W (`nb101.relax`)."""
     plan = full_plan(len(op_w), cell.C_in, cell.C)
     p = cell.drop_path_p if cell.training else 0.0
     maps = cell.channel_maps(plan, x.device, cell.training)
