@@ -23,6 +23,7 @@ from wsnas.config import RunConfig
 from wsnas.core.errors import ConfigError
 from wsnas.core.registry import Registry
 from wsnas.spaces.base import SearchSpace
+from wsnas.spaces.grammar import GrammarError, token_grammar
 
 NONE = "none"
 """`algorithm.name` of a run trained by its sampler alone (Random-NAS, Random-A, FairNAS)."""
@@ -137,8 +138,6 @@ _builtin(
 def _token_grammar_why_not(space: SearchSpace) -> str | None:
     """ENAS's and NAO's controllers write an architecture as the space's token sequence
     (`wsnas.spaces.grammar`): one op per edge (NB201), or per node its inputs and ops (NB101, DARTS)."""
-    from wsnas.spaces.grammar import GrammarError, token_grammar
-
     try:
         token_grammar(space)
     except GrammarError as e:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from wsnas.core.errors import ArchError
+from wsnas.spaces.base import EdgeOpSpace
 
 Values = tuple[int, ...]
 INPUT, OP = "input", "op"
@@ -193,8 +194,6 @@ class EdgeGrammar(TokenGrammar):
 def token_grammar(space: Any) -> TokenGrammar:
     """The space's grammar: an edge grammar for an `EdgeOpSpace`, else the space's own
     `token_grammar()`; a GrammarError naming why there is none."""
-    from wsnas.spaces.base import EdgeOpSpace
-
     if isinstance(space, EdgeOpSpace):
         return EdgeGrammar(space)
     own = getattr(space, "token_grammar", None)

@@ -38,6 +38,8 @@ from wsnas.estimators.proxies.common import check_names, logits_of, relu_codes
 from wsnas.estimators.zero_cost import Score, nan
 from wsnas.nn.bn import bn_factory
 from wsnas.nn.pool import conv_avg_pools
+from wsnas.spaces.nb201.standalone import StandaloneCell, StandaloneNet
+from wsnas.spaces.nb201.zc_reference import ZCReferenceNet
 
 TE_NAS_NTK_BATCH = 16
 """Images the NTK is taken on (TENAS `prune_tenas.py` `--batch_size` default, 'batch size for ntk')."""
@@ -106,9 +108,6 @@ def thin_network(net: nn.Module) -> nn.Module | None:
     """TENAS's network for the linear regions (`model_config_thin`): NET's NB201 cell at width 1, no
     stem, then BN-ReLU (the pooling and classifier after the last ReLU change no pattern), newly
     built with PyTorch's default init; None where NET is not an NB201 network of one cell."""
-    from wsnas.spaces.nb201.standalone import StandaloneCell, StandaloneNet
-    from wsnas.spaces.nb201.zc_reference import ZCReferenceNet
-
     if not isinstance(net, StandaloneNet | ZCReferenceNet) or net.arch is None:
         return None
     bn = bn_factory(affine=True, track_running_stats=True)  # TENAS: affine, --track_running_stats 1
