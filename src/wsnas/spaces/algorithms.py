@@ -91,7 +91,8 @@ _builtin(
     AlgorithmSpec(
         "darts_v1",
         "wsnas.algorithms.darts:DartsV1",
-        "every edge a softmax-weighted mixed op; architecture first-order on the validation split",
+        "every decision (an edge; an NB101 vertex's op and input) a softmax-weighted mixed op; "
+        "architecture first-order on the validation split",
         "Liu et al., ICLR 2019; " + _XAUTODL.format("DARTS-V1.py") + _MIXED,
         dict(ADAM),
     )
