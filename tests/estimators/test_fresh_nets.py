@@ -74,6 +74,11 @@ def test_a_changed_network_is_built_anew_for_the_next_family(tmp_path):
     again = nets.get(shared=True)
     assert again is net and all(torch.equal(first[k], v) for k, v in again.state_dict().items())
     assert torch.equal(torch.rand(3), rng)  # the RNG as the build left it
+    first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.weight = torch.nn.Parameter(first_conv.weight.detach() + 1)  # a new tensor: not copied back
+    third = nets.get(shared=True)
+    assert third is not net and all(torch.equal(first[k], v) for k, v in third.state_dict().items())
+    net = third
     net.double()  # a dtype a reload cannot undo
     assert nets.get(shared=True) is not net
     other = nets.get(shared=True)

@@ -7,7 +7,7 @@ which process computed it, or which other estimators ran beside it.
 
 Building an NB201 network costs more than some proxies (hundreds of modules, each initialised), so
 wsnas's own families share one build per architecture (`FreshNets`): each gets the network reset to
-the state it was built in (parameters and buffers reloaded, gradients cleared, train mode) with the
+the state it was built in (parameters and buffers copied back, gradients cleared, train mode) with the
 RNG state the build left, which is what a new build from the same seed gives; a family that changed
 the network in a way a reload cannot undo (a dtype, a module, a hook, an attribute) leaves the next
 family a new build. Estimators of other packages always get a new build.
@@ -119,7 +119,7 @@ class FreshNets:
     def __init__(self, plan: Plan, arch: Any, arch_str: str) -> None:
         self.plan, self.arch, self.seed = plan, arch, arch_seed(plan.cfg.seed, arch_str)
         self.net: Any = None
-        self.state: dict[str, torch.Tensor] = {}
+        self.state: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.rng: torch.Tensor | None = None
         self.sig: Any = None
 
@@ -136,8 +136,9 @@ class FreshNets:
         if not shared:
             return self.build()
         if self.net is not None and signature(self.net) == self.sig:
-            with torch.no_grad():
-                self.net.load_state_dict(self.state)
+            with torch.no_grad():  # (the same tensors as at the build: the signature holds their ids)
+                for t, saved in self.state:
+                    t.copy_(saved)
             for prm in self.net.parameters():
                 prm.grad = None
             self.net.train()
@@ -148,7 +149,7 @@ class FreshNets:
         net = self.build()
         self.rng = torch.get_rng_state()
         conv_avg_pools(net)  # (every wsnas family does this first: the same function)
-        self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        self.state = [(t, t.detach().clone()) for t in _tensors(net)]
         self.sig = signature(net)
         self.net = net
         return net
@@ -161,9 +162,14 @@ class FreshNets:
 _SIMPLE = (bool, int, float, str, type(None))
 
 
+def _tensors(net: Any) -> list[torch.Tensor]:
+    """Every parameter and buffer of NET (what its state dict holds), each once."""
+    return [*net.parameters(), *(b for b in net.buffers() if b is not None)]
+
+
 def signature(net: Any) -> Any:
     """What a state reload does not restore: every module's type, plain attributes and hooks, and every
-    parameter's and buffer's dtype, device, shape, memory layout (strides) and requires_grad."""
+    parameter's and buffer's identity, dtype, device, shape, memory layout (strides) and requires_grad."""
     mods = []
     for name, m in net.named_modules():
         attrs = tuple(
@@ -183,6 +189,7 @@ def signature(net: Any) -> Any:
     tensors = [
         (
             name,
+            id(t),
             t.dtype,
             t.device,
             tuple(t.shape),
