@@ -2,6 +2,17 @@
 
 import pytest
 
+
+def pytest_configure(config):
+    """Ground-truth tables imported by the tests go to a cache of this session's own ($WSNAS_CACHE),
+    never the user's ~/.cache/wsnas: a test's small table must not meet a bigger one that another run
+    left under the same (space, metric, schedule), which the importer rightly refuses to shrink."""
+    import os
+    import tempfile
+
+    os.environ["WSNAS_CACHE"] = tempfile.mkdtemp(prefix="wsnas-test-cache-")
+
+
 # ---- CIFAR-10 real data (wsnas.data) ---------------------------------------------------------
 
 
