@@ -291,9 +291,11 @@ def test_ray_executor_writes_the_same_csv(tmp_path):
     assert _stable(_rows(tmp_path / "ray")) == _stable(_rows(tmp_path / "one"))
 
 
-def test_nb101_shorter_schedules_from_a_full_tfrecord(tmp_path):
+def test_nb101_shorter_schedules_from_a_full_tfrecord(tmp_path, monkeypatch):
     """bench:4/12/36 on a small file in nasbench_full's structure: the mean final test accuracy of the
     three repeats at that budget (a cell without 4-epoch records is NaN with a reason)."""
+    # a cache of its own: its 3-cell 108-epoch table must not meet a bigger one another test imported
+    monkeypatch.setenv("WSNAS_CACHE", str(tmp_path / "cache"))
     import base64
 
     from nb101_records import C1, C3, eval_bytes, frame, metrics_bytes
