@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nb101_records import eval_bytes, frame, metrics_bytes
+from nds_records import model
 from wsnas.spaces.darts.space import DartsSpace
 from wsnas.spaces.nb101.graph import prune, spec_hash
 from wsnas.spaces.nb101.space import NB101Space
@@ -25,23 +26,7 @@ def darts_nds_gt(folder: Path) -> Path:
     for i in range(NUM_ARCHS):
         g = DartsSpace().sample(np.random.default_rng(100 + i)).to_json()
         err = 5.0 + i
-        models.append(
-            {
-                "job_id": i,
-                "rng_seed": i,
-                "net": {"genotype": g, "width": 16, "depth": 8, "aux": False, "drop_prob": 0.0},
-                "optim": {"base_lr": 0.1, "wd": 5e-4, "max_ep": 2},
-                "train_ep_top1": [60.0, 5.0],
-                "train_ep_loss": [1.5, 1.0],
-                "test_ep_top1": [70.0, err],
-                "train_it_loss": [2.0, 1.0],
-                "params": 500_000,
-                "flops": 80_000_000,
-                "iter_time": 0.05,
-                "min_test_top1": err,
-                "exp_mem": 1.0,
-            }
-        )
+        models.append(model(g, err, seed=i, epochs=2))
     path = folder / "DARTS_fix-w-d.json"
     path.write_text(json.dumps(models))
     return path

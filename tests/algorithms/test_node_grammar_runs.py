@@ -15,6 +15,7 @@ import pytest
 from controller_runs import assert_same_run, kill_mid_controller_update
 
 from nb101_records import eval_bytes, frame, metrics_bytes
+from nds_records import model
 from wsnas.cli.main import main
 from wsnas.config import load_config
 from wsnas.spaces import get_space
@@ -32,23 +33,7 @@ def _darts_json(path: Path) -> Path:
     for k in range(CELLS):
         g = space.sample(rng)
         err = float(5.0 + rng.random() * 5.0)
-        models.append(
-            {
-                "job_id": k,
-                "rng_seed": 0,
-                "net": {"genotype": g.to_json(), "width": 16, "depth": 8, "aux": False, "drop_prob": 0.0},
-                "optim": {"base_lr": 0.1, "wd": 5e-4, "max_ep": 3},
-                "train_ep_top1": [60.0, 50.0, err],
-                "train_ep_loss": [1.5, 1.0, 0.5],
-                "test_ep_top1": [70.0, 60.0, err],
-                "train_it_loss": [2.0, 1.0],
-                "params": 500_000,
-                "flops": 80_000_000,
-                "iter_time": 0.05,
-                "min_test_top1": err,
-                "exp_mem": 1.0,
-            }
-        )
+        models.append(model(g.to_json(), err, seed=k))
     path.write_text(json.dumps(models))
     return path
 
