@@ -22,7 +22,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -54,10 +54,10 @@ class _Stats:
     def note_finite(self, *a: Any) -> None: ...
 
 
-def wsnas_stepper(
-    name: str, net: nn.Module, args: argparse.Namespace, alphas: torch.Tensor
-) -> Callable[[Any], None]:
-    """One trainer step of algorithm NAME (None: single path, Random-NAS) on wsnas's super-net."""
+def search_trainer(name: str, net: nn.Module, args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
+    """What the trainer's step function reads, carrying algorithm NAME ('' or 'none': Random-NAS) on
+    NET: the config (nb201, the run's batch, EXTRA overrides), SGD, sampler, RNG; its loader never
+    ends an epoch, so no end-of-epoch phase runs inside a timing."""
     cfg = load_config(
         None,
         [
@@ -66,22 +66,29 @@ def wsnas_stepper(
             "data.valid_size=100",
             f"protocol.batch_size={args.batch_size}",
             "runtime.device=cpu",
+            *extra,
         ],
     )
     space = get_space("nb201")
     opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, weight_decay=5e-4)
-    rng = np.random.default_rng(args.seed)
-    sampler = build_sampler(space, cfg.sampler)
-    algo = build_algorithm(cfg, space, torch.device(args.device))
+    return SimpleNamespace(
+        algo=build_algorithm(cfg, space, torch.device(args.device)), model=net, optimizer=opt,
+        device=torch.device(args.device), cfg=cfg, rng=np.random.default_rng(args.seed),
+        sampler=build_sampler(space, cfg.sampler), stats=_Stats(), params=list(net.parameters()),
+        arch_losses=[], loader=range(10**9),
+    )  # fmt: skip
+
+
+def wsnas_stepper(
+    name: str, net: nn.Module, args: argparse.Namespace, alphas: torch.Tensor
+) -> Callable[[Any], None]:
+    """One trainer step of algorithm NAME (None: single path, Random-NAS) on wsnas's super-net."""
+    trainer = search_trainer(name, net, args)
+    algo, opt, rng, sampler = trainer.algo, trainer.optimizer, trainer.rng, trainer.sampler
     if algo is not None:
         with torch.no_grad():
             algo.alphas.copy_(alphas)
         algo.begin_epoch(0, 250)
-    trainer = SimpleNamespace(
-        algo=algo, model=net, optimizer=opt, device=torch.device(args.device), cfg=cfg, rng=rng,
-        sampler=sampler, stats=_Stats(), params=list(net.parameters()), arch_losses=[],
-        loader=range(10**9),  # never the epoch's last step: no end-of-epoch phase inside a timing
-    )  # fmt: skip
 
     def step(batch: Any) -> None:
         (x, y), (xa, ya) = batch

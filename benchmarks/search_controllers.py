@@ -31,20 +31,17 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from _common import device_name, sync
+from search_algorithms import search_trainer
 from torch import nn
 
-from wsnas.algorithms.build import build_algorithm
-from wsnas.config import LowFidelityConfig, MappingConfig, load_config
-from wsnas.spaces import get_space
+from wsnas.config import LowFidelityConfig, MappingConfig
 from wsnas.spaces.nb201.supernet import NB201SuperNet
-from wsnas.spaces.samplers import build_sampler
 from wsnas.trainers.search_steps import algorithm_step, batch_accuracy
 
 CIFAR10_TRAIN = 50_000
@@ -53,36 +50,6 @@ ENAS_REFERENCE = {"controller_steps": 50, "controller_aggregate": 20, "batch": 1
 NAO_REFERENCE = {"rounds": 4, "epochs": 200, "controller_epochs": 1000, "batch": 128}
 """NAO_V1 train_search.py (the NB201 reading in docs/search.md): 4 rounds over 200 epochs, 1000 controller
 epochs a round."""
-
-
-class _Stats:
-    def add(self, *a: Any, **k: Any) -> None: ...
-
-    def note_finite(self, *a: Any) -> None: ...
-
-
-def build(name: str, net: nn.Module, args: argparse.Namespace, extra: list[str]) -> Any:
-    """A trainer-like object carrying algorithm NAME ('none': Random-NAS) on NET."""
-    cfg = load_config(
-        None,
-        [
-            "space.name=nb201",
-            f"algorithm.name={name}",
-            "data.valid_size=100",
-            f"protocol.batch_size={args.batch_size}",
-            "runtime.device=cpu",
-            *extra,
-        ],
-    )
-    space = get_space("nb201")
-    opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, weight_decay=5e-4)
-    algo = build_algorithm(cfg, space, torch.device(args.device))
-    return SimpleNamespace(
-        algo=algo, model=net, optimizer=opt, device=torch.device(args.device), cfg=cfg,
-        rng=np.random.default_rng(args.seed), sampler=build_sampler(space, cfg.sampler), stats=_Stats(),
-        params=list(net.parameters()), arch_losses=[],
-        loader=range(10**9),  # never the epoch's last step: the controller's phase is timed on its own
-    )  # fmt: skip
 
 
 def weight_stepper(trainer: Any) -> Callable[[Any], None]:
@@ -157,9 +124,9 @@ def main() -> None:
     ]
     enas_extra = [f"algorithm.controller_steps={args.controller_steps}"]
     trainers = {
-        "single_path_step": build("none", copy.deepcopy(base), args, []),
-        "enas_weight_step": build("enas", copy.deepcopy(base), args, enas_extra),
-        "nao_weight_step": build("nao", copy.deepcopy(base), args, nao_extra),
+        "single_path_step": search_trainer("none", copy.deepcopy(base), args),
+        "enas_weight_step": search_trainer("enas", copy.deepcopy(base), args, enas_extra),
+        "nao_weight_step": search_trainer("nao", copy.deepcopy(base), args, nao_extra),
     }
     enas, nao = trainers["enas_weight_step"].algo, trainers["nao_weight_step"].algo
     enas.begin_epoch(0, 310)
