@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,6 @@ def main() -> None:
     ctrl = json.loads(a.controllers.read_text().strip().splitlines()[-1])
     path = Path(a.spec) if Path(a.spec).exists() else SPECS / f"{a.spec}.yaml"
     spec, spec_dir = load_spec(path)
-    import tempfile
-
     rows: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for run in Planner(spec, spec_dir, tmp).one_at_a_time():
