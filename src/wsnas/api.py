@@ -195,6 +195,7 @@ def estimate_predictor(
     run_dir: str | os.PathLike,
     *,
     supernet: str | os.PathLike | None = None,
+    features_from: Sequence[str | os.PathLike] = (),
     ns: Sequence[int] = (10, 20, 50, 100, 200),
     repeats: int = 5,
     seed: int = 0,
@@ -202,10 +203,15 @@ def estimate_predictor(
     """A gradient-boosting predictor over a finished estimate run's estimators (`wsnas estimate
     --predictor`): trained on N ground-truth-labelled archs for each N of NS (REPEATS seeded splits
     each), scored on the rest of the pool; SUPERNET: a super-net run on the same pool and ground
-    truth whose one-shot accuracy is a feature. Writes and returns predictor.json (needs
-    scikit-learn: `pip install 'wsnas[predictor]'`)."""
+    truth whose one-shot accuracy is a feature; FEATURES_FROM: further finished estimate runs of the
+    same pool and ground truth whose estimators join the features. Writes and returns predictor.json
+    (needs scikit-learn: `pip install 'wsnas[predictor]'`)."""
     opts = PredictorOptions(
-        tuple(int(n) for n in ns), repeats, seed, None if supernet is None else str(supernet)
+        tuple(int(n) for n in ns),
+        repeats,
+        seed,
+        None if supernet is None else str(supernet),
+        tuple(str(p) for p in features_from),
     )
     return run_predictor(run_dir, opts)
 

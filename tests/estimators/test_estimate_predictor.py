@@ -146,6 +146,59 @@ def test_supernet_accuracy_is_a_feature_when_it_scored_the_same_pool_and_gt(esti
         run_predictor(estimate_run, PredictorOptions(ns=(20,), repeats=1, supernet=str(other)))
 
 
+def test_features_from_other_runs_of_the_same_pool_join_row_aligned(
+    estimate_run, tmp_path, capsys, monkeypatch
+):
+    """Estimators scored in separate runs (a cheap set first, an expensive one later) over one pool
+    train one predictor: the other run's scores join by architecture, its identity is a source, and
+    runs of another pool, other ground truth or the same estimators are refused."""
+    cfg = load_config(None, [*MINI, f"out_dir={tmp_path}", "name=more"])
+    run_estimate(plan_estimate(cfg, EstimateOptions(["grad_norm", "snip"], batch=8, channels=4, cells=1)))
+    more = tmp_path / "more"
+    rows, theirs = _scores(estimate_run), {r["arch"]: r for r in _scores(more)}
+    assert [r["arch"] for r in rows] == list(theirs)  # same seeded pool
+    (more / "scores.csv").write_text(  # rows in another order: joined by arch, not by position
+        "".join([(more / "scores.csv").read_text().splitlines(keepends=True)[0],
+                 *reversed((more / "scores.csv").read_text().splitlines(keepends=True)[1:])])
+    )  # fmt: skip
+    plan, f = pred_mod.load_features(estimate_run, features_from=(str(more),))
+    assert f.names[-2:] == ["grad_norm", "snip"] and f.names[:4] == ["params", "flops", "synflow", "nwot"]
+    for i, a in enumerate(f.archs):
+        assert f.x[i, -1] == pytest.approx(float(theirs[a]["snip"]))
+        assert f.x[i, 0] == pytest.approx(float(rows[i]["params"]))
+    alone = run_predictor(estimate_run, PredictorOptions(ns=(20,), repeats=1))
+    joined = run_predictor(estimate_run, PredictorOptions(ns=(20,), repeats=1, features_from=(str(more),)))
+    assert joined["identity"]["hash"] != alone["identity"]["hash"]
+    assert joined["identity"]["sources"]["features_from"][0]["run_dir"] == str(more)
+    assert "snip" in joined["results"][0]["features_alone"]
+    assert main(["estimate", "--predictor", str(estimate_run), "--features-from", str(more),
+                 "--predictor-n", "20", "--predictor-repeats", "1"]) == 0  # fmt: skip
+    assert "6 features" in capsys.readouterr().out
+
+    same = tmp_path / "same"
+    cfg = load_config(None, [*MINI, f"out_dir={tmp_path}", "name=same"])
+    run_estimate(plan_estimate(cfg, EstimateOptions(["params"], batch=8, channels=4, cells=1)))
+    with pytest.raises(WsnasError, match="params already come from another run"):
+        run_predictor(estimate_run, PredictorOptions(ns=(20,), features_from=(str(same),)))
+    cfg = load_config(None, [*MINI, "eval.pool_size=30", f"out_dir={tmp_path}", "name=small"])
+    run_estimate(plan_estimate(cfg, EstimateOptions(["grasp"], batch=8, channels=4, cells=1)))
+    with pytest.raises(WsnasError, match="scored 30 architectures, not the 40"):
+        run_predictor(estimate_run, PredictorOptions(ns=(20,), features_from=(str(tmp_path / "small"),)))
+    real_load = pred_mod.load_plan
+
+    def other_gt(path):
+        plan = real_load(path)
+        if Path(path) == more:
+            plan.identity = {**plan.identity, "gt": {**plan.identity["gt"], "sha256": "0" * 64}}
+        return plan
+
+    monkeypatch.setattr(pred_mod, "load_plan", other_gt)
+    with pytest.raises(WsnasError, match="other ground truth"):
+        run_predictor(estimate_run, PredictorOptions(ns=(20,), features_from=(str(more),)))
+    assert main(["estimate", "--features-from", str(more), "--estimators", "params"]) != 0
+    assert "--features-from go with --predictor" in capsys.readouterr().err
+
+
 def test_cli_and_report_show_quality_against_n(estimate_run, tmp_path, capsys):
     args = [
         "estimate",

@@ -1,7 +1,8 @@
 """A learned estimator over the estimators (`wsnas estimate --predictor RUN_DIR`): scikit-learn's
 gradient boosting trained on N ground-truth-labelled architectures of a finished estimate run, with
-every estimator's score (and, given a super-net run on the same pool and ground truth, its one-shot
-accuracy) as features, and scored on the rest of the pool with the metrics of every other estimator.
+every estimator's score (those of further estimate runs over the same pool and ground truth too,
+`--features-from`, and, given a super-net run on that pool and ground truth, its one-shot accuracy)
+as features, and scored on the rest of the pool with the metrics of every other estimator.
 
 For each N (10, 20, 50, 100, 200 by default) and each of R repeats the N training architectures are
 drawn from the pool with a generator seeded by (seed, N, repeat); they are never scored. The seed,
@@ -49,12 +50,15 @@ METRICS = ("kdt", "skdt", "spearman", *RANKING_KEYS, "pairwise_acc", "final_acc"
 
 @dataclass(frozen=True)
 class PredictorOptions:
-    """What a predictor run is asked: its training sizes, repeats per size, split seed, super-net run."""
+    """What a predictor run is asked: its training sizes, repeats per size, split seed, super-net run,
+    and further estimate runs whose estimators join the features (`features_from`: estimators scored
+    in separate runs, e.g. a cheap set first and an expensive one later, over the same pool)."""
 
     ns: tuple[int, ...] = DEFAULT_NS
     repeats: int = DEFAULT_REPEATS
     seed: int = 0
     supernet: str | None = None
+    features_from: tuple[str, ...] = ()
 
     def check(self) -> None:
         if not self.ns or any(n < 2 for n in self.ns):
@@ -140,9 +144,7 @@ def supernet_feature(
     return np.array([acc[a] for a in archs]), source
 
 
-def load_features(run_dir: str | os.PathLike, supernet: str | None = None) -> tuple[Plan, Features]:
-    """The features of a finished estimate run (and a super-net run), checked."""
-    path = Path(run_dir)
+def _finished_rows(path: Path, flag: str) -> tuple[Plan, list[dict[str, str]]]:
     plan = load_plan(path)
     try:
         summary = json.loads((path / "summary.json").read_text())
@@ -151,12 +153,63 @@ def load_features(run_dir: str | os.PathLike, supernet: str | None = None) -> tu
     rows = read_scores(path / SCORES_FILE, plan.columns)
     if summary.get("status") != "finished" or len(rows) != len(plan.pool):
         raise WsnasError(
-            f"--predictor {path}: the estimate run has not finished ({len(rows)}/{len(plan.pool)} archs "
+            f"{flag} {path}: the estimate run has not finished ({len(rows)}/{len(plan.pool)} archs "
             f"scored); finish it first: wsnas estimate --resume {path}"
         )
+    return plan, rows
+
+
+def joined_features(
+    path: Path, plan: Plan, archs: list[str], taken: set[str]
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The estimators of another finished estimate run, row-aligned to ARCHS; refused unless it scored
+    the same architectures against the same ground truth, and named no feature already taken."""
+    other, rows = _finished_rows(path, "--features-from")
+    theirs, mine = other.identity.get("gt", {}), plan.identity.get("gt", {})
+    if theirs.get("sha256") != mine.get("sha256") or theirs.get("metric") != mine.get("metric"):
+        raise WsnasError(
+            f"--features-from {path}: scored against other ground truth ({theirs.get('metric')}, "
+            f"checksum {str(theirs.get('sha256'))[:12]}) than the predictor's run ({mine.get('metric')}, "
+            f"{str(mine.get('sha256'))[:12]})"
+        )
+    at = {r["arch"]: i for i, r in enumerate(rows)}
+    if len(rows) != len(archs) or any(a not in at for a in archs):
+        missing = [a for a in archs if a not in at]
+        raise WsnasError(
+            f"--features-from {path}: scored {len(rows)} architectures, not the {len(archs)} of the "
+            f"predictor's run"
+            + (f" (lacks e.g. {missing[0]})" if missing else "")
+            + "; give a run of the same pool"
+        )
+    feats = estimator_features(other, rows)
+    clash = sorted(taken & set(feats))
+    if clash:
+        raise WsnasError(
+            f"--features-from {path}: {', '.join(clash)} already come from another run; join runs of "
+            "different estimators"
+        )
+    order = np.array([at[a] for a in archs])
+    return {k: v[order] for k, v in feats.items()}, {
+        "run_dir": str(path),
+        "identity": other.identity.get("hash"),
+    }
+
+
+def load_features(
+    run_dir: str | os.PathLike, supernet: str | None = None, features_from: tuple[str, ...] = ()
+) -> tuple[Plan, Features]:
+    """The features of a finished estimate run (further estimate runs' and a super-net run's), checked."""
+    path = Path(run_dir)
+    plan, rows = _finished_rows(path, "--predictor")
     feats = estimator_features(plan, rows)
     archs = [r["arch"] for r in rows]
     sources: dict[str, Any] = {"estimate": {"run_dir": str(path), "identity": plan.identity.get("hash")}}
+    if features_from:
+        sources["features_from"] = []
+        for extra in features_from:
+            more, source = joined_features(Path(extra), plan, archs, set(feats))
+            feats.update(more)
+            sources["features_from"].append(source)
     if supernet is not None:
         feats[SUPERNET_FEATURE], sources["supernet"] = supernet_feature(supernet, plan, archs)
     names = list(feats)
@@ -236,7 +289,7 @@ def run_predictor(run_dir: str | os.PathLike, opts: PredictorOptions | None = No
     opts = opts or PredictorOptions()
     opts.check()
     sklearn_regressor(0)  # a missing scikit-learn is said before any work
-    plan, f = load_features(run_dir, opts.supernet)
+    plan, f = load_features(run_dir, opts.supernet, opts.features_from)
     x, n_pool, total = impute(f.x), len(f.gt), plan.pool.total
     results, skipped = [], {}
     for n in opts.ns:

@@ -108,6 +108,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with --predictor: a super-net run on the same pool and GT; its one-shot accuracy is a feature",
     )
     p.add_argument(
+        "--features-from",
+        metavar="RUN_DIR",
+        action="append",
+        default=[],
+        help="with --predictor: another finished estimate run of the same pool and GT whose estimators "
+        "are features too (repeatable)",
+    )
+    p.add_argument(
         "--predictor-n",
         default="10,20,50,100,200",
         help="with --predictor: training sizes N (comma-separated)",
@@ -131,8 +139,8 @@ def _estimate(args: argparse.Namespace) -> int:
         config, overrides = None, [config, *overrides]
     if args.predictor:
         return _predictor(args, config, overrides)
-    if args.supernet:
-        raise WsnasError("--supernet goes with --predictor RUN_DIR")
+    if args.supernet or args.features_from:
+        raise WsnasError("--supernet and --features-from go with --predictor RUN_DIR")
     if args.status:
         from wsnas.estimators.summary import current_summary
 
@@ -180,7 +188,9 @@ def _predictor(args: argparse.Namespace, config: str | None, overrides: list[str
         ns = tuple(int(v) for v in args.predictor_n.split(",") if v.strip())
     except ValueError:
         raise WsnasError(f"--predictor-n: got {args.predictor_n!r}; give sizes like 10,20,50") from None
-    opts = PredictorOptions(ns, args.predictor_repeats, args.predictor_seed, args.supernet)
+    opts = PredictorOptions(
+        ns, args.predictor_repeats, args.predictor_seed, args.supernet, tuple(args.features_from)
+    )
     out = run_predictor(args.predictor, opts)
     if args.json:
         rows = {r["n_train"]: {k: v["mean"] for k, v in r["predictor"].items()} for r in out["results"]}
