@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wsnas.estimators.proxies import meco, suite_zero, swap, zico
 from wsnas.estimators.zero_cost import zero_cost_scores
 from wsnas.nn.params import count_params
 from wsnas.spaces.nb201.arch import OPS, parse_arch
@@ -241,3 +242,55 @@ def test_synflow_runs_the_authors_copy_without_bn():
     )
     got = zero_cost_scores(ref, _x(2), torch.zeros(2, dtype=torch.long), ["synflow"])["synflow"].value
     assert math.isclose(got, want, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("arch", ARCHS[:2])
+def test_second_round_on_the_same_weights_only_l2_norm_changes_by_the_masked_ops_norms(arch):
+    """epe_nas, plain, zico and meco read the forward and dL/dW, where train-mode BN cancels the cell
+    biases and the masked ops take no part (meco's module tree counts a ZCConv's BN output as often as
+    the benchmark's conv op does); l2_norm sums every conv's weight, the masked ops' too."""
+    torch.manual_seed(1)
+    bm = StandaloneNet(parse_arch(arch), C=4, N=1)
+    ref = _ref(arch, seed=2)
+    _copy_benchmark_weights(bm, ref)
+    x, y = _x(8), torch.arange(8) % 10
+    got = {}
+    for mod, names in ((suite_zero, ["epe_nas", "l2_norm", "plain"]), (zico, ["zico"]), (meco, ["meco"])):
+        a, b = mod.compute(bm, x, y, names), mod.compute(ref, x, y, names)
+        got.update({n: (a[n].value, b[n].value) for n in names})
+    changed = {n for n, (a, b) in got.items() if not math.isclose(a, b, rel_tol=1e-9)}
+    assert changed == {"l2_norm"}, got
+    ops = parse_arch(arch)
+    masked = sum(
+        float(op.conv.weight.detach().norm())
+        for cell in ref.modules()
+        if isinstance(cell, ZCMaskedCell)
+        for j, op in enumerate(cell.ops)
+        if hasattr(op, "conv") and ZC_OP_ORDER[j % 5] != OPS[ops[j // 5]]
+    )
+    assert got["l2_norm"][1] == pytest.approx(got["l2_norm"][0] + masked, rel=1e-12)
+
+
+def test_swap_reg_counts_every_built_op_and_zen_reads_no_cell_bn_on_the_authors_network():
+    """swap_reg's P is the parameters of the network scored: on the authors' network every op of
+    every edge, so the same P for every arch; zen's BN term reads running variances, which only the
+    stem's, the residual blocks' and the last BN keep there."""
+    a, b = _ref(ARCHS[0]), _ref(ARCHS[1])
+    assert count_params(a) == count_params(b)
+    x = _x(16)
+    s = swap.compute(a, x, torch.zeros(16, dtype=torch.long), ["swap", "swap_reg"])
+    p_m = count_params(a) / 1e6
+    assert s["swap_reg"].value == pytest.approx(s["swap"].value * swap.regular_factor(p_m), rel=1e-12)
+    tracked = {n for n, m in a.named_modules() if isinstance(m, nn.BatchNorm2d) and m.running_var is not None}
+    residual = {
+        f"{n}.{k}"
+        for n, m in a.named_modules()
+        if isinstance(m, ResidualBlock)
+        for k, b in m.named_modules()
+        if isinstance(b, nn.BatchNorm2d)
+    }
+    in_cells = {
+        f"{n}.{k}" for n, m in a.named_modules() if isinstance(m, ZCMaskedCell) for k, _ in m.named_modules()
+    }
+    assert residual and residual <= tracked and not tracked & in_cells
+    assert all(not n.startswith("cells.") for n in tracked - residual)  # the stem's and the last BN
