@@ -113,6 +113,20 @@ def estimator_features(plan: Plan, rows: list[dict[str, str]]) -> dict[str, np.n
     return {**out, **{c: v for c, v in cols.items() if c not in out}}
 
 
+def same_gt_or_refuse(
+    flag: str, path: str | os.PathLike, theirs: dict[str, Any], plan: Plan, keys: tuple[str, ...]
+) -> None:
+    """Refuse a run read beside the estimate run (FLAG PATH) whose ground truth (its identity's `gt`)
+    differs from the estimate run's in any of KEYS."""
+    mine = plan.identity.get("gt", {})
+    if any(theirs.get(k) != mine.get(k) for k in keys):
+        raise WsnasError(
+            f"{flag} {path}: scored against other ground truth ({theirs.get('metric')}, checksum "
+            f"{str(theirs.get('sha256'))[:12]}) than the estimate run ({mine.get('metric')}, "
+            f"{str(mine.get('sha256'))[:12]})"
+        )
+
+
 def supernet_feature(
     path: str | os.PathLike, plan: Plan, archs: list[str]
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -122,13 +136,7 @@ def supernet_feature(
     if not run.finished:
         raise WsnasError(f"--supernet {path}: the super-net run has not finished ({run.status})")
     ident = run.identity or {}
-    theirs, mine = ident.get("gt") or {}, plan.identity.get("gt", {})
-    if theirs.get("sha256") != mine.get("sha256"):
-        raise WsnasError(
-            f"--supernet {path}: scored against other ground truth ({theirs.get('metric')}, checksum "
-            f"{str(theirs.get('sha256'))[:12]}) than the estimate run ({mine.get('metric')}, "
-            f"{str(mine.get('sha256'))[:12]})"
-        )
+    same_gt_or_refuse("--supernet", path, ident.get("gt") or {}, plan, ("sha256",))
     last = run.evaluations[-1] if run.evaluations else None
     if last is None or last.csv is None:
         raise WsnasError(f"--supernet {path}: no evaluation CSV (evals/epoch_NNNN.csv)")
@@ -165,21 +173,14 @@ def joined_features(
     """The estimators of another finished estimate run, row-aligned to ARCHS; refused unless it scored
     the same architectures against the same ground truth, and named no feature already taken."""
     other, rows = _finished_rows(path, "--features-from")
-    theirs, mine = other.identity.get("gt", {}), plan.identity.get("gt", {})
-    if theirs.get("sha256") != mine.get("sha256") or theirs.get("metric") != mine.get("metric"):
-        raise WsnasError(
-            f"--features-from {path}: scored against other ground truth ({theirs.get('metric')}, "
-            f"checksum {str(theirs.get('sha256'))[:12]}) than the predictor's run ({mine.get('metric')}, "
-            f"{str(mine.get('sha256'))[:12]})"
-        )
+    same_gt_or_refuse("--features-from", path, other.identity.get("gt", {}), plan, ("sha256", "metric"))
     at = {r["arch"]: i for i, r in enumerate(rows)}
-    if len(rows) != len(archs) or any(a not in at for a in archs):
-        missing = [a for a in archs if a not in at]
+    missing = [a for a in archs if a not in at]
+    if missing or len(rows) != len(archs):
+        lacks = f" (lacks e.g. {missing[0]})" if missing else ""
         raise WsnasError(
             f"--features-from {path}: scored {len(rows)} architectures, not the {len(archs)} of the "
-            f"predictor's run"
-            + (f" (lacks e.g. {missing[0]})" if missing else "")
-            + "; give a run of the same pool"
+            f"predictor's run{lacks}; give a run of the same pool"
         )
     feats = estimator_features(other, rows)
     clash = sorted(taken & set(feats))
@@ -189,10 +190,8 @@ def joined_features(
             "different estimators"
         )
     order = np.array([at[a] for a in archs])
-    return {k: v[order] for k, v in feats.items()}, {
-        "run_dir": str(path),
-        "identity": other.identity.get("hash"),
-    }
+    source = {"run_dir": str(path), "identity": other.identity.get("hash")}
+    return {k: v[order] for k, v in feats.items()}, source
 
 
 def load_features(
